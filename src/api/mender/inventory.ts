@@ -1,0 +1,5 @@
+// Mender inventory routes: thin translation between the wire shapes of ../shared/specs/mender and the domain.
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../../services.js';
+
+export async function inventoryRoutes(_app: FastifyInstance, _opts: { services: Services }): Promise<void> {}

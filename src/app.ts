@@ -1,0 +1,87 @@
+// Builds a ready server from a Config: store, migrations, default tenant, services, routes. Nothing global.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { deviceauthRoutes } from './api/mender/deviceauth.js';
+import { menderError, menderErrorHandler } from './api/mender/errors.js';
+import { inventoryRoutes } from './api/mender/inventory.js';
+import { useradmRoutes } from './api/mender/useradm.js';
+import { installAuthGuard } from './auth/guard.js';
+import { TokenIssuer } from './auth/tokens.js';
+import type { Config } from './config.js';
+import { createServices, type Services } from './services.js';
+import { openStore, type Store } from './store/db.js';
+import { migrate } from './store/migrate.js';
+import { TenantService } from './tenants/service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+export interface BuildOptions {
+  /** PostgreSQL schema for this app's tables (tests isolate themselves with it). */
+  pgSchema?: string;
+}
+
+/** Opens the store, applies migrations and makes sure the default tenant and first admin exist. */
+export async function prepareStore(
+  config: Config,
+  options: BuildOptions = {},
+): Promise<{ store: Store; services: Services }> {
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    pgSchema: options.pgSchema,
+  });
+  try {
+    await migrate(store.db);
+    const tenants = new TenantService(store);
+    const tenant = await tenants.ensureDefault(config.defaultTenantName, config.defaultTenantToken);
+    const tokens = await TokenIssuer.load(store);
+    const services = createServices({ config, store, tenants, tokens });
+    if (config.adminEmail && config.adminPassword) {
+      await services.users.create(tenant.id, config.adminEmail, config.adminPassword).catch((error: unknown) => {
+        if ((error as { status?: number }).status !== 409) throw error;
+      });
+    }
+    return { store, services };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const { store, services } = await prepareStore(config, options);
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.maxJsonBody,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+  });
+  app.decorate('services', services);
+  app.addHook('onClose', () => store.close());
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-MEN-RequestID', request.id);
+  });
+
+  // JSON bodies keep their exact bytes: device auth requests are signed over them.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    request.rawBody = body as Buffer;
+    parseJson(request, body as unknown as string, done);
+  });
+
+  app.setErrorHandler(menderErrorHandler);
+  app.setNotFoundHandler((request, reply) => menderError(reply, request, 404, 'not found'));
+  installAuthGuard(app, services.tokens, {
+    userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
+    deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),
+  });
+
+  await app.register(useradmRoutes, { services });
+  await app.register(deviceauthRoutes, { services });
+  await app.register(inventoryRoutes, { services });
+  return app;
+}

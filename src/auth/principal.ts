@@ -1,0 +1,30 @@
+// Who is making a request, as established by the auth guard.
+export interface UserPrincipal {
+  kind: 'user';
+  tenantId: string;
+  userId: string;
+  tokenId: string;
+}
+
+export interface DevicePrincipal {
+  kind: 'device';
+  tenantId: string;
+  deviceId: string;
+  tokenId: string;
+}
+
+export type Principal = UserPrincipal | DevicePrincipal;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+    /** The exact bytes of a JSON body, for signature checks. */
+    rawBody?: Buffer;
+  }
+}
+
+/** Answers whether a token id is still alive (not revoked, not expired) and who it belongs to. */
+export interface TokenRegistry {
+  userToken(tenantId: string, tokenId: string): Promise<{ userId: string } | undefined>;
+  deviceToken(tenantId: string, tokenId: string): Promise<{ deviceId: string } | undefined>;
+}

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig, parseFlags } from './config.js';
+
+describe('config', () => {
+  it('defaults to port 8080 and ./data', () => {
+    const c = loadConfig({}, {});
+    assert.equal(c.port, 8080);
+    assert.equal(c.dataDir, resolve('data'));
+    assert.equal(c.databaseUrl, '');
+  });
+
+  it('lets flags win over environment, and environment over defaults', () => {
+    const env = { FLOTILLA_PORT: '9000', FLOTILLA_DATA: '/tmp/x', FLOTILLA_DATABASE_URL: 'postgres://h/db' };
+    assert.equal(loadConfig({}, env).port, 9000);
+    assert.equal(loadConfig({}, env).databaseUrl, 'postgres://h/db');
+    const { flags } = parseFlags(['serve', '--port', '9100', '--data=/srv/f']);
+    const c = loadConfig(flags, env);
+    assert.equal(c.port, 9100);
+    assert.equal(c.dataDir, '/srv/f');
+  });
+
+  it('refuses a port that is not a number', () => {
+    assert.throws(() => loadConfig({ port: 'eighty' }, {}), /--port/);
+    assert.throws(() => loadConfig({}, { FLOTILLA_PORT: '-1' }), /FLOTILLA_PORT/);
+  });
+});

@@ -1,0 +1,48 @@
+import type { Kysely, Migration } from 'kysely';
+import { columnTypes } from '../store/migrate.js';
+
+export const deviceMigrations: Record<string, Migration> = {
+  '0020_devices': {
+    async up(db: Kysely<unknown>) {
+      const t = columnTypes(db);
+      await db.schema
+        .createTable('devices')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('identity_json', 'text', (c) => c.notNull())
+        .addColumn('identity_hash', 'text', (c) => c.notNull())
+        .addColumn('decommissioning', t.flag, (c) => c.notNull().defaultTo(0))
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addColumn('updated_ts', 'text', (c) => c.notNull())
+        .addUniqueConstraint('devices_tenant_identity', ['tenant_id', 'identity_hash'])
+        .execute();
+      await db.schema.createIndex('devices_tenant_status').on('devices').columns(['tenant_id', 'status']).execute();
+      await db.schema
+        .createTable('auth_sets')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id').onDelete('cascade'))
+        .addColumn('identity_json', 'text', (c) => c.notNull())
+        .addColumn('pubkey', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addUniqueConstraint('auth_sets_device_key', ['tenant_id', 'device_id', 'pubkey'])
+        .execute();
+      await db.schema
+        .createTable('device_tokens')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id').onDelete('cascade'))
+        .addColumn('auth_set_id', 'text', (c) => c.notNull().references('auth_sets.id').onDelete('cascade'))
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addColumn('expires_ts', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('device_tokens_device')
+        .on('device_tokens')
+        .columns(['tenant_id', 'device_id'])
+        .execute();
+    },
+  },
+};

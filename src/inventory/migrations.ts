@@ -1,0 +1,43 @@
+import type { Kysely, Migration } from 'kysely';
+import { columnTypes } from '../store/migrate.js';
+
+export const inventoryMigrations: Record<string, Migration> = {
+  '0030_inventory': {
+    async up(db: Kysely<unknown>) {
+      const t = columnTypes(db);
+      await db.schema
+        .createTable('attributes')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id').onDelete('cascade'))
+        .addColumn('scope', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('idx', 'integer', (c) => c.notNull())
+        .addColumn('value_str', 'text')
+        .addColumn('value_num', t.real)
+        .addColumn('is_array', t.flag, (c) => c.notNull().defaultTo(0))
+        .addColumn('description', 'text')
+        .addColumn('updated_ts', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('attributes_pk', ['tenant_id', 'device_id', 'scope', 'name', 'idx'])
+        .execute();
+      await db.schema
+        .createIndex('attributes_str')
+        .on('attributes')
+        .columns(['tenant_id', 'scope', 'name', 'value_str'])
+        .execute();
+      await db.schema
+        .createIndex('attributes_num')
+        .on('attributes')
+        .columns(['tenant_id', 'scope', 'name', 'value_num'])
+        .execute();
+      await db.schema
+        .createTable('inventory_filters')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('terms_json', 'text', (c) => c.notNull())
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addUniqueConstraint('inventory_filters_tenant_name', ['tenant_id', 'name'])
+        .execute();
+    },
+  },
+};

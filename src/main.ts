@@ -1,0 +1,56 @@
+// The command line: `flotilla serve | migrate | user create`.
+import { buildApp, prepareStore } from './app.js';
+import { loadConfig, parseFlags } from './config.js';
+
+const USAGE = `usage:
+  flotilla serve [--port N] [--data DIR]        start the server (env FLOTILLA_PORT, FLOTILLA_DATA, FLOTILLA_DATABASE_URL)
+  flotilla migrate [--data DIR]                 apply database migrations and exit
+  flotilla user create --email E --password P   create a user in the default tenant
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  const { flags, rest } = parseFlags(argv);
+  const [command, sub] = rest;
+  try {
+    if (command === 'serve') return await serve(flags);
+    if (command === 'migrate') return await runMigrate(flags);
+    if (command === 'user' && sub === 'create') return await createUser(flags);
+    process.stdout.write(USAGE);
+    process.exitCode = command && command !== 'help' && flags.help !== 'true' ? 2 : 0;
+  } catch (error) {
+    process.stderr.write(`flotilla: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+async function serve(flags: Record<string, string>): Promise<void> {
+  const config = loadConfig(flags);
+  const app = await buildApp(config);
+  const tenant = await app.services.tenants.getDefault();
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info({ data: config.dataDir, tenant_token: tenant.tenant_token }, 'Flotilla is serving');
+  const stop = async () => {
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function runMigrate(flags: Record<string, string>): Promise<void> {
+  const { store } = await prepareStore(loadConfig(flags));
+  await store.close();
+  process.stdout.write('migrations applied\n');
+}
+
+async function createUser(flags: Record<string, string>): Promise<void> {
+  if (!flags.email || !flags.password) throw new Error('user create needs --email and --password');
+  const { store, services } = await prepareStore(loadConfig(flags));
+  try {
+    const tenant = await services.tenants.getDefault();
+    const user = await services.users.create(tenant.id, flags.email, flags.password);
+    process.stdout.write(`${JSON.stringify(user)}\n`);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,32 @@
+// Wires the domain services for one server process. Nothing here is global: tests build as many as they like.
+import type { TokenIssuer } from './auth/tokens.js';
+import type { Config } from './config.js';
+import { DeviceService } from './devices/service.js';
+import { InventoryService } from './inventory/service.js';
+import type { Store } from './store/db.js';
+import type { TenantService } from './tenants/service.js';
+import { UserService } from './users/service.js';
+
+/** What every domain service may depend on. */
+export interface CoreDeps {
+  config: Config;
+  store: Store;
+  tenants: TenantService;
+  tokens: TokenIssuer;
+}
+
+export interface Services extends CoreDeps {
+  users: UserService;
+  inventory: InventoryService;
+  devices: DeviceService;
+}
+
+export function createServices(core: CoreDeps): Services {
+  const inventory = new InventoryService(core);
+  return {
+    ...core,
+    users: new UserService(core),
+    inventory,
+    devices: new DeviceService(core, inventory),
+  };
+}

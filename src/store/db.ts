@@ -1,0 +1,77 @@
+// Opens the SQL store: SQLite (better-sqlite3, WAL) in the data directory by default, PostgreSQL when the
+// database URL says so. One Kysely instance per process; queries are the same for both dialects.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { Tables } from './schema.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface Store {
+  db: Kysely<Tables>;
+  dialect: DialectName;
+  /** Runs `work` in one transaction; every write that spans tables goes through here. */
+  transaction<T>(work: (trx: Transaction<Tables>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  databaseUrl: string;
+  dataDir: string;
+  /** PostgreSQL schema to use (tests give each app its own); created when missing. */
+  pgSchema?: string;
+}
+
+// COUNT(*) and BIGINT come back from pg as strings; every value we count fits a JS number.
+pg.types.setTypeParser(20, (value) => Number(value));
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const url = options.databaseUrl;
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, options.pgSchema);
+  if (url && !url.startsWith('sqlite:')) throw new Error(`unsupported database URL: ${url}`);
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(options.dataDir, 'flotilla.sqlite');
+  if (file !== ':memory:') mkdirSync(options.dataDir, { recursive: true });
+  const sqlite = new SQLite(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('synchronous = NORMAL');
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return wrap(db, 'sqlite');
+}
+
+async function openPostgres(url: string, schema?: string): Promise<Store> {
+  if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+  if (schema) {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  return wrap(db, 'postgres');
+}
+
+function wrap(db: Kysely<Tables>, dialect: DialectName): Store {
+  return {
+    db,
+    dialect,
+    transaction: (work) => db.transaction().execute(work),
+    close: () => db.destroy(),
+  };
+}
+
+/** Current time as it is stored and sent: RFC 3339 UTC with milliseconds. Sorts as text. */
+export function now(): string {
+  return new Date().toISOString();
+}

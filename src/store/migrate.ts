@@ -1,0 +1,43 @@
+// Applies every domain's migrations at start. Each domain keeps its own in its folder; names start with a
+// number so that tables are created before the tables that refer to them.
+import { type Kysely, type Migration, Migrator, PostgresAdapter } from 'kysely';
+import { deviceMigrations } from '../devices/migrations.js';
+import { inventoryMigrations } from '../inventory/migrations.js';
+import { tenantMigrations } from '../tenants/migrations.js';
+import { userMigrations } from '../users/migrations.js';
+import type { DialectName } from './db.js';
+
+const all: Record<string, Migration> = {
+  ...tenantMigrations,
+  ...userMigrations,
+  ...deviceMigrations,
+  ...inventoryMigrations,
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema
+export async function migrate(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => all } });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(
+      `migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+}
+
+export function dialectOf(db: Kysely<unknown>): DialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
+/** Column types that differ between the dialects. */
+export function columnTypes(db: Kysely<unknown>) {
+  const postgres = dialectOf(db) === 'postgres';
+  return {
+    /** A floating-point number. */
+    real: postgres ? ('double precision' as const) : ('real' as const),
+    /** 0 or 1; kept as an integer in both dialects so that rows read the same. */
+    flag: 'integer' as const,
+    bigint: postgres ? ('bigint' as const) : ('integer' as const),
+  };
+}

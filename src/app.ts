@@ -1,5 +1,6 @@
 // Builds a ready server from a Config: store, migrations, default tenant, services, routes. Nothing global.
 import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { deviceauthRoutes } from './api/mender/deviceauth.js';
 import { menderError, menderErrorHandler } from './api/mender/errors.js';
@@ -79,6 +80,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
     deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),
   });
+
+  // The OpenAPI document is generated from the route schemas and served at /api/openapi.json.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Flotilla', version: '0.1.0', description: 'Mender-compatible device and management APIs' },
+      components: {
+        securitySchemes: {
+          ManagementJWT: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          DeviceJWT: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          Basic: { type: 'http', scheme: 'basic' },
+        },
+      },
+    },
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(useradmRoutes, { services });
   await app.register(deviceauthRoutes, { services });

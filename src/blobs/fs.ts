@@ -1,0 +1,103 @@
+// The folder blob store of the embedded default: `<root>/objects/<key>` for blobs, `<root>/tmp/` for uploads in
+// flight. Commit is fsync + rename within one file system, so a blob is either whole or absent after a crash.
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { assertBlobKey, type BlobStore, type ByteRange, type PendingBlob } from './store.js';
+
+export class FsBlobStore implements BlobStore {
+  private readonly objects: string;
+  private readonly tmp: string;
+
+  constructor(root: string) {
+    this.objects = join(root, 'objects');
+    this.tmp = join(root, 'tmp');
+  }
+
+  async begin(): Promise<PendingBlob> {
+    await mkdir(this.tmp, { recursive: true });
+    const path = join(this.tmp, `${randomUUID()}.part`);
+    const stream = createWriteStream(path, { flags: 'wx' });
+    let done = false;
+    const objects = this.objects;
+    return {
+      stream,
+      get size() {
+        return stream.bytesWritten;
+      },
+      async commit(key: string) {
+        assertBlobKey(key);
+        if (done) throw new Error('blob already committed or aborted');
+        if (!stream.writableFinished) throw new Error('blob stream not finished');
+        const handle = await open(path, 'r+');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        const target = join(objects, key);
+        await mkdir(dirname(target), { recursive: true });
+        // link() fails if the key is taken, where rename() would silently replace it.
+        await link(path, target);
+        done = true;
+        await unlink(path);
+        await syncDir(dirname(target));
+      },
+      async abort() {
+        done = true;
+        stream.destroy();
+        await rm(path, { force: true });
+      },
+    };
+  }
+
+  async open(key: string, range?: ByteRange): Promise<Readable> {
+    assertBlobKey(key);
+    const path = join(this.objects, key);
+    const handle = await open(path, 'r');
+    return handle.createReadStream({ start: range?.start, end: range?.end });
+  }
+
+  async size(key: string): Promise<number | undefined> {
+    assertBlobKey(key);
+    try {
+      return (await stat(join(this.objects, key))).size;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    assertBlobKey(key);
+    await rm(join(this.objects, key), { force: true });
+  }
+
+  async downloadUrl(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  async cleanup(): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.tmp);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
+    const parts = names.filter((n) => n.endsWith('.part'));
+    await Promise.all(parts.map((n) => rm(join(this.tmp, n), { force: true })));
+    return parts.length;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

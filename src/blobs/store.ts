@@ -1,0 +1,41 @@
+// The blob store interface: artifacts and other large objects live here, the database keeps only their keys.
+// A blob becomes visible under its key only once it is complete (`PendingBlob.commit`); an S3 implementation
+// fits the same shape (multipart upload, then complete) and answers `downloadUrl` with a presigned URL.
+import type { Readable, Writable } from 'node:stream';
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+export interface PendingBlob {
+  /** Where the bytes go. Finish it (end + 'finish') before commit. */
+  readonly stream: Writable;
+  /** Bytes written so far. */
+  readonly size: number;
+  /** Makes the blob visible under `key`, atomically; replaces nothing (a taken key is an error). */
+  commit(key: string): Promise<void>;
+  /** Throws the bytes away; safe to call more than once and after a failed commit. */
+  abort(): Promise<void>;
+}
+
+export interface BlobStore {
+  begin(): Promise<PendingBlob>;
+  open(key: string, range?: ByteRange): Promise<Readable>;
+  /** Size in bytes, or undefined when there is no such blob. */
+  size(key: string): Promise<number | undefined>;
+  delete(key: string): Promise<void>;
+  /** A URL a device can fetch directly (presigned), or undefined when Flotilla serves the blob itself. */
+  downloadUrl(key: string, expiresAt: Date, filename?: string): Promise<string | undefined>;
+  /** Removes temporaries left by a crash; returns how many. Called at start. */
+  cleanup(): Promise<number>;
+}
+
+const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
+
+/** Keys are relative paths of plain names: no `..`, no leading slash, nothing a file system would read twice. */
+export function assertBlobKey(key: string): void {
+  if (!KEY.test(key) || key.length > 512) throw new Error(`invalid blob key: ${JSON.stringify(key)}`);
+}

@@ -1,13 +1,18 @@
 // Builds a ready server from a Config: store, migrations, default tenant, services, routes. Nothing global.
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { downloadRoutes } from './api/downloads.js';
+import { artifactRoutes } from './api/mender/artifacts.js';
 import { deviceauthRoutes } from './api/mender/deviceauth.js';
 import { menderError, menderErrorHandler } from './api/mender/errors.js';
 import { inventoryRoutes } from './api/mender/inventory.js';
 import { useradmRoutes } from './api/mender/useradm.js';
 import { installAuthGuard } from './auth/guard.js';
 import { TokenIssuer } from './auth/tokens.js';
+import { FsBlobStore } from './blobs/fs.js';
+import { LinkSigner } from './blobs/links.js';
 import type { Config } from './config.js';
 import { createServices, type Services } from './services.js';
 import { openStore, type Store } from './store/db.js';
@@ -40,7 +45,10 @@ export async function prepareStore(
     const tenants = new TenantService(store);
     const tenant = await tenants.ensureDefault(config.defaultTenantName, config.defaultTenantToken);
     const tokens = await TokenIssuer.load(store);
-    const services = createServices({ config, store, tenants, tokens });
+    const blobs = new FsBlobStore(join(config.dataDir, 'blobs'));
+    await blobs.cleanup();
+    const links = new LinkSigner(tokens.deriveSecret('download-links'));
+    const services = createServices({ config, store, tenants, tokens, blobs, links });
     if (config.adminEmail && config.adminPassword) {
       await services.users.create(tenant.id, config.adminEmail, config.adminPassword).catch((error: unknown) => {
         if ((error as { status?: number }).status !== 409) throw error;
@@ -100,5 +108,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(useradmRoutes, { services });
   await app.register(deviceauthRoutes, { services });
   await app.register(inventoryRoutes, { services });
+  await app.register(artifactRoutes, { services });
+  await app.register(downloadRoutes, { services });
   return app;
 }

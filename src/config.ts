@@ -21,6 +21,10 @@ export interface Config {
   deviceTokenTtl: number;
   /** Largest JSON body accepted, in bytes. */
   maxJsonBody: number;
+  /** Largest artifact upload accepted, in bytes. */
+  maxArtifactSize: number;
+  /** Lifetime of a signed download link handed to a device or an operator, in seconds. */
+  downloadLinkTtl: number;
   /** Requests per window per client address on the login and device-auth routes. */
   rateLimit: { max: number; windowMs: number };
   logLevel: string;
@@ -39,6 +43,8 @@ export function defaultConfig(): Config {
     userTokenTtl: 7 * 24 * 3600,
     deviceTokenTtl: 7 * 24 * 3600,
     maxJsonBody: 1024 * 1024,
+    maxArtifactSize: 10 * 1024 ** 3,
+    downloadLinkTtl: 24 * 3600,
     rateLimit: { max: 120, windowMs: 60_000 },
     logLevel: 'info',
   };
@@ -64,6 +70,8 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_ADMIN_EMAIL) c.adminEmail = env.FLOTILLA_ADMIN_EMAIL;
   if (env.FLOTILLA_ADMIN_PASSWORD) c.adminPassword = env.FLOTILLA_ADMIN_PASSWORD;
   if (env.FLOTILLA_RATE_LIMIT) c.rateLimit.max = intOf('FLOTILLA_RATE_LIMIT', env.FLOTILLA_RATE_LIMIT);
+  if (env.FLOTILLA_MAX_ARTIFACT_SIZE)
+    c.maxArtifactSize = intOf('FLOTILLA_MAX_ARTIFACT_SIZE', env.FLOTILLA_MAX_ARTIFACT_SIZE);
   if (env.FLOTILLA_LOG_LEVEL) c.logLevel = env.FLOTILLA_LOG_LEVEL;
   return c;
 }

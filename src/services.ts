@@ -1,5 +1,9 @@
 // Wires the domain services for one server process. Nothing here is global: tests build as many as they like.
+import { parseMenderArtifact } from './artifacts/parse.js';
+import { ArtifactService } from './artifacts/service.js';
 import type { TokenIssuer } from './auth/tokens.js';
+import type { LinkSigner } from './blobs/links.js';
+import type { BlobStore } from './blobs/store.js';
 import type { Config } from './config.js';
 import { DeviceService } from './devices/service.js';
 import { InventoryService } from './inventory/service.js';
@@ -13,12 +17,15 @@ export interface CoreDeps {
   store: Store;
   tenants: TenantService;
   tokens: TokenIssuer;
+  blobs: BlobStore;
+  links: LinkSigner;
 }
 
 export interface Services extends CoreDeps {
   users: UserService;
   inventory: InventoryService;
   devices: DeviceService;
+  artifacts: ArtifactService;
 }
 
 export function createServices(core: CoreDeps): Services {
@@ -28,5 +35,6 @@ export function createServices(core: CoreDeps): Services {
     users: new UserService(core),
     inventory,
     devices: new DeviceService(core, inventory),
+    artifacts: new ArtifactService(core, parseMenderArtifact),
   };
 }

@@ -1,6 +1,13 @@
 // Signs and verifies the JWTs of users (login and personal access tokens) and devices. One RS256 key,
 // kept in the database so that every server process signs and verifies with the same key.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  randomUUID,
+} from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { Unauthorized } from '../errors.js';
 import type { Store } from '../store/db.js';
@@ -42,6 +49,12 @@ export class TokenIssuer {
     }
     const privateKey = createPrivateKey(row.private_pem);
     return new TokenIssuer(privateKey, createPublicKey(privateKey));
+  }
+
+  /** A secret for another purpose (e.g. signing download links), derived from the shared key. */
+  deriveSecret(purpose: string): Buffer {
+    const material = this.privateKey.export({ type: 'pkcs8', format: 'der' });
+    return Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), `flotilla:${purpose}`, 32));
   }
 
   async sign(kind: TokenKind, tenantId: string, subject: string, expiresAt: Date, id = randomUUID()): Promise<string> {

@@ -1,6 +1,7 @@
 // Applies every domain's migrations at start. Each domain keeps its own in its folder; names start with a
 // number so that tables are created before the tables that refer to them.
 import { type Kysely, type Migration, Migrator, PostgresAdapter } from 'kysely';
+import { artifactMigrations } from '../artifacts/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
 import { tenantMigrations } from '../tenants/migrations.js';
@@ -12,6 +13,7 @@ const all: Record<string, Migration> = {
   ...userMigrations,
   ...deviceMigrations,
   ...inventoryMigrations,
+  ...artifactMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

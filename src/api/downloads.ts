@@ -1,0 +1,76 @@
+// Serves blobs behind signed, expiring links (the folder blob store has no URLs of its own): whole, or one
+// byte range (`Range: bytes=a-b`) answered with 206 and Content-Range, as mender-client resumes downloads.
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { downloadPath } from '../artifacts/service.js';
+import type { ByteRange } from '../blobs/store.js';
+import { Forbidden, NotFound } from '../errors.js';
+import type { Services } from '../services.js';
+
+/** Parses a single-range `Range` header against a blob of `size` bytes; `undefined` means the whole blob. */
+export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
+  if (!header) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return undefined; // not a form we serve: send it all
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+export async function sendBlob(
+  services: Services,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  blob: { key: string; filename: string; modified: string },
+  contentType = 'application/octet-stream',
+) {
+  const size = await services.blobs.size(blob.key);
+  if (size === undefined) throw new NotFound('file not found');
+  reply.header('Accept-Ranges', 'bytes');
+  reply.header('Last-Modified', new Date(blob.modified).toUTCString());
+  reply.header('Content-Disposition', `attachment; filename="${blob.filename.replace(/["\\\r\n]/g, '_')}"`);
+  reply.type(contentType);
+  const range = parseRange(request.headers.range, size);
+  if (range === 'unsatisfiable') {
+    reply.header('Content-Range', `bytes */${size}`);
+    return reply.status(416).send();
+  }
+  if (range) {
+    reply.status(206);
+    reply.header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+    reply.header('Content-Length', String(range.end - range.start + 1));
+  } else {
+    reply.header('Content-Length', String(size));
+  }
+  if (request.method === 'HEAD') return reply.send();
+  return reply.send(await services.blobs.open(blob.key, range));
+}
+
+const Params = Type.Object({ tenant: Type.String(), id: Type.String() });
+const Query = Type.Object({ expires: Type.Optional(Type.String()), signature: Type.Optional(Type.String()) });
+
+export async function downloadRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/api/downloads/v1/:tenant/artifacts/:id',
+    schema: { params: Params, querystring: Query, hide: true },
+    handler: async (request, reply) => {
+      const { tenant, id } = request.params as { tenant: string; id: string };
+      if (!services.links.verify(downloadPath(tenant, id), request.query as never)) {
+        throw new Forbidden('the download link is invalid or has expired');
+      }
+      const row = await services.artifacts.row(tenant, id);
+      return sendBlob(services, request, reply, {
+        key: row.blob_key,
+        filename: `${row.name}.mender`,
+        modified: row.created_ts,
+      });
+    },
+  });
+}

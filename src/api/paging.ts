@@ -1,0 +1,41 @@
+// Paging as the Mender APIs do it: `page` and `per_page` in the query, `X-Total-Count` and an RFC 8288 `Link`
+// header with first / prev / next.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Invalid } from '../errors.js';
+
+export interface PageQuery {
+  page?: number;
+  per_page?: number;
+}
+
+export function pageOf(query: PageQuery, defaultPerPage = 20, maxPerPage = 500): { page: number; perPage: number } {
+  const page = query.page ?? 1;
+  const perPage = query.per_page ?? defaultPerPage;
+  if (!Number.isInteger(page) || page < 1) throw new Invalid('invalid page value: must be a positive integer');
+  if (!Number.isInteger(perPage) || perPage < 1 || perPage > maxPerPage) {
+    throw new Invalid(`invalid per_page value: must be an integer between 1 and ${maxPerPage}`);
+  }
+  return { page, perPage };
+}
+
+/** Sets `Link` (and `X-Total-Count` when the total is known) for a page of results. */
+export function setPageHeaders(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  page: { page: number; perPage: number },
+  total: number | undefined,
+  hasMore = total === undefined ? false : page.page * page.perPage < total,
+): void {
+  const [path, search = ''] = request.url.split('?', 2);
+  const link = (p: number, rel: string) => {
+    const params = new URLSearchParams(search);
+    params.set('page', String(p));
+    params.set('per_page', String(page.perPage));
+    return `<${path}?${params.toString()}>; rel="${rel}"`;
+  };
+  const links = [link(1, 'first')];
+  if (page.page > 1) links.push(link(page.page - 1, 'prev'));
+  if (hasMore) links.push(link(page.page + 1, 'next'));
+  reply.header('Link', links.join(', '));
+  if (total !== undefined) reply.header('X-Total-Count', String(total));
+}

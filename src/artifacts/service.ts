@@ -1,0 +1,379 @@
+// Artifact and release rules: upload (stream to a temporary blob while parsing; visible only when complete and
+// valid), Mender's duplicate rule, the tenant's storage limit, edits, deletion, download links and releases.
+import { randomUUID } from 'node:crypto';
+import { PassThrough, type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Conflict, Invalid, NotFound } from '../errors.js';
+import type { CoreDeps } from '../services.js';
+import { now } from '../store/db.js';
+import {
+  type ArtifactFilter,
+  type ArtifactSort,
+  ArtifactStore,
+  type Page,
+  type ReleaseFilter,
+  type ReleaseRow,
+  type ReleaseSort,
+} from './store.js';
+import type { ArtifactKind, ArtifactTable } from './tables.js';
+
+/** What a parser learns from an artifact stream; the upload fails if it throws. */
+export interface ParsedArtifact {
+  name: string;
+  kind: ArtifactKind;
+  format: string;
+  version: number;
+  signed: boolean;
+  deviceTypes: string[];
+  provides: Record<string, string>;
+  depends: Record<string, string[]>;
+  clearsProvides: string[];
+  updates: WireUpdate[];
+  /** Where payload files sit in the blob (for serving them one by one); opaque to this service. */
+  payloads: unknown;
+}
+
+export interface WireUpdate {
+  type_info: { type: string | null };
+  files: { name: string; checksum: string; size: number; date?: string }[];
+  meta_data: unknown;
+}
+
+export type ArtifactParser = (source: Readable) => Promise<ParsedArtifact>;
+
+/** Tells which active deployments use artifacts; deployments answer it, until then nothing does. */
+export interface ArtifactUsage {
+  activeDeploymentsUsing(tenantId: string, artifactIds: string[]): Promise<string[]>;
+  /** True when any deployment ever used the artifact (Mender refuses edits then). */
+  everUsed(tenantId: string, artifactId: string): Promise<boolean>;
+}
+
+export const noUsage: ArtifactUsage = {
+  activeDeploymentsUsing: async () => [],
+  everUsed: async () => false,
+};
+
+/** The artifact as the Mender management API shows it. */
+export interface ArtifactView {
+  id: string;
+  name: string;
+  description: string;
+  device_types_compatible: string[];
+  info: { format: string; version: number };
+  signed: boolean;
+  updates: WireUpdate[];
+  artifact_provides: Record<string, string>;
+  artifact_depends: Record<string, string[]>;
+  clears_artifact_provides: string[];
+  size: number;
+  modified: string;
+}
+
+export interface ReleaseView {
+  name: string;
+  artifacts: ArtifactView[];
+  artifacts_count: number;
+  modified: string;
+  notes: string;
+  tags: string[];
+}
+
+export const MAX_RELEASE_TAGS = 20;
+export const MAX_UNIQUE_TAGS = 100;
+const TAG = /^[A-Za-z0-9_.-]+$/;
+export const MAX_NOTES_LENGTH = 1024;
+
+export class ArtifactService {
+  constructor(
+    private readonly deps: CoreDeps,
+    private readonly parse: ArtifactParser,
+    private usage: ArtifactUsage = noUsage,
+  ) {}
+
+  /** Deployments register here once they exist, so that deletes see active deployments. */
+  setUsage(usage: ArtifactUsage): void {
+    this.usage = usage;
+  }
+
+  store(tenantId: string): ArtifactStore {
+    return new ArtifactStore(this.deps.store.db, tenantId);
+  }
+
+  /**
+   * Streams `source` into a temporary blob while the parser reads the same bytes. The artifact becomes
+   * visible only after both finished, the parser accepted it and the duplicate and storage rules passed.
+   */
+  async upload(tenantId: string, source: Readable, description = ''): Promise<ArtifactView> {
+    const tenant = await this.deps.tenants.byId(tenantId);
+    if (!tenant) throw new NotFound('tenant not found');
+    const limit = tenant.storage_limit;
+    const used = limit > 0 ? await this.store(tenantId).usage() : 0;
+    const byLimit = limit > 0 && limit - used < this.deps.config.maxArtifactSize;
+    const maxSize = byLimit ? limit - used : this.deps.config.maxArtifactSize;
+    const tooLarge = byLimit ? 'artifact storage limit exceeded' : 'artifact too large';
+
+    const pending = await this.deps.blobs.begin();
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > maxSize) {
+          done(new Invalid(tooLarge));
+          return;
+        }
+        done(null, chunk);
+      },
+    });
+    const toBlob = new PassThrough();
+    const toParser = new PassThrough();
+    counter.pipe(toBlob);
+    counter.pipe(toParser);
+    let parsed: ParsedArtifact;
+    try {
+      const results = await Promise.allSettled([
+        pipeline(source, counter),
+        pipeline(toBlob, pending.stream),
+        this.parse(toParser),
+      ]);
+      const failure = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (failure) {
+        const reason = failure.reason;
+        throw reason instanceof Invalid
+          ? reason
+          : new Invalid(`invalid artifact: ${(reason as Error)?.message ?? reason}`);
+      }
+      parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
+    } catch (error) {
+      toParser.destroy();
+      toBlob.destroy();
+      source.resume();
+      await pending.abort();
+      throw error;
+    }
+    try {
+      return await this.record(tenantId, parsed, size, description, pending);
+    } catch (error) {
+      await pending.abort();
+      throw error;
+    }
+  }
+
+  private async record(
+    tenantId: string,
+    parsed: ParsedArtifact,
+    size: number,
+    description: string,
+    pending: { commit(key: string): Promise<void> },
+  ): Promise<ArtifactView> {
+    if (!parsed.name) throw new Invalid('artifact has no name');
+    if (parsed.deviceTypes.length === 0) throw new Invalid('artifact has no compatible device types');
+    await this.assertUnique(tenantId, parsed);
+    const id = randomUUID();
+    const ts = now();
+    const blobKey = `${tenantId}/artifacts/${id}`;
+    const row: Omit<ArtifactTable, 'tenant_id'> = {
+      id,
+      name: parsed.name,
+      description,
+      kind: parsed.kind,
+      format: parsed.format,
+      format_version: parsed.version,
+      signed: parsed.signed ? 1 : 0,
+      updates_json: JSON.stringify(parsed.updates),
+      provides_json: JSON.stringify(parsed.provides),
+      depends_json: JSON.stringify(parsed.depends),
+      clears_provides_json: JSON.stringify(parsed.clearsProvides),
+      payloads_json: JSON.stringify(parsed.payloads ?? null),
+      size,
+      blob_key: blobKey,
+      created_ts: ts,
+      modified: ts,
+    };
+    await pending.commit(blobKey);
+    try {
+      await this.deps.store.transaction(async (trx) => {
+        const store = new ArtifactStore(trx, tenantId);
+        await this.assertUnique(tenantId, parsed, store);
+        await store.insert(row, parsed.deviceTypes);
+      });
+    } catch (error) {
+      await this.deps.blobs.delete(blobKey);
+      throw error;
+    }
+    return this.view({ ...row, tenant_id: tenantId }, parsed.deviceTypes);
+  }
+
+  /**
+   * Mender's rule: no two artifacts with the same name may be installable on the same device, i.e. share a
+   * device type while depending on the same other provides.
+   */
+  private async assertUnique(tenantId: string, parsed: ParsedArtifact, store = this.store(tenantId)): Promise<void> {
+    const others = await store.sameNameForDeviceTypes(parsed.name, parsed.deviceTypes);
+    const mine = canonicalDepends(parsed.depends);
+    for (const other of others) {
+      if (canonicalDepends(JSON.parse(other.depends_json)) === mine) {
+        throw new Conflict('an artifact with the same name and depends already exists');
+      }
+    }
+  }
+
+  async get(tenantId: string, id: string): Promise<ArtifactView> {
+    const row = await this.store(tenantId).byId(id);
+    if (!row) throw new NotFound('artifact not found');
+    const types = await this.store(tenantId).deviceTypesOf([id]);
+    return this.view(row, types.get(id) ?? []);
+  }
+
+  async row(tenantId: string, id: string): Promise<ArtifactTable> {
+    const row = await this.store(tenantId).byId(id);
+    if (!row) throw new NotFound('artifact not found');
+    return row;
+  }
+
+  async list(tenantId: string, filter: ArtifactFilter, sort: ArtifactSort, page?: Page) {
+    const store = this.store(tenantId);
+    const { rows, total } = await store.list(filter, sort, page);
+    return { artifacts: await this.views(store, rows), total };
+  }
+
+  async editDescription(tenantId: string, id: string, description: string): Promise<void> {
+    await this.row(tenantId, id);
+    if (await this.usage.everUsed(tenantId, id)) {
+      throw new Invalid('the artifact has been used in a deployment and cannot be edited');
+    }
+    await this.store(tenantId).updateDescription(id, description, now());
+  }
+
+  async delete(tenantId: string, id: string): Promise<void> {
+    const row = await this.row(tenantId, id);
+    if ((await this.usage.activeDeploymentsUsing(tenantId, [id])).length) {
+      throw new Conflict('artifact used by active deployment');
+    }
+    await this.deps.store.transaction((trx) => new ArtifactStore(trx, tenantId).delete(id, row.name));
+    await this.deps.blobs.delete(row.blob_key);
+  }
+
+  /** A signed link to the artifact file; Flotilla serves it unless the blob store hands out its own URL. */
+  async downloadLink(tenantId: string, id: string, baseUrl: string, ttlSeconds = this.deps.config.downloadLinkTtl) {
+    const row = await this.row(tenantId, id);
+    const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
+    const direct = await this.deps.blobs.downloadUrl(row.blob_key, expiresAt, `${row.name}.mender`);
+    const uri = direct ?? this.deps.links.url(baseUrl, downloadPath(tenantId, id), expiresAt);
+    return { uri, expire: expiresAt.toISOString() };
+  }
+
+  async storageUsage(tenantId: string): Promise<{ limit: number; usage: number }> {
+    const tenant = await this.deps.tenants.byId(tenantId);
+    return { limit: tenant?.storage_limit ?? 0, usage: await this.store(tenantId).usage() };
+  }
+
+  async listReleases(tenantId: string, filter: ReleaseFilter, sort: ReleaseSort, page?: Page) {
+    const store = this.store(tenantId);
+    const { rows, total } = await store.listReleases(filter, sort, page);
+    const releases: ReleaseView[] = [];
+    for (const release of rows) releases.push(await this.releaseView(store, release));
+    return { releases, total };
+  }
+
+  async getRelease(tenantId: string, name: string): Promise<ReleaseView> {
+    const store = this.store(tenantId);
+    const release = await store.release(name);
+    if (!release) throw new NotFound('release not found');
+    return this.releaseView(store, release);
+  }
+
+  async updateReleaseNotes(tenantId: string, name: string, notes: string): Promise<void> {
+    if (notes.length > MAX_NOTES_LENGTH)
+      throw new Invalid(`notes: the length must be no more than ${MAX_NOTES_LENGTH}.`);
+    if (!(await this.store(tenantId).updateRelease(name, { notes }, now()))) throw new NotFound('release not found');
+  }
+
+  async setReleaseTags(tenantId: string, name: string, tags: string[]): Promise<void> {
+    const unique = [...new Set(tags.map((t) => t.toLowerCase()))].sort();
+    if (unique.length > MAX_RELEASE_TAGS) throw new Invalid(`the number of tags must be at most ${MAX_RELEASE_TAGS}`);
+    for (const tag of unique) {
+      if (!TAG.test(tag) || tag.length > 1024) throw new Invalid(`invalid tag: ${JSON.stringify(tag)}`);
+    }
+    await this.deps.store.transaction(async (trx) => {
+      const store = new ArtifactStore(trx, tenantId);
+      const release = await store.release(name);
+      if (!release) throw new NotFound('release not found');
+      const others = new Set(await store.allReleaseTags());
+      for (const tag of JSON.parse(release.tags_json) as string[]) others.delete(tag);
+      for (const tag of unique) others.add(tag);
+      if (others.size > MAX_UNIQUE_TAGS) throw new Conflict('the total number of unique tags has been exceeded');
+      await store.updateRelease(name, { tags_json: JSON.stringify(unique) }, now());
+    });
+  }
+
+  async deleteReleases(tenantId: string, names: string[]): Promise<{ activeDeployments: string[] }> {
+    const store = this.store(tenantId);
+    const artifacts = (await Promise.all(names.map((n) => store.byName(n)))).flat();
+    const active = await this.usage.activeDeploymentsUsing(
+      tenantId,
+      artifacts.map((a) => a.id),
+    );
+    if (active.length) return { activeDeployments: active };
+    await this.deps.store.transaction(async (trx) => {
+      const s = new ArtifactStore(trx, tenantId);
+      for (const a of artifacts) await s.delete(a.id, a.name);
+    });
+    for (const a of artifacts) await this.deps.blobs.delete(a.blob_key);
+    return { activeDeployments: [] };
+  }
+
+  allReleaseTags(tenantId: string): Promise<string[]> {
+    return this.store(tenantId).allReleaseTags();
+  }
+
+  allUpdateTypes(tenantId: string): Promise<string[]> {
+    return this.store(tenantId).allUpdateTypes();
+  }
+
+  private async releaseView(store: ArtifactStore, release: ReleaseRow): Promise<ReleaseView> {
+    const artifacts = await this.views(store, await store.byName(release.name));
+    return {
+      name: release.name,
+      artifacts,
+      artifacts_count: release.artifacts_count,
+      modified: release.modified,
+      notes: release.notes,
+      tags: JSON.parse(release.tags_json),
+    };
+  }
+
+  private async views(store: ArtifactStore, rows: ArtifactTable[]): Promise<ArtifactView[]> {
+    const types = await store.deviceTypesOf(rows.map((r) => r.id));
+    return rows.map((r) => this.view(r, types.get(r.id) ?? []));
+  }
+
+  view(row: ArtifactTable, deviceTypes: string[]): ArtifactView {
+    return {
+      id: row.id,
+      name: row.name,
+      description: row.description,
+      device_types_compatible: deviceTypes,
+      info: { format: row.format, version: row.format_version },
+      signed: row.signed === 1,
+      updates: JSON.parse(row.updates_json),
+      artifact_provides: JSON.parse(row.provides_json),
+      artifact_depends: JSON.parse(row.depends_json),
+      clears_artifact_provides: JSON.parse(row.clears_provides_json),
+      size: Number(row.size),
+      modified: row.modified,
+    };
+  }
+}
+
+/** The path Flotilla serves an artifact's bytes under (signed; no other credential). */
+export function downloadPath(tenantId: string, artifactId: string): string {
+  return `/api/downloads/v1/${tenantId}/artifacts/${artifactId}`;
+}
+
+/** Depends other than device_type, as a canonical string, for the duplicate rule. */
+function canonicalDepends(depends: Record<string, string[] | string>): string {
+  const keys = Object.keys(depends)
+    .filter((k) => k !== 'device_type')
+    .sort();
+  return JSON.stringify(keys.map((k) => [k, [...(Array.isArray(depends[k]) ? depends[k] : [depends[k]])].sort()]));
+}

@@ -1,0 +1,49 @@
+// Artifacts and releases. An artifact is stored whole as one blob; its metadata is kept here as the wire shapes
+// the Mender API returns, plus one row per compatible device type so that a device's artifact is an indexed look-up.
+export type ArtifactKind = 'mender' | 'file';
+
+export interface ArtifactTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  description: string;
+  kind: ArtifactKind;
+  format: string;
+  format_version: number;
+  signed: number;
+  /** JSON: [{ type_info: { type }, files: [{ name, checksum, size, date }], meta_data }] */
+  updates_json: string;
+  /** JSON objects: provides { key: value }, depends { key: [values] }, clears_provides [patterns]. */
+  provides_json: string;
+  depends_json: string;
+  clears_provides_json: string;
+  /** JSON: where each payload file's bytes sit in the blob when they can be served without unpacking. */
+  payloads_json: string;
+  size: number;
+  blob_key: string;
+  created_ts: string;
+  modified: string;
+}
+
+export interface ArtifactDeviceTypeTable {
+  tenant_id: string;
+  artifact_id: string;
+  device_type: string;
+}
+
+export interface ReleaseTable {
+  tenant_id: string;
+  name: string;
+  notes: string;
+  /** JSON array of tag strings. */
+  tags_json: string;
+  modified: string;
+}
+
+declare module '../store/schema.js' {
+  interface Tables {
+    artifacts: ArtifactTable;
+    artifact_device_types: ArtifactDeviceTypeTable;
+    releases: ReleaseTable;
+  }
+}

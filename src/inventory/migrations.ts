@@ -1,10 +1,13 @@
-import type { Kysely, Migration } from 'kysely';
-import { columnTypes } from '../store/migrate.js';
+import { type Kysely, type Migration, sql } from 'kysely';
+import { columnTypes, dialectOf } from '../store/migrate.js';
 
 export const inventoryMigrations: Record<string, Migration> = {
   '0030_inventory': {
     async up(db: Kysely<unknown>) {
       const t = columnTypes(db);
+      // Strings compare and sort byte-wise, as in MongoDB (and SQLite's BINARY): the column and its index use
+      // the "C" collation on PostgreSQL so that $gt/$lt and sorting agree on both dialects and stay indexed.
+      const postgres = dialectOf(db) === 'postgres';
       await db.schema
         .createTable('attributes')
         .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
@@ -12,7 +15,7 @@ export const inventoryMigrations: Record<string, Migration> = {
         .addColumn('scope', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('idx', 'integer', (c) => c.notNull())
-        .addColumn('value_str', 'text')
+        .addColumn('value_str', 'text', (c) => (postgres ? c.modifyEnd(sql`collate "C"`) : c))
         .addColumn('value_num', t.real)
         .addColumn('is_array', t.flag, (c) => c.notNull().defaultTo(0))
         .addColumn('description', 'text')
@@ -37,6 +40,13 @@ export const inventoryMigrations: Record<string, Migration> = {
         .addColumn('terms_json', 'text', (c) => c.notNull())
         .addColumn('created_ts', 'text', (c) => c.notNull())
         .addUniqueConstraint('inventory_filters_tenant_name', ['tenant_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('inventory_tags_etags')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id').onDelete('cascade'))
+        .addColumn('etag', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('inventory_tags_etags_pk', ['tenant_id', 'device_id'])
         .execute();
     },
   },

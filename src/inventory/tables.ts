@@ -9,7 +9,7 @@ export interface AttributeTable {
   scope: AttributeScope;
   name: string;
   idx: number;
-  /** Exactly one of value_str / value_num is set on each row. */
+  /** At most one of value_str / value_num is set on each row; neither for an empty array. */
   value_str: string | null;
   value_num: number | null;
   is_array: number;
@@ -26,9 +26,20 @@ export interface InventoryFilterTable {
   created_ts: string;
 }
 
+/**
+ * The ETag of a device's `tags` scope: a new random value on every tag write, checked against If-Match.
+ * A device that never had tags written has no row (and no ETag header), as in Mender.
+ */
+export interface InventoryTagsEtagTable {
+  tenant_id: string;
+  device_id: string;
+  etag: string;
+}
+
 declare module '../store/schema.js' {
   interface Tables {
     attributes: AttributeTable;
     inventory_filters: InventoryFilterTable;
+    inventory_tags_etags: InventoryTagsEtagTable;
   }
 }

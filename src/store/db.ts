@@ -38,6 +38,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
+  registerRegexp(sqlite);
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
   return wrap(db, 'sqlite');
 }
@@ -60,6 +61,29 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
   });
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   return wrap(db, 'postgres');
+}
+
+/**
+ * Inventory `$regex` filters: SQLite's REGEXP operator calls regexp(pattern, value). A leading "(?i)" means
+ * case-insensitive (PostgreSQL reads it the same way); a pattern that does not compile matches nothing.
+ */
+function registerRegexp(sqlite: SQLite.Database): void {
+  const cache = new Map<string, RegExp | null>();
+  sqlite.function('regexp', { deterministic: true }, (pattern: unknown, value: unknown) => {
+    if (typeof pattern !== 'string' || typeof value !== 'string') return 0;
+    let re = cache.get(pattern);
+    if (re === undefined) {
+      const caseInsensitive = pattern.startsWith('(?i)');
+      try {
+        re = new RegExp(caseInsensitive ? pattern.slice(4) : pattern, caseInsensitive ? 'i' : '');
+      } catch {
+        re = null;
+      }
+      if (cache.size > 1000) cache.clear();
+      cache.set(pattern, re);
+    }
+    return re?.test(value) ? 1 : 0;
+  });
 }
 
 function wrap(db: Kysely<Tables>, dialect: DialectName): Store {

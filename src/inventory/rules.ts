@@ -1,0 +1,76 @@
+// Validation rules for what devices and operators write: attribute lists (device inventory, tags) and group
+// names, with Mender's limits and messages. Pure functions; a failure is a 400 and nothing is written.
+import { Invalid } from '../errors.js';
+import type { Attribute } from './store.js';
+
+const MAX_NAME = 1024;
+
+/**
+ * A list of `{name, value, description?}`: names 1..1024 characters, values a string, a number, or an array of
+ * only strings or only numbers (empty arrays allowed). A name given twice keeps its last value.
+ */
+export function attributeListOf(body: unknown): Omit<Attribute, 'scope'>[] {
+  if (!Array.isArray(body)) throw new Invalid('failed to decode request body: expected a list of attributes');
+  const byName = new Map<string, Omit<Attribute, 'scope'>>();
+  for (const item of body) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      throw new Invalid('failed to decode request body: attributes must be objects');
+    }
+    const { name, value, description } = item as Record<string, unknown>;
+    if (name !== undefined && typeof name !== 'string')
+      throw new Invalid('failed to decode request body: name must be a string');
+    if (description !== undefined && description !== null && typeof description !== 'string') {
+      throw new Invalid('failed to decode request body: description must be a string');
+    }
+    if (!name) throw new Invalid('name: cannot be blank.');
+    if ([...name].length > MAX_NAME) throw new Invalid(`name: the length must be between 1 and ${MAX_NAME}.`);
+    checkValue(value);
+    byName.delete(name);
+    byName.set(name, {
+      name,
+      value: value as Attribute['value'],
+      ...(typeof description === 'string' ? { description } : {}),
+    });
+  }
+  return [...byName.values()];
+}
+
+function checkValue(value: unknown): void {
+  if (typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value))) return;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return;
+    const kind = typeof value[0];
+    if (kind !== 'string' && kind !== 'number') {
+      throw new Invalid('value: array values must be either string or float64.');
+    }
+    if (!value.every((v) => typeof v === kind)) {
+      throw new Invalid('value: array values must be of consistent type: string or float64.');
+    }
+    return;
+  }
+  throw new Invalid('value: supported types are string, float64, and arrays thereof.');
+}
+
+const GROUP_PATTERN = /^[A-Za-z0-9_-]*$/;
+
+/** Mender's group name rule: 1..256 characters (1..1024 for the legacy checks on removal), [A-Za-z0-9_-]. */
+export function checkGroupName(group: unknown, legacy = false): string {
+  if (typeof group !== 'string')
+    throw new Invalid(`invalid type ${group === null ? 'null' : typeof group} for device group`);
+  const max = legacy ? 1024 : 256;
+  if (!group) throw new Invalid('group: cannot be blank.');
+  if ([...group].length > max) throw new Invalid(`group: the length must be no more than ${max}.`);
+  if (!GROUP_PATTERN.test(group)) {
+    throw new Invalid('group: group name can only contain: upper/lowercase alphanum, -(dash), _(underscore).');
+  }
+  return group;
+}
+
+/** A non-empty list of device ids (group membership bodies). */
+export function deviceIdListOf(body: unknown): string[] {
+  if (!Array.isArray(body) || !body.every((id) => typeof id === 'string')) {
+    throw new Invalid('invalid payload schema: expected a list of device IDs');
+  }
+  if (body.length === 0) throw new Invalid('no device IDs present in payload');
+  return [...new Set(body as string[])];
+}

@@ -1,4 +1,5 @@
-import type { Kysely, Migration } from 'kysely';
+// Tables of users, their login sessions and personal access tokens, and the settings documents of useradm.
+import { type Kysely, type Migration, sql } from 'kysely';
 
 export const userMigrations: Record<string, Migration> = {
   '0010_users': {
@@ -13,8 +14,10 @@ export const userMigrations: Record<string, Migration> = {
         .addColumn('created_ts', 'text', (c) => c.notNull())
         .addColumn('updated_ts', 'text', (c) => c.notNull())
         .addColumn('login_ts', 'text')
-        .addUniqueConstraint('users_tenant_email', ['tenant_id', 'email'])
         .execute();
+      // A login names the user by email alone, so an email belongs to one user across all tenants, in any case.
+      await db.schema.createIndex('users_email').on('users').unique().expression(sql`lower(email)`).execute();
+      await db.schema.createIndex('users_tenant').on('users').columns(['tenant_id', 'created_ts']).execute();
       await db.schema
         .createTable('user_tokens')
         .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
@@ -27,6 +30,32 @@ export const userMigrations: Record<string, Migration> = {
         .addColumn('last_used_ts', 'text')
         .execute();
       await db.schema.createIndex('user_tokens_user').on('user_tokens').columns(['tenant_id', 'user_id']).execute();
+      // PAT names are unique per user; login sessions have no name (NULLs never collide in either dialect).
+      await db.schema
+        .createIndex('user_tokens_name')
+        .on('user_tokens')
+        .unique()
+        .columns(['tenant_id', 'user_id', 'name'])
+        .execute();
+    },
+  },
+  '0011_user_settings': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tenant_settings')
+        .addColumn('tenant_id', 'text', (c) => c.primaryKey().references('tenants.id').onDelete('cascade'))
+        .addColumn('etag', 'text', (c) => c.notNull())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('updated_ts', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('user_settings')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+        .addColumn('etag', 'text', (c) => c.notNull())
+        .addColumn('document', 'text', (c) => c.notNull())
+        .addColumn('updated_ts', 'text', (c) => c.notNull())
+        .execute();
     },
   },
 };

@@ -1,11 +1,33 @@
-// Users, login sessions and personal access tokens (Mender's useradm).
+// Users and their login sessions (Mender's useradm). PATs live in access-tokens.ts and settings documents in
+// settings.ts; both hang off UserService so that the wiring in src/services.ts stays one line.
 import { randomUUID } from 'node:crypto';
-import { Conflict, Invalid } from '../errors.js';
+import { Conflict, NotFound, Unauthorized, Unprocessable } from '../errors.js';
 import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
-import { hashPassword } from './password.js';
+import { AccessTokenService, NEVER_EXPIRES } from './access-tokens.js';
+import { hashPassword, verifyPassword } from './password.js';
+import {
+  checkNewUser,
+  checkUserChange,
+  MAX_SESSIONS_PER_USER,
+  normalizeEmail,
+  type UserChange,
+  updateResemblesEmail,
+} from './rules.js';
+import { SettingsService } from './settings.js';
+import {
+  isUniqueViolation,
+  TokenStore,
+  type UserFilter,
+  type UserRow,
+  UserStore,
+  userByEmailInAnyTenant,
+} from './store.js';
 
-export const MIN_PASSWORD_LENGTH = 8;
+export { MIN_PASSWORD_LENGTH } from './rules.js';
+
+/** How stale a PAT's `last_used` may get before a request updates it (Mender's default, and the spec's accuracy). */
+const LAST_USED_ACCURACY_MS = 5 * 60_000;
 
 export interface User {
   id: string;
@@ -15,40 +37,173 @@ export interface User {
   login_ts?: string;
 }
 
-export class UserService {
-  constructor(private readonly deps: CoreDeps) {}
+/** Who is acting: the user and the token of the request. */
+export interface Caller {
+  tenantId: string;
+  userId: string;
+  tokenId: string;
+}
 
-  async create(tenantId: string, email: string, password: string): Promise<User> {
-    if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new Invalid('invalid email address');
-    if (password.length < MIN_PASSWORD_LENGTH) {
-      throw new Invalid(`password must be at least ${MIN_PASSWORD_LENGTH} characters long`);
-    }
-    const db = this.deps.store.db;
-    const taken = await db
-      .selectFrom('users')
-      .select('id')
-      .where('tenant_id', '=', tenantId)
-      .where('email', '=', email.toLowerCase())
-      .executeTakeFirst();
-    if (taken) throw new Conflict('user with the same email already exists');
-    const ts = now();
-    const user = { id: randomUUID(), email: email.toLowerCase(), created_ts: ts, updated_ts: ts };
-    await db
-      .insertInto('users')
-      .values({ ...user, tenant_id: tenantId, password_hash: await hashPassword(password), login_ts: null })
-      .execute();
-    return user;
+/** The email is taken (by a user of any tenant). The CLI and the first-admin bootstrap rely on the 409. */
+export class DuplicateEmail extends Conflict {
+  constructor() {
+    super('user with a given email already exists');
+  }
+}
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    created_ts: row.created_ts,
+    updated_ts: row.updated_ts,
+    ...(row.login_ts ? { login_ts: row.login_ts } : {}),
+  };
+}
+
+export class UserService {
+  readonly accessTokens: AccessTokenService;
+  readonly settings: SettingsService;
+  /** A hash to check passwords of unknown emails against, so that a login takes as long either way. */
+  private decoyHash?: Promise<string>;
+
+  constructor(private readonly deps: CoreDeps) {
+    this.accessTokens = new AccessTokenService(deps);
+    this.settings = new SettingsService(deps);
   }
 
-  /** For the auth guard: the user behind a live (not revoked, not expired) token id. */
+  private users(tenantId: string): UserStore {
+    return new UserStore(this.deps.store.db, tenantId);
+  }
+
+  async create(tenantId: string, email: string, password: string): Promise<User> {
+    email = normalizeEmail(email);
+    checkNewUser({ email, password });
+    const db = this.deps.store.db;
+    if (await userByEmailInAnyTenant(db, email)) throw new DuplicateEmail();
+    const ts = now();
+    const row = {
+      id: randomUUID(),
+      email,
+      password_hash: await hashPassword(password),
+      created_ts: ts,
+      updated_ts: ts,
+    };
+    try {
+      await this.users(tenantId).insert({ ...row, login_ts: null });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DuplicateEmail();
+      throw error;
+    }
+    return { id: row.id, email, created_ts: ts, updated_ts: ts };
+  }
+
+  /** Checks the credentials and opens a login session; returns its JWT. */
+  async login(email: string, password: string, options: { noExpiry?: boolean } = {}): Promise<string> {
+    const { store, tokens, config } = this.deps;
+    const user = email ? await userByEmailInAnyTenant(store.db, email) : undefined;
+    if (!user) {
+      this.decoyHash ??= hashPassword(randomUUID());
+      await verifyPassword(password, await this.decoyHash);
+      throw new Unauthorized('unauthorized');
+    }
+    if (!(await verifyPassword(password, user.password_hash))) throw new Unauthorized('unauthorized');
+    const ts = now();
+    const id = randomUUID();
+    const expiresTs = options.noExpiry
+      ? NEVER_EXPIRES
+      : new Date(Date.now() + config.userTokenTtl * 1000).toISOString();
+    await store.transaction(async (trx) => {
+      const sessions = new TokenStore(trx, user.tenant_id);
+      await sessions.removeExpired(user.id, ts);
+      await sessions.insert({
+        id,
+        user_id: user.id,
+        kind: 'login',
+        name: null,
+        created_ts: ts,
+        expires_ts: expiresTs,
+        last_used_ts: null,
+      });
+      await sessions.trimSessions(user.id, MAX_SESSIONS_PER_USER);
+      await new UserStore(trx, user.tenant_id).update(user.id, { login_ts: ts });
+    });
+    return tokens.sign('user', user.tenant_id, user.id, new Date(expiresTs), id);
+  }
+
+  /** Revokes the token the caller used. */
+  async logout(caller: Caller): Promise<void> {
+    await new TokenStore(this.deps.store.db, caller.tenantId).remove(caller.userId, caller.tokenId);
+  }
+
+  async list(tenantId: string, filter: UserFilter): Promise<User[]> {
+    return (await this.users(tenantId).list(filter)).map(toUser);
+  }
+
+  async get(tenantId: string, id: string): Promise<User> {
+    const row = await this.users(tenantId).byId(id);
+    if (!row) throw new NotFound('user not found');
+    return toUser(row);
+  }
+
+  /**
+   * Changes a user's email and/or password, as Mender does: only the user may change their own password, and must
+   * give the current one to change password or email. Every other token of that user is revoked afterwards; the
+   * caller's own token stays. `v1` is the v1 body (email allowed; something must change).
+   */
+  async update(caller: Caller, id: string, change: UserChange, v1: boolean): Promise<void> {
+    if (change.email !== undefined) change = { ...change, email: normalizeEmail(change.email) };
+    checkUserChange(change, v1);
+    const { store } = this.deps;
+    const user = await this.users(caller.tenantId).byId(id);
+    if (!user) throw new NotFound('user not found');
+    const self = caller.userId === id;
+    if (!self && change.password) throw new Unprocessable('password cannot be modified');
+    if (self && (change.password || (change.email && change.email !== user.email))) {
+      if (!(await verifyPassword(change.current_password ?? '', user.password_hash))) {
+        throw new Unprocessable('current password mismatch');
+      }
+    }
+    if (updateResemblesEmail(user.email, change)) throw new Unprocessable('password is too similar to the email');
+    if (change.email && change.email !== user.email) {
+      const owner = await userByEmailInAnyTenant(store.db, change.email);
+      if (owner && owner.id !== id) throw new Unprocessable(new DuplicateEmail().message);
+    }
+    const passwordHash = change.password ? await hashPassword(change.password) : undefined;
+    try {
+      await store.transaction(async (trx) => {
+        const updated = await new UserStore(trx, caller.tenantId).update(id, {
+          updated_ts: now(),
+          ...(change.email ? { email: change.email } : {}),
+          ...(passwordHash ? { password_hash: passwordHash } : {}),
+        });
+        if (updated === 0) throw new NotFound('user not found');
+        await new TokenStore(trx, caller.tenantId).removeAllOf(id, caller.tokenId);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Unprocessable(new DuplicateEmail().message);
+      throw error;
+    }
+  }
+
+  /** Removes a user; their tokens and settings go with them (foreign keys cascade). Unknown ids are no error. */
+  async remove(tenantId: string, id: string): Promise<void> {
+    await this.deps.store.transaction(async (trx) => {
+      await new TokenStore(trx, tenantId).removeAllOf(id);
+      await new UserStore(trx, tenantId).remove(id);
+    });
+  }
+
+  /** For the auth guard: the user behind a live (not revoked, not expired) token id. Notes when a PAT is used. */
   async tokenAlive(tenantId: string, tokenId: string): Promise<{ userId: string } | undefined> {
-    const row = await this.deps.store.db
-      .selectFrom('user_tokens')
-      .select(['user_id', 'expires_ts'])
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', tokenId)
-      .executeTakeFirst();
-    if (!row || row.expires_ts <= now()) return undefined;
+    const tokens = new TokenStore(this.deps.store.db, tenantId);
+    const row = await tokens.byId(tokenId);
+    const ts = now();
+    if (!row || row.expires_ts <= ts) return undefined;
+    if (row.kind === 'pat') {
+      const stale = new Date(Date.now() - LAST_USED_ACCURACY_MS).toISOString();
+      if (!row.last_used_ts || row.last_used_ts < stale) await tokens.touch(tokenId, ts);
+    }
     return { userId: row.user_id };
   }
 }

@@ -1,8 +1,10 @@
+// Users, their tokens (login sessions and PATs) and settings documents.
 import type { Generated } from 'kysely';
 
 export interface UserTable {
   tenant_id: string;
   id: string;
+  /** Kept in lower case; unique across all tenants. */
   email: string;
   /** scrypt$N$r$p$salt$hash, all base64url. */
   password_hash: string;
@@ -26,9 +28,27 @@ export interface UserTokenTable {
   last_used_ts: string | null;
 }
 
+/** A settings document (useradm `settings` or `settings/me`): the JSON text as stored, and its ETag. */
+export interface SettingsColumns {
+  tenant_id: string;
+  /** A fresh UUID on every write; compared with If-Match. */
+  etag: string;
+  /** The JSON object as text. */
+  document: string;
+  updated_ts: string;
+}
+
+export type TenantSettingsTable = SettingsColumns;
+
+export interface UserSettingsTable extends SettingsColumns {
+  user_id: string;
+}
+
 declare module '../store/schema.js' {
   interface Tables {
     users: UserTable;
     user_tokens: UserTokenTable;
+    tenant_settings: TenantSettingsTable;
+    user_settings: UserSettingsTable;
   }
 }

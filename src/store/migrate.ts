@@ -7,9 +7,11 @@ import { inventoryMigrations } from '../inventory/migrations.js';
 import { tenantMigrations } from '../tenants/migrations.js';
 import { userMigrations } from '../users/migrations.js';
 import type { DialectName } from './db.js';
+import { leaseMigrations } from './leases.js';
 
 const all: Record<string, Migration> = {
   ...tenantMigrations,
+  ...leaseMigrations,
   ...userMigrations,
   ...deviceMigrations,
   ...inventoryMigrations,

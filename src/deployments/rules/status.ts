@@ -1,0 +1,187 @@
+// The device deployment state machine: the statuses, which are active or finished, what a device's status report
+// does to its device deployment (accept, ignore, retry, or refuse with 400/409), the per-status statistics and the
+// deployment status derived from them. Every protocol adapter maps its own feedback onto these functions.
+import { Conflict, Invalid } from '../../errors.js';
+
+// Source: mender-server backend/services/deployments/model/device_deployment.go (status enum and names).
+export const deviceDeploymentStatuses = [
+  'pending',
+  'downloading',
+  'installing',
+  'rebooting',
+  'pause_before_installing',
+  'pause_before_rebooting',
+  'pause_before_committing',
+  'success',
+  'failure',
+  'already-installed',
+  'noartifact',
+  'aborted',
+  'decommissioned',
+] as const;
+export type DeviceDeploymentStatus = (typeof deviceDeploymentStatuses)[number];
+
+/** Statuses of a device that has not finished the deployment (model/device_deployment.go ActiveDeploymentStatuses). */
+export const activeStatuses = [
+  'pending',
+  'downloading',
+  'installing',
+  'rebooting',
+  'pause_before_installing',
+  'pause_before_rebooting',
+  'pause_before_committing',
+] as const satisfies readonly DeviceDeploymentStatus[];
+
+/** Terminal statuses (model/device_deployment.go IsDeviceDeploymentStatusFinished). */
+export const finishedStatuses = [
+  'success',
+  'failure',
+  'already-installed',
+  'noartifact',
+  'aborted',
+  'decommissioned',
+] as const satisfies readonly DeviceDeploymentStatus[];
+
+export const pauseStatuses = [
+  'pause_before_installing',
+  'pause_before_rebooting',
+  'pause_before_committing',
+] as const satisfies readonly DeviceDeploymentStatus[];
+export type PauseStatus = (typeof pauseStatuses)[number];
+
+/**
+ * What a device may report with `PUT .../status`: pending, noartifact, aborted and decommissioned are set only by the
+ * server. Source: model/status.go StatusReport.Validate; deployments-devices-v1.yml DeploymentStatus enum.
+ */
+export const reportableStatuses = [
+  'downloading',
+  'installing',
+  'rebooting',
+  'success',
+  'failure',
+  'already-installed',
+  'pause_before_installing',
+  'pause_before_committing',
+  'pause_before_rebooting',
+] as const satisfies readonly DeviceDeploymentStatus[];
+export type ReportableStatus = (typeof reportableStatuses)[number];
+
+/** Longest substate Mender keeps, in bytes (model/validation.go lengthIn0To200). */
+export const maxSubstateBytes = 200;
+
+export function isDeviceDeploymentStatus(value: unknown): value is DeviceDeploymentStatus {
+  return typeof value === 'string' && (deviceDeploymentStatuses as readonly string[]).includes(value);
+}
+
+export function isActive(status: DeviceDeploymentStatus): boolean {
+  return (activeStatuses as readonly string[]).includes(status);
+}
+
+export function isFinished(status: DeviceDeploymentStatus): boolean {
+  return (finishedStatuses as readonly string[]).includes(status);
+}
+
+export function isPaused(status: DeviceDeploymentStatus): status is PauseStatus {
+  return (pauseStatuses as readonly string[]).includes(status);
+}
+
+export interface StatusReport {
+  status: ReportableStatus;
+  /** Empty or absent means "keep the substate already stored". */
+  substate?: string;
+}
+
+/**
+ * Validates a status report body and returns it typed; throws `Invalid` (400) with Mender's messages.
+ * Source: model/status.go (UnmarshalText error for unknown names, ozzo-validation "key: message." otherwise).
+ * Deviation: a missing status is a 400 here; Mender lets it through and fails later with a 500.
+ */
+export function parseStatusReport(body: { status?: unknown; substate?: unknown }): StatusReport {
+  const { status, substate } = body;
+  if (typeof status === 'string' && !isDeviceDeploymentStatus(status)) {
+    throw new Invalid(`invalid status for device '${status}'`);
+  }
+  const problems: string[] = [];
+  if (status === undefined || status === null || status === '') problems.push('status: cannot be blank');
+  else if (typeof status !== 'string' || !(reportableStatuses as readonly string[]).includes(status)) {
+    problems.push('status: must be a valid value');
+  }
+  if (substate !== undefined && substate !== null) {
+    if (typeof substate !== 'string') problems.push('substate: must be a string');
+    else if (Buffer.byteLength(substate, 'utf8') > maxSubstateBytes) {
+      problems.push(`substate: the length must be no more than ${maxSubstateBytes}`);
+    }
+  }
+  if (problems.length > 0) throw new Invalid(`${problems.join('; ')}.`);
+  return typeof substate === 'string' && substate !== ''
+    ? { status: status as ReportableStatus, substate }
+    : { status: status as ReportableStatus };
+}
+
+/** The device deployment as the state machine needs it. `attempts` counts attempts made, starting at 1. */
+export interface DeviceDeploymentState {
+  status: DeviceDeploymentStatus;
+  attempts: number;
+}
+
+export type ReportOutcome =
+  /** Same status as stored: Mender answers 204 and changes nothing, not even the substate. */
+  | { kind: 'unchanged' }
+  | {
+      kind: 'changed';
+      from: DeviceDeploymentStatus;
+      to: DeviceDeploymentStatus;
+      /** New substate to store; undefined keeps the stored one. */
+      substate?: string;
+      /** Set the device deployment's finished time (the new status is terminal). */
+      finished: boolean;
+      /** Set its started time: the first report after pending. */
+      started: boolean;
+    }
+  | {
+      kind: 'retry';
+      from: DeviceDeploymentStatus;
+      /** The device deployment goes back to pending so the device gets the same deployment at its next poll. */
+      to: 'pending';
+      attempts: number;
+      substate?: string;
+    };
+
+/**
+ * What a status report does to a device deployment (PUT /api/devices/v1/deployments/device/deployments/{id}/status).
+ * Source: mender-server app/app.go updateDeviceDeploymentStatus and api_deployments.go PutDeploymentStatusForDevice:
+ * - aborted → 409 "Deployment aborted"; decommissioned → 409 "Device decommissioned";
+ * - the same status again → nothing happens (204);
+ * - any other valid report is accepted from any status, finished ones included: Mender's server has no transition
+ *   table (its integration test walks installing → downloading and calls "any valid status until finished" legal).
+ * Retries (enterprise; the rule is not in the public source, see the report): with `retries: N` a failure report
+ * while `attempts <= N` sends the device deployment back to pending with attempts + 1, so a device gets at most
+ * N + 1 attempts and a retried failure never shows in the statistics (integration tests/test_deployment_retry.py:
+ * retries 3, the third attempt succeeds, statistics show one success and the deployment finishes).
+ */
+export function applyStatusReport(
+  current: DeviceDeploymentState,
+  report: StatusReport,
+  retries: number,
+): ReportOutcome {
+  if (current.status === 'aborted') throw new Conflict('Deployment aborted');
+  if (current.status === 'decommissioned') throw new Conflict('Device decommissioned');
+  if (report.status === current.status) return { kind: 'unchanged' };
+  const substate = report.substate ? { substate: report.substate } : {};
+  if (report.status === 'failure' && mayRetry(current.attempts, retries)) {
+    return { kind: 'retry', from: current.status, to: 'pending', attempts: current.attempts + 1, ...substate };
+  }
+  return {
+    kind: 'changed',
+    from: current.status,
+    to: report.status,
+    ...substate,
+    finished: isFinished(report.status),
+    started: current.status === 'pending',
+  };
+}
+
+/** A failed attempt is retried while attempts made ≤ retries allowed (so N retries = N + 1 attempts in all). */
+export function mayRetry(attempts: number, retries: number): boolean {
+  return retries > 0 && attempts <= retries;
+}

@@ -5,6 +5,8 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
 import { artifactRoutes } from './api/mender/artifacts.js';
+import { deploymentRoutes } from './api/mender/deployments.js';
+import { deviceDeploymentRoutes } from './api/mender/device-deployments.js';
 import { deviceauthRoutes } from './api/mender/deviceauth.js';
 import { menderError, menderErrorHandler } from './api/mender/errors.js';
 import { inventoryRoutes } from './api/mender/inventory.js';
@@ -110,5 +112,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(inventoryRoutes, { services });
   await app.register(artifactRoutes, { services });
   await app.register(downloadRoutes, { services });
+  await app.register(deploymentRoutes, { services });
+  await app.register(deviceDeploymentRoutes, { services });
   return app;
 }

@@ -5,6 +5,7 @@ import type { TokenIssuer } from './auth/tokens.js';
 import type { LinkSigner } from './blobs/links.js';
 import type { BlobStore } from './blobs/store.js';
 import type { Config } from './config.js';
+import { DeploymentService } from './deployments/service.js';
 import { DeviceService } from './devices/service.js';
 import { InventoryService } from './inventory/service.js';
 import type { Store } from './store/db.js';
@@ -26,15 +27,19 @@ export interface Services extends CoreDeps {
   inventory: InventoryService;
   devices: DeviceService;
   artifacts: ArtifactService;
+  deployments: DeploymentService;
 }
 
 export function createServices(core: CoreDeps): Services {
   const inventory = new InventoryService(core);
+  const artifacts = new ArtifactService(core, parseMenderArtifact);
+  const deployments = new DeploymentService(core, artifacts, inventory);
   return {
     ...core,
     users: new UserService(core),
     inventory,
     devices: new DeviceService(core, inventory),
-    artifacts: new ArtifactService(core, parseMenderArtifact),
+    artifacts,
+    deployments,
   };
 }

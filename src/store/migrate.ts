@@ -2,6 +2,7 @@
 // number so that tables are created before the tables that refer to them.
 import { type Kysely, type Migration, Migrator, PostgresAdapter } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
+import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
 import { tenantMigrations } from '../tenants/migrations.js';
@@ -16,6 +17,7 @@ const all: Record<string, Migration> = {
   ...deviceMigrations,
   ...inventoryMigrations,
   ...artifactMigrations,
+  ...deploymentMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

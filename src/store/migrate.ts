@@ -1,6 +1,6 @@
 // Applies every domain's migrations at start. Each domain keeps its own in its folder; names start with a
 // number so that tables are created before the tables that refer to them.
-import { type Kysely, type Migration, Migrator, PostgresAdapter } from 'kysely';
+import { type Kysely, type Migration, Migrator, PostgresAdapter, sql } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
@@ -22,7 +22,13 @@ const all: Record<string, Migration> = {
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema
 export async function migrate(db: Kysely<any>): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => all } });
+  // Kysely looks for its own bookkeeping tables in every schema unless told which one; with several schemas in
+  // one database (tests, or tenants of a shared server) it would find another schema's and skip creating ours.
+  const migrationTableSchema =
+    dialectOf(db) === 'postgres'
+      ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0].schema
+      : undefined;
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => all }, migrationTableSchema });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

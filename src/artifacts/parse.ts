@@ -1,9 +1,36 @@
-// Adapts the streaming Mender artifact reader (./format) to what the artifact service records.
+// Adapts the streaming Mender artifact reader (./reader) to what the artifact service records and the
+// Mender API shows: `updates` with type_info, files and both metadata shapes of the spec.
 import type { Readable } from 'node:stream';
-import { Invalid } from '../errors.js';
-import type { ParsedArtifact } from './service.js';
+import { readArtifact } from './reader/reader.js';
+import type { ParsedArtifact, WireUpdate } from './service.js';
 
 export async function parseMenderArtifact(source: Readable): Promise<ParsedArtifact> {
-  source.resume();
-  throw new Invalid('artifact reader not wired yet');
+  const info = await readArtifact(source);
+  const updates: WireUpdate[] = info.payloads.map((p) => {
+    const meta =
+      p.metaData && typeof p.metaData === 'object' && !Array.isArray(p.metaData)
+        ? (p.metaData as Record<string, unknown>)
+        : undefined;
+    return {
+      type_info: { type: p.type },
+      files: p.files.map((f) => ({ name: f.name, checksum: f.checksum, size: f.size })),
+      meta_data: meta ? [meta] : [],
+      metadata: meta
+        ? Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))
+        : {},
+    };
+  });
+  return {
+    name: info.name,
+    kind: 'mender',
+    format: info.format,
+    version: info.version,
+    signed: info.signed,
+    deviceTypes: info.deviceTypes,
+    provides: info.provides,
+    depends: info.depends,
+    clearsProvides: info.clearsProvides,
+    updates,
+    payloads: null,
+  };
 }

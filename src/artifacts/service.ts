@@ -36,7 +36,9 @@ export interface ParsedArtifact {
 export interface WireUpdate {
   type_info: { type: string | null };
   files: { name: string; checksum: string; size: number; date?: string }[];
-  meta_data: unknown;
+  /** Deprecated list form of the payload's meta-data, still sent by Mender. */
+  meta_data: Record<string, unknown>[];
+  metadata: Record<string, string>;
 }
 
 export type ArtifactParser = (source: Readable) => Promise<ParsedArtifact>;
@@ -128,28 +130,24 @@ export class ArtifactService {
     const toParser = new PassThrough();
     counter.pipe(toBlob);
     counter.pipe(toParser);
-    let parsed: ParsedArtifact;
-    try {
-      const results = await Promise.allSettled([
-        pipeline(source, counter),
-        pipeline(toBlob, pending.stream),
-        this.parse(toParser),
-      ]);
-      const failure = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-      if (failure) {
-        const reason = failure.reason;
-        throw reason instanceof Invalid
-          ? reason
-          : new Invalid(`invalid artifact: ${(reason as Error)?.message ?? reason}`);
-      }
-      parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
-    } catch (error) {
-      toParser.destroy();
-      toBlob.destroy();
+    // The first failure (a bad artifact, the size cap, storage) stops every stream of the upload at once: with
+    // one branch of the tee gone, the others would otherwise wait forever.
+    let firstError: unknown;
+    const fail = (error: unknown) => {
+      firstError ??= error;
+      for (const stream of [counter, toBlob, toParser, pending.stream]) stream.destroy(error as Error);
+    };
+    const work = [pipeline(source, counter), pipeline(toBlob, pending.stream), this.parse(toParser)] as const;
+    for (const promise of work) promise.catch(fail);
+    const results = await Promise.allSettled(work);
+    if (firstError !== undefined) {
       source.resume();
       await pending.abort();
-      throw error;
+      throw firstError instanceof Invalid
+        ? firstError
+        : new Invalid(`invalid artifact: ${(firstError as Error)?.message ?? firstError}`);
     }
+    const parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
     try {
       return await this.record(tenantId, parsed, size, description, pending);
     } catch (error) {

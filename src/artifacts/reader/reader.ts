@@ -310,7 +310,9 @@ export async function readArtifact(source: Readable, options: ReadOptions = {}):
   } catch (error) {
     extract.destroy();
     source.resume();
-    throw error instanceof ArtifactError ? error : new ArtifactError((error as Error).message);
+    throw error instanceof ArtifactError
+      ? error
+      : new ArtifactError(`not a readable artifact: ${(error as Error).message}`);
   }
   if (!versionBytes || !manifest || !manifestBytes) throw new ArtifactError('truncated: no version or manifest');
   if (!header) throw new ArtifactError('truncated: no header');

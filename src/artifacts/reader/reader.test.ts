@@ -16,7 +16,9 @@ async function pack(
 ): Promise<Buffer> {
   const p = tar.pack();
   const chunks: Buffer[] = [];
-  p.on('data', (c: Buffer) => chunks.push(c));
+  p.on('data', (c) => {
+    chunks.push(c as Buffer);
+  });
   const done = new Promise((resolve) => p.on('end', resolve));
   for (const e of entries) {
     if (e.type === 'symlink') p.entry({ name: e.name, type: 'symlink', linkname: '/etc/passwd' });

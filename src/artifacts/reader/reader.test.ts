@@ -19,7 +19,7 @@ async function pack(
   p.on('data', (c) => {
     chunks.push(c as Buffer);
   });
-  const done = new Promise((resolve) => p.on('end', resolve));
+  const done = new Promise<void>((resolve) => p.on('end', () => resolve()));
   for (const e of entries) {
     if (e.type === 'symlink') p.entry({ name: e.name, type: 'symlink', linkname: '/etc/passwd' });
     else p.entry({ name: e.name, type: e.type ?? 'file' }, e.body);

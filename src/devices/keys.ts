@@ -1,0 +1,49 @@
+// Device public keys and request signatures, as mender-client and mender-connect make them: RSA (PKCS#1 v1.5,
+// SHA-256), ECDSA (SHA-256, ASN.1 DER signature) and Ed25519 (over the raw message).
+import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { Invalid } from '../errors.js';
+
+export interface DeviceKey {
+  key: KeyObject;
+  /** SPKI PEM, the one form we store and compare. */
+  pem: string;
+}
+
+export function parsePublicKey(pem: unknown): DeviceKey {
+  if (typeof pem !== 'string' || !pem.includes('-----BEGIN'))
+    throw new Invalid('invalid auth request: pubkey: must be a PEM public key');
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    throw new Invalid('invalid auth request: cannot decode public key');
+  }
+  const type = key.asymmetricKeyType;
+  if (type !== 'rsa' && type !== 'ec' && type !== 'ed25519') {
+    throw new Invalid(`invalid auth request: unsupported public key type ${type}`);
+  }
+  if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+    throw new Invalid('invalid auth request: RSA keys must be at least 2048 bits');
+  }
+  return { key, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+/** Checks a base64 signature over the exact request bytes. */
+export function verifySignature(key: KeyObject, message: Buffer, signatureB64: string): boolean {
+  const signature = Buffer.from(signatureB64, 'base64');
+  if (signature.length === 0) return false;
+  try {
+    switch (key.asymmetricKeyType) {
+      case 'rsa':
+        return verify('sha256', message, key, signature);
+      case 'ec':
+        return verify('sha256', message, { key, dsaEncoding: 'der' }, signature);
+      case 'ed25519':
+        return verify(null, message, key, signature);
+      default:
+        return false;
+    }
+  } catch {
+    return false;
+  }
+}

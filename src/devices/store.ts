@@ -1,0 +1,180 @@
+// SQL for devices, auth sets and device tokens, bound to one tenant at construction.
+import type { Kysely, Transaction } from 'kysely';
+import type { Tables } from '../store/schema.js';
+import type { AuthSetStatus, AuthSetTable, DeviceStatus, DeviceTable } from './tables.js';
+
+type Db = Kysely<Tables> | Transaction<Tables>;
+
+export interface DeviceQuery {
+  statuses?: DeviceStatus[];
+  ids?: string[];
+}
+
+export class DeviceStore {
+  constructor(
+    private readonly db: Db,
+    readonly tenantId: string,
+  ) {}
+
+  byId(id: string): Promise<DeviceTable | undefined> {
+    return this.db
+      .selectFrom('devices')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  byIdentityHash(hash: string): Promise<DeviceTable | undefined> {
+    return this.db
+      .selectFrom('devices')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('identity_hash', '=', hash)
+      .executeTakeFirst();
+  }
+
+  async insertDevice(row: Omit<DeviceTable, 'tenant_id'>): Promise<void> {
+    await this.db
+      .insertInto('devices')
+      .values({ ...row, tenant_id: this.tenantId })
+      .execute();
+  }
+
+  async setDeviceStatus(id: string, status: DeviceStatus, updatedTs: string): Promise<void> {
+    await this.db
+      .updateTable('devices')
+      .set({ status, updated_ts: updatedTs })
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async deleteDevice(id: string): Promise<void> {
+    await this.db
+      .deleteFrom('device_tokens')
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', id)
+      .execute();
+    await this.db.deleteFrom('auth_sets').where('tenant_id', '=', this.tenantId).where('device_id', '=', id).execute();
+    await this.db.deleteFrom('attributes').where('tenant_id', '=', this.tenantId).where('device_id', '=', id).execute();
+    await this.db.deleteFrom('devices').where('tenant_id', '=', this.tenantId).where('id', '=', id).execute();
+  }
+
+  private query(q: DeviceQuery) {
+    let query = this.db.selectFrom('devices').where('tenant_id', '=', this.tenantId);
+    if (q.statuses?.length) query = query.where('status', 'in', q.statuses);
+    if (q.ids) query = q.ids.length ? query.where('id', 'in', q.ids) : query.where('id', '=', '');
+    return query;
+  }
+
+  async list(q: DeviceQuery, page: { page: number; perPage: number }): Promise<DeviceTable[]> {
+    return this.query(q)
+      .selectAll()
+      .orderBy('created_ts')
+      .orderBy('id')
+      .limit(page.perPage + 1)
+      .offset((page.page - 1) * page.perPage)
+      .execute();
+  }
+
+  async count(statuses?: DeviceStatus[]): Promise<number> {
+    const row = await this.query({ statuses })
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  authSetsOf(deviceIds: string[]): Promise<AuthSetTable[]> {
+    if (deviceIds.length === 0) return Promise.resolve([]);
+    return this.db
+      .selectFrom('auth_sets')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', 'in', deviceIds)
+      .orderBy('created_ts')
+      .orderBy('id')
+      .execute();
+  }
+
+  authSet(deviceId: string, id: string): Promise<AuthSetTable | undefined> {
+    return this.db
+      .selectFrom('auth_sets')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  authSetByKey(deviceId: string, pubkey: string): Promise<AuthSetTable | undefined> {
+    return this.db
+      .selectFrom('auth_sets')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId)
+      .where('pubkey', '=', pubkey)
+      .executeTakeFirst();
+  }
+
+  async insertAuthSet(row: Omit<AuthSetTable, 'tenant_id'>): Promise<void> {
+    await this.db
+      .insertInto('auth_sets')
+      .values({ ...row, tenant_id: this.tenantId })
+      .execute();
+  }
+
+  async setAuthSetStatus(id: string, status: AuthSetStatus): Promise<void> {
+    await this.db
+      .updateTable('auth_sets')
+      .set({ status })
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async deleteAuthSet(id: string): Promise<void> {
+    await this.db
+      .deleteFrom('device_tokens')
+      .where('tenant_id', '=', this.tenantId)
+      .where('auth_set_id', '=', id)
+      .execute();
+    await this.db.deleteFrom('auth_sets').where('tenant_id', '=', this.tenantId).where('id', '=', id).execute();
+  }
+
+  /** Revokes every token issued for an auth set. */
+  async revokeTokensOfAuthSet(authSetId: string): Promise<void> {
+    await this.db
+      .deleteFrom('device_tokens')
+      .where('tenant_id', '=', this.tenantId)
+      .where('auth_set_id', '=', authSetId)
+      .execute();
+  }
+
+  async insertToken(row: {
+    id: string;
+    device_id: string;
+    auth_set_id: string;
+    created_ts: string;
+    expires_ts: string;
+  }) {
+    await this.db
+      .insertInto('device_tokens')
+      .values({ ...row, tenant_id: this.tenantId })
+      .execute();
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('device_tokens')
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Devices with an accepted auth set: what counts against the tenant's device limit. */
+  async acceptedCount(): Promise<number> {
+    return this.count(['accepted']);
+  }
+}

@@ -1,45 +1,23 @@
 // Contract scenario for deviceauth (devices v1, management v2): a device asks, is admitted, authenticates and is
 // decommissioned; every response checked against deviceauth-devices-v1.yml / deviceauth-management-v2.yml.
-// The routes were not written yet when this scenario was; each test skips while its route is not served.
-// TODO: use test/support/device.ts (the deviceauth engineer's signing device) once it exists, instead of SigningDevice.
+// Each test skips while its route is not served; routes.test.ts fails if any deviceauth route is not served.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { HTTPMethods } from 'fastify';
 import { adminToken, dialects, type TestApp, testApp } from '../support/app.js';
+import { testDevice } from '../support/device.js';
 import { type Call, caller } from './client.js';
 
 const AUTH = '/api/devices/v1/authentication/auth_requests';
 const V2 = '/api/management/v2/devauth';
 
-/** A device with an RSA key that signs its auth requests the way mender-client does (over the exact bytes). */
-class SigningDevice {
-  readonly mac = [...Array(6)]
-    .map(() =>
-      Math.floor(Math.random() * 256)
-        .toString(16)
-        .padStart(2, '0'),
-    )
-    .join(':');
-  private readonly key: KeyObject;
-  readonly pubkey: string;
-  constructor() {
-    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    this.key = pair.privateKey;
-    this.pubkey = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  }
-  /** The body as mender-client sends it (Go's encoder ends it with a newline) and its signature. */
-  request(tenantToken: string): { payload: string; signature: string } {
-    const payload = `${JSON.stringify({ id_data: JSON.stringify({ mac: this.mac }), pubkey: this.pubkey, tenant_token: tenantToken })}\n`;
-    return { payload, signature: sign('sha256', Buffer.from(payload), this.key).toString('base64') };
-  }
-}
-
 for (const dialect of dialects) {
   describe(`deviceauth contract (${dialect})`, () => {
     let t: TestApp;
     let admin: Call;
-    const device = new SigningDevice();
+    const mac = [...randomBytes(6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const device = testDevice({ mac }, 'rsa');
     let deviceId = '';
     let authSetId = '';
 
@@ -61,12 +39,12 @@ for (const dialect of dialects) {
     };
 
     const authenticate = (options: { signature?: string; payload?: string; invalidRequest?: boolean } = {}) => {
-      const signed = device.request(t.tenant.tenant_token);
+      const signed = device.authRequest(t.tenant.tenant_token);
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       const signature = options.signature ?? signed.signature;
       if (signature) headers['x-men-signature'] = signature;
       return caller(t)('POST', AUTH, {
-        payload: options.payload ?? signed.payload,
+        payload: options.payload ?? signed.body,
         headers,
         invalidRequest: options.invalidRequest,
       });
@@ -83,7 +61,7 @@ for (const dialect of dialects) {
     it('devices: list, filter by status, search, count, show; 400 on a bad status, 404 on an unknown device', async (ctx) => {
       if (!needs(ctx, 'GET', `${V2}/devices`)) return;
       const pending = await admin('GET', `${V2}/devices?status=pending`, { expect: 200 });
-      const mine = pending.json().find((d: { identity_data: { mac?: string } }) => d.identity_data?.mac === device.mac);
+      const mine = pending.json().find((d: { identity_data: { mac?: string } }) => d.identity_data?.mac === mac);
       assert.ok(mine, 'the device that asked is pending');
       deviceId = mine.id;
       authSetId = mine.auth_sets[0].id;
@@ -129,8 +107,8 @@ for (const dialect of dialects) {
 
     it('preauthorize: 201 with Location, 409 with the device for a taken identity, 400 on a bad body', async (ctx) => {
       if (!needs(ctx, 'POST', `${V2}/devices`)) return;
-      const other = new SigningDevice();
-      const body = { identity_data: { mac: other.mac }, pubkey: other.pubkey };
+      const other = testDevice({ mac: [...randomBytes(6)].map((b) => b.toString(16).padStart(2, '0')).join(':') });
+      const body = { identity_data: other.identity, pubkey: other.pubkey };
       const created = await admin('POST', `${V2}/devices`, { payload: body, expect: 201 });
       assert.ok(created.headers.location);
       const taken = await admin('POST', `${V2}/devices`, { payload: body, expect: 409 });
@@ -153,9 +131,9 @@ for (const dialect of dialects) {
 
     it('auth sets and devices: DELETE is 204, then 404', async (ctx) => {
       if (!needs(ctx, 'DELETE', `${V2}/devices/:id`, true)) return;
-      const other = new SigningDevice();
+      const other = testDevice({ mac: [...randomBytes(6)].map((b) => b.toString(16).padStart(2, '0')).join(':') });
       const created = await admin('POST', `${V2}/devices`, {
-        payload: { identity_data: { mac: other.mac }, pubkey: other.pubkey },
+        payload: { identity_data: other.identity, pubkey: other.pubkey },
         expect: 201,
       });
       const otherId = String(created.headers.location).split('/').pop()!;

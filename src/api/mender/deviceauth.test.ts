@@ -349,3 +349,30 @@ for (const dialect of dialects) {
     });
   });
 }
+
+describe('deviceauth rate limit (sqlite)', () => {
+  it('answers 429 with Retry-After once an address sends too many auth requests, counting per address', async () => {
+    const t = await testApp('sqlite', { rateLimit: { max: 2, windowMs: 60_000 } });
+    try {
+      const device = testDevice({ mac: 'ra:te:li:mi:te:d0' }, 'ed25519');
+      const { body, signature } = device.authRequest();
+      const send = (ip: string) =>
+        t.app.inject({
+          method: 'POST',
+          url: AUTH,
+          remoteAddress: ip,
+          headers: { 'content-type': 'application/json', 'x-men-signature': signature },
+          payload: body,
+        });
+      assert.equal((await send('10.0.0.1')).statusCode, 401);
+      assert.equal((await send('10.0.0.1')).statusCode, 401);
+      const limited = await send('10.0.0.1');
+      assert.equal(limited.statusCode, 429);
+      assert.ok(Number(limited.headers['retry-after']) > 0);
+      assert.ok(JSON.parse(limited.body).request_id);
+      assert.equal((await send('10.0.0.2')).statusCode, 401, 'another address has its own count');
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,6 +1,8 @@
 // Artifact and release rules: upload (stream to a temporary blob while parsing; visible only when complete and
 // valid), Mender's duplicate rule, the tenant's storage limit, edits, deletion, download links and releases.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Conflict, Invalid, NotFound } from '../errors.js';
@@ -16,6 +18,7 @@ import {
   type ReleaseSort,
 } from './store.js';
 import type { ArtifactKind, ArtifactTable } from './tables.js';
+import { writeModuleArtifact } from './writer.js';
 
 /** What a parser learns from an artifact stream; the upload fails if it throws. */
 export interface ParsedArtifact {
@@ -212,6 +215,62 @@ export class ArtifactService {
       if (canonicalDepends(JSON.parse(other.depends_json)) === mine) {
         throw new Conflict('an artifact with the same name and depends already exists');
       }
+    }
+  }
+
+  /**
+   * Generates a single-file update module artifact from a raw file (the management API's `generate`), the way
+   * Mender's single-file-artifact-gen lays it out: payload files `dest_dir`, `filename`, `permissions` and the file.
+   * Mender queues this; Flotilla does it at once, so the artifact exists when the request answers.
+   */
+  async generate(
+    tenantId: string,
+    input: {
+      name: string;
+      description: string;
+      deviceTypes: string[];
+      type: string;
+      args: string;
+      filePath: string;
+      fileName: string;
+    },
+  ): Promise<ArtifactView> {
+    if (input.type !== 'single_file') throw new Invalid('type: must be single_file');
+    if (!input.name) throw new Invalid('name: cannot be blank');
+    if (input.deviceTypes.length === 0) throw new Invalid('device_types_compatible: cannot be blank');
+    let args: { dest_dir?: unknown; filename?: unknown } = {};
+    if (input.args) {
+      try {
+        args = JSON.parse(input.args);
+      } catch {
+        throw new Invalid('args: must be a JSON document');
+      }
+    }
+    const destDir = typeof args.dest_dir === 'string' && args.dest_dir ? args.dest_dir : '/';
+    const fileName = typeof args.filename === 'string' && args.filename ? args.filename : input.fileName;
+    if (!fileName || fileName.includes('/') || fileName === '..' || fileName === '.')
+      throw new Invalid('filename: must be a plain file name');
+    const work = await mkdtemp(join(this.deps.config.dataDir, 'tmp-generate-'));
+    try {
+      await writeFile(join(work, 'dest_dir'), destDir);
+      await writeFile(join(work, 'filename'), fileName);
+      const mode = (await stat(input.filePath)).mode & 0o777;
+      await writeFile(join(work, 'permissions'), (mode || 0o644).toString(8));
+      const stream = await writeModuleArtifact({
+        name: input.name,
+        deviceTypes: input.deviceTypes,
+        type: 'single-file',
+        files: [
+          { name: 'dest_dir', path: join(work, 'dest_dir') },
+          { name: 'filename', path: join(work, 'filename') },
+          { name: 'permissions', path: join(work, 'permissions') },
+          { name: fileName, path: input.filePath },
+        ],
+        workDir: work,
+      });
+      return await this.upload(tenantId, stream, input.description);
+    } finally {
+      await rm(work, { recursive: true, force: true });
     }
   }
 

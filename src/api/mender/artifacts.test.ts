@@ -340,6 +340,55 @@ for (const dialect of dialects) {
       assert.equal(gone.statusCode, 404);
     });
 
+    it('generates a single-file artifact from a raw file that mender-artifact reads, and refuses bad requests', async () => {
+      const raw = Buffer.from('#!/bin/sh\necho generated\n');
+      const generate = (fields: Record<string, string>) => {
+        const body = multipart(fields, { field: 'file', filename: 'hello.sh', content: raw });
+        return t.app.inject({
+          method: 'POST',
+          url: `${A}/generate`,
+          payload: body.payload,
+          headers: { ...auth(), ...body.headers },
+        });
+      };
+      const res = await generate({
+        name: 'hello-gen',
+        description: 'made from a raw file',
+        device_types_compatible: 'raspberrypi4,beaglebone',
+        type: 'single_file',
+        args: JSON.stringify({ dest_dir: '/usr/local/bin', filename: 'hello.sh' }),
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      const shown = JSON.parse(
+        (await t.app.inject({ method: 'GET', url: res.headers.location as string, headers: auth() })).body,
+      );
+      assert.equal(shown.name, 'hello-gen');
+      assert.equal(shown.description, 'made from a raw file');
+      assert.deepEqual([...shown.device_types_compatible].sort(), ['beaglebone', 'raspberrypi4']);
+      assert.equal(shown.updates[0].type_info.type, 'single-file');
+      assert.deepEqual(shown.updates[0].files.map((f: { name: string }) => f.name).sort(), [
+        'dest_dir',
+        'filename',
+        'hello.sh',
+        'permissions',
+      ]);
+      const link = JSON.parse(
+        (await t.app.inject({ method: 'GET', url: `${res.headers.location}/download`, headers: auth() })).body,
+      );
+      const url = new URL(link.uri);
+      const file = join(work, 'generated.mender');
+      writeFileSync(file, (await t.app.inject({ method: 'GET', url: url.pathname + url.search })).rawPayload);
+      const read = execFileSync('mender-artifact', ['read', file]).toString();
+      assert.match(read, /Name: hello-gen/);
+      assert.match(read, /name: +hello\.sh/);
+      const wrongType = await generate({ name: 'x', device_types_compatible: 'd', type: 'rootfs' });
+      assert.equal(wrongType.statusCode, 400);
+      const noTypes = await generate({ name: 'x', type: 'single_file' });
+      assert.equal(noTypes.statusCode, 400);
+      const badArgs = await generate({ name: 'x', device_types_compatible: 'd', type: 'single_file', args: '{nope' });
+      assert.equal(badArgs.statusCode, 400);
+    });
+
     it('keeps tenants apart: another tenant sees none of these artifacts', async () => {
       const other = await t.services.tenants.create('other', 'OTHER');
       await t.services.users.create(other.id, 'someone@other.example', 'password-other');

@@ -1,5 +1,9 @@
 // Mender deployments management routes for artifacts, releases and storage limits: wire shapes of
 // deployments-management-v1.yml / v2.yml translated to the artifact service.
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -37,6 +41,23 @@ function v2Match(values: string | string[] | undefined): TextMatch | undefined {
     return { prefix: list[0].slice(0, -1) };
   }
   return { exact: list };
+}
+
+/** Device types arrive as repeated fields, a JSON array, or a comma-separated list. */
+function deviceTypeList(value: string): string[] {
+  const trimmed = value.trim();
+  if (trimmed.startsWith('[')) {
+    try {
+      const parsed = JSON.parse(trimmed);
+      if (Array.isArray(parsed)) return parsed.map(String).filter((v) => v !== '');
+    } catch {
+      throw new Invalid('device_types_compatible: must be a list of device types');
+    }
+  }
+  return trimmed
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 const contains = (value: string | undefined): TextMatch | undefined => (value ? { contains: value } : undefined);
@@ -173,6 +194,47 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
       if (part.file.truncated) throw new Invalid('artifact too large');
     }
     if (!created) throw new Invalid('request has no artifact part');
+    reply.header('Location', `${V1}/artifacts/${created.id}`);
+    return reply.status(201).send();
+  });
+
+  app.post(`${V1}/artifacts/generate`, async (request, reply) => {
+    const tenantId = userOf(request).tenantId;
+    if (!request.isMultipart()) throw new Invalid('request must be multipart/form-data with the file as its last part');
+    const fields: Record<string, string> = {};
+    const deviceTypes: string[] = [];
+    let created: ArtifactView | undefined;
+    const work = await mkdtemp(join(services.config.dataDir, 'tmp-upload-'));
+    try {
+      for await (const part of request.parts()) {
+        if (created) throw new Invalid('the file must be the last part of the request');
+        if (part.type === 'field') {
+          const value = String(part.value);
+          if (part.fieldname === 'device_types_compatible') deviceTypes.push(...deviceTypeList(value));
+          else fields[part.fieldname] = value;
+          continue;
+        }
+        if (part.fieldname !== 'file') {
+          part.file.resume();
+          throw new Invalid(`unexpected file part ${JSON.stringify(part.fieldname)}; expected "file"`);
+        }
+        const path = join(work, 'raw');
+        await pipeline(part.file, createWriteStream(path));
+        if (part.file.truncated) throw new Invalid('file too large');
+        created = await services.artifacts.generate(tenantId, {
+          name: fields.name ?? '',
+          description: fields.description ?? '',
+          deviceTypes,
+          type: fields.type ?? '',
+          args: fields.args ?? '',
+          filePath: path,
+          fileName: part.filename,
+        });
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+    if (!created) throw new Invalid('request has no file part');
     reply.header('Location', `${V1}/artifacts/${created.id}`);
     return reply.status(201).send();
   });

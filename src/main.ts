@@ -1,4 +1,6 @@
 // The command line: `flotilla serve | migrate | user create`.
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { buildApp, prepareStore } from './app.js';
 import { loadConfig, parseFlags } from './config.js';
 
@@ -6,6 +8,8 @@ const USAGE = `usage:
   flotilla serve [--port N] [--data DIR]        start the server (env FLOTILLA_PORT, FLOTILLA_DATA, FLOTILLA_DATABASE_URL)
   flotilla migrate [--data DIR]                 apply database migrations and exit
   flotilla user create --email E --password P   create a user in the default tenant
+  flotilla artifact-keys add FILE | list | clear
+                                                public keys (PEM) that uploaded artifacts must be signed with
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -15,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'serve') return await serve(flags);
     if (command === 'migrate') return await runMigrate(flags);
     if (command === 'user' && sub === 'create') return await createUser(flags);
+    if (command === 'artifact-keys' && sub) return await artifactKeys(sub, rest[2], flags);
     process.stdout.write(USAGE);
     process.exitCode = command && command !== 'help' && flags.help !== 'true' ? 2 : 0;
   } catch (error) {
@@ -50,6 +55,28 @@ async function createUser(flags: Record<string, string>): Promise<void> {
     const tenant = await services.tenants.getDefault();
     const user = await services.users.create(tenant.id, flags.email, flags.password);
     process.stdout.write(`${JSON.stringify(user)}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+async function artifactKeys(action: string, file: string | undefined, flags: Record<string, string>): Promise<void> {
+  const { store, services } = await prepareStore(loadConfig(flags));
+  try {
+    const tenant = await services.tenants.getDefault();
+    const keys = services.tenants.artifactKeys(tenant);
+    if (action === 'add') {
+      if (!file) throw new Error('artifact-keys add needs the path of a PEM public key');
+      const pem = createPublicKey(readFileSync(file)).export({ type: 'spki', format: 'pem' }).toString();
+      if (!keys.includes(pem)) keys.push(pem);
+      await services.tenants.setArtifactKeys(tenant.id, keys);
+    } else if (action === 'clear') {
+      await services.tenants.setArtifactKeys(tenant.id, []);
+    } else if (action !== 'list') {
+      throw new Error(`unknown action ${action}: use add, list or clear`);
+    }
+    const now = action === 'clear' ? [] : keys;
+    process.stdout.write(now.length ? `${now.join('')}` : 'no keys: signatures are recorded, not required\n');
   } finally {
     await store.close();
   }

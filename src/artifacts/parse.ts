@@ -4,8 +4,11 @@ import type { Readable } from 'node:stream';
 import { readArtifact } from './reader/reader.js';
 import type { ParsedArtifact, WireUpdate } from './service.js';
 
-export async function parseMenderArtifact(source: Readable): Promise<ParsedArtifact> {
-  const info = await readArtifact(source);
+export async function parseMenderArtifact(
+  source: Readable,
+  options: { verifyKeys?: string[] } = {},
+): Promise<ParsedArtifact> {
+  const info = await readArtifact(source, { verifyKeys: options.verifyKeys });
   const updates: WireUpdate[] = info.payloads.map((p) => {
     const meta =
       p.metaData && typeof p.metaData === 'object' && !Array.isArray(p.metaData)

@@ -44,7 +44,7 @@ export interface WireUpdate {
   metadata: Record<string, string>;
 }
 
-export type ArtifactParser = (source: Readable) => Promise<ParsedArtifact>;
+export type ArtifactParser = (source: Readable, options: { verifyKeys?: string[] }) => Promise<ParsedArtifact>;
 
 /** Tells which active deployments use artifacts; deployments answer it, until then nothing does. */
 export interface ArtifactUsage {
@@ -140,7 +140,9 @@ export class ArtifactService {
       firstError ??= error;
       for (const stream of [counter, toBlob, toParser, pending.stream]) stream.destroy(error as Error);
     };
-    const work = [pipeline(source, counter), pipeline(toBlob, pending.stream), this.parse(toParser)] as const;
+    const keys = this.deps.tenants.artifactKeys(tenant);
+    const verify = { verifyKeys: keys.length ? keys : undefined };
+    const work = [pipeline(source, counter), pipeline(toBlob, pending.stream), this.parse(toParser, verify)] as const;
     for (const promise of work) promise.catch(fail);
     const results = await Promise.allSettled(work);
     if (firstError !== undefined) {

@@ -24,4 +24,13 @@ export const tenantMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_tenant_artifact_keys': {
+    async up(db: Kysely<unknown>) {
+      // PEM public keys (JSON array); when any are set, artifacts must be signed by one of them.
+      await db.schema
+        .alterTable('tenants')
+        .addColumn('artifact_keys_json', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+    },
+  },
 };

@@ -4,9 +4,10 @@ import type { Store } from '../store/db.js';
 import { now } from '../store/db.js';
 import type { TenantTable } from './tables.js';
 
-export type Tenant = Omit<TenantTable, 'max_devices' | 'storage_limit'> & {
+export type Tenant = Omit<TenantTable, 'max_devices' | 'storage_limit' | 'artifact_keys_json'> & {
   max_devices: number;
   storage_limit: number;
+  artifact_keys_json: string;
 };
 
 export class TenantService {
@@ -44,6 +45,7 @@ export class TenantService {
       is_default: 0,
       max_devices: 0,
       storage_limit: 0,
+      artifact_keys_json: '[]',
       created_ts: now(),
     };
     await this.store.db.insertInto('tenants').values(tenant).execute();
@@ -64,6 +66,19 @@ export class TenantService {
 
   async getDefault(): Promise<Tenant> {
     return this.store.db.selectFrom('tenants').selectAll().where('is_default', '=', 1).executeTakeFirstOrThrow();
+  }
+
+  /** The public keys uploaded artifacts must be signed with (none: signatures are recorded, not required). */
+  artifactKeys(tenant: Tenant): string[] {
+    return JSON.parse(tenant.artifact_keys_json) as string[];
+  }
+
+  async setArtifactKeys(id: string, pems: string[]): Promise<void> {
+    await this.store.db
+      .updateTable('tenants')
+      .set({ artifact_keys_json: JSON.stringify(pems) })
+      .where('id', '=', id)
+      .execute();
   }
 
   async setMaxDevices(id: string, max: number): Promise<void> {

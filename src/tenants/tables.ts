@@ -15,6 +15,8 @@ export interface TenantTable {
   /** Bytes of artifact storage allowed; 0 means no limit. */
   storage_limit: Generated<number>;
   created_ts: string;
+  /** JSON array of PEM public keys that uploaded artifacts must be signed with; empty means no check. */
+  artifact_keys_json: Generated<string>;
 }
 
 export interface SigningKeyTable {

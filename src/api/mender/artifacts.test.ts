@@ -389,6 +389,55 @@ for (const dialect of dialects) {
       assert.equal(badArgs.statusCode, 400);
     });
 
+    it('with verification keys configured, accepts only artifacts signed by one of them', async () => {
+      const key = join(work, 'sign.key');
+      execFileSync('openssl', ['genrsa', '-traditional', '-out', key, '3072'], { stdio: 'pipe' });
+      const publicKey = execFileSync('openssl', ['pkey', '-in', key, '-pubout']).toString();
+      const unsigned = mender(work, 'to-sign', [
+        'module-image',
+        '-T',
+        'single-file',
+        '-n',
+        'signed-1',
+        '-t',
+        'sig',
+        '-f',
+        join(work, 'app.conf'),
+      ]);
+      execFileSync(
+        'mender-artifact',
+        ['sign', '-k', key, '-o', join(work, 'signed.mender'), join(work, 'to-sign.mender')],
+        { stdio: 'pipe' },
+      );
+      const signed = readFileSync(join(work, 'signed.mender'));
+      const otherKey = join(work, 'other.key');
+      execFileSync('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', otherKey], {
+        stdio: 'pipe',
+      });
+      execFileSync(
+        'mender-artifact',
+        ['sign', '-k', otherKey, '-o', join(work, 'other-signed.mender'), join(work, 'to-sign.mender')],
+        { stdio: 'pipe' },
+      );
+      await t.services.tenants.setArtifactKeys(t.tenant.id, [publicKey]);
+      try {
+        const noSignature = await upload(unsigned);
+        assert.equal(noSignature.statusCode, 400);
+        assert.match(JSON.parse(noSignature.body).error, /not signed/);
+        const wrongKey = await upload(readFileSync(join(work, 'other-signed.mender')));
+        assert.equal(wrongKey.statusCode, 400);
+        assert.match(JSON.parse(wrongKey.body).error, /signature verification failed/);
+        const good = await upload(signed);
+        assert.equal(good.statusCode, 201, good.body);
+        const shown = JSON.parse(
+          (await t.app.inject({ method: 'GET', url: good.headers.location as string, headers: auth() })).body,
+        );
+        assert.equal(shown.signed, true);
+      } finally {
+        await t.services.tenants.setArtifactKeys(t.tenant.id, []);
+      }
+    });
+
     it('keeps tenants apart: another tenant sees none of these artifacts', async () => {
       const other = await t.services.tenants.create('other', 'OTHER');
       await t.services.users.create(other.id, 'someone@other.example', 'password-other');

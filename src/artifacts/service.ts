@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
+import { extractPayloadFile } from './payloads.js';
 import {
   type ArtifactFilter,
   type ArtifactSort,
@@ -319,6 +320,14 @@ export class ArtifactService {
     const direct = await this.deps.blobs.downloadUrl(row.blob_key, expiresAt, `${row.name}.mender`);
     const uri = direct ?? this.deps.links.url(baseUrl, downloadPath(tenantId, id), expiresAt);
     return { uri, expire: expiresAt.toISOString() };
+  }
+
+  /** One payload file of a stored artifact, streamed out of the blob (what a hawkBit chunk download serves). */
+  async openPayloadFile(tenantId: string, id: string, updateIndex: number, fileName: string): Promise<Readable> {
+    const row = await this.row(tenantId, id);
+    const update = (JSON.parse(row.updates_json) as WireUpdate[])[updateIndex];
+    if (!update?.files.some((f) => f.name === fileName)) throw new NotFound(`payload file ${fileName} not found`);
+    return extractPayloadFile(await this.deps.blobs.open(row.blob_key), updateIndex, fileName);
   }
 
   async storageUsage(tenantId: string): Promise<{ limit: number; usage: number }> {

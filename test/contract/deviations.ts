@@ -1,5 +1,5 @@
 // Every written-down difference between Flotilla's Mender routes and the official flat specs
-// (/work/shared/specs/mender). Anything not listed here that differs from a spec is a bug.
+// (../shared/specs/mender beside the checkout). Anything not listed here that differs from a spec is a bug.
 import type { SpecPatch } from '../support/contract.js';
 
 const savedFiltersReason =
@@ -10,7 +10,7 @@ const savedFiltersReason =
 
 /**
  * Routes under /api/management/ or /api/devices/ that are in no flat spec, keyed `METHOD /path/{param}`, with the
- * reason. Enterprise-only endpoints are documented in /work/shared/seeds/001_04e9a76ae7f6d9d4.txt.
+ * reason. Enterprise-only endpoints are documented in ../shared/seeds/001_04e9a76ae7f6d9d4.txt.
  */
 export const undocumentedRoutes: Record<string, string> = {
   ...Object.fromEntries(

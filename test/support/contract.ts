@@ -2,18 +2,18 @@
 // operation behind a method + URL, and checks a response (status, content type, JSON body) against it with Ajv.
 // `contractInject` is `app.inject` that throws a readable list of every mismatch with the spec.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { parse } from 'yaml';
 import { specPatches, undocumentedRoutes } from '../contract/deviations.js';
 
-export const SPEC_DIR = process.env.FLOTILLA_SPEC_DIR ?? '/work/shared/specs/mender';
+export const SPEC_DIR = process.env.FLOTILLA_SPEC_DIR ?? resolve(import.meta.dirname, '../../../shared/specs/mender');
 
 /**
  * Status codes the Mender API reference declares common to every endpoint and leaves out of each operation
- * ("Common HTTP response codes", /work/shared/seeds/003_ba92f9ccea02ad41.txt and 001_04e9a76ae7f6d9d4.txt).
+ * ("Common HTTP response codes", ../shared/seeds/003_ba92f9ccea02ad41.txt and 001_04e9a76ae7f6d9d4.txt).
  * An operation that does not declare one of them may still answer it, with the spec's `Error` body.
  */
 export const COMMON_STATUSES = ['401', '403', '429', '500'] as const;

@@ -2,14 +2,14 @@
 // operation behind a method + URL, and checks a response (status, content type, JSON body) against it with Ajv.
 // `contractInject` is `app.inject` that throws a readable list of every mismatch with the spec.
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { parse } from 'yaml';
 import { specPatches, undocumentedRoutes } from '../contract/deviations.js';
 
-export const SPEC_DIR = process.env.FLOTILLA_SPEC_DIR ?? resolve(import.meta.dirname, '../../../shared/specs/mender');
+export const SPEC_DIR = process.env.FLOTILLA_SPEC_DIR ?? resolvePath(import.meta.dirname, '../../../shared/specs/mender');
 
 /**
  * Status codes the Mender API reference declares common to every endpoint and leaves out of each operation

@@ -35,6 +35,8 @@ const read = (bytes: Buffer, options = {}) => readArtifact(Readable.from([bytes]
 /** A well-formed v3 artifact built by hand, with hooks to break one part of it. */
 async function craft(
   change: {
+    /** How header and data are compressed (the tarball names follow). */
+    compress?: { suffix: string; run: (b: Buffer) => Buffer };
     dataFiles?: { name: string; body: Buffer }[];
     dataTar?: Buffer;
     manifestExtra?: string;
@@ -54,21 +56,22 @@ async function craft(
     ),
   );
   const typeInfo = Buffer.from(JSON.stringify({ type: 'single-file', artifact_provides: { 'x.version': '1' } }));
-  const header = gzipSync(
+  const compress = change.compress ?? { suffix: '.gz', run: (b: Buffer) => gzipSync(b) };
+  const header = compress.run(
     await pack([
       { name: 'header-info', body: headerInfo },
       { name: 'headers/0000/type-info', body: typeInfo },
     ]),
   );
-  const data = change.dataTar ?? gzipSync(await pack(files));
+  const data = change.dataTar ?? compress.run(await pack(files));
   const manifest = Buffer.from(
-    `${[...files.map((f) => `${sha(f.body)}  data/0000/${f.name}`), `${sha(header)}  header.tar.gz`, `${sha(version)}  version`].join('\n')}\n${change.manifestExtra ?? ''}`,
+    `${[...files.map((f) => `${sha(f.body)}  data/0000/${f.name}`), `${sha(header)}  header.tar${compress.suffix}`, `${sha(version)}  version`].join('\n')}\n${change.manifestExtra ?? ''}`,
   );
   return pack([
     { name: 'version', body: version },
     { name: 'manifest', body: manifest },
-    { name: 'header.tar.gz', body: header },
-    ...(change.skipData ? [] : [{ name: 'data/0000.tar.gz', body: data }]),
+    { name: `header.tar${compress.suffix}`, body: header },
+    ...(change.skipData ? [] : [{ name: `data/0000.tar${compress.suffix}`, body: data }]),
   ]);
 }
 
@@ -249,6 +252,33 @@ describe('artifact reader', () => {
         label,
       );
     }
+  });
+
+  it('reads zstd-compressed header and payload (mender-artifact --compression zstd_*)', async () => {
+    const zstd = { suffix: '.zst', run: (b: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: b }) };
+    const body = Buffer.alloc(200_000, 5);
+    const info = await read(await craft({ compress: zstd, dataFiles: [{ name: 'z.bin', body }] }));
+    assert.equal(info.name, 'crafted');
+    assert.deepEqual(info.payloads[0].files, [{ name: 'z.bin', size: body.length, checksum: sha(body) }]);
+    const corrupt = await craft({
+      compress: zstd,
+      dataTar: Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(40, 1)]),
+    });
+    await assert.rejects(read(corrupt), /corrupt (payload|zstd data)/);
+  });
+
+  it('refuses an entry whose tar header claims gigabytes, without waiting for or buffering them', async () => {
+    const good = await craft();
+    // Patch the size field of the second entry ("manifest", right after version's header and its one 512-byte
+    // block) to 8 GiB, and fix the header checksum, as a hostile uploader would.
+    const tampered = Buffer.from(good);
+    const header = tampered.subarray(1024, 1536);
+    assert.equal(header.subarray(0, 8).toString(), 'manifest');
+    header.write(`${(8 * 1024 ** 3).toString(8).padStart(11, '0')}\0`, 124, 12, 'ascii');
+    header.fill(' ', 148, 156);
+    const sum = header.reduce((a, b) => a + b, 0);
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+    await assert.rejects(read(tampered), /manifest is larger than allowed|truncated|Unexpected end|not a readable/);
   });
 
   it('stops a decompression bomb at the payload cap without inflating it all', async () => {

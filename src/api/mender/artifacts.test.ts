@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { adminToken, dialects, type TestApp, testApp } from '../../../test/support/app.js';
+import { menderArtifactRead } from '../../../test/support/mender-artifact.js';
 import { multipart } from '../../../test/support/multipart.js';
 
 const A = '/api/management/v1/deployments/artifacts';
@@ -119,6 +120,116 @@ for (const dialect of dialects) {
         .toString()
         .split(' ')[0];
       assert.equal(shown.updates[0].files[0].checksum, sha);
+    });
+
+    it('reports every artifact the way mender-artifact read does, field by field', async () => {
+      const ecKey = join(work, 'cmp-ec.key');
+      execFileSync('openssl', ['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', ecKey], {
+        stdio: 'pipe',
+      });
+      writeFileSync(join(work, 'second.txt'), 'a second payload file\n');
+      const variants: [string, string[]][] = [
+        [
+          'cmp-rootfs',
+          [
+            'rootfs-image',
+            '-n',
+            'cmp-rootfs',
+            '-t',
+            'qemux86-64',
+            '-f',
+            join(work, 'rootfs.ext4'),
+            '--compression',
+            'lzma',
+            '--provides',
+            'rootfs-image.checksum:abc',
+          ],
+        ],
+        [
+          'cmp-module',
+          [
+            'module-image',
+            '-T',
+            'script',
+            '-n',
+            'cmp-module',
+            '-t',
+            'a',
+            '-t',
+            'b',
+            '-f',
+            join(work, 'app.conf'),
+            '-f',
+            join(work, 'second.txt'),
+            '--depends',
+            'os:bookworm',
+            '--clears-provides',
+            'script.*',
+            '--compression',
+            'none',
+          ],
+        ],
+        [
+          'cmp-signed',
+          [
+            'module-image',
+            '-T',
+            'single-file',
+            '-n',
+            'cmp-signed',
+            '-t',
+            'a',
+            '-f',
+            join(work, 'app.conf'),
+            '-k',
+            ecKey,
+          ],
+        ],
+      ];
+      for (const [name, args] of variants) {
+        const bytes = mender(work, name, args);
+        const tool = menderArtifactRead(join(work, `${name}.mender`));
+        // The parse of the tool's output must have found something, or the comparison below proves nothing.
+        assert.equal(tool.name, name);
+        assert.ok(
+          tool.updates.length >= 1 && tool.updates[0].files.length >= 1,
+          `${name}: parsed ${JSON.stringify(tool)}`,
+        );
+        assert.ok(Object.keys(tool.updates[0].provides).length >= 1, `${name}: no provides parsed`);
+        assert.equal(tool.signed, name === 'cmp-signed');
+        const res = await upload(bytes);
+        assert.equal(res.statusCode, 201, `${name}: ${res.body}`);
+        const api = JSON.parse(
+          (await t.app.inject({ method: 'GET', url: res.headers.location as string, headers: auth() })).body,
+        );
+        assert.equal(api.name, tool.name, name);
+        assert.deepEqual(api.info, { format: tool.format, version: tool.version }, name);
+        assert.equal(api.signed, tool.signed, name);
+        assert.deepEqual([...api.device_types_compatible].sort(), [...tool.deviceTypes].sort(), name);
+        assert.equal(api.updates.length, tool.updates.length, name);
+        for (const [i, update] of tool.updates.entries()) {
+          assert.equal(api.updates[i].type_info.type, update.type, name);
+          assert.deepEqual(
+            api.updates[i].files.map((f: { name: string; size: number; checksum: string }) => ({
+              name: f.name,
+              size: f.size,
+              checksum: f.checksum,
+            })),
+            update.files,
+            name,
+          );
+          for (const [key, value] of Object.entries(update.provides))
+            assert.equal(api.artifact_provides[key], value, `${name} provides ${key}`);
+          for (const [key, value] of Object.entries(update.depends))
+            assert.deepEqual(api.artifact_depends[key], [value], `${name} depends ${key}`);
+          for (const pattern of update.clearsProvides)
+            assert.ok(api.clears_artifact_provides.includes(pattern), `${name} clears ${pattern}`);
+        }
+        assert.equal(
+          (await t.app.inject({ method: 'DELETE', url: res.headers.location as string, headers: auth() })).statusCode,
+          204,
+        );
+      }
     });
 
     it('refuses a second artifact with the same name and depends for an overlapping device type', async () => {

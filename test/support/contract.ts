@@ -9,7 +9,8 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { parse } from 'yaml';
 import { specPatches, undocumentedRoutes } from '../contract/deviations.js';
 
-export const SPEC_DIR = process.env.FLOTILLA_SPEC_DIR ?? resolvePath(import.meta.dirname, '../../../shared/specs/mender');
+export const SPEC_DIR =
+  process.env.FLOTILLA_SPEC_DIR ?? resolvePath(import.meta.dirname, '../../../shared/specs/mender');
 
 /**
  * Status codes the Mender API reference declares common to every endpoint and leaves out of each operation

@@ -18,7 +18,11 @@ export function pageOf(query: PageQuery, defaultPerPage = 20, maxPerPage = 500):
   return { page, perPage };
 }
 
-/** Sets `Link` (and `X-Total-Count` when the total is known) for a page of results. */
+/**
+ * Sets Mender's paging headers: one `Link` header per relation (first, prev, next, and last when the total is
+ * known), each the request URL with `page` and `per_page` set and the query keys sorted as Go's url.Values.Encode
+ * writes them; and `X-Total-Count` when the total is known.
+ */
 export function setPageHeaders(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -29,13 +33,15 @@ export function setPageHeaders(
   const [path, search = ''] = request.url.split('?', 2);
   const link = (p: number, rel: string) => {
     const params = new URLSearchParams(search);
-    params.set('page', String(p));
     params.set('per_page', String(page.perPage));
+    params.set('page', String(p));
+    params.sort();
     return `<${path}?${params.toString()}>; rel="${rel}"`;
   };
   const links = [link(1, 'first')];
   if (page.page > 1) links.push(link(page.page - 1, 'prev'));
   if (hasMore) links.push(link(page.page + 1, 'next'));
-  reply.header('Link', links.join(', '));
+  if (total !== undefined && total > 0) links.push(link(Math.floor((total - 1) / page.perPage) + 1, 'last'));
+  reply.header('Link', links);
   if (total !== undefined) reply.header('X-Total-Count', String(total));
 }

@@ -7,6 +7,7 @@ import { Invalid } from '../../errors.js';
 import { sortParamOf } from '../../inventory/predicates.js';
 import type { DeviceListQuery, Page } from '../../inventory/service.js';
 import type { Services } from '../../services.js';
+import { setPageHeaders } from '../paging.js';
 
 const V1 = '/api/management/v1/inventory';
 const V2 = '/api/management/v2/inventory';
@@ -55,7 +56,7 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
     if (hasGroup !== undefined && hasGroup !== '') list.hasGroup = boolOf('has_group', hasGroup);
     list.group = first(query.group);
     const { devices, total } = await inventory.listDevices(tenant(request), list, page);
-    pageHeaders(request, reply, page, total);
+    setPageHeaders(request, reply, page, total);
     return reply.send(devices);
   });
 
@@ -139,7 +140,7 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
     async (request, reply) => {
       const page = pageOf(request.query as Query, 10);
       const { ids, total } = await inventory.groupDevices(tenant(request), request.params.name, page);
-      pageHeaders(request, reply, page, total);
+      setPageHeaders(request, reply, page, total);
       return reply.send(ids);
     },
   );
@@ -168,7 +169,7 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
 
   app.post(`${V2}/filters/search`, async (request, reply) => {
     const { result, page } = await inventory.searchDevices(tenant(request), request.body);
-    pageHeaders(request, reply, page, result.total);
+    setPageHeaders(request, reply, page, result.total);
     return reply.send(result.devices);
   });
 
@@ -184,7 +185,7 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
   app.get(`${V2}/filters`, async (request, reply) => {
     const page = pageOf(request.query as Query, 20);
     const { filters, total } = await inventory.listFilters(tenant(request), page);
-    pageHeaders(request, reply, page, total);
+    setPageHeaders(request, reply, page, total);
     return reply.send(filters);
   });
 
@@ -209,14 +210,14 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
     async (request, reply) => {
       const page = pageOf(request.query as Query, 20);
       const { devices, total } = await inventory.searchByFilter(tenant(request), request.params.id, page);
-      pageHeaders(request, reply, page, total);
+      setPageHeaders(request, reply, page, total);
       return reply.send(devices);
     },
   );
 
   app.post('/api/management/v2alpha1/inventory/identities/search', async (request, reply) => {
     const { result, page } = await inventory.searchByIdentity(tenant(request), request.body);
-    pageHeaders(request, reply, page, result.total);
+    setPageHeaders(request, reply, page, result.total);
     return reply.send(result.devices);
   });
 }
@@ -246,28 +247,4 @@ function pageOf(query: Query, defaultPerPage: number): Page {
   const perPage = parse('per_page', defaultPerPage);
   if (perPage > 500) throw new Invalid('parameter "per_page" above limit (max: 500)');
   return { page, perPage };
-}
-
-/**
- * `X-Total-Count` and Mender's `Link` headers (one per relation: first, prev, next, last), each the request
- * URL with `page` and `per_page` set and the query keys sorted, as Go's url.Values.Encode writes them.
- */
-function pageHeaders(request: FastifyRequest, reply: FastifyReply, page: Page, total: number): void {
-  const [path, search = ''] = request.url.split('?', 2);
-  const link = (p: number, rel: string) => {
-    const params = new URLSearchParams(search);
-    params.set('per_page', String(page.perPage));
-    params.set('page', String(p));
-    params.sort();
-    return `<${path}?${params.toString()}>; rel="${rel}"`;
-  };
-  const links = [link(1, 'first')];
-  if (page.page > 1) links.push(link(page.page - 1, 'prev'));
-  if (total > 0) {
-    const last = Math.floor((total - 1) / page.perPage) + 1;
-    if (page.page < last) links.push(link(page.page + 1, 'next'));
-    links.push(link(last, 'last'));
-  }
-  reply.header('Link', links);
-  reply.header('X-Total-Count', String(total));
 }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { NotFound } from '../errors.js';
-import { compressionOf, decompress } from './reader/decompress.js';
+import { compressionOf, decompress } from './format/decompress.js';
 
 const FOUND = Symbol('found');
 
@@ -27,9 +27,10 @@ async function* walk(artifact: Readable, index: string, fileName: string): Async
         continue;
       }
       const inner = tar.extract();
-      const unpacking = pipeline(decompress(Readable.from(entry as AsyncIterable<unknown>), compression), inner).catch(
-        () => undefined,
-      );
+      const unpacking = pipeline(
+        Readable.from(decompress(entry as AsyncIterable<Uint8Array>, compression)),
+        inner,
+      ).catch(() => undefined);
       for await (const file of inner) {
         if (file.header.name !== fileName) {
           await drain(file);

@@ -134,6 +134,9 @@ export class ArtifactService {
     const toParser = new PassThrough();
     counter.pipe(toBlob);
     counter.pipe(toParser);
+    // Failures arrive through the promises below. A stream destroyed after its pipeline finished (the reader can
+    // fail after every byte was written) has no listener left, and must not throw.
+    for (const stream of [counter, toBlob, toParser, pending.stream]) stream.on('error', () => undefined);
     // The first failure (a bad artifact, the size cap, storage) stops every stream of the upload at once: with
     // one branch of the tee gone, the others would otherwise wait forever.
     let firstError: unknown;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { readArtifact } from './reader/reader.js';
+import { readArtifact } from './format/reader.js';
 import { writeModuleArtifact } from './writer.js';
 
 describe('artifact writer', () => {
@@ -43,8 +43,8 @@ describe('artifact writer', () => {
     const info = await readArtifact(Readable.from([readFileSync(out)]));
     assert.equal(info.name, 'generated-1.0');
     assert.deepEqual(info.deviceTypes, ['raspberrypi4', 'qemux86-64']);
-    assert.deepEqual(info.payloads[0].metaData, { note: 'generated' });
-    const app = info.payloads[0].files.find((f) => f.name === 'app.conf');
+    assert.deepEqual(info.updates[0].metaData, { note: 'generated' });
+    const app = info.updates[0].files.find((f) => f.name === 'app.conf');
     assert.equal(
       app?.checksum,
       createHash('sha256')

@@ -9,21 +9,27 @@ export interface DeviceKey {
   pem: string;
 }
 
-export function parsePublicKey(pem: unknown): DeviceKey {
-  if (typeof pem !== 'string' || !pem.includes('-----BEGIN'))
-    throw new Invalid('invalid auth request: pubkey: must be a PEM public key');
+/**
+ * Parses a PEM `PUBLIC KEY` (SPKI) block, as Mender does; other PEM blocks (private keys, certificates, PKCS#1)
+ * are refused although node could derive a public key from them. `context` prefixes error messages.
+ */
+export function parsePublicKey(pem: unknown, context: string): DeviceKey {
+  if (typeof pem !== 'string' || pem === '') throw new Invalid(`${context}: pubkey must be provided`);
+  if (/-----BEGIN ([A-Z0-9 ]+)-----/.exec(pem)?.[1] !== 'PUBLIC KEY') {
+    throw new Invalid(`${context}: cannot decode public key`);
+  }
   let key: KeyObject;
   try {
-    key = createPublicKey(pem);
+    key = createPublicKey({ key: pem, format: 'pem' });
   } catch {
-    throw new Invalid('invalid auth request: cannot decode public key');
+    throw new Invalid(`${context}: cannot decode public key`);
   }
   const type = key.asymmetricKeyType;
   if (type !== 'rsa' && type !== 'ec' && type !== 'ed25519') {
-    throw new Invalid(`invalid auth request: unsupported public key type ${type}`);
+    throw new Invalid(`${context}: unsupported public key type ${type}`);
   }
   if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
-    throw new Invalid('invalid auth request: RSA keys must be at least 2048 bits');
+    throw new Invalid(`${context}: RSA keys must have at least 2048 bits`);
   }
   return { key, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
 }

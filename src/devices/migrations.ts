@@ -1,3 +1,4 @@
+// Devices, their Mender auth sets and issued device tokens.
 import type { Kysely, Migration } from 'kysely';
 import { columnTypes } from '../store/migrate.js';
 
@@ -43,6 +44,11 @@ export const deviceMigrations: Record<string, Migration> = {
         .on('device_tokens')
         .columns(['tenant_id', 'device_id'])
         .execute();
+    },
+  },
+  '0021_device_check_in': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('devices').addColumn('check_in_ts', 'text').execute();
     },
   },
 };

@@ -8,11 +8,19 @@ import type { InventoryService } from '../inventory/service.js';
 import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
-import { parsePublicKey, verifySignature } from './keys.js';
-import { DeviceStore } from './store.js';
+import type { Tenant } from '../tenants/service.js';
+import { type DeviceKey, parsePublicKey, verifySignature } from './keys.js';
+import {
+  canTransition,
+  checkInDue,
+  deviceStatusOf,
+  type IdentityData,
+  identityAttributes,
+  isOperatorStatus,
+  parseIdentity,
+} from './rules.js';
+import { DeviceStore, isUniqueViolation } from './store.js';
 import type { AuthSetStatus, AuthSetTable, DeviceStatus, DeviceTable } from './tables.js';
-
-export type IdentityData = Record<string, string | string[]>;
 
 export interface AuthSetView {
   id: string;
@@ -30,6 +38,7 @@ export interface DeviceView {
   decommissioning: boolean;
   created_ts: string;
   updated_ts: string;
+  check_in_time?: string;
   auth_sets: AuthSetView[];
 }
 
@@ -45,35 +54,16 @@ export interface AuthRequest {
 /** Hooks other domains register to act when a device is decommissioned, inside the same transaction. */
 export type DecommissionHook = (tenantId: string, deviceId: string, trx: Transaction<Tables>) => Promise<void>;
 
-/** A device's status follows its best auth set: accepted > preauthorized > pending > rejected; none is noauth. */
-export function deviceStatusOf(statuses: AuthSetStatus[]): DeviceStatus {
-  for (const s of ['accepted', 'preauthorized', 'pending', 'rejected'] as const) if (statuses.includes(s)) return s;
-  return 'noauth';
-}
+/** Mender's answers: the reason a device is refused is not the device's business. */
+const UNAUTHORIZED = 'dev auth: unauthorized';
+const OVER_LIMIT = 'unauthorized';
+const LIMIT_REACHED = 'maximum number of accepted devices reached';
+const AUTH_REQUEST = 'invalid auth request';
+const PREAUTH_REQUEST = 'failed to decode preauth request';
+/** What `limits/max_devices` answers for a tenant without a limit (Mender's LimitUnlimited). */
+const UNLIMITED = -1;
 
-/** Identity data as Mender takes it: a JSON object of strings (or string lists); keys sorted to compare. */
-export function parseIdentity(value: unknown): { identity: IdentityData; canonical: string } {
-  let data: unknown = value;
-  if (typeof value === 'string') {
-    try {
-      data = JSON.parse(value);
-    } catch {
-      throw new Invalid('invalid auth request: id_data: must be a JSON object');
-    }
-  }
-  if (typeof data !== 'object' || data === null || Array.isArray(data) || Object.keys(data).length === 0) {
-    throw new Invalid('invalid auth request: id_data: must be a non-empty JSON object');
-  }
-  const identity: IdentityData = {};
-  for (const key of Object.keys(data).sort()) {
-    const v = (data as Record<string, unknown>)[key];
-    const ok = typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
-    if (!key || !ok)
-      throw new Invalid(`invalid auth request: id_data: ${JSON.stringify(key)} must be a string or a list of strings`);
-    identity[key] = v as string | string[];
-  }
-  return { identity, canonical: JSON.stringify(identity) };
-}
+type Admission = { refused: string } | { deviceId: string; tokenId: ReturnType<typeof randomUUID>; expiresAt: Date };
 
 const hashOf = (canonical: string) => createHash('sha256').update(canonical).digest('hex');
 
@@ -93,16 +83,40 @@ export class DeviceService {
     return new DeviceStore(trx ?? this.deps.store.db, tenantId);
   }
 
-  /** For the auth guard: the device behind a live (not revoked, not expired) token id. */
+  /** For the auth guard: the device behind a live (not revoked, not expired) token id. Records the check-in. */
   async tokenAlive(tenantId: string, tokenId: string): Promise<{ deviceId: string } | undefined> {
-    const row = await this.deps.store.db
-      .selectFrom('device_tokens')
-      .select(['device_id', 'expires_ts'])
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', tokenId)
-      .executeTakeFirst();
-    if (!row || row.expires_ts <= now()) return undefined;
+    const row = await this.store(tenantId).tokenWithDevice(tokenId);
+    const ts = now();
+    if (!row || row.expires_ts <= ts) return undefined;
+    if (checkInDue(row.check_in_ts, ts).record) {
+      // Bookkeeping, as in Mender: a failed check-in write must not turn away a device with a valid token.
+      await this.deps.store
+        .transaction((trx) => this.checkIn(this.store(tenantId, trx), row.device_id, row.check_in_ts, ts, trx))
+        .catch(() => undefined);
+    }
     return { deviceId: row.device_id };
+  }
+
+  /** Writes the check-in time, and copies it to inventory's `system` scope when the last copy is a day old. */
+  private async checkIn(
+    store: DeviceStore,
+    deviceId: string,
+    previous: string | null,
+    ts: string,
+    trx: Transaction<Tables>,
+  ): Promise<void> {
+    const due = checkInDue(previous, ts);
+    if (!due.record || !(await store.touchCheckIn(deviceId, previous, ts))) return;
+    if (due.toInventory) {
+      await this.inventory.setAttributes(
+        store.tenantId,
+        deviceId,
+        'system',
+        [{ name: 'check_in_time', value: ts }],
+        'merge',
+        trx,
+      );
+    }
   }
 
   /**
@@ -110,26 +124,25 @@ export class DeviceService {
    * for an accepted auth set (or a preauthorized one, which it accepts). Everything else is Unauthorized.
    */
   async authenticate(request: AuthRequest): Promise<string> {
-    if (!request.signature) throw new Invalid('missing request signature header');
-    const body = request.body as { id_data?: unknown; pubkey?: unknown; tenant_token?: unknown } | null;
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw new Invalid('invalid auth request: body must be a JSON object');
-    if (typeof body.id_data !== 'string' || body.id_data === '')
-      throw new Invalid('invalid auth request: id_data: cannot be blank.');
-    const { identity, canonical } = parseIdentity(body.id_data);
-    const key = parsePublicKey(body.pubkey);
-    if (body.tenant_token !== undefined && typeof body.tenant_token !== 'string') {
-      throw new Invalid('invalid auth request: tenant_token: must be a string');
-    }
-    const bearer = /^Bearer\s+(\S+)$/i.exec(request.authorization ?? '')?.[1];
-    const tenantToken = (body.tenant_token as string | undefined) || bearer || '';
+    const { identity, canonical, key, tenantToken } = readAuthRequest(request);
     const tenant = tenantToken ? await this.deps.tenants.byToken(tenantToken) : await this.deps.tenants.getDefault();
     if (!tenant) throw new Unauthorized('invalid tenant token');
-    if (!verifySignature(key.key, request.raw, request.signature))
+    if (!verifySignature(key.key, request.raw, request.signature as string)) {
       throw new Unauthorized('signature verification failed');
+    }
+    const admit = () => this.admit(tenant, identity, canonical, key);
+    // Two first requests of one device can race to create it; the loser finds the winner's rows on a retry.
+    const outcome = await admit().catch((error: unknown) => {
+      if (isUniqueViolation(error)) return admit();
+      throw error;
+    });
+    if ('refused' in outcome) throw new Unauthorized(outcome.refused);
+    return this.deps.tokens.sign('device', tenant.id, outcome.deviceId, outcome.expiresAt, outcome.tokenId);
+  }
 
+  private admit(tenant: Tenant, identity: IdentityData, canonical: string, key: DeviceKey): Promise<Admission> {
     const ts = now();
-    const outcome = await this.deps.store.transaction(async (trx) => {
+    return this.deps.store.transaction(async (trx) => {
       const store = this.store(tenant.id, trx);
       let device = await store.byIdentityHash(hashOf(canonical));
       if (!device) {
@@ -142,36 +155,34 @@ export class DeviceService {
           decommissioning: 0,
           created_ts: ts,
           updated_ts: ts,
+          check_in_ts: null,
         };
         await store.insertDevice(device);
         await this.writeIdentity(tenant.id, device.id, identity, trx);
       }
-      if (device.decommissioning) return { kind: 'refused' as const, reason: 'device is being decommissioned' };
+      if (device.decommissioning) return { refused: UNAUTHORIZED };
       let authSet = await store.authSetByKey(device.id, key.pem);
       if (!authSet) {
-        authSet = {
-          tenant_id: tenant.id,
+        await store.insertAuthSet({
           id: randomUUID(),
           device_id: device.id,
           identity_json: canonical,
           pubkey: key.pem,
           status: 'pending',
           created_ts: ts,
-        };
-        await store.insertAuthSet(authSet);
-        await this.refreshStatus(store, device.id, ts);
-        return { kind: 'refused' as const, reason: 'device pending authorization' };
+        });
+        await this.refreshStatus(store, device, ts);
+        return { refused: UNAUTHORIZED };
       }
       if (authSet.status === 'preauthorized') {
-        if (await this.overLimit(store, tenant.max_devices, device.status)) {
-          return { kind: 'refused' as const, reason: 'maximum number of accepted devices reached' };
-        }
-        await this.accept(store, device.id, authSet.id, ts);
-        authSet.status = 'accepted';
+        if (await this.overLimit(store, tenant.max_devices, device.status)) return { refused: OVER_LIMIT };
+        await this.accept(store, device, authSet.id, ts);
+        authSet = { ...authSet, status: 'accepted' };
       }
-      if (authSet.status !== 'accepted') return { kind: 'refused' as const, reason: `device ${authSet.status}` };
+      if (authSet.status !== 'accepted') return { refused: UNAUTHORIZED };
       const tokenId = randomUUID();
-      const expiresAt = new Date(Date.now() + this.deps.config.deviceTokenTtl * 1000);
+      const expiresAt = new Date(Date.parse(ts) + this.deps.config.deviceTokenTtl * 1000);
+      await store.deleteExpiredTokens(device.id, ts);
       await store.insertToken({
         id: tokenId,
         device_id: device.id,
@@ -179,38 +190,37 @@ export class DeviceService {
         created_ts: ts,
         expires_ts: expiresAt.toISOString(),
       });
-      return { kind: 'token' as const, deviceId: device.id, tokenId, expiresAt };
+      await this.checkIn(store, device.id, device.check_in_ts, ts, trx);
+      return { deviceId: device.id, tokenId, expiresAt };
     });
-    if (outcome.kind === 'refused') throw new Unauthorized(`unauthorized: ${outcome.reason}`);
-    return this.deps.tokens.sign('device', tenant.id, outcome.deviceId, outcome.expiresAt, outcome.tokenId);
   }
 
   private async writeIdentity(tenantId: string, deviceId: string, identity: IdentityData, trx: Transaction<Tables>) {
-    const attributes = Object.entries(identity).map(([name, value]) => ({ name, value }));
-    await this.inventory.setAttributes(tenantId, deviceId, 'identity', attributes, 'replace', trx);
+    await this.inventory.setAttributes(tenantId, deviceId, 'identity', identityAttributes(identity), 'replace', trx);
   }
 
+  /** Accepting one more device would pass the tenant's limit (0: none). A device already accepted does not count. */
   private async overLimit(store: DeviceStore, maxDevices: number, currentStatus: DeviceStatus): Promise<boolean> {
     if (maxDevices <= 0 || currentStatus === 'accepted') return false;
     return (await store.acceptedCount()) >= maxDevices;
   }
 
   /** Accepts one auth set; a device has at most one accepted key, so any other accepted one is rejected. */
-  private async accept(store: DeviceStore, deviceId: string, authSetId: string, ts: string): Promise<void> {
-    for (const other of await store.authSetsOf([deviceId])) {
+  private async accept(store: DeviceStore, device: DeviceTable, authSetId: string, ts: string): Promise<void> {
+    for (const other of await store.authSetsOf([device.id])) {
       if (other.id !== authSetId && other.status === 'accepted') {
         await store.setAuthSetStatus(other.id, 'rejected');
         await store.revokeTokensOfAuthSet(other.id);
       }
     }
     await store.setAuthSetStatus(authSetId, 'accepted');
-    await this.refreshStatus(store, deviceId, ts);
+    await this.refreshStatus(store, device, ts);
   }
 
-  private async refreshStatus(store: DeviceStore, deviceId: string, ts: string): Promise<DeviceStatus> {
-    const sets = await store.authSetsOf([deviceId]);
-    const status = deviceStatusOf(sets.map((s) => s.status));
-    await store.setDeviceStatus(deviceId, status, ts);
+  /** Derives the device status from its auth sets; the device's updated_ts moves only when the status does. */
+  private async refreshStatus(store: DeviceStore, device: DeviceTable, ts: string): Promise<DeviceStatus> {
+    const status = deviceStatusOf((await store.authSetsOf([device.id])).map((s) => s.status));
+    if (status !== device.status) await store.setDeviceStatus(device.id, status, ts);
     return status;
   }
 
@@ -222,6 +232,7 @@ export class DeviceService {
       decommissioning: device.decommissioning === 1,
       created_ts: device.created_ts,
       updated_ts: device.updated_ts,
+      ...(device.check_in_ts ? { check_in_time: device.check_in_ts } : {}),
       auth_sets: sets
         .filter((s) => s.device_id === device.id)
         .map((s) => ({
@@ -263,80 +274,100 @@ export class DeviceService {
     tenantId: string,
     input: { identity_data: unknown; pubkey: unknown; force?: boolean },
   ): Promise<string> {
-    const { identity, canonical } = parseIdentity(input.identity_data);
-    const key = parsePublicKey(input.pubkey);
-    const ts = now();
-    return this.deps.store.transaction(async (trx) => {
-      const store = this.store(tenantId, trx);
+    const { identity, canonical } = parseIdentity(input.identity_data, PREAUTH_REQUEST);
+    const key = parsePublicKey(input.pubkey, PREAUTH_REQUEST);
+    try {
+      return await this.deps.store.transaction((trx) =>
+        this.preauthorizeIn(this.store(tenantId, trx), identity, canonical, key, input.force === true, trx),
+      );
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // Someone created the device between our look-up and insert: the same conflict, seen late.
+      const store = this.store(tenantId);
       const existing = await store.byIdentityHash(hashOf(canonical));
-      if (existing && !input.force)
-        throw new PreauthConflict(this.view(existing, await store.authSetsOf([existing.id])));
-      const deviceId = existing?.id ?? randomUUID();
-      if (!existing) {
-        await store.insertDevice({
-          id: deviceId,
-          status: 'preauthorized',
-          identity_json: canonical,
-          identity_hash: hashOf(canonical),
-          decommissioning: 0,
-          created_ts: ts,
-          updated_ts: ts,
-        });
-        await this.writeIdentity(tenantId, deviceId, identity, trx);
-      }
-      const sameKey = existing ? await store.authSetByKey(deviceId, key.pem) : undefined;
-      if (sameKey) {
-        await store.setAuthSetStatus(sameKey.id, 'preauthorized');
-        await store.revokeTokensOfAuthSet(sameKey.id);
-      } else {
-        await store.insertAuthSet({
-          id: randomUUID(),
-          device_id: deviceId,
-          identity_json: canonical,
-          pubkey: key.pem,
-          status: 'preauthorized',
-          created_ts: ts,
-        });
-      }
-      await this.refreshStatus(store, deviceId, ts);
-      return deviceId;
-    });
+      if (!existing) throw error;
+      throw new PreauthConflict(this.view(existing, await store.authSetsOf([existing.id])));
+    }
   }
 
-  async setAuthSetStatus(tenantId: string, deviceId: string, authSetId: string, status: unknown): Promise<void> {
-    if (status !== 'accepted' && status !== 'rejected' && status !== 'pending') {
-      throw new Invalid('status: must be one of accepted, rejected, pending');
-    }
+  private async preauthorizeIn(
+    store: DeviceStore,
+    identity: IdentityData,
+    canonical: string,
+    key: DeviceKey,
+    force: boolean,
+    trx: Transaction<Tables>,
+  ): Promise<string> {
     const ts = now();
-    const tenant = await this.deps.tenants.byId(tenantId);
+    const existing = await store.byIdentityHash(hashOf(canonical));
+    if (existing && !force) throw new PreauthConflict(this.view(existing, await store.authSetsOf([existing.id])));
+    const device: DeviceTable = existing ?? {
+      tenant_id: store.tenantId,
+      id: randomUUID(),
+      status: 'preauthorized',
+      identity_json: canonical,
+      identity_hash: hashOf(canonical),
+      decommissioning: 0,
+      created_ts: ts,
+      updated_ts: ts,
+      check_in_ts: null,
+    };
+    if (!existing) {
+      await store.insertDevice(device);
+      await this.writeIdentity(store.tenantId, device.id, identity, trx);
+    }
+    const sameKey = existing ? await store.authSetByKey(device.id, key.pem) : undefined;
+    if (sameKey) {
+      await store.setAuthSetStatus(sameKey.id, 'preauthorized');
+      await store.revokeTokensOfAuthSet(sameKey.id);
+    } else {
+      await store.insertAuthSet({
+        id: randomUUID(),
+        device_id: device.id,
+        identity_json: canonical,
+        pubkey: key.pem,
+        status: 'preauthorized',
+        created_ts: ts,
+      });
+    }
+    await this.refreshStatus(store, device, ts);
+    return device.id;
+  }
+
+  /** An operator's decision on an auth set, within Mender's allowed transitions; accepting counts against the limit. */
+  async setAuthSetStatus(tenantId: string, deviceId: string, authSetId: string, status: unknown): Promise<void> {
+    if (!isOperatorStatus(status)) throw new Invalid('incorrect device status');
+    const maxDevices = (await this.deps.tenants.byId(tenantId))?.max_devices ?? 0;
+    const ts = now();
     await this.deps.store.transaction(async (trx) => {
       const store = this.store(tenantId, trx);
       const device = await store.byId(deviceId);
       const authSet = device ? await store.authSet(deviceId, authSetId) : undefined;
       if (!device || !authSet) throw new NotFound('device or authentication set not found');
+      if (authSet.status === status) return;
+      if (!canTransition(authSet.status, status)) {
+        throw new Invalid(`dev auth: bad request: invalid status transition: ${authSet.status} -> ${status}`);
+      }
       if (status === 'accepted') {
-        if (authSet.status === 'accepted') return;
-        if (await this.overLimit(store, tenant?.max_devices ?? 0, device.status)) {
-          throw new Unprocessable('maximum number of accepted devices reached');
-        }
-        await this.accept(store, deviceId, authSetId, ts);
+        if (await this.overLimit(store, maxDevices, device.status)) throw new Unprocessable(LIMIT_REACHED);
+        await this.accept(store, device, authSetId, ts);
         return;
       }
       await store.setAuthSetStatus(authSetId, status);
       await store.revokeTokensOfAuthSet(authSetId);
-      await this.refreshStatus(store, deviceId, ts);
+      await this.refreshStatus(store, device, ts);
     });
   }
 
   async authSetStatus(tenantId: string, deviceId: string, authSetId: string): Promise<AuthSetStatus> {
     const authSet = await this.store(tenantId).authSet(deviceId, authSetId);
-    if (!authSet) throw new NotFound('device or authentication set not found');
+    if (!authSet) throw new NotFound('authentication set not found');
     return authSet.status;
   }
 
   /**
-   * Deletes an auth set and its tokens. A preauthorized device left with no auth set is removed altogether,
-   * as Mender does; any other device is left with the status its remaining auth sets give it.
+   * Deletes an auth set and its tokens. A device whose last auth set was a preauthorized one is removed
+   * altogether, as Mender does; any other device is left with the status its remaining auth sets give it.
    */
   async deleteAuthSet(tenantId: string, deviceId: string, authSetId: string): Promise<void> {
     const ts = now();
@@ -344,10 +375,11 @@ export class DeviceService {
       const store = this.store(tenantId, trx);
       const device = await store.byId(deviceId);
       const authSet = device ? await store.authSet(deviceId, authSetId) : undefined;
-      if (!device || !authSet) throw new NotFound('device or authentication set not found');
+      if (!device || !authSet) throw new NotFound('authentication set not found');
       await store.deleteAuthSet(authSetId);
-      const status = await this.refreshStatus(store, deviceId, ts);
-      if (status === 'noauth' && device.status === 'preauthorized') await store.deleteDevice(deviceId);
+      const remaining = deviceStatusOf((await store.authSetsOf([deviceId])).map((s) => s.status));
+      if (authSet.status === 'preauthorized' && remaining === 'noauth') await store.deleteDevice(deviceId);
+      else await this.refreshStatus(store, device, ts);
     });
   }
 
@@ -369,9 +401,31 @@ export class DeviceService {
     if (!(await this.store(tenantId).deleteToken(tokenId))) throw new NotFound('token not found');
   }
 
+  /** The tenant's limit of accepted devices as Mender shows it: -1 when there is none. */
   async maxDevices(tenantId: string): Promise<number> {
-    return (await this.deps.tenants.byId(tenantId))?.max_devices ?? 0;
+    const max = (await this.deps.tenants.byId(tenantId))?.max_devices ?? 0;
+    return max > 0 ? max : UNLIMITED;
   }
+}
+
+/** Validates an auth request as Mender does, in its order: body, identity data, key, then the signature header. */
+function readAuthRequest(request: AuthRequest) {
+  const body = request.body as { id_data?: unknown; pubkey?: unknown; tenant_token?: unknown } | null;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new Invalid('failed to decode auth request: the body must be a JSON object');
+  }
+  for (const field of ['id_data', 'pubkey', 'tenant_token'] as const) {
+    if (body[field] !== undefined && body[field] !== null && typeof body[field] !== 'string') {
+      throw new Invalid(`failed to decode auth request: ${field} must be a string`);
+    }
+  }
+  if (!body.id_data) throw new Invalid(`${AUTH_REQUEST}: id_data must be provided`);
+  const key = parsePublicKey(body.pubkey, AUTH_REQUEST);
+  const { identity, canonical } = parseIdentity(body.id_data, AUTH_REQUEST);
+  if (!request.signature) throw new Invalid('missing request signature header');
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
+  const tenantToken = (body.tenant_token as string | undefined) || bearer || '';
+  return { identity, canonical, key, tenantToken };
 }
 
 /** 409 on preauthorization: the spec answers with the existing device. */

@@ -34,10 +34,10 @@ export class DeviceStore {
       .executeTakeFirst();
   }
 
-  async insertDevice(row: Omit<DeviceTable, 'tenant_id'>): Promise<void> {
+  async insertDevice(row: Omit<DeviceTable, 'tenant_id' | 'check_in_ts'>): Promise<void> {
     await this.db
       .insertInto('devices')
-      .values({ ...row, tenant_id: this.tenantId })
+      .values({ ...row, tenant_id: this.tenantId, check_in_ts: null })
       .execute();
   }
 
@@ -50,6 +50,7 @@ export class DeviceStore {
       .execute();
   }
 
+  /** Deletes a device with its auth sets and tokens; its inventory rows go by their foreign keys' cascade. */
   async deleteDevice(id: string): Promise<void> {
     await this.db
       .deleteFrom('device_tokens')
@@ -57,7 +58,6 @@ export class DeviceStore {
       .where('device_id', '=', id)
       .execute();
     await this.db.deleteFrom('auth_sets').where('tenant_id', '=', this.tenantId).where('device_id', '=', id).execute();
-    await this.db.deleteFrom('attributes').where('tenant_id', '=', this.tenantId).where('device_id', '=', id).execute();
     await this.db.deleteFrom('devices').where('tenant_id', '=', this.tenantId).where('id', '=', id).execute();
   }
 
@@ -164,6 +164,40 @@ export class DeviceStore {
       .execute();
   }
 
+  /** A token with its device's last check-in, for the auth guard. */
+  tokenWithDevice(id: string) {
+    return this.db
+      .selectFrom('device_tokens as t')
+      .innerJoin('devices as d', (join) =>
+        join.onRef('d.id', '=', 't.device_id').onRef('d.tenant_id', '=', 't.tenant_id'),
+      )
+      .select(['t.device_id', 't.expires_ts', 'd.check_in_ts'])
+      .where('t.tenant_id', '=', this.tenantId)
+      .where('t.id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** Moves the check-in time on from `previous`; false when someone else moved it first (or the device is gone). */
+  async touchCheckIn(deviceId: string, previous: string | null, ts: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('devices')
+      .set({ check_in_ts: ts })
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', deviceId)
+      .where((eb) => (previous === null ? eb('check_in_ts', 'is', null) : eb('check_in_ts', '=', previous)))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async deleteExpiredTokens(deviceId: string, ts: string): Promise<void> {
+    await this.db
+      .deleteFrom('device_tokens')
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId)
+      .where('expires_ts', '<=', ts)
+      .execute();
+  }
+
   async deleteToken(id: string): Promise<boolean> {
     const result = await this.db
       .deleteFrom('device_tokens')
@@ -177,4 +211,10 @@ export class DeviceStore {
   async acceptedCount(): Promise<number> {
     return this.count(['accepted']);
   }
+}
+
+/** A unique index refused a row: two requests raced to create the same device or auth set. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }

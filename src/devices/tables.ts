@@ -13,7 +13,10 @@ export interface DeviceTable {
   identity_hash: string;
   decommissioning: number;
   created_ts: string;
+  /** Moves only when the status changes, as in Mender. */
   updated_ts: string;
+  /** When the device last authenticated or used its token (to the minute); null before it ever did. */
+  check_in_ts: string | null;
 }
 
 export interface AuthSetTable {

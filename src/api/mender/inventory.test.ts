@@ -583,6 +583,7 @@ for (const dialect of dialects) {
         { name: 'status', scope: 'identity', count: 3 },
         { name: 'created_ts', scope: 'system', count: 3 },
         { name: 'os', scope: 'inventory', count: 2 },
+        { name: 'check_in_time', scope: 'system', count: 2 },
         { name: 'updated_ts', scope: 'system', count: 2 },
         { name: 'cpu', scope: 'inventory', count: 1 },
       ]);

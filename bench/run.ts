@@ -21,6 +21,7 @@ try {
     `A ${(up.sizeBytes / 1024 ** 3).toFixed(2)} GiB rootfs-image artifact (uncompressed, made by mender-artifact) uploaded`,
     'over HTTP (multipart) to `flotilla serve` on SQLite in a child process; it is parsed, every checksum verified and',
     'written to the blob folder while it streams. Baseline: a bare Node stream SHA-256 of the same file (warm cache).',
+    'Figures are medians: the baseline of 3 runs, the upload of 2.',
     '',
     '| figure | value |',
     '|---|---|',

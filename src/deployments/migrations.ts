@@ -1,3 +1,95 @@
-import type { Migration } from 'kysely';
+// Deployments tables. Indexes serve the device poll (tenant, device, active) and statistics (deployment, status).
+import type { Kysely, Migration } from 'kysely';
+import { columnTypes } from '../store/migrate.js';
 
-export const deploymentMigrations: Record<string, Migration> = {};
+export const deploymentMigrations: Record<string, Migration> = {
+  '0050_deployments': {
+    async up(db: Kysely<unknown>) {
+      const t = columnTypes(db);
+      await db.schema
+        .createTable('deployments')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('artifact_name', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('configuration', 'text')
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('target_group', 'text')
+        .addColumn('filter_id', 'text')
+        .addColumn('filter_json', 'text')
+        .addColumn('phases_json', 'text')
+        .addColumn('first_phase_ts', 'text')
+        .addColumn('retries', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('max_devices', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('control_map_json', 'text')
+        .addColumn('force_installation', t.flag, (c) => c.notNull().defaultTo(0))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addColumn('finished_ts', 'text')
+        .addColumn('device_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('initial_device_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('admitted', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('paused', t.flag, (c) => c.notNull().defaultTo(0))
+        .addColumn('resumed_through', 'integer', (c) => c.notNull().defaultTo(-1))
+        .addColumn('aborted', t.flag, (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('deployments_tenant_created')
+        .on('deployments')
+        .columns(['tenant_id', 'created_ts'])
+        .execute();
+      // Dynamic deployments a polling device may join: few rows, found by (tenant, target, finished).
+      await db.schema
+        .createIndex('deployments_tenant_target')
+        .on('deployments')
+        .columns(['tenant_id', 'target', 'finished_ts'])
+        .execute();
+      await db.schema
+        .createTable('device_deployments')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('active', t.flag, (c) => c.notNull())
+        .addColumn('substate', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('artifact_id', 'text')
+        .addColumn('device_type', 'text')
+        .addColumn('position', 'integer')
+        .addColumn('request_json', 'text')
+        .addColumn('has_log', t.flag, (c) => c.notNull().defaultTo(0))
+        .addColumn('deployment_created_ts', 'text', (c) => c.notNull())
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addColumn('started_ts', 'text')
+        .addColumn('finished_ts', 'text')
+        .addUniqueConstraint('device_deployments_deployment_device', ['deployment_id', 'device_id'])
+        .execute();
+      await db.schema
+        .createIndex('device_deployments_poll')
+        .on('device_deployments')
+        .columns(['tenant_id', 'device_id', 'active', 'deployment_created_ts'])
+        .execute();
+      await db.schema
+        .createIndex('device_deployments_stats')
+        .on('device_deployments')
+        .columns(['tenant_id', 'deployment_id', 'status'])
+        .execute();
+      await db.schema
+        .createIndex('device_deployments_artifact')
+        .on('device_deployments')
+        .columns(['tenant_id', 'artifact_id'])
+        .execute();
+      await db.schema
+        .createTable('deployment_logs')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('messages_json', 'text', (c) => c.notNull())
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deployment_logs_pk', ['tenant_id', 'deployment_id', 'device_id'])
+        .execute();
+    },
+  },
+};

@@ -1,0 +1,402 @@
+// SQL for deployments, device deployments and their logs, bound to one tenant at construction. Every statement
+// filters on the tenant; the device poll uses the (tenant, device, active) index, statistics (tenant, deployment,
+// status).
+import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Tables } from '../store/schema.js';
+import { activeStatuses, type DeviceDeploymentStatus, finishedStatuses, pauseStatuses } from './rules/status.js';
+import type { DeploymentTable, DeploymentType, DeviceDeploymentTable, StoredDeploymentStatus } from './tables.js';
+
+type Db = Kysely<Tables> | Transaction<Tables>;
+
+export interface Page {
+  page: number;
+  perPage: number;
+}
+
+export interface DeploymentFilter {
+  status?: StoredDeploymentStatus;
+  /** The derived "scheduled" status: pending, first phase after `now`. */
+  scheduled?: boolean;
+  /** Current time, for telling pending from scheduled. */
+  now?: string;
+  type?: DeploymentType;
+  /** Case-insensitive substring of the name (v1 `search`). */
+  search?: string;
+  ids?: string[];
+  names?: string[];
+  createdBefore?: string;
+  createdAfter?: string;
+}
+
+/** A device-deployment status filter as the lists take it: one status, or the pause / active / finished groups. */
+export type DeviceStatusFilter = DeviceDeploymentStatus | 'pause' | 'active' | 'finished';
+
+function statusesOf(filter: DeviceStatusFilter): readonly string[] {
+  if (filter === 'pause') return pauseStatuses;
+  if (filter === 'active') return activeStatuses;
+  if (filter === 'finished') return finishedStatuses;
+  return [filter];
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export class DeploymentStore {
+  constructor(
+    private readonly db: Db,
+    private readonly tenantId: string,
+  ) {}
+
+  async insertDeployment(row: Omit<DeploymentTable, 'tenant_id'>): Promise<void> {
+    await this.db
+      .insertInto('deployments')
+      .values({ ...row, tenant_id: this.tenantId })
+      .execute();
+  }
+
+  async insertDeviceDeployments(rows: Omit<DeviceDeploymentTable, 'tenant_id'>[]): Promise<void> {
+    // Chunks keep each statement under SQLite's bound-variable limit.
+    for (let i = 0; i < rows.length; i += 500) {
+      await this.db
+        .insertInto('device_deployments')
+        .values(rows.slice(i, i + 500).map((r) => ({ ...r, tenant_id: this.tenantId })))
+        .execute();
+    }
+  }
+
+  async deployment(id: string): Promise<DeploymentTable | undefined> {
+    return this.db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  async deploymentsByIds(ids: string[]): Promise<DeploymentTable[]> {
+    if (ids.length === 0) return [];
+    return this.db
+      .selectFrom('deployments')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', 'in', ids)
+      .execute();
+  }
+
+  async updateDeployment(id: string, changes: Partial<Omit<DeploymentTable, 'tenant_id' | 'id'>>): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set(changes)
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .execute();
+  }
+
+  private filtered(filter: DeploymentFilter) {
+    let query = this.db.selectFrom('deployments').where('deployments.tenant_id', '=', this.tenantId);
+    if (filter.status) query = query.where('status', '=', filter.status);
+    if (filter.status === 'pending' && filter.now) {
+      const at = filter.now;
+      query = query.where((eb) => eb.or([eb('first_phase_ts', 'is', null), eb('first_phase_ts', '<=', at)]));
+    }
+    if (filter.scheduled && filter.now) {
+      query = query.where('status', '=', 'pending').where('first_phase_ts', '>', filter.now);
+    }
+    if (filter.type) query = query.where('type', '=', filter.type);
+    if (filter.search) {
+      query = query.where(sql<boolean>`lower(name) like ${`%${escapeLike(filter.search.toLowerCase())}%`} escape '\\'`);
+    }
+    if (filter.ids?.length) query = query.where('id', 'in', filter.ids);
+    if (filter.names?.length) query = query.where('name', 'in', filter.names);
+    if (filter.createdBefore) query = query.where('created_ts', '<=', filter.createdBefore);
+    if (filter.createdAfter) query = query.where('created_ts', '>=', filter.createdAfter);
+    return query;
+  }
+
+  async listDeployments(
+    filter: DeploymentFilter,
+    ascending: boolean,
+    page: Page,
+  ): Promise<{ rows: DeploymentTable[]; total: number }> {
+    const direction = ascending ? 'asc' : 'desc';
+    const rows = await this.filtered(filter)
+      .selectAll()
+      .orderBy('created_ts', direction)
+      .orderBy('id', direction)
+      .limit(page.perPage)
+      .offset((page.page - 1) * page.perPage)
+      .execute();
+    const count = await this.filtered(filter)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return { rows, total: Number(count.n) };
+  }
+
+  /** Device counts per status for each deployment. */
+  async statusCounts(deploymentIds: string[]): Promise<Map<string, { status: string; count: number }[]>> {
+    const out = new Map<string, { status: string; count: number }[]>(deploymentIds.map((id) => [id, []]));
+    if (deploymentIds.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('device_deployments')
+      .select(['deployment_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('tenant_id', '=', this.tenantId)
+      .where('deployment_id', 'in', deploymentIds)
+      .groupBy(['deployment_id', 'status'])
+      .execute();
+    for (const row of rows) out.get(row.deployment_id)?.push({ status: row.status, count: Number(row.n) });
+    return out;
+  }
+
+  /** Sum of the sizes of the artifacts assigned to the deployment's devices. */
+  async totalSize(deploymentId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('device_deployments as dd')
+      .innerJoin('artifacts as a', (join) =>
+        join.onRef('a.id', '=', 'dd.artifact_id').onRef('a.tenant_id', '=', 'dd.tenant_id'),
+      )
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('a.size'), eb.lit(0)).as('total'))
+      .where('dd.tenant_id', '=', this.tenantId)
+      .where('dd.deployment_id', '=', deploymentId)
+      .executeTakeFirstOrThrow();
+    return Number(row.total);
+  }
+
+  /** The device's oldest active device deployment (the poll's first, indexed query). */
+  async activeDeviceDeployment(deviceId: string): Promise<DeviceDeploymentTable | undefined> {
+    return this.db
+      .selectFrom('device_deployments')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId)
+      .where('active', '=', 1)
+      .orderBy('deployment_created_ts')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  async activeDeviceDeployments(deviceId: string): Promise<DeviceDeploymentTable[]> {
+    return this.db
+      .selectFrom('device_deployments')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId)
+      .where('active', '=', 1)
+      .execute();
+  }
+
+  /** Unfinished dynamic deployments the device has no device deployment in yet, oldest first. */
+  async openDynamicDeployments(deviceId: string): Promise<DeploymentTable[]> {
+    return this.db
+      .selectFrom('deployments as d')
+      .selectAll('d')
+      .where('d.tenant_id', '=', this.tenantId)
+      .where('d.target', '=', 'filter')
+      .where('d.finished_ts', 'is', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('device_deployments as dd')
+              .select('dd.id')
+              .whereRef('dd.deployment_id', '=', 'd.id')
+              .where('dd.tenant_id', '=', this.tenantId)
+              .where('dd.device_id', '=', deviceId),
+          ),
+        ),
+      )
+      .orderBy('d.created_ts')
+      .execute();
+  }
+
+  /**
+   * Takes the next admission position if it is below `limit` (null: no limit); one statement, so two devices
+   * polling at once never get the same position. Returns the position, or undefined when there is no room now.
+   */
+  async admit(deploymentId: string, limit: number | null): Promise<number | undefined> {
+    let query = this.db
+      .updateTable('deployments')
+      .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', deploymentId);
+    if (limit !== null) query = query.where('admitted', '<', limit);
+    const row = await query.returning('admitted').executeTakeFirst();
+    return row ? Number(row.admitted) - 1 : undefined;
+  }
+
+  async deviceDeployment(deploymentId: string, deviceId: string): Promise<DeviceDeploymentTable | undefined> {
+    return this.db
+      .selectFrom('device_deployments')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .where('device_id', '=', deviceId)
+      .executeTakeFirst();
+  }
+
+  /** Changes a device deployment if its status is still `fromStatus`; false when someone changed it first. */
+  async updateDeviceDeployment(
+    id: string,
+    fromStatus: DeviceDeploymentStatus,
+    changes: Partial<Omit<DeviceDeploymentTable, 'tenant_id' | 'id'>>,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('device_deployments')
+      .set(changes)
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .where('status', '=', fromStatus)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Ends every active device deployment of a deployment (abort); returns how many. */
+  async finishActive(
+    where: { deploymentId?: string; deviceId?: string },
+    status: DeviceDeploymentStatus,
+    ts: string,
+  ): Promise<string[]> {
+    let select = this.db
+      .selectFrom('device_deployments')
+      .select('deployment_id')
+      .where('tenant_id', '=', this.tenantId)
+      .where('active', '=', 1);
+    if (where.deploymentId) select = select.where('deployment_id', '=', where.deploymentId);
+    if (where.deviceId) select = select.where('device_id', '=', where.deviceId);
+    const touched = [...new Set((await select.execute()).map((r) => r.deployment_id))];
+    let update = this.db
+      .updateTable('device_deployments')
+      .set({ status, active: 0, finished_ts: ts })
+      .where('tenant_id', '=', this.tenantId)
+      .where('active', '=', 1);
+    if (where.deploymentId) update = update.where('deployment_id', '=', where.deploymentId);
+    if (where.deviceId) update = update.where('device_id', '=', where.deviceId);
+    await update.execute();
+    return touched;
+  }
+
+  async devicesOf(
+    deploymentId: string,
+    status?: DeviceStatusFilter,
+    page?: Page,
+  ): Promise<{ rows: DeviceDeploymentTable[]; total: number }> {
+    const base = () => {
+      let q = this.db
+        .selectFrom('device_deployments')
+        .where('tenant_id', '=', this.tenantId)
+        .where('deployment_id', '=', deploymentId);
+      if (status) q = q.where('status', 'in', statusesOf(status) as DeviceDeploymentStatus[]);
+      return q;
+    };
+    let query = base().selectAll().orderBy('created_ts').orderBy('device_id');
+    if (page) query = query.limit(page.perPage).offset((page.page - 1) * page.perPage);
+    const rows = await query.execute();
+    const total = page
+      ? Number(
+          (
+            await base()
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        )
+      : rows.length;
+    return { rows, total };
+  }
+
+  /** A device's device deployments, newest deployment first. */
+  async history(deviceId: string, status: DeviceStatusFilter | undefined, page: Page) {
+    let query = this.db
+      .selectFrom('device_deployments')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId);
+    if (status) query = query.where('status', 'in', statusesOf(status) as DeviceDeploymentStatus[]);
+    return query
+      .orderBy('deployment_created_ts', 'desc')
+      .orderBy('id')
+      .limit(page.perPage)
+      .offset((page.page - 1) * page.perPage)
+      .execute();
+  }
+
+  /** Positions of the deployment's devices that finished in failure (failures only: a short list). */
+  async failedPositions(deploymentId: string): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('device_deployments')
+      .select('position')
+      .where('tenant_id', '=', this.tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .where('status', '=', 'failure')
+      .execute();
+    return rows.map((r) => r.position).filter((p): p is number => p !== null);
+  }
+
+  async saveLog(deploymentId: string, deviceId: string, messagesJson: string, ts: string): Promise<void> {
+    await this.db
+      .insertInto('deployment_logs')
+      .values({
+        tenant_id: this.tenantId,
+        deployment_id: deploymentId,
+        device_id: deviceId,
+        messages_json: messagesJson,
+        created_ts: ts,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['tenant_id', 'deployment_id', 'device_id'])
+          .doUpdateSet({ messages_json: messagesJson, created_ts: ts }),
+      )
+      .execute();
+    await this.db
+      .updateTable('device_deployments')
+      .set({ has_log: 1 })
+      .where('tenant_id', '=', this.tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .where('device_id', '=', deviceId)
+      .execute();
+  }
+
+  async log(deploymentId: string, deviceId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('deployment_logs')
+      .select('messages_json')
+      .where('tenant_id', '=', this.tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .where('device_id', '=', deviceId)
+      .executeTakeFirst();
+    return row?.messages_json;
+  }
+
+  /** Unfinished deployments of any of these artifact names. */
+  async unfinishedUsing(names: string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('deployments')
+      .select('id')
+      .where('tenant_id', '=', this.tenantId)
+      .where('type', '=', 'software')
+      .where('finished_ts', 'is', null)
+      .where('artifact_name', 'in', names)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async anyUsing(artifactId: string, name: string): Promise<boolean> {
+    const assigned = await this.db
+      .selectFrom('device_deployments')
+      .select('id')
+      .where('tenant_id', '=', this.tenantId)
+      .where('artifact_id', '=', artifactId)
+      .limit(1)
+      .executeTakeFirst();
+    if (assigned) return true;
+    const byName = await this.db
+      .selectFrom('deployments')
+      .select('id')
+      .where('tenant_id', '=', this.tenantId)
+      .where('type', '=', 'software')
+      .where('artifact_name', '=', name)
+      .limit(1)
+      .executeTakeFirst();
+    return byName !== undefined;
+  }
+}

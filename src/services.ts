@@ -34,11 +34,15 @@ export function createServices(core: CoreDeps): Services {
   const inventory = new InventoryService(core);
   const artifacts = new ArtifactService(core, parseMenderArtifact);
   const deployments = new DeploymentService(core, artifacts, inventory);
+  const devices = new DeviceService(core, inventory);
+  // Deletes see active deployments; a decommissioned device's deployments end in the same transaction.
+  artifacts.setUsage(deployments);
+  devices.onDecommission((tenantId, deviceId, trx) => deployments.decommissionDevice(tenantId, deviceId, trx));
   return {
     ...core,
     users: new UserService(core),
     inventory,
-    devices: new DeviceService(core, inventory),
+    devices,
     artifacts,
     deployments,
   };

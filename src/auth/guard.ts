@@ -13,6 +13,8 @@ type Audience = 'user' | 'device' | 'none';
 export function audienceOf(url: string): Audience {
   const path = url.split('?', 1)[0];
   if (OPEN_PATHS.has(path)) return 'none';
+  // The configuration download of a configuration deployment is a signed link: the link is the credential.
+  if (path.startsWith('/api/devices/v1/deployments/download/configuration/')) return 'none';
   if (path.startsWith('/api/management/')) return 'user';
   if (path.startsWith('/api/devices/')) return 'device';
   return 'none';

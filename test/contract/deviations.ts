@@ -12,6 +12,10 @@ const savedFiltersReason =
  * Routes under /api/management/ or /api/devices/ that are in no flat spec, keyed `METHOD /path/{param}`, with the
  * reason. Enterprise-only endpoints are documented in ../shared/seeds/001_04e9a76ae7f6d9d4.txt.
  */
+const enterpriseDeploymentsReason =
+  'Enterprise deployments API (update control maps, v2 next with provides, filter deployments): documented in ' +
+  '../shared/seeds/001_04e9a76ae7f6d9d4.txt, absent from the flat specs (see specs/mender/SOURCES.md).';
+
 export const undocumentedRoutes: Record<string, string> = {
   ...Object.fromEntries(
     [
@@ -21,6 +25,15 @@ export const undocumentedRoutes: Record<string, string> = {
       'DELETE /api/management/v2/inventory/filters/{id}',
       'GET /api/management/v2/inventory/filters/{id}/search',
     ].map((route) => [route, savedFiltersReason]),
+  ),
+  ...Object.fromEntries(
+    [
+      'PATCH /api/management/v1/deployments/deployments/{id}',
+      'POST /api/management/v2/deployments/deployments',
+      'POST /api/devices/v1/deployments/device/deployments/next',
+      'POST /api/devices/v2/deployments/device/deployments/next',
+      'GET /api/devices/v2/deployments/device/deployments/{id}/update_control_map',
+    ].map((route) => [route, enterpriseDeploymentsReason]),
   ),
 };
 

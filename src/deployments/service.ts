@@ -490,7 +490,7 @@ export class DeploymentService implements ArtifactUsage {
         await this.deps.store.transaction(async (trx) => {
           const s = this.store(tenantId, trx);
           await s.insertDeviceDeployments([row]);
-          await s.updateDeployment(deployment.id, { device_count: deployment.device_count + 1 });
+          await s.incrementDeviceCount(deployment.id);
         });
       } catch (error) {
         // Another poll of the same device inserted it first (unique deployment, device).

@@ -93,6 +93,16 @@ export class DeploymentStore {
       .execute();
   }
 
+  /** One more device in a dynamic deployment; counted in SQL so that devices joining at once are all counted. */
+  async incrementDeviceCount(id: string): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set((eb) => ({ device_count: eb('device_count', '+', 1) }))
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .execute();
+  }
+
   private filtered(filter: DeploymentFilter) {
     let query = this.db.selectFrom('deployments').where('deployments.tenant_id', '=', this.tenantId);
     if (filter.status) query = query.where('status', '=', filter.status);

@@ -65,6 +65,21 @@ const UNLIMITED = -1;
 
 type Admission = { refused: string } | { deviceId: string; tokenId: ReturnType<typeof randomUUID>; expiresAt: Date };
 
+/** A device row as it is first stored, found again later by the hash of its identity. */
+function newDevice(tenantId: string, status: DeviceStatus, canonical: string, ts: string): DeviceTable {
+  return {
+    tenant_id: tenantId,
+    id: randomUUID(),
+    status,
+    identity_json: canonical,
+    identity_hash: hashOf(canonical),
+    decommissioning: 0,
+    created_ts: ts,
+    updated_ts: ts,
+    check_in_ts: null,
+  };
+}
+
 const hashOf = (canonical: string) => createHash('sha256').update(canonical).digest('hex');
 
 export class DeviceService {
@@ -146,17 +161,7 @@ export class DeviceService {
       const store = this.store(tenant.id, trx);
       let device = await store.byIdentityHash(hashOf(canonical));
       if (!device) {
-        device = {
-          tenant_id: tenant.id,
-          id: randomUUID(),
-          status: 'pending',
-          identity_json: canonical,
-          identity_hash: hashOf(canonical),
-          decommissioning: 0,
-          created_ts: ts,
-          updated_ts: ts,
-          check_in_ts: null,
-        };
+        device = newDevice(tenant.id, 'pending', canonical, ts);
         await store.insertDevice(device);
         await this.writeIdentity(tenant.id, device.id, identity, trx);
       }
@@ -301,17 +306,7 @@ export class DeviceService {
     const ts = now();
     const existing = await store.byIdentityHash(hashOf(canonical));
     if (existing && !force) throw new PreauthConflict(this.view(existing, await store.authSetsOf([existing.id])));
-    const device: DeviceTable = existing ?? {
-      tenant_id: store.tenantId,
-      id: randomUUID(),
-      status: 'preauthorized',
-      identity_json: canonical,
-      identity_hash: hashOf(canonical),
-      decommissioning: 0,
-      created_ts: ts,
-      updated_ts: ts,
-      check_in_ts: null,
-    };
+    const device: DeviceTable = existing ?? newDevice(store.tenantId, 'preauthorized', canonical, ts);
     if (!existing) {
       await store.insertDevice(device);
       await this.writeIdentity(store.tenantId, device.id, identity, trx);

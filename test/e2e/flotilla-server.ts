@@ -140,3 +140,37 @@ async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }>
     drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
+
+export interface ApiAnswer {
+  status: number;
+  /** The body parsed as JSON when it is JSON, else its text (undefined when empty). */
+  // biome-ignore lint/suspicious/noExplicitAny: e2e tests read many shapes; each asserts what it relies on
+  json: any;
+  headers: Headers;
+}
+
+/** Calls Flotilla's HTTP API as the holder of `token`, with a JSON body when one is given. */
+export async function callApi(
+  baseUrl: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<ApiAnswer> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, json, headers: res.headers };
+}

@@ -11,7 +11,7 @@ import {
   requireMender,
   startMenderClients,
 } from '../support/mender-client.js';
-import { type FlotillaServer, startFlotilla } from './flotilla-server.js';
+import { callApi, type FlotillaServer, startFlotilla } from './flotilla-server.js';
 import { AbortWait, waitFor } from './process.js';
 
 const CLIENTS = 3;
@@ -58,22 +58,7 @@ for (const dialect of dialects) {
         }
       });
 
-    async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-      const res = await fetch(`${server!.url}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      let json: unknown = text;
-      try {
-        json = text ? JSON.parse(text) : undefined;
-      } catch {}
-      return { status: res.status, json };
-    }
+    const api = (method: string, path: string, body?: unknown) => callApi(server!.url, token, method, path, body);
 
     async function listDevices(): Promise<Device[]> {
       const res = await api('GET', '/api/management/v2/devauth/devices?per_page=500');

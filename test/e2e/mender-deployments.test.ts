@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type MenderFleet, requireMender, startMenderClients } from '../support/mender-client.js';
 import { multipart } from '../support/multipart.js';
-import { type FlotillaServer, startFlotilla } from './flotilla-server.js';
+import { callApi, type FlotillaServer, startFlotilla } from './flotilla-server.js';
 import { AbortWait, waitFor } from './process.js';
 
 const CLIENTS = 3;
@@ -37,26 +37,7 @@ describe('deployments to three real mender-client 3.4 daemons (sqlite)', () => {
       }
     });
 
-  async function api(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; json: any; headers: Headers }> {
-    const res = await fetch(`${server!.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: unknown = text;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {}
-    return { status: res.status, json, headers: res.headers };
-  }
+  const api = (method: string, path: string, body?: unknown) => callApi(server!.url, token, method, path, body);
 
   const poke = (signal: 'SIGUSR1' | 'SIGUSR2') => {
     for (const c of fleet!.clients) c.signal(signal);

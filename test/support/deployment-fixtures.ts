@@ -102,3 +102,9 @@ export async function deployment(t: TestApp, token: string, deploymentId: string
   if (res.statusCode !== 200) throw new Error(`show failed: ${res.statusCode} ${res.body}`);
   return res.json();
 }
+
+/** A management API call as the holder of a token; both are read at call time (tests set them in `before`). */
+export function managementCaller(t: () => TestApp, token: () => string) {
+  return (method: 'GET' | 'PUT' | 'PATCH' | 'DELETE' | 'POST', url: string, payload?: object) =>
+    t().app.inject({ method, url, headers: { authorization: `Bearer ${token()}` }, ...(payload ? { payload } : {}) });
+}

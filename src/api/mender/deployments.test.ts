@@ -9,6 +9,7 @@ import {
   addArtifact,
   createDeployment,
   deployment,
+  managementCaller,
   nextV2,
   report,
   statistics,
@@ -31,8 +32,10 @@ for (const dialect of dialects) {
     });
     after(() => t.close());
 
-    const mgmt = (method: 'GET' | 'PUT' | 'PATCH' | 'DELETE' | 'POST', url: string, payload?: object) =>
-      t.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+    const mgmt = managementCaller(
+      () => t,
+      () => token,
+    );
 
     test('create: validation, 422 without artifacts, Location header', async () => {
       const device = await addDevice(t);

@@ -8,6 +8,7 @@ import {
   addArtifact,
   createDeployment,
   deployment,
+  managementCaller,
   nextV2,
   report,
   statistics,
@@ -33,8 +34,10 @@ for (const dialect of dialects) {
     });
     after(() => t.close());
 
-    const mgmt = (method: 'GET' | 'PUT' | 'PATCH' | 'DELETE' | 'POST', url: string, payload?: object) =>
-      t.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload ? { payload } : {}) });
+    const mgmt = managementCaller(
+      () => t,
+      () => token,
+    );
 
     test('full flow: next → downloading → installing → rebooting → success, statistics agree at each step', async () => {
       const artifact = await addArtifact(t, { name: name() });

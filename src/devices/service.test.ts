@@ -96,6 +96,32 @@ for (const dialect of dialects) {
         .execute();
       assert.equal(rows.length, 1);
     });
+
+    it('admits devices of other protocols by a named face, under the same admission API', async () => {
+      const identity = { controllerId: `ddi-${nextMac()}` };
+      const first = await t.services.devices.admitFace(t.tenant.id, identity, 'ddi:target-token');
+      assert.equal(first.status, 'pending');
+      assert.equal(first.faceStatus, 'pending');
+      const again = await t.services.devices.admitFace(t.tenant.id, identity, 'ddi:target-token', 'accepted');
+      assert.equal(again.deviceId, first.deviceId, 'the same identity is the same device');
+      assert.equal(again.faceStatus, 'pending', 'the initial status applies to a new face only');
+
+      const view = await t.services.devices.get(t.tenant.id, first.deviceId);
+      assert.equal(view.auth_sets.length, 1);
+      const res = await t.app.inject({
+        method: 'PUT',
+        url: `/api/management/v2/devauth/devices/${first.deviceId}/auth/${view.auth_sets[0].id}/status`,
+        headers: { authorization: `Bearer ${admin}` },
+        payload: { status: 'accepted' },
+      });
+      assert.equal(res.statusCode, 204);
+      const accepted = await t.services.devices.admitFace(t.tenant.id, identity, 'ddi:target-token');
+      assert.deepEqual([accepted.status, accepted.faceStatus], ['accepted', 'accepted']);
+
+      const pre = await t.services.devices.admitFace(t.tenant.id, { thing: nextMac() }, 'kanto:mqtt', 'accepted');
+      assert.deepEqual([pre.status, pre.faceStatus], ['accepted', 'accepted']);
+      await assert.rejects(t.services.devices.admitFace(t.tenant.id, identity, '-----BEGIN PUBLIC KEY-----'));
+    });
   });
 
   describe(`device tokens that expire (${dialect})`, () => {

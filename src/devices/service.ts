@@ -378,6 +378,68 @@ export class DeviceService {
     });
   }
 
+  /**
+   * Admission for a device that proves who it is by other means than a Mender key: a hawkBit DDI target or
+   * gateway token, Kanto MQTT credentials. Such a device has one auth set whose `pubkey` names the face
+   * (`ddi:...`, `kanto:...`) instead of a PEM key, so operators accept, reject and decommission it through the
+   * same device admission API as any other. The device is created on first contact (identity data as for
+   * Mender: found again by its canonical identity); `initial` is the new auth set's status when the face is new
+   * (`accepted` falls back to `pending` past the tenant's device limit). Returns the device and its status.
+   */
+  async admitFace(
+    tenantId: string,
+    identityData: unknown,
+    face: string,
+    initial: 'pending' | 'accepted' | 'preauthorized' = 'pending',
+  ): Promise<{ deviceId: string; status: DeviceStatus; faceStatus: AuthSetStatus; decommissioning: boolean }> {
+    if (!face || face.includes('-----BEGIN')) throw new Invalid('a device face must be a name, not a key');
+    const { identity, canonical } = parseIdentity(identityData, 'device identity');
+    const maxDevices = (await this.deps.tenants.byId(tenantId))?.max_devices ?? 0;
+    const admit = () =>
+      this.deps.store.transaction(async (trx) => {
+        const ts = now();
+        const store = this.store(tenantId, trx);
+        let device = await store.byIdentityHash(hashOf(canonical));
+        if (!device) {
+          device = newDevice(tenantId, initial === 'preauthorized' ? 'preauthorized' : 'pending', canonical, ts);
+          await store.insertDevice(device);
+          await this.writeIdentity(tenantId, device.id, identity, trx);
+        }
+        let authSet = await store.authSetByKey(device.id, face);
+        if (!authSet) {
+          const id = randomUUID();
+          await store.insertAuthSet({
+            id,
+            device_id: device.id,
+            identity_json: canonical,
+            pubkey: face,
+            status: initial === 'accepted' ? 'pending' : initial,
+            created_ts: ts,
+          });
+          authSet = (await store.authSet(device.id, id)) as AuthSetTable;
+          if (initial === 'accepted' && !(await this.overLimit(store, maxDevices, device.status))) {
+            await this.accept(store, device, id, ts);
+            authSet = { ...authSet, status: 'accepted' };
+          }
+        } else if (authSet.status === 'preauthorized' && !(await this.overLimit(store, maxDevices, device.status))) {
+          await this.accept(store, device, authSet.id, ts);
+          authSet = { ...authSet, status: 'accepted' };
+        }
+        const status = await this.refreshStatus(store, device, ts);
+        if (authSet.status === 'accepted') await this.checkIn(store, device.id, device.check_in_ts, ts, trx);
+        return {
+          deviceId: device.id,
+          status,
+          faceStatus: authSet.status,
+          decommissioning: device.decommissioning === 1,
+        };
+      });
+    return admit().catch((error: unknown) => {
+      if (isUniqueViolation(error)) return admit();
+      throw error;
+    });
+  }
+
   /** Decommissions a device: it, its auth sets, tokens and inventory go; other domains' hooks run in the same transaction. */
   async decommission(tenantId: string, deviceId: string): Promise<void> {
     await this.deps.store.transaction(async (trx) => {

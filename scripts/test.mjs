@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts below the given folders (default: src and test) with node's test runner through tsx.
+// Runs every *.test.ts below the given folders or the given files (default: src and test) with node's test runner through tsx.
 // Node 20's --test has no globbing of its own, hence this file.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -16,7 +16,7 @@ function collect(dir, out) {
 }
 
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['src', 'test'];
-const files = roots.flatMap((root) => collect(root, [])).sort();
+const files = roots.flatMap((root) => (statSync(root).isDirectory() ? collect(root, []) : [root])).sort();
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,

@@ -25,7 +25,7 @@ export const ARTIFACT_INFO = '/etc/mender/artifact_info';
 /** The attribute our inventory script reports; its value is the client's label. */
 export const INVENTORY_ATTRIBUTE = 'flotilla_e2e_client';
 
-const MARKER = "Installed by Flotilla's end-to-end tests";
+export const MARKER = "Installed by Flotilla's end-to-end tests";
 
 // The client hands its environment to both scripts, so one script gives every daemon its own values.
 const IDENTITY_SCRIPT_TEXT = `#!/bin/sh
@@ -51,7 +51,8 @@ export function requireMender(): string {
   return 'mender';
 }
 
-function installScript(path: string, text: string): void {
+/** Installs a test's script at a system path, idempotently; never overwrites a file these tests did not write. */
+export function installScript(path: string, text: string): void {
   if (existsSync(path)) {
     const current = readFileSync(path, 'utf8');
     if (current === text) {
@@ -97,6 +98,8 @@ export interface MenderFleetOptions {
   /** Update and inventory poll interval; the retry interval is the same. */
   pollSeconds?: number;
   logLevel?: 'debug' | 'info' | 'warning';
+  /** More environment for every daemon (its update modules and scripts inherit it). */
+  env?: Record<string, string>;
 }
 
 export class MenderClient {
@@ -188,7 +191,7 @@ export async function startMenderClients(options: MenderFleetOptions): Promise<M
           'daemon',
         ],
         {
-          env: { ...process.env, DEVICE_MAC: mac, FLOTILLA_E2E_CLIENT: label },
+          env: { ...process.env, ...options.env, DEVICE_MAC: mac, FLOTILLA_E2E_CLIENT: label },
           detached: true,
           stdio: ['ignore', logFd, logFd],
         },

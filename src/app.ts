@@ -16,8 +16,10 @@ import { TokenIssuer } from './auth/tokens.js';
 import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
 import type { Config } from './config.js';
+import { DeploymentSweeper } from './deployments/sweeper.js';
 import { createServices, type Services } from './services.js';
 import { openStore, type Store } from './store/db.js';
+import { Leases } from './store/leases.js';
 import { migrate } from './store/migrate.js';
 import { TenantService } from './tenants/service.js';
 
@@ -73,6 +75,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.decorate('services', services);
   app.addHook('onClose', () => store.close());
+  // Background deployment work runs once the server listens (not in tests that only inject requests), under a
+  // database lease shared by every process on this database.
+  const sweeper = new DeploymentSweeper(
+    store,
+    services.deployments,
+    new Leases(store, `sweeper:${randomUUID()}`),
+    config,
+    app.log,
+  );
+  app.addHook('onListen', async () => sweeper.start());
+  app.addHook('preClose', () => sweeper.stop());
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-MEN-RequestID', request.id);
   });

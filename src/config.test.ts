@@ -21,6 +21,14 @@ describe('config', () => {
     assert.equal(c.dataDir, '/srv/f');
   });
 
+  it('reads the silent-device timeout and the sweep interval; both have safe defaults', () => {
+    assert.deepEqual([loadConfig({}, {}).deploymentTimeout, loadConfig({}, {}).sweepInterval], [0, 30]);
+    const env = { FLOTILLA_DEPLOYMENT_TIMEOUT: '3600', FLOTILLA_SWEEP_INTERVAL: '5' };
+    assert.deepEqual([loadConfig({}, env).deploymentTimeout, loadConfig({}, env).sweepInterval], [3600, 5]);
+    assert.equal(loadConfig({ 'deployment-timeout': '60' }, env).deploymentTimeout, 60);
+    assert.throws(() => loadConfig({}, { FLOTILLA_DEPLOYMENT_TIMEOUT: 'soon' }), /FLOTILLA_DEPLOYMENT_TIMEOUT/);
+  });
+
   it('refuses a port that is not a number', () => {
     assert.throws(() => loadConfig({ port: 'eighty' }, {}), /--port/);
     assert.throws(() => loadConfig({}, { FLOTILLA_PORT: '-1' }), /FLOTILLA_PORT/);

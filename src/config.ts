@@ -25,6 +25,13 @@ export interface Config {
   maxArtifactSize: number;
   /** Lifetime of a signed download link handed to a device or an operator, in seconds. */
   downloadLinkTtl: number;
+  /**
+   * Seconds a device may stay in downloading / installing / rebooting without a status report before the server
+   * ends that attempt as a failure (retries still apply); 0 keeps waiting for ever (Mender's behaviour).
+   */
+  deploymentTimeout: number;
+  /** Seconds between runs of the background deployment work (under a database lease); 0 runs none. */
+  sweepInterval: number;
   /** Requests per window per client address on the login and device-auth routes. */
   rateLimit: { max: number; windowMs: number };
   logLevel: string;
@@ -45,6 +52,8 @@ export function defaultConfig(): Config {
     maxJsonBody: 1024 * 1024,
     maxArtifactSize: 10 * 1024 ** 3,
     downloadLinkTtl: 24 * 3600,
+    deploymentTimeout: 0,
+    sweepInterval: 30,
     rateLimit: { max: 120, windowMs: 60_000 },
     logLevel: 'info',
   };
@@ -73,6 +82,9 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_MAX_ARTIFACT_SIZE)
     c.maxArtifactSize = intOf('FLOTILLA_MAX_ARTIFACT_SIZE', env.FLOTILLA_MAX_ARTIFACT_SIZE);
   if (env.FLOTILLA_LOG_LEVEL) c.logLevel = env.FLOTILLA_LOG_LEVEL;
+  if (env.FLOTILLA_DEPLOYMENT_TIMEOUT)
+    c.deploymentTimeout = intOf('FLOTILLA_DEPLOYMENT_TIMEOUT', env.FLOTILLA_DEPLOYMENT_TIMEOUT);
+  if (env.FLOTILLA_SWEEP_INTERVAL) c.sweepInterval = intOf('FLOTILLA_SWEEP_INTERVAL', env.FLOTILLA_SWEEP_INTERVAL);
   return c;
 }
 
@@ -100,6 +112,8 @@ export function fromFlags(base: Config, flags: Record<string, string>): Config {
   if (flags.host !== undefined) c.host = flags.host;
   if (flags.data !== undefined) c.dataDir = resolve(flags.data);
   if (flags['database-url'] !== undefined) c.databaseUrl = flags['database-url'];
+  if (flags['deployment-timeout'] !== undefined)
+    c.deploymentTimeout = intOf('--deployment-timeout', flags['deployment-timeout']);
   return c;
 }
 

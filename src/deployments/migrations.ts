@@ -92,4 +92,15 @@ export const deploymentMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0051_device_deployment_updated': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('device_deployments').addColumn('updated_ts', 'text').execute();
+      // The sweeper looks for running device deployments that have been silent too long, across tenants.
+      await db.schema
+        .createIndex('device_deployments_silent')
+        .on('device_deployments')
+        .columns(['status', 'updated_ts'])
+        .execute();
+    },
+  },
 };

@@ -613,6 +613,19 @@ export class DeploymentService implements ArtifactUsage {
     );
   }
 
+  /** A line the server itself adds to a device's deployment log (after what the device sent, if anything). */
+  async saveServerLog(tenantId: string, deploymentId: string, deviceId: string, message: string): Promise<void> {
+    await this.deps.store.transaction(async (trx) => {
+      const store = this.store(tenantId, trx);
+      if (!(await store.deviceDeployment(deploymentId, deviceId))) throw new NotFound('deployment not found');
+      const previous = await store.log(deploymentId, deviceId);
+      const messages: LogMessage[] = previous ? JSON.parse(previous) : [];
+      const ts = now();
+      messages.push({ timestamp: ts, level: 'error', message });
+      await store.saveLog(deploymentId, deviceId, JSON.stringify(messages), ts);
+    });
+  }
+
   /** `GET .../{id}/update_control_map` from a device: only while its device deployment is active. */
   async controlMapForDevice(tenantId: string, deviceId: string, deploymentId: string): Promise<ControlMapWire> {
     const store = this.store(tenantId);
@@ -838,6 +851,7 @@ function newDeviceDeployment(
     created_ts: ts,
     started_ts: null,
     finished_ts: null,
+    updated_ts: ts,
   };
 }
 

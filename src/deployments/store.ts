@@ -2,6 +2,7 @@
 // filters on the tenant; the device poll uses the (tenant, device, active) index, statistics (tenant, deployment,
 // status).
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
 import { activeStatuses, type DeviceDeploymentStatus, finishedStatuses, pauseStatuses } from './rules/status.js';
 import type { DeploymentTable, DeploymentType, DeviceDeploymentTable, StoredDeploymentStatus } from './tables.js';
@@ -251,7 +252,7 @@ export class DeploymentStore {
   ): Promise<boolean> {
     const result = await this.db
       .updateTable('device_deployments')
-      .set(changes)
+      .set({ updated_ts: now(), ...changes })
       .where('tenant_id', '=', this.tenantId)
       .where('id', '=', id)
       .where('status', '=', fromStatus)
@@ -275,7 +276,7 @@ export class DeploymentStore {
     const touched = [...new Set((await select.execute()).map((r) => r.deployment_id))];
     let update = this.db
       .updateTable('device_deployments')
-      .set({ status, active: 0, finished_ts: ts })
+      .set({ status, active: 0, finished_ts: ts, updated_ts: ts })
       .where('tenant_id', '=', this.tenantId)
       .where('active', '=', 1);
     if (where.deploymentId) update = update.where('deployment_id', '=', where.deploymentId);

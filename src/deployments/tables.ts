@@ -68,6 +68,8 @@ export interface DeviceDeploymentTable {
   created_ts: string;
   started_ts: string | null;
   finished_ts: string | null;
+  /** When the status last changed (null on rows older than this column): the silent-device timeout counts from it. */
+  updated_ts: string | null;
 }
 
 export interface DeploymentLogTable {

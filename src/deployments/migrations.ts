@@ -103,4 +103,9 @@ export const deploymentMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0052_device_deployment_deleted': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('device_deployments').addColumn('deleted_ts', 'text').execute();
+    },
+  },
 };

@@ -780,6 +780,41 @@ export class DeploymentService implements ArtifactUsage {
     });
   }
 
+  /**
+   * `DELETE /deployments/devices/{id}/history`: the device's finished device deployments leave its history, and
+   * the device becomes eligible again for the deployments that are still running (it gets them anew, as a
+   * first attempt). Statistics of the deployments keep what happened.
+   */
+  async resetHistory(tenantId: string, deviceId: string): Promise<void> {
+    await this.deps.store.transaction(async (trx) => {
+      const store = this.store(tenantId, trx);
+      const ts = now();
+      const rows = await store.finishedOfDevice(deviceId);
+      const deployments = new Map(
+        (await store.deploymentsByIds([...new Set(rows.map((r) => r.deployment_id))])).map((d) => [d.id, d]),
+      );
+      for (const row of rows) {
+        const deployment = deployments.get(row.deployment_id);
+        const running = deployment && !deployment.finished_ts && !deployment.aborted;
+        if (running && row.status !== 'decommissioned') {
+          await store.updateDeviceDeployment(row.id, row.status, {
+            status: 'pending',
+            active: 1,
+            attempts: 1,
+            substate: null,
+            request_json: null,
+            artifact_id: null,
+            started_ts: null,
+            finished_ts: null,
+          });
+          await this.refresh(tenantId, row.deployment_id, trx);
+        } else {
+          await store.updateDeviceDeployment(row.id, row.status, { deleted_ts: ts });
+        }
+      }
+    });
+  }
+
   /** Aborts every active device deployment of a device (`DELETE /deployments/devices/{id}`). */
   async abortForDevice(tenantId: string, deviceId: string): Promise<void> {
     await this.endForDevice(tenantId, deviceId, 'aborted');
@@ -852,6 +887,7 @@ function newDeviceDeployment(
     started_ts: null,
     finished_ts: null,
     updated_ts: ts,
+    deleted_ts: null,
   };
 }
 

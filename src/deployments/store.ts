@@ -319,13 +319,26 @@ export class DeploymentStore {
       .selectFrom('device_deployments')
       .selectAll()
       .where('tenant_id', '=', this.tenantId)
-      .where('device_id', '=', deviceId);
+      .where('device_id', '=', deviceId)
+      .where('deleted_ts', 'is', null);
     if (status) query = query.where('status', 'in', statusesOf(status) as DeviceDeploymentStatus[]);
     return query
       .orderBy('deployment_created_ts', 'desc')
       .orderBy('id')
       .limit(page.perPage)
       .offset((page.page - 1) * page.perPage)
+      .execute();
+  }
+
+  /** A device's finished device deployments still in its history. */
+  async finishedOfDevice(deviceId: string): Promise<DeviceDeploymentTable[]> {
+    return this.db
+      .selectFrom('device_deployments')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId)
+      .where('active', '=', 0)
+      .where('deleted_ts', 'is', null)
       .execute();
   }
 

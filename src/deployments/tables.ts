@@ -70,6 +70,8 @@ export interface DeviceDeploymentTable {
   finished_ts: string | null;
   /** When the status last changed (null on rows older than this column): the silent-device timeout counts from it. */
   updated_ts: string | null;
+  /** Set when an operator reset the device's deployment history: hidden from the history, still in statistics. */
+  deleted_ts: string | null;
 }
 
 export interface DeploymentLogTable {

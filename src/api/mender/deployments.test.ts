@@ -269,6 +269,50 @@ for (const dialect of dialects) {
       );
     });
 
+    test('DELETE /deployments/devices/{id}/history: finished rows leave the history, running deployments come again', async () => {
+      const artifact = await addArtifact(t, { name: name() });
+      const device = await addDevice(t);
+      const peer = await addDevice(t);
+      const running = await createDeployment(t, token, {
+        name: 'running',
+        artifact_name: artifact.name,
+        devices: [device.id, peer.id],
+      });
+      assert.equal((await nextV2(t, device, qemu)).json().id, running);
+      assert.equal((await report(t, device, running, 'failure')).statusCode, 204);
+      const done = await createDeployment(t, token, {
+        name: 'done',
+        artifact_name: artifact.name,
+        devices: [device.id],
+      });
+      // The device already runs the artifact: already-installed finishes the second deployment.
+      assert.equal((await nextV2(t, device, { ...qemu, artifact_name: artifact.name })).statusCode, 204);
+      assert.equal((await deployment(t, token, done)).status, 'finished');
+      assert.equal((await nextV2(t, device, qemu)).statusCode, 204, 'a failed device gets nothing more');
+      assert.equal((await mgmt('GET', `${MGMT}/devices/${device.id}`)).json().length, 2);
+
+      assert.equal((await mgmt('DELETE', `${MGMT}/devices/${device.id}/history`)).statusCode, 204);
+      const history = (await mgmt('GET', `${MGMT}/devices/${device.id}`)).json() as {
+        deployment: { id: string };
+        device: { status: string };
+      }[];
+      assert.deepEqual(
+        history.map((h) => [h.deployment.id, h.device.status]),
+        [[running, 'pending']],
+      );
+      assert.equal((await statistics(t, token, done))['already-installed'], 1, 'statistics keep what happened');
+      assert.deepEqual(
+        [(await statistics(t, token, running)).failure, (await statistics(t, token, running)).pending],
+        [0, 2],
+      );
+      const again = await nextV2(t, device, qemu);
+      assert.equal(again.statusCode, 200);
+      assert.equal(again.json().id, running);
+      // A device without history, or unknown: nothing to reset, still 204 (the spec has no 404).
+      assert.equal((await mgmt('DELETE', `${MGMT}/devices/${peer.id}/history`)).statusCode, 204);
+      assert.equal((await mgmt('DELETE', `${MGMT}/devices/no-such-device/history`)).statusCode, 204);
+    });
+
     test('artifact usage: active deployments block deletion; use is remembered', async () => {
       const artifact = await addArtifact(t, { name: name() });
       const unused = await addArtifact(t, { name: name() });

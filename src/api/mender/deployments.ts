@@ -227,6 +227,11 @@ export async function deploymentRoutes(app: FastifyInstance, { services }: { ser
     },
   );
 
+  app.delete(`${V1}/devices/:id/history`, { schema: { params: Id } }, async (request, reply) => {
+    await deployments.resetHistory(userOf(request).tenantId, (request.params as { id: string }).id);
+    return reply.status(204).send();
+  });
+
   app.delete(`${V1}/devices/:id`, { schema: { params: Id } }, async (request, reply) => {
     await deployments.abortForDevice(userOf(request).tenantId, (request.params as { id: string }).id);
     return reply.status(204).send();

@@ -8,13 +8,19 @@ import type { ArtifactService, ArtifactUsage, ArtifactView } from '../artifacts/
 import { ArtifactStore } from '../artifacts/store.js';
 import { writeModuleArtifact } from '../artifacts/writer.js';
 import { Conflict, Invalid, NotFound, Unprocessable } from '../errors.js';
-import type { Term } from '../inventory/predicates.js';
 import { termOf } from '../inventory/predicates.js';
-import { DeviceSearch } from '../inventory/search.js';
 import type { InventoryService } from '../inventory/service.js';
 import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
+import {
+  type DeploymentTargetInput,
+  type NewDeployment,
+  newDeviceDeployment,
+  optionalCount,
+  phasesOf,
+  requiredString,
+} from './creation.js';
 import { type ControlMapWire, deploymentControlMap } from './rules/controlmap.js';
 import {
   type CandidateArtifact,
@@ -27,7 +33,6 @@ import {
   admittedPerPhase,
   firstPhaseStart,
   mayReceive,
-  type PhaseInput,
   type PhasePlan,
   phaseOfPosition,
   phaseToPauseFor,
@@ -43,26 +48,10 @@ import {
 } from './rules/status.js';
 import { type DeploymentFilter, DeploymentStore, type DeviceStatusFilter, type Page } from './store.js';
 import type { DeploymentTable, DeploymentTarget, DeviceDeploymentTable } from './tables.js';
+import { DeploymentTargets, groupTerm } from './targets.js';
 import { type DeploymentView, deploymentView, deviceWithImage, planOf, statusOf } from './views.js';
 
 type Trx = Transaction<Tables>;
-
-export interface NewDeployment {
-  name?: unknown;
-  artifact_name?: unknown;
-  devices?: unknown;
-  all_devices?: unknown;
-  phases?: unknown;
-  retries?: unknown;
-  max_devices?: unknown;
-  update_control_map?: unknown;
-  force_installation?: unknown;
-}
-
-export type DeploymentTargetInput =
-  | { kind: 'devices' }
-  | { kind: 'group'; group: string }
-  | { kind: 'filter'; filterId: unknown };
 
 /** What the device API answers to /next when there is something to do. */
 export interface DeploymentInstructions {
@@ -98,14 +87,14 @@ export class DeploymentService implements ArtifactUsage {
     readonly artifacts: ArtifactService,
     readonly inventory: InventoryService,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.targets = new DeploymentTargets(deps.store);
+  }
+
+  private readonly targets: DeploymentTargets;
 
   store(tenantId: string, trx?: Trx): DeploymentStore {
     return new DeploymentStore(trx ?? this.deps.store.db, tenantId);
-  }
-
-  private search(tenantId: string): DeviceSearch {
-    return new DeviceSearch(this.deps.store.db, this.deps.store.dialect, tenantId);
   }
 
   // ---- creating ----------------------------------------------------------------------------------------------
@@ -152,14 +141,14 @@ export class DeploymentService implements ArtifactUsage {
       if (all !== true && ids.length === 0) throw new Invalid('Validating request body: devices: cannot be blank.');
       if (all === true) {
         kind = 'all';
-        deviceIds = await this.acceptedDevices(tenantId, []);
+        deviceIds = await this.targets.accepted(tenantId, []);
       } else {
-        deviceIds = await this.existingDevices(tenantId, [...new Set(ids)]);
+        deviceIds = await this.targets.existing(tenantId, [...new Set(ids)]);
       }
     } else if (target.kind === 'group') {
       kind = 'group';
       group = target.group;
-      deviceIds = await this.acceptedDevices(tenantId, [groupTerm(target.group)]);
+      deviceIds = await this.targets.accepted(tenantId, [groupTerm(target.group)]);
     } else {
       kind = 'filter';
       const filterId = requiredString(target.filterId, 'filter_id');
@@ -180,7 +169,7 @@ export class DeploymentService implements ArtifactUsage {
 
     const initialCount =
       kind === 'filter' && filter
-        ? await this.countMatching(
+        ? await this.targets.countMatching(
             tenantId,
             filter.terms.map((t) => termOf(t)),
           )
@@ -233,7 +222,7 @@ export class DeploymentService implements ArtifactUsage {
     options: { name?: string; retries?: number; update_control_map?: unknown } = {},
   ): Promise<string> {
     const id = randomUUID();
-    const [existing] = await this.existingDevices(tenantId, [deviceId]);
+    const [existing] = await this.targets.existing(tenantId, [deviceId]);
     if (!existing) throw new NotFound('device not found');
     const controlMap =
       options.update_control_map === undefined ? null : deploymentControlMap(options.update_control_map, id);
@@ -269,43 +258,6 @@ export class DeploymentService implements ArtifactUsage {
       await store.insertDeviceDeployments([newDeviceDeployment(id, deviceId, ts)]);
     });
     return id;
-  }
-
-  private async existingDevices(tenantId: string, ids: string[]): Promise<string[]> {
-    if (ids.length === 0) return [];
-    const found = new Set<string>();
-    for (let i = 0; i < ids.length; i += 500) {
-      const rows = await this.deps.store.db
-        .selectFrom('devices')
-        .select('id')
-        .where('tenant_id', '=', tenantId)
-        .where('id', 'in', ids.slice(i, i + 500))
-        .execute();
-      for (const r of rows) found.add(r.id);
-    }
-    return ids.filter((id) => found.has(id));
-  }
-
-  /** Accepted devices matching the terms (a group), resolved in SQL. */
-  private async acceptedDevices(tenantId: string, terms: Term[]): Promise<string[]> {
-    const { devices } = await this.search(tenantId).run({
-      terms: [...terms, acceptedTerm],
-      sort: [],
-      offset: 0,
-      limit: Number.MAX_SAFE_INTEGER,
-    });
-    return devices.map((d) => d.id);
-  }
-
-  private async countMatching(tenantId: string, terms: Term[], deviceIds?: string[]): Promise<number> {
-    const { total } = await this.search(tenantId).run({
-      terms: [...terms, acceptedTerm],
-      sort: [],
-      deviceIds,
-      offset: 0,
-      limit: 1,
-    });
-    return total;
   }
 
   // ---- the device side ---------------------------------------------------------------------------------------
@@ -476,7 +428,7 @@ export class DeploymentService implements ArtifactUsage {
       if (deployment.paused) continue;
       const filter = JSON.parse(deployment.filter_json ?? '{"terms":[]}') as { terms: unknown[] };
       if (
-        (await this.countMatching(
+        (await this.targets.countMatching(
           tenantId,
           filter.terms.map((t) => termOf(t)),
           [deviceId],
@@ -853,44 +805,6 @@ export class DeploymentService implements ArtifactUsage {
   }
 }
 
-const acceptedTerm: Term = {
-  scope: 'identity',
-  name: 'status',
-  condition: { kind: 'eq', negate: false, value: 'accepted' },
-};
-
-function groupTerm(group: string): Term {
-  return { scope: 'system', name: 'group', condition: { kind: 'eq', negate: false, value: group } };
-}
-
-function newDeviceDeployment(
-  deploymentId: string,
-  deviceId: string,
-  ts: string,
-  deploymentCreated = ts,
-): Omit<DeviceDeploymentTable, 'tenant_id'> {
-  return {
-    id: randomUUID(),
-    deployment_id: deploymentId,
-    device_id: deviceId,
-    status: 'pending',
-    active: 1,
-    substate: null,
-    attempts: 1,
-    artifact_id: null,
-    device_type: null,
-    position: null,
-    request_json: null,
-    has_log: 0,
-    deployment_created_ts: deploymentCreated,
-    created_ts: ts,
-    started_ts: null,
-    finished_ts: null,
-    updated_ts: ts,
-    deleted_ts: null,
-  };
-}
-
 /**
  * How many positions may be handed out now: phases fill in order and start in order, so the positions whose phase
  * has started form a prefix. null means no limit (no phases, or the open-ended last phase has started).
@@ -904,30 +818,4 @@ export function admissionLimit(plan: readonly PhasePlan[], at: Date): number | n
   return null;
 }
 
-function requiredString(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw new Invalid(`Validating request body: ${field}: cannot be blank.`);
-  }
-  return value;
-}
-
-function optionalCount(value: unknown, field: string): number {
-  if (value === undefined || value === null) return 0;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new Invalid(`Validating request body: ${field}: must be a non-negative integer.`);
-  }
-  return value;
-}
-
-function phasesOf(value: unknown): PhaseInput[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw new Invalid('Validating request body: phases: must be a list.');
-  return value.map((p, index) => {
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) {
-      throw new Invalid(`Invalid phase (${index + 1}): must be an object`);
-    }
-    return p as PhaseInput;
-  });
-}
-
-export type { DeviceProvides };
+export type { DeploymentTargetInput, DeviceProvides, NewDeployment };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
+import { uploadRoutes } from './api/uploads.js';
 import { artifactRoutes } from './api/mender/artifacts.js';
 import { deploymentRoutes } from './api/mender/deployments.js';
 import { deviceDeploymentRoutes } from './api/mender/device-deployments.js';
@@ -125,6 +126,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(inventoryRoutes, { services });
   await app.register(artifactRoutes, { services });
   await app.register(downloadRoutes, { services });
+  await app.register(uploadRoutes, { services });
   await app.register(deploymentRoutes, { services });
   await app.register(deviceDeploymentRoutes, { services });
   return app;

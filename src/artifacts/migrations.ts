@@ -49,4 +49,17 @@ export const artifactMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0041_artifact_uploads': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('artifact_uploads')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('blob_key', 'text')
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addColumn('expires_ts', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };

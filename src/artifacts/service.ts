@@ -109,7 +109,7 @@ export class ArtifactService {
    * Streams `source` into a temporary blob while the parser reads the same bytes. The artifact becomes
    * visible only after both finished, the parser accepted it and the duplicate and storage rules passed.
    */
-  async upload(tenantId: string, source: Readable, description = ''): Promise<ArtifactView> {
+  async upload(tenantId: string, source: Readable, description = '', id?: string): Promise<ArtifactView> {
     const tenant = await this.deps.tenants.byId(tenantId);
     if (!tenant) throw new NotFound('tenant not found');
     const limit = tenant.storage_limit;
@@ -158,7 +158,7 @@ export class ArtifactService {
     }
     const parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
     try {
-      return await this.record(tenantId, parsed, size, description, pending);
+      return await this.record(tenantId, parsed, size, description, pending, id);
     } catch (error) {
       await pending.abort();
       throw error;
@@ -171,11 +171,12 @@ export class ArtifactService {
     size: number,
     description: string,
     pending: { commit(key: string): Promise<void> },
+    givenId?: string,
   ): Promise<ArtifactView> {
     if (!parsed.name) throw new Invalid('artifact has no name');
     if (parsed.deviceTypes.length === 0) throw new Invalid('artifact has no compatible device types');
     await this.assertUnique(tenantId, parsed);
-    const id = randomUUID();
+    const id = givenId ?? randomUUID();
     const ts = now();
     const blobKey = `${tenantId}/artifacts/${id}`;
     const row: Omit<ArtifactTable, 'tenant_id'> = {

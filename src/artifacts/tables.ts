@@ -40,8 +40,23 @@ export interface ReleaseTable {
   modified: string;
 }
 
+/**
+ * A direct upload (Mender's on-premise "directupload"): an operator asked for a link, PUTs the artifact's bytes
+ * to it, then says it is complete; the artifact then gets the upload's id.
+ */
+export interface ArtifactUploadTable {
+  tenant_id: string;
+  id: string;
+  /** pending: link handed out; uploaded: bytes stored under blob_key; the row goes when the upload completes. */
+  status: 'pending' | 'uploaded';
+  blob_key: string | null;
+  created_ts: string;
+  expires_ts: string;
+}
+
 declare module '../store/schema.js' {
   interface Tables {
+    artifact_uploads: ArtifactUploadTable;
     artifacts: ArtifactTable;
     artifact_device_types: ArtifactDeviceTypeTable;
     releases: ReleaseTable;

@@ -9,6 +9,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ArtifactView, ReleaseView } from '../../artifacts/service.js';
 import type { TextMatch } from '../../artifacts/store.js';
+import { DirectUploads } from '../../artifacts/uploads.js';
 import { userOf } from '../../auth/guard.js';
 import { Invalid } from '../../errors.js';
 import type { Services } from '../../services.js';
@@ -197,6 +198,22 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
     reply.header('Location', `${V1}/artifacts/${created.id}`);
     return reply.status(201).send();
   });
+
+  // Direct upload (on-premise Mender): a link to PUT the artifact to, then completion makes it an artifact.
+  const uploads = new DirectUploads(services, services.artifacts);
+  app.post(`${V1}/artifacts/directupload`, async (request) =>
+    uploads.requestLink(userOf(request).tenantId, baseUrl(request)),
+  );
+  app.post(
+    `${V1}/artifacts/directupload/:id/complete`,
+    { schema: { params: Type.Object({ id: Type.String() }) } },
+    async (request, reply) => {
+      // The optional metadata body (file lists for a server that skips verification) is not needed: Flotilla
+      // always reads the artifact itself.
+      await uploads.complete(userOf(request).tenantId, (request.params as { id: string }).id);
+      return reply.status(202).send();
+    },
+  );
 
   app.post(`${V1}/artifacts/generate`, async (request, reply) => {
     const tenantId = userOf(request).tenantId;

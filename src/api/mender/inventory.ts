@@ -1,7 +1,7 @@
 // Mender inventory routes (devices v1, management v1, v2, v2alpha1 and Enterprise saved filters): thin
 // translation between the wire shapes of ../shared/specs/mender and the inventory domain.
 import { type Static, Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { deviceOf, userOf } from '../../auth/guard.js';
 import { Invalid } from '../../errors.js';
 import { sortParamOf } from '../../inventory/predicates.js';

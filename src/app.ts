@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
+import { kantoRoutes } from './api/kanto/routes.js';
 import { artifactRoutes } from './api/mender/artifacts.js';
 import { deploymentRoutes } from './api/mender/deployments.js';
 import { deviceDeploymentRoutes } from './api/mender/device-deployments.js';
@@ -18,6 +19,7 @@ import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
 import type { Config } from './config.js';
 import { DeploymentSweeper } from './deployments/sweeper.js';
+import { Kanto } from './kanto/service.js';
 import { createServices, type Services } from './services.js';
 import { openStore, type Store } from './store/db.js';
 import { Leases } from './store/leases.js';
@@ -87,6 +89,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   );
   app.addHook('onListen', async () => sweeper.start());
   app.addHook('preClose', () => sweeper.stop());
+  // Kanto's MQTT broker and adapter start with the app (also for tests that only inject) and stop before the store.
+  const kanto = new Kanto(services, config, app.log);
+  app.decorate('kanto', kanto);
+  app.addHook('onReady', () => kanto.start());
+  app.addHook('preClose', () => kanto.stop());
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-MEN-RequestID', request.id);
   });
@@ -129,5 +136,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(uploadRoutes, { services });
   await app.register(deploymentRoutes, { services });
   await app.register(deviceDeploymentRoutes, { services });
+  await app.register(kantoRoutes, { services, kanto });
   return app;
 }

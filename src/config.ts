@@ -35,6 +35,15 @@ export interface Config {
   /** Requests per window per client address on the login and device-auth routes. */
   rateLimit: { max: number; windowMs: number };
   logLevel: string;
+  /** Port of the embedded MQTT broker for Kanto devices (0 picks a free one); 'off' runs none. */
+  mqttPort: number | 'off';
+  /** `mqtt://user:pass@host:port` of an external broker (Mosquitto, Hono); when set, no embedded broker runs. */
+  mqttUrl: string;
+  /** Kanto commands: seconds to wait for the device's answer, attempts before the device deployment fails. */
+  kantoCommandTimeout: number;
+  kantoCommandAttempts: number;
+  /** Seconds between looks for Kanto devices with a deployment due. */
+  kantoPushInterval: number;
 }
 
 export function defaultConfig(): Config {
@@ -56,6 +65,11 @@ export function defaultConfig(): Config {
     sweepInterval: 30,
     rateLimit: { max: 120, windowMs: 60_000 },
     logLevel: 'info',
+    mqttPort: 1883,
+    mqttUrl: '',
+    kantoCommandTimeout: 30,
+    kantoCommandAttempts: 3,
+    kantoPushInterval: 5,
   };
 }
 
@@ -85,7 +99,15 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_DEPLOYMENT_TIMEOUT)
     c.deploymentTimeout = intOf('FLOTILLA_DEPLOYMENT_TIMEOUT', env.FLOTILLA_DEPLOYMENT_TIMEOUT);
   if (env.FLOTILLA_SWEEP_INTERVAL) c.sweepInterval = intOf('FLOTILLA_SWEEP_INTERVAL', env.FLOTILLA_SWEEP_INTERVAL);
+  if (env.FLOTILLA_MQTT_PORT) c.mqttPort = mqttPortOf('FLOTILLA_MQTT_PORT', env.FLOTILLA_MQTT_PORT);
+  if (env.FLOTILLA_MQTT_URL) c.mqttUrl = env.FLOTILLA_MQTT_URL;
+  if (env.FLOTILLA_KANTO_PUSH_INTERVAL)
+    c.kantoPushInterval = intOf('FLOTILLA_KANTO_PUSH_INTERVAL', env.FLOTILLA_KANTO_PUSH_INTERVAL);
   return c;
+}
+
+function mqttPortOf(name: string, value: string): number | 'off' {
+  return value === 'off' ? 'off' : intOf(name, value);
 }
 
 /** Parses `--name value` and `--name=value` flags; returns the flags and the remaining words. */
@@ -114,6 +136,8 @@ export function fromFlags(base: Config, flags: Record<string, string>): Config {
   if (flags['database-url'] !== undefined) c.databaseUrl = flags['database-url'];
   if (flags['deployment-timeout'] !== undefined)
     c.deploymentTimeout = intOf('--deployment-timeout', flags['deployment-timeout']);
+  if (flags['mqtt-port'] !== undefined) c.mqttPort = mqttPortOf('--mqtt-port', flags['mqtt-port']);
+  if (flags['mqtt-url'] !== undefined) c.mqttUrl = flags['mqtt-url'];
   return c;
 }
 

@@ -6,6 +6,8 @@ import { loadConfig, parseFlags } from './config.js';
 
 const USAGE = `usage:
   flotilla serve [--port N] [--data DIR]        start the server (env FLOTILLA_PORT, FLOTILLA_DATA, FLOTILLA_DATABASE_URL)
+        [--mqtt-port N|off] [--mqtt-url URL]   Kanto: embedded MQTT broker port (default 1883, env FLOTILLA_MQTT_PORT)
+                                                or an external broker (env FLOTILLA_MQTT_URL=mqtt://host:port)
   flotilla migrate [--data DIR]                 apply database migrations and exit
   flotilla user create --email E --password P   create a user in the default tenant
   flotilla artifact-keys add FILE | list | clear

@@ -16,6 +16,8 @@ export function audienceOf(url: string): Audience {
   // The configuration download of a configuration deployment is a signed link: the link is the credential.
   if (path.startsWith('/api/devices/v1/deployments/download/configuration/')) return 'none';
   if (path.startsWith('/api/management/')) return 'user';
+  // Kanto's management routes (devices speak MQTT, not HTTP); outside /api/management/, which is Mender's.
+  if (path.startsWith('/api/kanto/')) return 'user';
   if (path.startsWith('/api/devices/')) return 'device';
   return 'none';
 }

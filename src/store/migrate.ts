@@ -5,6 +5,7 @@ import { artifactMigrations } from '../artifacts/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
+import { kantoMigrations } from '../kanto/migrations.js';
 import { tenantMigrations } from '../tenants/migrations.js';
 import { userMigrations } from '../users/migrations.js';
 import type { DialectName } from './db.js';
@@ -18,6 +19,7 @@ const all: Record<string, Migration> = {
   ...inventoryMigrations,
   ...artifactMigrations,
   ...deploymentMigrations,
+  ...kantoMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

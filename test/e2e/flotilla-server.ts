@@ -27,7 +27,11 @@ export interface FlotillaServer {
   stop(): Promise<void>;
 }
 
-export async function startFlotilla(dialect: Dialect): Promise<FlotillaServer> {
+/** `env`: extra FLOTILLA_* settings for this server (e.g. FLOTILLA_MQTT_URL), applied last. */
+export async function startFlotilla(
+  dialect: Dialect,
+  options: { env?: Record<string, string> } = {},
+): Promise<FlotillaServer> {
   const dataDir = mkdtempSync(join(tmpdir(), `flotilla-e2e-${dialect}-`));
   const logPath = join(dataDir, 'flotilla.log');
   const port = await freePort();
@@ -46,8 +50,11 @@ export async function startFlotilla(dialect: Dialect): Promise<FlotillaServer> {
     FLOTILLA_ADMIN_PASSWORD: adminPassword,
     FLOTILLA_TENANT_TOKEN: tenantToken,
     FLOTILLA_HOST: '127.0.0.1',
+    // The embedded MQTT broker on a free port: Mosquitto holds 1883 on test machines.
+    FLOTILLA_MQTT_PORT: '0',
     FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_E2E_SERVER_LOG ?? 'warn',
     ...(database ? { FLOTILLA_DATABASE_URL: database.url } : {}),
+    ...options.env,
   });
 
   const logFd = openSync(logPath, 'a');

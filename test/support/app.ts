@@ -41,6 +41,8 @@ export async function testApp(dialect: Dialect, overrides: Partial<Config> = {})
     databaseUrl: dialect === 'postgres' ? TEST_PG_URL : '',
     logLevel: process.env.FLOTILLA_TEST_LOG ?? 'silent',
     rateLimit: { max: 0, windowMs: 60_000 },
+    // No MQTT broker unless a test asks for one (Mosquitto holds 1883 on test machines).
+    mqttPort: 'off',
     ...overrides,
   };
   const app = await buildApp(config, dialect === 'postgres' ? { pgSchema: schema } : {});

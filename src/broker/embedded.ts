@@ -1,0 +1,205 @@
+// The embedded broker (aedes): Kanto devices connect to Flotilla itself. Every client is a device that proved
+// who it is with Flotilla credentials (anonymous clients are refused); the broker then confines it to its own
+// topics, rewriting Hono's device-less forms to the per-device forms the adapter speaks (see ./topics.ts). A publish
+// the device may not make is acknowledged and dropped (MQTT 3.1.1 cannot refuse one without closing the
+// connection), with a log line.
+import { createServer, type Server } from 'node:net';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import type { Broker, BrokerLog, DeviceAuthenticator, MessageHandler } from './broker.js';
+import {
+  type CommandForm,
+  type DeviceRef,
+  devicePublishTopic,
+  deviceSubscription,
+  forwardedCommandTopic,
+} from './topics.js';
+
+/** Where refused publishes go: no device may subscribe there, and `#` does not match `$` topics. */
+const DROPPED = '$flotilla/dropped';
+
+interface Session {
+  ref: DeviceRef;
+  form: CommandForm;
+}
+
+export interface EmbeddedBrokerOptions {
+  port: number;
+  host: string;
+  authenticate: DeviceAuthenticator;
+  log: BrokerLog;
+}
+
+const keyOf = (ref: DeviceRef) => `${ref.tenantId}\u0000${ref.deviceId}`;
+
+export class EmbeddedBroker implements Broker {
+  readonly kind = 'embedded' as const;
+  private aedes: Aedes | undefined;
+  private server: Server | undefined;
+  private readonly sessions = new WeakMap<Client, Session>();
+  /** Connected clients per device (a reconnecting device may briefly have two). */
+  private readonly online = new Map<string, Set<Client>>();
+  /** Which device each connected client id belongs to. */
+  private readonly clientOwners = new Map<string, string>();
+  private readonly connectedHandlers: ((ref: DeviceRef) => void)[] = [];
+  private port = 0;
+
+  constructor(private readonly options: EmbeddedBrokerOptions) {}
+
+  async start(): Promise<void> {
+    const { log } = this.options;
+    const aedes = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => {
+        this.options
+          .authenticate(username, password)
+          .then((outcome) => {
+            if ('refused' in outcome) {
+              log.warn({ client: client.id, username, reason: outcome.reason }, 'kanto: MQTT connection refused');
+              const error = new Error(outcome.reason) as AuthenticateError;
+              error.returnCode = outcome.refused === 'bad-credentials' ? 4 : 5;
+              done(error, false);
+              return;
+            }
+            // MQTT lets a new connection with a client id take over the old one: never another device's.
+            const owner = this.clientOwners.get(client.id);
+            if (owner !== undefined && owner !== keyOf(outcome)) {
+              log.warn({ client: client.id, username }, 'kanto: MQTT client id belongs to another device; refused');
+              const error = new Error('client id in use by another device') as AuthenticateError;
+              error.returnCode = 2;
+              done(error, false);
+              return;
+            }
+            this.sessions.set(client, { ref: outcome, form: 'hono' });
+            done(null, true);
+          })
+          .catch((error: unknown) => {
+            log.error({ client: client.id, err: error }, 'kanto: MQTT authentication failed');
+            const refusal = new Error('server unavailable') as AuthenticateError;
+            refusal.returnCode = 3;
+            done(refusal, false);
+          });
+      },
+      authorizeSubscribe: (client, subscription, done) => {
+        const session = this.sessions.get(client);
+        const allowed = session && deviceSubscription(subscription.topic, session.ref);
+        if (!session || !allowed) {
+          log.warn({ client: client?.id, topic: subscription.topic }, 'kanto: MQTT subscription refused');
+          done(null, null);
+          return;
+        }
+        session.form = allowed.form;
+        done(null, { ...subscription, topic: allowed.filter });
+      },
+      authorizePublish: (client, packet, done) => {
+        const session = client ? this.sessions.get(client) : undefined;
+        const topic = session && devicePublishTopic(packet.topic, session.ref);
+        if (!topic) {
+          log.warn({ client: client?.id, topic: packet.topic }, 'kanto: MQTT publish refused and dropped');
+          packet.topic = DROPPED;
+          packet.retain = false;
+        } else {
+          packet.topic = topic;
+        }
+        done(null);
+      },
+      authorizeForward: (client, packet) => {
+        const session = this.sessions.get(client);
+        if (!session) return null;
+        const topic = forwardedCommandTopic(packet.topic, session.ref, session.form);
+        return topic ? ({ ...packet, topic } as AedesPublishPacket) : null;
+      },
+    });
+    aedes.on('clientReady', (client) => {
+      const session = this.sessions.get(client);
+      if (!session) return;
+      const key = keyOf(session.ref);
+      this.clientOwners.set(client.id, key);
+      if (!this.online.has(key)) this.online.set(key, new Set());
+      this.online.get(key)?.add(client);
+      for (const handler of this.connectedHandlers) handler(session.ref);
+    });
+    aedes.on('clientDisconnect', (client) => {
+      const session = this.sessions.get(client);
+      if (!session) return;
+      const clients = this.online.get(keyOf(session.ref));
+      clients?.delete(client);
+      if (!clients?.size && this.clientOwners.get(client.id) === keyOf(session.ref))
+        this.clientOwners.delete(client.id);
+      if (clients?.size === 0) this.online.delete(keyOf(session.ref));
+    });
+    aedes.on('clientError', (client, error) =>
+      log.debug({ client: client.id, err: error }, 'kanto: MQTT client error'),
+    );
+    this.aedes = aedes;
+    const server = createServer(aedes.handle);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }).catch(async (error) => {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      this.aedes = undefined;
+      throw error;
+    });
+    const address = server.address();
+    this.port = typeof address === 'object' && address ? address.port : this.options.port;
+    this.server = server;
+  }
+
+  private broker(): Aedes {
+    if (!this.aedes) throw new Error('the embedded MQTT broker is not running');
+    return this.aedes;
+  }
+
+  publish(topic: string, payload: string | Buffer): Promise<void> {
+    const broker = this.broker();
+    return new Promise((resolve, reject) =>
+      broker.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false },
+        (error) => (error ? reject(error) : resolve()),
+      ),
+    );
+  }
+
+  subscribe(filter: string, handler: MessageHandler): Promise<void> {
+    const broker = this.broker();
+    return new Promise((resolve) =>
+      broker.subscribe(
+        filter,
+        (packet, done) => {
+          // The adapter's work is asynchronous and must not hold up delivery to anyone else.
+          handler(packet.topic, Buffer.from(packet.payload));
+          done();
+        },
+        () => resolve(),
+      ),
+    );
+  }
+
+  isConnected(ref: DeviceRef): boolean {
+    return (this.online.get(keyOf(ref))?.size ?? 0) > 0;
+  }
+
+  onDeviceConnected(handler: (ref: DeviceRef) => void): void {
+    this.connectedHandlers.push(handler);
+  }
+
+  address(): string {
+    return `mqtt://${this.options.host === '0.0.0.0' ? '127.0.0.1' : this.options.host}:${this.port}`;
+  }
+
+  /** The port it listens on (useful with port 0). */
+  get listeningPort(): number {
+    return this.port;
+  }
+
+  async close(): Promise<void> {
+    const aedes = this.aedes;
+    const server = this.server;
+    this.aedes = undefined;
+    this.server = undefined;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,612 @@
+// The Kanto adapter: Ditto messages of the UpdateManager feature over the broker, onto the domain. It pushes
+// (deployments are pull-based, so it asks `deployments.next` for a Kanto device when the device connects, on
+// refresh, and when its look at pending device deployments finds one due), sends `apply` with the artifact's
+// desired state and waits for the answer by correlation id (retries, then a timeout that fails the attempt), maps
+// feedback onto the deployment state machine with the details as the deployment log, and writes the current state
+// to inventory. Messages of one device are handled one at a time, in order; anything malformed, from an unknown
+// device or replayed is refused with a log line and changes nothing.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { desiredStateOf } from '../artifacts/desired-state.js';
+import type { Broker, BrokerLog } from '../broker/broker.js';
+import { CLOUD_FILTERS, commandTopic, type DeviceRef, parseCloudTopic } from '../broker/topics.js';
+import type { Config } from '../config.js';
+import type { LogMessage } from '../deployments/service.js';
+import { isUniqueViolation } from '../devices/store.js';
+import { Conflict, NotFound } from '../errors.js';
+import type { Services } from '../services.js';
+import { now } from '../store/db.js';
+import type { Leases } from '../store/leases.js';
+import { type CommandOutcome, CommandTracker } from './commands.js';
+import { inventoryOf } from './current-state.js';
+import { KANTO_FACE, type KantoDevices } from './devices.js';
+import {
+  commandEnvelope,
+  type DeviceMessage,
+  type FeatureProperties,
+  MalformedMessage,
+  parseEnvelope,
+  readDeviceMessage,
+} from './ditto.js';
+import { feedbackLog, stepOfFeedback } from './feedback.js';
+import type { KantoStore } from './store.js';
+import type { KantoActivityTable, KantoDeviceTable } from './tables.js';
+
+export const PUSH_LEASE = 'kanto.push';
+const DYNAMIC_EVERY = 360;
+
+type AdapterConfig = Pick<Config, 'kantoCommandTimeout' | 'kantoCommandAttempts' | 'kantoPushInterval'>;
+
+/** Why a message was refused; kept for tests and operators (the last ones, in memory). */
+export interface Refusal {
+  at: string;
+  topic: string;
+  reason: string;
+}
+
+export class KantoAdapter {
+  private readonly tracker: CommandTracker;
+  private readonly store: KantoStore;
+  /** correlation id → the activity it belongs to. */
+  private readonly correlations = new Map<string, string>();
+  /** Per-device queues: one device's messages and pushes run one at a time, in order. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private cycle: Promise<unknown> | undefined;
+  private stopped = false;
+  private cycles = 0;
+  readonly refusals: Refusal[] = [];
+
+  constructor(
+    private readonly services: Services,
+    private readonly devices: KantoDevices,
+    private readonly broker: Broker,
+    private readonly leases: Leases,
+    private readonly config: AdapterConfig,
+    private readonly log: BrokerLog,
+  ) {
+    this.store = devices.store;
+    this.tracker = new CommandTracker({
+      timeoutMs: config.kantoCommandTimeout * 1000,
+      attempts: Math.max(1, config.kantoCommandAttempts),
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const filter of CLOUD_FILTERS) {
+      await this.broker.subscribe(filter, (topic, payload) => this.onMessage(topic, payload));
+    }
+    this.broker.onDeviceConnected((ref) => {
+      this.enqueue(ref, () => this.deviceArrived(ref));
+    });
+    if (this.config.kantoPushInterval > 0) {
+      this.timer = setInterval(() => {
+        if (this.cycle) return;
+        this.cycle = this.pushDue()
+          .catch((error) => this.log.error({ err: error }, 'kanto: push cycle failed'))
+          .finally(() => {
+            this.cycle = undefined;
+          });
+      }, this.config.kantoPushInterval * 1000);
+      this.timer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.tracker.close();
+    await this.cycle;
+    await Promise.allSettled([...this.queues.values()]);
+    if (this.broker.kind === 'external') await this.leases.release(PUSH_LEASE).catch(() => undefined);
+  }
+
+  /** Runs `work` after everything queued for this device; errors are logged, never thrown at the caller. */
+  private enqueue(ref: DeviceRef, work: () => Promise<void>): Promise<void> {
+    const key = `${ref.tenantId}\u0000${ref.deviceId}`;
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const next = previous
+      .then(() => (this.stopped ? undefined : work()))
+      .catch((error) => this.log.error({ err: error, thing: ref.deviceId }, 'kanto: device work failed'));
+    this.queues.set(key, next);
+    void next.finally(() => {
+      if (this.queues.get(key) === next) this.queues.delete(key);
+    });
+    return next;
+  }
+
+  /** Waits until everything queued so far has run (tests). */
+  async settled(): Promise<void> {
+    while (this.queues.size > 0) await Promise.allSettled([...this.queues.values()]);
+  }
+
+  private refuse(topic: string, reason: string, extra: object = {}): void {
+    this.log.warn({ topic, reason, ...extra }, 'kanto: message refused');
+    this.refusals.push({ at: now(), topic, reason });
+    if (this.refusals.length > 1000) this.refusals.shift();
+  }
+
+  // ---- device → cloud ----------------------------------------------------------------------------------------
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const parsed = parseCloudTopic(topic);
+    if (!parsed) {
+      this.refuse(topic, 'not a per-device Hono topic');
+      return;
+    }
+    if (parsed.kind === 'telemetry') return;
+    void this.enqueue(parsed.ref, () => this.handle(topic, parsed, payload));
+  }
+
+  private async handle(
+    topic: string,
+    parsed: Exclude<ReturnType<typeof parseCloudTopic>, undefined>,
+    payload: Buffer,
+  ): Promise<void> {
+    const { ref } = parsed;
+    if (!(await this.services.tenants.byId(ref.tenantId))) return this.refuse(topic, 'unknown tenant');
+    const device = await this.store.deviceByThing(ref.tenantId, ref.deviceId);
+    if (!device) return this.refuse(topic, 'unknown device: register the thing first');
+    let message: DeviceMessage;
+    try {
+      message = readDeviceMessage(parseEnvelope(payload));
+    } catch (error) {
+      if (error instanceof MalformedMessage) return this.refuse(topic, `malformed Ditto message: ${error.message}`);
+      throw error;
+    }
+    if (message.thingId !== ref.deviceId) {
+      return this.refuse(topic, `the envelope names thing ${message.thingId}, the topic ${ref.deviceId}`);
+    }
+    if (message.kind === 'response') {
+      if (parsed.kind !== 'response') return this.refuse(topic, 'a command response must come on a response topic');
+      return this.onResponse(topic, ref, device, message);
+    }
+    // First contact, or the update manager (re)starting, admits the device; after that its face is looked up.
+    const fresh = message.kind === 'feature' || device.last_seen_ts === null;
+    const standing = fresh ? await this.devices.admit(device) : await this.faceStanding(device);
+    if (standing !== 'ok') return this.refuse(topic, standing);
+    await this.store.updateDevice(device.tenant_id, device.device_id, { last_seen_ts: now() });
+    switch (message.kind) {
+      case 'feature':
+        await this.writeProperties(device, message.properties);
+        // On an external broker the feature's creation is the only sign that the device (re)connected.
+        this.deviceArrivedLater(ref, this.broker.kind === 'external');
+        return;
+      case 'properties':
+        return this.writeProperties(device, message.properties);
+      case 'feedback':
+        return this.onFeedback(topic, device, message);
+      case 'consent':
+        return this.onConsent(device, message);
+    }
+  }
+
+  private async faceStanding(device: KantoDeviceTable): Promise<'ok' | string> {
+    try {
+      const view = await this.services.devices.get(device.tenant_id, device.device_id);
+      const face = view.auth_sets.find((s) => s.pubkey === KANTO_FACE);
+      if (!face) return 'the device has no Kanto admission; register the thing again';
+      if (face.status === 'rejected') return 'the device was rejected by an operator';
+      if (view.decommissioning) return 'the device is being decommissioned';
+      return 'ok';
+    } catch (error) {
+      if (error instanceof NotFound) return 'the device was decommissioned; register the thing again';
+      throw error;
+    }
+  }
+
+  /** Current state → inventory (the whole scope when the inventory came; otherwise only what came). */
+  private async writeProperties(device: KantoDeviceTable, properties: FeatureProperties): Promise<void> {
+    const attributes = inventoryOf(properties.inventory, {
+      thingId: device.thing_id,
+      deviceType: device.device_type,
+      artifactName: device.artifact_name,
+      domain: properties.domain,
+    });
+    await this.services.inventory.reportInventory(
+      device.tenant_id,
+      device.device_id,
+      attributes,
+      properties.inventory ? 'replace' : 'merge',
+    );
+  }
+
+  private async onResponse(
+    topic: string,
+    ref: DeviceRef,
+    device: KantoDeviceTable,
+    message: Extract<DeviceMessage, { kind: 'response' }>,
+  ): Promise<void> {
+    const verdict = this.tracker.answer(message.correlationId, ref, message.status, message.error);
+    if (verdict !== 'accepted') {
+      const reasons = {
+        unknown: 'response to an unknown correlation id',
+        replayed: 'response to a correlation id already answered (replayed)',
+        'wrong-device': 'response from another device than the one asked',
+      };
+      return this.refuse(topic, reasons[verdict], { correlation_id: message.correlationId });
+    }
+    const activityId = this.correlations.get(message.correlationId);
+    if (!activityId) return;
+    await this.store.updateDevice(device.tenant_id, device.device_id, { last_seen_ts: now() });
+    const activity = await this.store.activity(activityId);
+    if (activity?.status !== 'sent') return;
+    const ok = message.status >= 200 && message.status < 300;
+    if (activity.kind === 'refresh') {
+      await this.store.advanceActivity(activity, { status: ok ? 'completed' : 'failed', updated_ts: now() });
+      if (!ok)
+        this.log.warn(
+          { thing: device.thing_id, status: message.status, error: message.error },
+          'kanto: refresh refused',
+        );
+      return;
+    }
+    if (ok) {
+      if (
+        await this.store.advanceActivity(activity, {
+          status: 'acknowledged',
+          reported: 'downloading',
+          updated_ts: now(),
+        })
+      ) {
+        // Acknowledged: the device works on it now, which the silent-device timeout of deployments then watches.
+        await this.report(activity, 'downloading');
+      }
+      return;
+    }
+    await this.failActivity(
+      activity,
+      `kanto: the device refused apply with status ${message.status}${message.error ? ` (${message.error})` : ''}`,
+    );
+  }
+
+  private async onFeedback(
+    topic: string,
+    device: KantoDeviceTable,
+    message: Extract<DeviceMessage, { kind: 'feedback' }>,
+  ): Promise<void> {
+    let activity: KantoActivityTable | undefined;
+    if (message.activityId === '') {
+      // The update manager answers a desired state it cannot read at all with an empty activityId.
+      const open = (await this.store.openActivities(device.tenant_id, device.device_id)).filter(
+        (a) => a.kind === 'apply',
+      );
+      activity = open.length === 1 ? open[0] : undefined;
+    } else {
+      activity = await this.store.activity(message.activityId);
+    }
+    if (!activity || activity.tenant_id !== device.tenant_id || activity.device_id !== device.device_id) {
+      return this.refuse(topic, 'feedback for an unknown activity', { activity_id: message.activityId });
+    }
+    if (activity.kind !== 'apply') return this.refuse(topic, 'feedback for a refresh');
+    if (activity.status === 'completed' || activity.status === 'failed') {
+      return this.refuse(topic, 'feedback for a finished activity (replayed or late)', { activity_id: activity.id });
+    }
+    const digest = createHash('sha256').update(JSON.stringify(message.feedback)).digest('hex');
+    const last = Number(activity.feedback_ts);
+    if (message.timestamp < last || (message.timestamp === last && digest === activity.feedback_digest)) {
+      return this.refuse(topic, 'feedback older than the last one taken, or the same again (replayed)', {
+        activity_id: activity.id,
+      });
+    }
+    let outcome: ReturnType<typeof stepOfFeedback>;
+    try {
+      outcome = stepOfFeedback(message.feedback, activity.reported);
+    } catch (error) {
+      if (error instanceof MalformedMessage) return this.refuse(topic, `malformed feedback: ${error.message}`);
+      throw error;
+    }
+    const log: LogMessage[] = [...JSON.parse(activity.log_json), ...feedbackLog(message.feedback, new Date())];
+    const status = outcome.final ? (outcome.step === 'success' ? 'completed' : 'failed') : 'running';
+    const advanced = await this.store.advanceActivity(activity, {
+      status,
+      reported: outcome.step ?? activity.reported,
+      feedback_ts: message.timestamp,
+      feedback_digest: digest,
+      log_json: JSON.stringify(log),
+      updated_ts: now(),
+    });
+    if (!advanced)
+      return this.refuse(topic, 'feedback raced another one for the same activity', { activity_id: activity.id });
+    const deploymentId = activity.deployment_id as string;
+    await this.saveLog(activity, log);
+    if (outcome.step === 'success') {
+      await this.store.updateDevice(device.tenant_id, device.device_id, { artifact_name: activity.artifact_name });
+      await this.services.inventory.reportInventory(
+        device.tenant_id,
+        device.device_id,
+        [{ name: 'artifact_name', value: activity.artifact_name as string }],
+        'merge',
+      );
+    }
+    if (outcome.step) await this.report(activity, outcome.step);
+    this.log.info(
+      { thing: device.thing_id, deployment: deploymentId, feedback: message.feedback.status, step: outcome.step },
+      'kanto: feedback',
+    );
+    if (outcome.final) this.deviceArrivedLater({ tenantId: device.tenant_id, deviceId: device.thing_id });
+  }
+
+  private async onConsent(device: KantoDeviceTable, message: Extract<DeviceMessage, { kind: 'consent' }>) {
+    // Owner consent is the device owner's to give (on the device's HMI); Flotilla only records that it was asked.
+    const activity = await this.store.activity(message.activityId);
+    this.log.info({ thing: device.thing_id, command: message.command }, 'kanto: owner consent requested');
+    if (activity?.deployment_id && activity.device_id === device.device_id) {
+      const line = {
+        timestamp: now(),
+        level: 'info',
+        message: `kanto: the device asks its owner's consent before ${message.command}`,
+      };
+      const log = [...JSON.parse(activity.log_json), line];
+      if (await this.store.advanceActivity(activity, { log_json: JSON.stringify(log) }))
+        await this.saveLog(activity, log);
+    }
+  }
+
+  private async saveLog(activity: KantoActivityTable, messages: LogMessage[]): Promise<void> {
+    if (!activity.deployment_id || messages.length === 0) return;
+    await this.services.deployments
+      .saveLog(activity.tenant_id, activity.device_id, activity.deployment_id, { messages })
+      .catch((error) =>
+        this.log.warn({ err: error, activity: activity.id }, 'kanto: could not save the deployment log'),
+      );
+  }
+
+  /** A status onto the one state machine; an aborted deployment (409) or a gone one (404) is logged, not fatal. */
+  private async report(activity: KantoActivityTable, status: string): Promise<void> {
+    try {
+      await this.services.deployments.reportStatus(
+        activity.tenant_id,
+        activity.device_id,
+        activity.deployment_id as string,
+        { status },
+      );
+    } catch (error) {
+      if (!(error instanceof Conflict) && !(error instanceof NotFound)) throw error;
+      this.log.warn(
+        { activity: activity.id, deployment: activity.deployment_id, status, err: error.message },
+        'kanto: status not taken by the deployment',
+      );
+    }
+  }
+
+  private async failActivity(activity: KantoActivityTable, reason: string): Promise<void> {
+    const log: LogMessage[] = [...JSON.parse(activity.log_json), { timestamp: now(), level: 'error', message: reason }];
+    const done = await this.store.advanceActivity(activity, {
+      status: 'failed',
+      reported: 'failure',
+      log_json: JSON.stringify(log),
+      updated_ts: now(),
+    });
+    if (!done) return;
+    this.log.warn({ activity: activity.id, device: activity.device_id, deployment: activity.deployment_id }, reason);
+    if (activity.kind !== 'apply') return;
+    await this.saveLog(activity, log);
+    await this.report(activity, 'failure');
+  }
+
+  // ---- cloud → device ----------------------------------------------------------------------------------------
+
+  private deviceArrivedLater(ref: DeviceRef, refresh = false): void {
+    // Queued behind the current message, so that it sees what this message changed.
+    void this.enqueue(ref, () => this.deviceArrived(ref, refresh));
+  }
+
+  /** A device connected (or finished an activity): refresh its current state on connect, then push what is due. */
+  private async deviceArrived(ref: DeviceRef, refresh = true): Promise<void> {
+    const device = await this.store.deviceByThing(ref.tenantId, ref.deviceId);
+    if (!device) return;
+    if (refresh) await this.startRefresh(device);
+    await this.pushTo(device);
+  }
+
+  private reachable(device: KantoDeviceTable): boolean {
+    const connected = this.broker.isConnected({ tenantId: device.tenant_id, deviceId: device.thing_id });
+    // An external broker does not say who is connected: a device heard from at least once is tried, and a device
+    // that does not answer fails the attempt after the command timeout (deployment retries apply).
+    return connected ?? device.last_seen_ts !== null;
+  }
+
+  /** Asks the deployments domain what the device should run and, if anything, sends it as `apply`. */
+  private async pushTo(device: KantoDeviceTable): Promise<void> {
+    if (this.stopped || !this.reachable(device)) return;
+    const view = await this.services.devices.get(device.tenant_id, device.device_id).catch(() => undefined);
+    if (view?.status !== 'accepted') return;
+    if (await this.applyInFlight(device)) return;
+    const instructions = await this.services.deployments.next(
+      device.tenant_id,
+      device.device_id,
+      {
+        device_provides: { device_type: device.device_type, artifact_name: device.artifact_name ?? 'none' },
+        update_control_map: false,
+      },
+      '',
+      true,
+    );
+    if (!instructions) return;
+    const dd = await this.store.deviceDeployment(device.tenant_id, instructions.id, device.device_id);
+    if (!dd) return;
+    const ts = now();
+    const activity: KantoActivityTable = {
+      tenant_id: device.tenant_id,
+      id: randomUUID(),
+      device_id: device.device_id,
+      kind: 'apply',
+      deployment_id: instructions.id,
+      attempt: dd.attempts,
+      artifact_name: instructions.artifact.artifact_name,
+      status: 'sent',
+      reported: dd.status,
+      feedback_ts: 0,
+      feedback_digest: '',
+      log_json: '[]',
+      created_ts: ts,
+      updated_ts: ts,
+    };
+    try {
+      await this.store.insertActivity(activity);
+    } catch (error) {
+      if (isUniqueViolation(error)) return; // another process sends this attempt
+      throw error;
+    }
+    const row = await this.services.artifacts.row(device.tenant_id, instructions.artifact.id);
+    const desiredState = desiredStateOf(row);
+    if (!desiredState) {
+      await this.failActivity(
+        activity,
+        `kanto: artifact ${row.name} is not a Kanto desired state (update type kanto-desired-state); nothing was sent`,
+      );
+      return;
+    }
+    this.log.info(
+      { thing: device.thing_id, deployment: instructions.id, artifact: row.name, activity: activity.id },
+      'kanto: apply',
+    );
+    this.sendCommand(device, activity, 'apply', { activityId: activity.id, timestamp: Date.now(), desiredState });
+  }
+
+  /**
+   * Whether an apply still runs on the device for a live device deployment attempt. An open apply whose attempt
+   * ended elsewhere (an operator's abort, the silent-device timeout, a retry) is closed here, so it blocks nothing.
+   */
+  private async applyInFlight(device: KantoDeviceTable): Promise<boolean> {
+    for (const activity of await this.store.openActivities(device.tenant_id, device.device_id)) {
+      if (activity.kind !== 'apply' || !activity.deployment_id) continue;
+      const dd = await this.store.deviceDeployment(activity.tenant_id, activity.deployment_id, activity.device_id);
+      if (dd?.active === 1 && dd.attempts === activity.attempt) return true;
+      await this.store.advanceActivity(activity, { status: 'failed', updated_ts: now() });
+      this.log.info(
+        { activity: activity.id, deployment: activity.deployment_id, status: dd?.status },
+        'kanto: the device deployment attempt ended outside Kanto; its apply no longer counts',
+      );
+    }
+    return false;
+  }
+
+  /** Sends refresh; the device answers 204 and then reports its current state, which goes to inventory. */
+  private async startRefresh(device: KantoDeviceTable): Promise<string> {
+    const ts = now();
+    const activity: KantoActivityTable = {
+      tenant_id: device.tenant_id,
+      id: randomUUID(),
+      device_id: device.device_id,
+      kind: 'refresh',
+      deployment_id: null,
+      attempt: 0,
+      artifact_name: null,
+      status: 'sent',
+      reported: 'pending',
+      feedback_ts: 0,
+      feedback_digest: '',
+      log_json: '[]',
+      created_ts: ts,
+      updated_ts: ts,
+    };
+    await this.store.insertActivity(activity);
+    this.sendCommand(device, activity, 'refresh', { activityId: activity.id, timestamp: Date.now() });
+    return activity.id;
+  }
+
+  /** Operators: refresh one device's current state now. */
+  async refresh(tenantId: string, deviceId: string): Promise<{ activity_id: string }> {
+    const device = await this.devices.get(tenantId, deviceId);
+    if (!this.reachable(device)) throw new Conflict('the Kanto device is not connected');
+    const ref = { tenantId, deviceId: device.thing_id };
+    let activityId = '';
+    await this.enqueue(ref, async () => {
+      activityId = await this.startRefresh(device);
+    });
+    if (!activityId) throw new Conflict('the refresh could not be sent');
+    return { activity_id: activityId };
+  }
+
+  private sendCommand(
+    device: KantoDeviceTable,
+    activity: KantoActivityTable,
+    operation: 'apply' | 'refresh',
+    value: Parameters<typeof commandEnvelope>[3],
+  ): void {
+    const ref = { tenantId: device.tenant_id, deviceId: device.thing_id };
+    const outcome = this.tracker.run(ref, async (correlationId, attempt) => {
+      this.correlations.set(correlationId, activity.id);
+      if (attempt > 1)
+        this.log.warn({ thing: device.thing_id, operation, attempt }, 'kanto: no answer yet, sending again');
+      // Hono's request id names the request on the topic; the Ditto correlation id is what the answer carries.
+      const requestId = randomBytes(8).toString('hex');
+      const envelope = commandEnvelope(device.thing_id, operation, correlationId, value);
+      await this.broker.publish(commandTopic(ref, requestId, operation), JSON.stringify(envelope));
+    });
+    void outcome.then((result) => this.afterCommand(ref, activity, operation, result));
+  }
+
+  private async afterCommand(
+    ref: DeviceRef,
+    activity: KantoActivityTable,
+    operation: string,
+    outcome: CommandOutcome,
+  ): Promise<void> {
+    for (const [id, activityId] of this.correlations) if (activityId === activity.id) this.correlations.delete(id);
+    if (outcome.kind !== 'timeout') return;
+    await this.enqueue(ref, async () => {
+      const current = await this.store.activity(activity.id);
+      if (current?.status !== 'sent') return;
+      await this.failActivity(
+        current,
+        `kanto: the device did not answer ${operation} after ${outcome.attempts} attempt(s) of ` +
+          `${this.config.kantoCommandTimeout} s each; the attempt failed`,
+      );
+    });
+  }
+
+  /**
+   * One look for work: Kanto devices with a device deployment due (new, or retried after a failure), and applies
+   * left open by a process that died. On an external broker only the holder of the lease pushes.
+   */
+  async pushDue(): Promise<number> {
+    if (this.stopped) return 0;
+    if (this.broker.kind === 'external') {
+      const ttl = Math.max(this.config.kantoPushInterval, 1) * 3000;
+      if (!(await this.leases.acquire(PUSH_LEASE, ttl))) return 0;
+    }
+    await this.expireOrphans();
+    // Dynamic (saved filter) deployments have no row for a device until it asks: now and then, ask for every
+    // device, as a Mender client polls (every 360 looks: 30 minutes at the default 5 s).
+    if (++this.cycles % DYNAMIC_EVERY === 0) await this.pollAll();
+    let pushed = 0;
+    for (const row of await this.store.dueDeviceDeployments()) {
+      const device = await this.store.deviceByThing(row.tenant_id, row.thing_id);
+      if (!device || !this.reachable(device)) continue;
+      pushed++;
+      await this.enqueue({ tenantId: row.tenant_id, deviceId: row.thing_id }, () => this.pushTo(device));
+    }
+    return pushed;
+  }
+
+  /** Asks `deployments.next` for every reachable Kanto device (what joins them to dynamic deployments). */
+  async pollAll(): Promise<void> {
+    for (const device of await this.store.seenDevices()) {
+      if (this.stopped) return;
+      if (!this.reachable(device)) continue;
+      await this.enqueue({ tenantId: device.tenant_id, deviceId: device.thing_id }, () => this.pushTo(device));
+    }
+  }
+
+  /** Activities still `sent` long after every attempt would have timed out, and unknown to this process. */
+  private async expireOrphans(): Promise<void> {
+    const window = this.config.kantoCommandTimeout * (this.config.kantoCommandAttempts + 1) * 1000;
+    const before = new Date(Date.now() - window).toISOString();
+    await this.store.deleteFinishedRefreshes(new Date(Date.now() - 3600_000).toISOString());
+    const mine = new Set(this.correlations.values());
+    for (const activity of await this.store.staleActivities(before)) {
+      if (mine.has(activity.id)) continue;
+      const device = await this.store.deviceById(activity.tenant_id, activity.device_id);
+      const ref = { tenantId: activity.tenant_id, deviceId: device?.thing_id ?? activity.device_id };
+      await this.enqueue(ref, () =>
+        this.failActivity(
+          activity,
+          `kanto: ${activity.kind} was never answered (the server restarted?); the attempt failed`,
+        ),
+      );
+    }
+  }
+}

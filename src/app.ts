@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
+import { ddiRoutes } from './api/hawkbit/ddi.js';
+import { ddiManagementRoutes } from './api/hawkbit/management.js';
 import { kantoRoutes } from './api/kanto/routes.js';
 import { artifactRoutes } from './api/mender/artifacts.js';
 import { deploymentRoutes } from './api/mender/deployments.js';
@@ -137,5 +139,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(deploymentRoutes, { services });
   await app.register(deviceDeploymentRoutes, { services });
   await app.register(kantoRoutes, { services, kanto });
+  await app.register(ddiRoutes, { services });
+  await app.register(ddiManagementRoutes, { services });
   return app;
 }

@@ -19,6 +19,10 @@ export function audienceOf(url: string): Audience {
   // Kanto's management routes (devices speak MQTT, not HTTP); outside /api/management/, which is Mender's.
   if (path.startsWith('/api/kanto/')) return 'user';
   if (path.startsWith('/api/devices/')) return 'device';
+  // Management of DDI targets and settings (outside /api/management/, which is Mender's), and hawkBit DDI
+  // (`/{tenant}/controller/v1/...`), which authenticates itself (TargetToken, GatewayToken, anonymous).
+  if (path.startsWith('/api/ddi/')) return 'user';
+  if (/^\/[^/]+\/controller\/v1\//.test(path)) return 'none';
   return 'none';
 }
 

@@ -2,6 +2,7 @@
 // number so that tables are created before the tables that refer to them.
 import { type Kysely, type Migration, Migrator, PostgresAdapter, sql } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
+import { ddiMigrations } from '../ddi/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
@@ -19,6 +20,7 @@ const all: Record<string, Migration> = {
   ...inventoryMigrations,
   ...artifactMigrations,
   ...deploymentMigrations,
+  ...ddiMigrations,
   ...kantoMigrations,
 };
 

@@ -108,6 +108,11 @@ function asObject(value: unknown, name: string): Record<string, unknown> {
 }
 
 /** The deployment log line for a feedback (details joined), so operators see what the device said. */
+/** A failure the device reports is an error in the deployment log; everything else is information. */
+export function levelOf(feedback: Feedback): 'info' | 'error' {
+  return feedback.finished === 'failure' || feedback.execution === 'rejected' ? 'error' : 'info';
+}
+
 export function logLine(kind: 'deployment' | 'cancel', feedback: Feedback): string {
   const progress = feedback.progress ? ` ${feedback.progress.cnt}/${feedback.progress.of ?? '?'}` : '';
   const details = feedback.details.length ? `: ${feedback.details.join(' | ')}` : '';

@@ -8,7 +8,7 @@ import type { ArtifactView } from '../artifacts/service.js';
 import { Conflict, Invalid, NotFound, Unauthorized } from '../errors.js';
 import type { Services } from '../services.js';
 import type { Tenant } from '../tenants/service.js';
-import { cancellationAcknowledged, deploymentEffect, type Feedback, logLine } from './feedback.js';
+import { cancellationAcknowledged, deploymentEffect, type Feedback, levelOf, logLine } from './feedback.js';
 import { DdiStore } from './store.js';
 import type { DdiAction, DdiFileTable, DdiSettingsTable, DdiTargetTable } from './tables.js';
 
@@ -455,7 +455,7 @@ export class DdiService {
     }
     const effect = deploymentEffect(feedback);
     await this.services.deployments
-      .saveServerLog(tenantId, action.deployment_id, deviceId, logLine('deployment', feedback))
+      .saveServerLog(tenantId, action.deployment_id, deviceId, logLine('deployment', feedback), levelOf(feedback))
       .catch(() => undefined);
     if (effect.status) {
       try {
@@ -488,7 +488,13 @@ export class DdiService {
     if (action.status === 'closed') return 'gone';
     if (action.status !== 'canceling') throw new NotFound('no cancellation for this action');
     await this.services.deployments
-      .saveServerLog(target.tenantId, action.deployment_id, target.row.device_id, logLine('cancel', feedback))
+      .saveServerLog(
+        target.tenantId,
+        action.deployment_id,
+        target.row.device_id,
+        logLine('cancel', feedback),
+        levelOf(feedback),
+      )
       .catch(() => undefined);
     if (cancellationAcknowledged(feedback)) {
       await this.store(target.tenantId).moveAction(action.id, ['canceling'], {

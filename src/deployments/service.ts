@@ -566,14 +566,20 @@ export class DeploymentService implements ArtifactUsage {
   }
 
   /** A line the server itself adds to a device's deployment log (after what the device sent, if anything). */
-  async saveServerLog(tenantId: string, deploymentId: string, deviceId: string, message: string): Promise<void> {
+  async saveServerLog(
+    tenantId: string,
+    deploymentId: string,
+    deviceId: string,
+    message: string,
+    level: 'info' | 'error' = 'error',
+  ): Promise<void> {
     await this.deps.store.transaction(async (trx) => {
       const store = this.store(tenantId, trx);
       if (!(await store.deviceDeployment(deploymentId, deviceId))) throw new NotFound('deployment not found');
       const previous = await store.log(deploymentId, deviceId);
       const messages: LogMessage[] = previous ? JSON.parse(previous) : [];
       const ts = now();
-      messages.push({ timestamp: ts, level: 'error', message });
+      messages.push({ timestamp: ts, level, message });
       await store.saveLog(deploymentId, deviceId, JSON.stringify(messages), ts);
     });
   }

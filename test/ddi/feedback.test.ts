@@ -1,7 +1,7 @@
 // The DDI feedback table onto Flotilla's deployment statuses, and hawkBit's checks of a feedback body.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cancellationAcknowledged, deploymentEffect, logLine, parseFeedback } from '../../src/ddi/feedback.js';
+import { cancellationAcknowledged, deploymentEffect, levelOf, logLine, parseFeedback } from '../../src/ddi/feedback.js';
 
 const fb = (execution: string, finished = 'none', extra: object = {}) => ({
   status: { execution, result: { finished }, details: [], ...extra },
@@ -83,4 +83,14 @@ describe('DDI feedback body', () => {
       );
     });
   }
+});
+
+describe('DDI feedback in the deployment log', () => {
+  it('is an error when the device reports a failure or a rejection, information otherwise', () => {
+    const at = (execution: string, finished: string) => levelOf({ execution, finished, details: [] } as never);
+    assert.equal(at('closed', 'failure'), 'error');
+    assert.equal(at('rejected', 'none'), 'error');
+    assert.equal(at('proceeding', 'none'), 'info');
+    assert.equal(at('closed', 'success'), 'info');
+  });
 });

@@ -36,6 +36,8 @@ export class DeploymentSweeper {
 
   /** One run, if this process gets the lease; undefined when another process holds it. */
   async sweepOnce(): Promise<SweepResult | undefined> {
+    // Every process keeps its own connection's planner statistics fresh (a no-op on PostgreSQL).
+    await this.store.optimize();
     // The lease outlives one interval so that a slow run is not taken over half-way.
     const ttl = Math.max(this.config.sweepInterval, 1) * 2000;
     if (!(await this.leases.acquire(SWEEP_LEASE, ttl))) return undefined;

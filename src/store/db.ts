@@ -15,6 +15,12 @@ export interface Store {
   /** Runs `work` in one transaction; every write that spans tables goes through here. */
   transaction<T>(work: (trx: Transaction<Tables>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * Keeps the query planner's statistics fresh. SQLite has none until ANALYZE runs, and without them it answers
+   * the inventory's group filter through the wrong index (once per device: minutes for a 100k-device fleet
+   * instead of a second); PostgreSQL's autovacuum does this on its own.
+   */
+  optimize(): Promise<void>;
 }
 
 export interface StoreOptions {
@@ -39,8 +45,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('synchronous = NORMAL');
   registerRegexp(sqlite);
+  // SQLite's advice for long-lived connections: a bounded ANALYZE where statistics are missing or stale, at open
+  // (0x10002) and then now and again (`optimize`, called by the background sweep).
+  sqlite.pragma('analysis_limit = 1000');
+  sqlite.pragma('optimize = 0x10002');
   const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return wrap(db, 'sqlite');
+  return wrap(db, 'sqlite', async () => {
+    sqlite.pragma('optimize');
+  });
 }
 
 async function openPostgres(url: string, schema?: string): Promise<Store> {
@@ -86,12 +98,13 @@ function registerRegexp(sqlite: SQLite.Database): void {
   });
 }
 
-function wrap(db: Kysely<Tables>, dialect: DialectName): Store {
+function wrap(db: Kysely<Tables>, dialect: DialectName, optimize: () => Promise<void> = async () => {}): Store {
   return {
     db,
     dialect,
     transaction: (work) => db.transaction().execute(work),
     close: () => db.destroy(),
+    optimize,
   };
 }
 

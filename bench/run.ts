@@ -1,39 +1,148 @@
-// `npm run bench`: runs the benchmarks and writes their figures, each as a ratio to a baseline measured in the
-// same run, to BENCHMARKS.md. BENCH_UPLOAD_MIB sets the artifact size (default 1024).
+// `npm run bench`: runs the benchmarks and writes their figures, each set against a baseline measured in the
+// same run, to BENCHMARKS.md with the machine's description.
+//
+//   npm run bench                      the full run (100k devices, 1 GiB artifact, 10k devices through a deployment)
+//   npm run bench -- --quick           small sizes, a smoke run; prints the report, writes no file
+//   --only poll,deploy,transfer,simulate   some benchmarks only     --dialects sqlite   one database only
+//   --out FILE                         where to write the report (default: BENCHMARKS.md for the full run)
+// BENCH_UPLOAD_MIB sets the artifact size of the upload and download benchmarks.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { machine } from './support.js';
-import { benchUpload } from './upload.js';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { sql } from 'kysely';
+import { parseFlags } from '../src/config.js';
+import { benchDeployments, type DeploySizes } from './deploy.js';
+import { type Dialect, type Fleet, type FleetOptions, fleetEnv, seedFleet } from './fleet.js';
+import { benchPoll, type PollSizes } from './poll.js';
+import { type DialectResults, type Results, render } from './report.js';
+import { benchSimulation, type SimulationSizes } from './simulate.js';
+import { machine, progress, secondsSince, startServer } from './support.js';
+import { benchTransfer, type TransferSizes } from './upload.js';
 
-const sizeMiB = Number(process.env.BENCH_UPLOAD_MIB ?? 1024);
-const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
-try {
-  const up = await benchUpload(work, sizeMiB);
-  const lines = [
-    '# Benchmarks',
-    '',
-    `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Machine: ${machine()}.`,
-    'Each figure is a ratio to a baseline measured in the same run on the same machine.',
-    '',
-    '## Artifact upload',
-    '',
-    `A ${(up.sizeBytes / 1024 ** 3).toFixed(2)} GiB rootfs-image artifact (uncompressed, made by mender-artifact) uploaded`,
-    'over HTTP (multipart) to `flotilla serve` on SQLite in a child process; it is parsed, every checksum verified and',
-    'written to the blob folder while it streams. Baseline: a bare Node stream SHA-256 of the same file (warm cache).',
-    'Figures are medians: the baseline of 3 runs, the upload of 2.',
-    '',
-    '| figure | value |',
-    '|---|---|',
-    `| baseline: Node stream SHA-256 | ${up.baselineMiBps.toFixed(0)} MiB/s |`,
-    `| upload through Flotilla | ${up.uploadMiBps.toFixed(0)} MiB/s |`,
-    `| **upload / baseline** | **${up.ratio.toFixed(2)}** |`,
-    `| server peak RSS during upload | ${up.serverPeakRssMiB.toFixed(0)} MiB (idle before: ${up.serverIdleRssMiB.toFixed(0)} MiB) |`,
-    `| peak RSS / artifact size | ${(up.serverPeakRssMiB / (up.sizeBytes / 1024 ** 2)).toFixed(3)} |`,
-    '',
-  ];
-  writeFileSync('BENCHMARKS.md', lines.join('\n'));
-  process.stdout.write(`${lines.join('\n')}\n`);
-} finally {
-  rmSync(work, { recursive: true, force: true });
+export interface Sizes {
+  fleet: FleetOptions;
+  poll: PollSizes;
+  transfer: TransferSizes;
+  deploy: DeploySizes;
+  simulation: SimulationSizes;
+}
+
+export const FULL: Sizes = {
+  fleet: { devices: 100_000, tokens: 500, groupEvery: 10 },
+  poll: { durationSeconds: 10, warmupSeconds: 3, offeredRate: 200, connections: 10 },
+  transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 1024), uploadRuns: 2, baselineRuns: 3, downloadRuns: 3 },
+  deploy: { groupRuns: 3, statisticsRuns: 20 },
+  simulation: { devices: 10_000, concurrency: 50 },
+};
+
+export const QUICK: Sizes = {
+  fleet: { devices: 2_000, tokens: 50, groupEvery: 10 },
+  poll: { durationSeconds: 2, warmupSeconds: 1, offeredRate: 100, connections: 5 },
+  transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 32), uploadRuns: 1, baselineRuns: 1, downloadRuns: 1 },
+  deploy: { groupRuns: 1, statisticsRuns: 3 },
+  simulation: { devices: 200, concurrency: 20 },
+};
+
+export type Benchmark = 'poll' | 'deploy' | 'transfer' | 'simulate';
+export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'transfer', 'simulate'];
+
+async function databaseVersion(fleet: Fleet): Promise<string> {
+  const store = await fleet.open();
+  try {
+    if (fleet.dialect === 'sqlite') {
+      const { rows } = await sql<{ v: string }>`select sqlite_version() as v`.execute(store.db);
+      return `SQLite ${rows[0].v} (better-sqlite3, WAL, synchronous=NORMAL), in the data directory`;
+    }
+    const { rows } = await sql<{ v: string }>`show server_version`.execute(store.db);
+    return `PostgreSQL ${Object.values(rows[0])[0]} on 127.0.0.1 (the pg driver, pool of 10)`;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Seeds the fleet on one database, runs the poll and deployment benchmarks against it, and drops it. */
+async function benchDialect(
+  dialect: Dialect,
+  work: string,
+  sizes: Sizes,
+  only: Set<Benchmark>,
+): Promise<DialectResults> {
+  const dataDir = join(work, `fleet-${dialect}`);
+  progress(`${dialect}: seeding ${sizes.fleet.devices} devices`);
+  const fleet = await seedFleet(dialect, dataDir, sizes.fleet);
+  try {
+    const results: DialectResults = {
+      dialect,
+      database: await databaseVersion(fleet),
+      seedSeconds: fleet.seedSeconds,
+    };
+    const server = await startServer(dataDir, fleetEnv(fleet));
+    try {
+      if (only.has('poll')) results.poll = await benchPoll(server, fleet, sizes.poll);
+      if (only.has('deploy')) results.deploy = await benchDeployments(server, fleet, dataDir, sizes.deploy);
+    } finally {
+      await server.stop();
+    }
+    return results;
+  } finally {
+    await fleet.drop();
+  }
+}
+
+export async function runBenchmarks(
+  sizes: Sizes,
+  options: { mode: 'full' | 'quick'; only: Set<Benchmark>; dialects: Dialect[] },
+): Promise<Results> {
+  const start = process.hrtime.bigint();
+  const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
+  const results: Results = {
+    date: new Date().toISOString().slice(0, 10),
+    mode: options.mode,
+    machine: machine(),
+    load: [loadavg()[0], 0],
+    totalSeconds: 0,
+    dialects: [],
+    simulations: [],
+    skipped: [],
+  };
+  try {
+    if (options.only.has('poll') || options.only.has('deploy')) {
+      for (const dialect of options.dialects)
+        results.dialects.push(await benchDialect(dialect, work, sizes, options.only));
+    }
+    if (options.only.has('transfer')) {
+      const transfer = await benchTransfer(join(work, 'transfer'), sizes.transfer);
+      results.upload = transfer.upload;
+      results.download = transfer.download;
+    }
+    if (options.only.has('simulate')) {
+      for (const dialect of options.dialects) {
+        results.simulations.push(await benchSimulation(dialect, join(work, 'simulation'), sizes.simulation));
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  results.totalSeconds = secondsSince(start);
+  results.load[1] = loadavg()[0];
+  return results;
+}
+
+async function main(): Promise<void> {
+  const { flags } = parseFlags(process.argv.slice(2));
+  const quick = flags.quick === 'true';
+  const only = new Set((flags.only ? flags.only.split(',') : BENCHMARKS) as Benchmark[]);
+  for (const name of only) if (!BENCHMARKS.includes(name)) throw new Error(`unknown benchmark ${name}`);
+  const dialects = (flags.dialects ? flags.dialects.split(',') : ['sqlite', 'postgres']) as Dialect[];
+  for (const d of dialects) if (d !== 'sqlite' && d !== 'postgres') throw new Error(`unknown dialect ${d}`);
+  const results = await runBenchmarks(quick ? QUICK : FULL, { mode: quick ? 'quick' : 'full', only, dialects });
+  const report = render(results);
+  const out = flags.out ?? (quick ? undefined : 'BENCHMARKS.md');
+  if (out) writeFileSync(resolve(out), report);
+  process.stdout.write(`${report}\n`);
+  if (out) progress(`written to ${out}`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.dirname, 'run.ts')) {
+  await main();
 }

@@ -1,21 +1,32 @@
-// Artifact upload throughput: a 1 GiB artifact (made by the real mender-artifact) uploaded to Flotilla over
-// HTTP, as a ratio to a bare Node stream SHA-256 of the same file (the ceiling for our runtime: the upload
-// must read, hash and write every byte at least once), plus the server's peak memory.
+// Artifact upload throughput: a large rootfs-image artifact (made by the real mender-artifact) uploaded to
+// Flotilla over HTTP, as a ratio to a bare Node stream SHA-256 of the same file (the ceiling for our runtime: the
+// upload must read, hash and write every byte at least once), plus the server's peak memory. The last upload
+// stays for the download benchmark, which runs against the same server.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { createReadStream, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { MiB, peakRss, startServer } from './support.js';
+import { call, login, uploadArtifact } from './api.js';
+import { benchDownload, type DownloadResult } from './download.js';
+import { MiB, median, peakRss, progress, startServer } from './support.js';
 
 export interface UploadResult {
   sizeBytes: number;
+  baselineRuns: number;
+  uploadRuns: number;
   baselineMiBps: number;
   uploadMiBps: number;
   ratio: number;
   serverPeakRssMiB: number;
   serverIdleRssMiB: number;
+}
+
+export interface TransferSizes {
+  sizeMiB: number;
+  uploadRuns: number;
+  baselineRuns: number;
+  downloadRuns: number;
 }
 
 async function sha256Stream(file: string): Promise<number> {
@@ -26,121 +37,64 @@ async function sha256Stream(file: string): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-async function uploadOnce(url: string, token: string, file: string): Promise<number> {
-  const boundary = '----flotillabench';
-  const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="description"\r\n\r\nbench\r\n` +
-      `--${boundary}\r\nContent-Disposition: form-data; name="artifact"; filename="big.mender"\r\n` +
-      'Content-Type: application/octet-stream\r\n\r\n',
-  );
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const size = statSync(file).size;
-  const start = process.hrtime.bigint();
-  await new Promise<void>((resolve, reject) => {
-    const req = request(
-      `${url}/api/management/v1/deployments/artifacts`,
-      {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': `multipart/form-data; boundary=${boundary}`,
-          'content-length': String(head.length + size + tail.length),
-        },
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c) => {
-          body += c;
-        });
-        res.on('end', () =>
-          res.statusCode === 201 ? resolve() : reject(new Error(`upload: ${res.statusCode} ${body}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.write(head);
-    const stream = createReadStream(file, { highWaterMark: MiB });
-    stream.on('data', (chunk) => {
-      if (!req.write(chunk)) {
-        stream.pause();
-        req.once('drain', () => stream.resume());
-      }
-    });
-    stream.on('end', () => req.end(tail));
-    stream.on('error', reject);
-  });
-  return Number(process.hrtime.bigint() - start) / 1e9;
+async function artifactIds(url: string, token: string): Promise<string[]> {
+  const res = await call(url, token, 'GET', '/api/management/v1/deployments/artifacts', 200);
+  return ((await res.json()) as { id: string }[]).map((a) => a.id);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-async function deleteAll(url: string, token: string): Promise<void> {
-  const headers = { authorization: `Bearer ${token}` };
-  const list = (await (await fetch(`${url}/api/management/v1/deployments/artifacts`, { headers })).json()) as {
-    id: string;
-  }[];
-  for (const a of list)
-    await fetch(`${url}/api/management/v1/deployments/artifacts/${a.id}`, { method: 'DELETE', headers });
-}
-
-export async function benchUpload(work: string, sizeMiB: number): Promise<UploadResult> {
+export async function benchTransfer(
+  work: string,
+  sizes: TransferSizes,
+): Promise<{ upload: UploadResult; download: DownloadResult }> {
+  mkdirSync(work, { recursive: true });
   const payload = join(work, 'rootfs.img');
   const artifact = join(work, 'big.mender');
-  execFileSync('dd', ['if=/dev/urandom', `of=${payload}`, 'bs=1M', `count=${sizeMiB}`, 'status=none']);
-  execFileSync('mender-artifact', [
-    'write',
-    'rootfs-image',
-    '-n',
-    'bench-1',
-    '-t',
-    'bench',
-    '-f',
-    payload,
-    '--compression',
-    'none',
-    '-o',
-    artifact,
-  ]);
+  progress(`upload: making a ${sizes.sizeMiB} MiB artifact with mender-artifact`);
+  execFileSync('dd', ['if=/dev/urandom', `of=${payload}`, 'bs=1M', `count=${sizes.sizeMiB}`, 'status=none']);
+  execFileSync(
+    'mender-artifact',
+    ['write', 'rootfs-image', '-n', 'bench-1', '-t', 'bench', '-f', payload, '--compression', 'none', '-o', artifact],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const size = statSync(artifact).size;
 
   const server = await startServer(join(work, 'data'), {
     FLOTILLA_ADMIN_EMAIL: 'bench@example.com',
     FLOTILLA_ADMIN_PASSWORD: 'bench-password',
-    FLOTILLA_MAX_ARTIFACT_SIZE: String(4 * 1024 * MiB),
+    FLOTILLA_MAX_ARTIFACT_SIZE: String(Math.max(4 * 1024 * MiB, 2 * size)),
   });
   try {
-    const login = await fetch(`${server.url}/api/management/v1/useradm/auth/login`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from('bench@example.com:bench-password').toString('base64')}` },
-    });
-    if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`);
-    const token = await login.text();
+    const token = await login(server.url, 'bench@example.com', 'bench-password');
     const idle = peakRss(server.process.pid!);
     // Medians of several runs: one sample of either is at the mercy of the page cache and the other core.
+    progress(`upload: ${sizes.baselineRuns} SHA-256 runs, ${sizes.uploadRuns} uploads`);
     await sha256Stream(artifact);
     const baselines: number[] = [];
-    for (let i = 0; i < 3; i++) baselines.push(await sha256Stream(artifact));
+    for (let i = 0; i < sizes.baselineRuns; i++) baselines.push(await sha256Stream(artifact));
     const uploads: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      uploads.push(await uploadOnce(server.url, token, artifact));
-      await deleteAll(server.url, token);
+    for (let i = 0; i < sizes.uploadRuns; i++) {
+      for (const id of await artifactIds(server.url, token)) {
+        await call(server.url, token, 'DELETE', `/api/management/v1/deployments/artifacts/${id}`, 204);
+      }
+      uploads.push(await uploadArtifact(server.url, token, artifact));
     }
     const peak = peakRss(server.process.pid!);
     const baseline = median(baselines);
-    const upload = median(uploads);
+    const uploadSeconds = median(uploads);
     const mib = size / MiB;
-    return {
+    const upload: UploadResult = {
       sizeBytes: size,
+      baselineRuns: sizes.baselineRuns,
+      uploadRuns: sizes.uploadRuns,
       baselineMiBps: mib / baseline,
-      uploadMiBps: mib / upload,
-      ratio: baseline / upload,
+      uploadMiBps: mib / uploadSeconds,
+      ratio: baseline / uploadSeconds,
       serverPeakRssMiB: peak / MiB,
       serverIdleRssMiB: idle / MiB,
     };
+    const [id] = await artifactIds(server.url, token);
+    const download = await benchDownload(server.url, token, id, artifact, sizes.downloadRuns);
+    return { upload, download };
   } finally {
     await server.stop();
   }

@@ -1,0 +1,233 @@
+// Renders the benchmark results as BENCHMARKS.md: one summary table (every figure next to its baseline from the
+// same run, and the ratio), then what each benchmark did, so the figures can be read and reproduced.
+import { cpus } from 'node:os';
+import type { DeployResult } from './deploy.js';
+import type { DownloadResult } from './download.js';
+import type { PollResult } from './poll.js';
+import type { SimulationResult } from './simulate.js';
+import type { UploadResult } from './upload.js';
+
+export interface DialectResults {
+  dialect: 'sqlite' | 'postgres';
+  /** e.g. "SQLite 3.50.2 (better-sqlite3, WAL)" */
+  database: string;
+  seedSeconds: number;
+  poll?: PollResult;
+  deploy?: DeployResult;
+}
+
+export interface Results {
+  date: string;
+  mode: 'full' | 'quick';
+  machine: string;
+  /** 1-minute load averages at the start and the end: other work on the machine shows here. */
+  load: [number, number];
+  totalSeconds: number;
+  dialects: DialectResults[];
+  upload?: UploadResult;
+  download?: DownloadResult;
+  simulations: SimulationResult[];
+  /** Benchmarks that did not run, and why. */
+  skipped: string[];
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (n < 10 ? `${n.toFixed(2)} ms` : `${n.toFixed(1)} ms`);
+const sec = (n: number) => (n < 10 ? `${n.toFixed(2)} s` : `${n.toFixed(1)} s`);
+const mibps = (n: number) => `${n.toFixed(0)} MiB/s`;
+/** Flotilla ÷ baseline, with the sense spelled out (rates: fraction of the baseline; times: multiple of it). */
+const rate = (ours: number, base: number) => `${(ours / base).toFixed(3)} of baseline`;
+const time = (ours: number, base: number) => `${(ours / base).toFixed(1)} × baseline`;
+const runs = (n: number) => (n === 1 ? '1 run' : `${n} runs`);
+const NAME = { sqlite: 'SQLite', postgres: 'PostgreSQL' } as const;
+
+export function render(r: Results): string {
+  const rows: string[] = [];
+  const row = (figure: string, base: string, ours: string, ratio: string) =>
+    rows.push(`| ${figure} | ${base} | ${ours} | **${ratio}** |`);
+
+  for (const d of r.dialects) {
+    const p = d.poll;
+    if (!p) continue;
+    const n = NAME[d.dialect];
+    const rateLabel = `${int(p.sizes.offeredRate)} req/s offered`;
+    row(
+      `Device poll, ${n}: requests/s at ${rateLabel}`,
+      int(p.baseline.fixed.requestsPerSecond),
+      int(p.flotilla.fixed.requestsPerSecond),
+      rate(p.flotilla.fixed.requestsPerSecond, p.baseline.fixed.requestsPerSecond),
+    );
+    row(
+      `Device poll, ${n}: p50 latency at ${rateLabel}`,
+      ms(p.baseline.fixed.p50Ms),
+      ms(p.flotilla.fixed.p50Ms),
+      time(p.flotilla.fixed.p50Ms, p.baseline.fixed.p50Ms),
+    );
+    row(
+      `Device poll, ${n}: p99 latency at ${rateLabel}`,
+      ms(p.baseline.fixed.p99Ms),
+      ms(p.flotilla.fixed.p99Ms),
+      time(p.flotilla.fixed.p99Ms, p.baseline.fixed.p99Ms),
+    );
+    row(
+      `Device poll, ${n}: most requests/s (${p.sizes.connections} connections)`,
+      int(p.baseline.max.requestsPerSecond),
+      int(p.flotilla.max.requestsPerSecond),
+      rate(p.flotilla.max.requestsPerSecond, p.baseline.max.requestsPerSecond),
+    );
+    row(
+      `Device poll, ${n}: p99 latency at most requests/s`,
+      ms(p.baseline.max.p99Ms),
+      ms(p.flotilla.max.p99Ms),
+      time(p.flotilla.max.p99Ms, p.baseline.max.p99Ms),
+    );
+  }
+  if (r.upload) {
+    row(
+      'Artifact upload throughput',
+      mibps(r.upload.baselineMiBps),
+      mibps(r.upload.uploadMiBps),
+      rate(r.upload.uploadMiBps, r.upload.baselineMiBps),
+    );
+    row(
+      `Server peak memory (RSS) during the ${(r.upload.sizeBytes / 1024 ** 2).toFixed(0)} MiB uploads (baseline: idle)`,
+      `${r.upload.serverIdleRssMiB.toFixed(0)} MiB`,
+      `${r.upload.serverPeakRssMiB.toFixed(0)} MiB`,
+      time(r.upload.serverPeakRssMiB, r.upload.serverIdleRssMiB),
+    );
+  }
+  if (r.download) {
+    row(
+      'Artifact download throughput (signed link)',
+      mibps(r.download.baselineMiBps),
+      mibps(r.download.downloadMiBps),
+      rate(r.download.downloadMiBps, r.download.baselineMiBps),
+    );
+  }
+  for (const d of r.dialects) {
+    const x = d.deploy;
+    if (!x) continue;
+    const n = NAME[d.dialect];
+    row(
+      `Create a deployment for all ${int(x.devices)} devices, ${n}`,
+      sec(x.all.baselineSeconds),
+      sec(x.all.flotillaSeconds),
+      time(x.all.flotillaSeconds, x.all.baselineSeconds),
+    );
+    row(
+      `Create a deployment for a group of ${int(x.groupSize)}, ${n}`,
+      sec(x.group.baselineSeconds),
+      sec(x.group.flotillaSeconds),
+      time(x.group.flotillaSeconds, x.group.baselineSeconds),
+    );
+    row(
+      `Statistics of the ${int(x.devices)}-device deployment, ${n}`,
+      ms(x.statistics.baselineMs),
+      ms(x.statistics.flotillaMs),
+      time(x.statistics.flotillaMs, x.statistics.baselineMs),
+    );
+  }
+  for (const s of r.simulations) {
+    row(
+      `${int(s.devices)} devices through a deployment: time to all-success, ${NAME[s.dialect]}`,
+      sec(s.baselineSeconds),
+      sec(s.flotillaSeconds),
+      time(s.flotillaSeconds, s.baselineSeconds),
+    );
+  }
+  const out: string[] = [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\`${r.mode === 'quick' ? ' -- --quick (small sizes: a smoke run, not figures to quote)' : ''} on ${r.date}, in ${sec(r.totalSeconds)}.`,
+    '',
+    `- **Machine:** ${r.machine}; 1-minute load average ${r.load[0].toFixed(2)} at the start, ${r.load[1].toFixed(2)} at the end.`,
+    ...r.dialects.map((d) => `- **${NAME[d.dialect]}:** ${d.database}.`),
+    '',
+    'Every figure is set against a baseline measured in the same run on the same machine, a moment before or',
+    'after it. The ratio is Flotilla ÷ baseline: for rates, the fraction of the baseline reached (1 would be as',
+    'fast as the baseline); for times, how many times the baseline it took. Flotilla runs as `flotilla serve` in a',
+    'child process, the bare Node baselines in child processes of their own, and the load generator',
+    `([autocannon](https://github.com/mcollina/autocannon)) and clients in the benchmark process: on ${cpus().length} cores`,
+    'the client and the server share the CPUs, on both sides of every ratio alike. Other work on the machine (see',
+    'the load average) moves absolute figures from run to run; measuring each baseline next to its figure cancels',
+    'most of that in the ratio.',
+    '',
+    '| figure | baseline | Flotilla | Flotilla / baseline |',
+    '|---|---|---|---|',
+    ...rows,
+    '',
+  ];
+  if (r.skipped.length) out.push('Not run:', '', ...r.skipped.map((why) => `- ${why}`), '');
+
+  out.push('## How each figure is measured', '');
+  const poll = r.dialects.find((d) => d.poll)?.poll;
+  if (poll) {
+    out.push(
+      '### Device poll',
+      '',
+      `The store holds ${int(poll.devices)} accepted devices (an auth set and inventory each; every tenth in a static`,
+      'group), seeded with bulk SQL inserts and an `ANALYZE` before the server starts' +
+        ` (${r.dialects.map((d) => `${NAME[d.dialect]}: ${sec(d.seedSeconds)}`).join(', ')}). ${int(poll.tokens)} of them,`,
+      'spread over the fleet, poll `POST /api/devices/v2/deployments/device/deployments/next` with their device JWTs',
+      '(RS256, checked against `device_tokens` on every request) and their provides, in turn, so every request is',
+      'a different device; no deployment is due, so each answer is `204` (the steady state of a fleet). The baseline',
+      'is a bare Node `http` server answering every request with an empty `204`. Each side gets',
+      `${poll.sizes.warmupSeconds} s of warm-up, then ${poll.sizes.durationSeconds} s at a fixed offered rate of`,
+      `${int(poll.sizes.offeredRate)} requests/s (autocannon \`overallRate\`; ${(poll.sizes.offeredRate / (poll.devices / 1800)).toFixed(1)} times what ${int(poll.devices)} devices send`,
+      `at mender-client's default 30-minute update poll interval) and ${poll.sizes.durationSeconds} s as fast as`,
+      `${poll.sizes.connections} connections go. Latencies are each response's own time as autocannon's client sees it`,
+      '(its histogram counts whole milliseconds, too coarse for the baseline). Every response must be a 2xx, or the',
+      'run fails. PostgreSQL runs on a fresh database, dropped afterwards.',
+      '',
+    );
+  }
+  if (r.upload) {
+    out.push(
+      '### Artifact upload and peak memory',
+      '',
+      `A ${(r.upload.sizeBytes / 1024 ** 3).toFixed(2)} GiB rootfs-image artifact (uncompressed, made by mender-artifact) uploaded`,
+      'over HTTP (multipart) to `flotilla serve` on SQLite; it is parsed, every checksum verified and written to the',
+      'blob folder while it streams. Baseline: a bare Node stream SHA-256 of the same file (warm cache). Figures are',
+      `medians: the baseline of ${runs(r.upload.baselineRuns)}, the upload of ${runs(r.upload.uploadRuns)}. Peak memory is the`,
+      "server's VmHWM after the uploads, against its VmHWM when it was started and idle just before them; the peak is",
+      `${(r.upload.serverPeakRssMiB / (r.upload.sizeBytes / 1024 ** 2)).toFixed(3)} of the artifact's size: the server streams it and never holds it whole.`,
+      '',
+    );
+  }
+  if (r.download) {
+    out.push(
+      '### Artifact download',
+      '',
+      `The same artifact (${(r.download.sizeBytes / 1024 ** 2).toFixed(0)} MiB), fetched whole through the signed,`,
+      'expiring download link a device is handed (link check, artifact lookup, blob stream). Baseline: a bare Node',
+      '`http` server piping `fs.createReadStream` of the same bytes into the response. One client reads both and',
+      `throws the bytes away; medians of ${runs(r.download.runs)} each, after one untimed run each.`,
+      '',
+    );
+  }
+  const deploy = r.dialects.find((d) => d.deploy)?.deploy;
+  if (deploy) {
+    out.push(
+      '### Creating a deployment and reading its statistics',
+      '',
+      '`POST /api/management/v1/deployments/deployments` with `all_devices: true`, and',
+      '`POST .../deployments/group/{name}` for the static group, timed from request to `201`, on the fleet above',
+      `(after the poll benchmark). Baseline: the least SQL that records the same deployment, run by the benchmark on`,
+      'its own connection while the server is idle: the deployment row and one set-based',
+      '`INSERT INTO device_deployments ... SELECT ... FROM devices` (with the group as an `EXISTS` on the inventory)',
+      'in one transaction, into the same indexed table; removed again afterwards. The group figures are medians of',
+      `${runs(deploy.group.runs)}. Statistics: \`GET .../deployments/{id}/statistics\` of the all-devices deployment`,
+      'over HTTP, against the bare `SELECT status, count(*) ... GROUP BY status` over the same rows on the',
+      `benchmark's connection; medians of ${runs(deploy.statistics.runs)}.`,
+      '',
+      'The `ANALYZE` after seeding matters on SQLite: without planner statistics (a fresh database that never ran',
+      "`ANALYZE` or `PRAGMA optimize`), SQLite answers the group's `EXISTS` through the attribute-value index instead",
+      'of the attribute primary key, once per device, and creating the group deployment over 100k devices took more',
+      'than 15 minutes in a trial run. PostgreSQL gathers its statistics on its own (autovacuum).',
+      '',
+    );
+  }
+  const [simulation] = r.simulations;
+  if (simulation) out.push('### Devices through a full deployment', '', ...simulation.description, '');
+  return out.join('\n');
+}

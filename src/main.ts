@@ -1,6 +1,7 @@
-// The command line: `flotilla serve | migrate | user create`.
+// The command line: `flotilla serve | migrate | user create | artifact-keys | simulate`.
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { simulate } from './agent/cli.js';
 import { buildApp, prepareStore } from './app.js';
 import { loadConfig, parseFlags } from './config.js';
 
@@ -12,6 +13,10 @@ const USAGE = `usage:
   flotilla user create --email E --password P   create a user in the default tenant
   flotilla artifact-keys add FILE | list | clear
                                                 public keys (PEM) that uploaded artifacts must be signed with
+  flotilla simulate --devices N --protocol mender|ddi|kanto|mixed --server URL --email E --password P
+        [--poll-interval S] [--failure-ratio R] [--concurrency N] [--deploy ARTIFACT] [--mqtt-url URL]
+        [--tenant-token T] [--ddi-tenant NAME] [--timeout S]
+                                                a simulated fleet against a server (summary as JSON at the end)
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -22,6 +27,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'migrate') return await runMigrate(flags);
     if (command === 'user' && sub === 'create') return await createUser(flags);
     if (command === 'artifact-keys' && sub) return await artifactKeys(sub, rest[2], flags);
+    if (command === 'simulate') return await simulate(flags);
     process.stdout.write(USAGE);
     process.exitCode = command && command !== 'help' && flags.help !== 'true' ? 2 : 0;
   } catch (error) {

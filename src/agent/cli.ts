@@ -1,0 +1,49 @@
+// `flotilla simulate`: reads the flags, runs the simulator with a progress line (redrawn on a terminal, one line
+// per update otherwise) and prints the summary as JSON.
+import { runSimulation, type SimulationOptions, type SimulationProgress } from './simulator.js';
+
+function number(flags: Record<string, string>, name: string, fallback: number): number {
+  if (flags[name] === undefined) return fallback;
+  const value = Number(flags[name]);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a non-negative number`);
+  return value;
+}
+
+export async function simulate(flags: Record<string, string>): Promise<void> {
+  const protocol = flags.protocol ?? 'mender';
+  if (!['mender', 'ddi', 'kanto', 'mixed'].includes(protocol))
+    throw new Error('--protocol: mender, ddi, kanto or mixed');
+  for (const required of ['server', 'email', 'password']) {
+    if (!flags[required]) throw new Error(`simulate needs --${required}`);
+  }
+  const tty = process.stderr.isTTY;
+  let last = '';
+  const show = (p: SimulationProgress) => {
+    const s = p.statistics;
+    const line = s
+      ? `enrolled ${p.enrolled}/${p.devices} · success ${s.success ?? 0} · failure ${s.failure ?? 0} · downloading ${s.downloading ?? 0} · installing ${s.installing ?? 0} · pending ${s.pending ?? 0}`
+      : `enrolled ${p.enrolled}/${p.devices}`;
+    if (line === last) return;
+    last = line;
+    process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+  };
+  const options: SimulationOptions = {
+    server: flags.server.replace(/\/$/, ''),
+    devices: number(flags, 'devices', 10),
+    protocol: protocol as SimulationOptions['protocol'],
+    email: flags.email,
+    password: flags.password,
+    tenantToken: flags['tenant-token'],
+    ddiTenant: flags['ddi-tenant'],
+    mqttUrl: flags['mqtt-url'],
+    pollIntervalMs: number(flags, 'poll-interval', 5) * 1000,
+    failureRatio: number(flags, 'failure-ratio', 0),
+    concurrency: number(flags, 'concurrency', 50),
+    deploy: flags.deploy,
+    timeoutMs: number(flags, 'timeout', 600) * 1000,
+    onProgress: show,
+  };
+  const summary = await runSimulation(options);
+  if (tty) process.stderr.write('\n');
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+}

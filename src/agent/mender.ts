@@ -1,0 +1,120 @@
+// A Mender device as mender-client 3.x talks to the server: a key pair, signed auth requests (the body's exact
+// bytes, tenant token inside), inventory, the v2 update check with its provides, the download through the signed
+// link, status reports downloading → installing → rebooting → success (or failure with a log), and its new
+// artifact name kept and sent again. The installer is a no-op that reads the artifact through (simulation).
+import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import type { AgentOptions, Behaviour, HttpCounter, UpdateOutcome } from './common.js';
+
+const AUTH = '/api/devices/v1/authentication/auth_requests';
+const INVENTORY = '/api/devices/v1/inventory/device/attributes';
+const NEXT = '/api/devices/v2/deployments/device/deployments/next';
+const STATUS = (id: string) => `/api/devices/v1/deployments/device/deployments/${id}/status`;
+const LOG = (id: string) => `/api/devices/v1/deployments/device/deployments/${id}/log`;
+
+export interface MenderAgentOptions extends AgentOptions {
+  tenantToken: string;
+  mac: string;
+}
+
+export class MenderAgent {
+  readonly protocol = 'mender';
+  private readonly key: KeyObject;
+  private readonly pubkey: string;
+  private token: string | undefined;
+  artifactName: string;
+  private gone = false;
+
+  constructor(
+    readonly options: MenderAgentOptions,
+    private readonly http: HttpCounter,
+    readonly behaviour: Behaviour = {},
+  ) {
+    this.key = generateKeyPairSync('ed25519').privateKey;
+    this.pubkey = createPublicKey(this.key).export({ type: 'spki', format: 'pem' }).toString();
+    this.artifactName = options.artifactName;
+  }
+
+  get identity(): Record<string, string> {
+    return { mac: this.options.mac };
+  }
+
+  /** One auth request; true once the server answers with a token (it does after an operator accepted us). */
+  async authenticate(): Promise<boolean> {
+    const body = Buffer.from(
+      `${JSON.stringify({
+        id_data: JSON.stringify(this.identity),
+        pubkey: this.pubkey,
+        tenant_token: this.options.tenantToken,
+      })}\n`,
+    );
+    const res = await this.http.request('POST', `${this.options.server}${AUTH}`, {
+      body,
+      headers: { 'content-type': 'application/json', 'x-men-signature': sign(null, body, this.key).toString('base64') },
+    });
+    if (res.status !== 200) return false;
+    this.token = res.text;
+    return true;
+  }
+
+  get authenticated(): boolean {
+    return this.token !== undefined;
+  }
+
+  private auth() {
+    return { authorization: `Bearer ${this.token}` };
+  }
+
+  async sendInventory(): Promise<void> {
+    await this.http.json('PATCH', `${this.options.server}${INVENTORY}`, this.auth(), [
+      { name: 'device_type', value: this.options.deviceType },
+      { name: 'artifact_name', value: this.artifactName },
+    ]);
+  }
+
+  /** One update check; runs the update when there is one. */
+  async poll(): Promise<UpdateOutcome | undefined> {
+    if (this.gone) return undefined;
+    const res = await this.http.json('POST', `${this.options.server}${NEXT}`, this.auth(), {
+      device_provides: { device_type: this.options.deviceType, artifact_name: this.artifactName },
+      update_control_map: false,
+    });
+    if (res.status === 401) this.token = undefined;
+    if (res.status !== 200) return undefined;
+    const next = JSON.parse(res.text) as { id: string; artifact: { artifact_name: string; source: { uri: string } } };
+    return this.install(next.id, next.artifact.artifact_name, next.artifact.source.uri);
+  }
+
+  private async report(id: string, status: string): Promise<boolean> {
+    const res = await this.http.json('PUT', `${this.options.server}${STATUS(id)}`, this.auth(), { status });
+    return res.status === 204;
+  }
+
+  private async install(id: string, name: string, uri: string): Promise<UpdateOutcome> {
+    if (!(await this.report(id, 'downloading'))) return 'aborted';
+    if (this.behaviour.dropOff) {
+      // Gone mid-update: never heard from again (the server's silent-device timeout ends the attempt).
+      this.gone = true;
+      return 'aborted';
+    }
+    const download = await this.http.request('GET', uri, {});
+    const digest = createHash('sha256').update(download.bytes).digest('hex');
+    if (download.status !== 200 || download.bytes.length === 0)
+      return this.fail(id, `download failed: ${download.status}`);
+    if (!(await this.report(id, 'installing'))) return 'aborted';
+    if (this.behaviour.slowMs) await new Promise((r) => setTimeout(r, this.behaviour.slowMs));
+    if (this.behaviour.fail) return this.fail(id, `simulated installation failure (artifact sha256 ${digest})`);
+    if (!(await this.report(id, 'rebooting'))) return 'aborted';
+    if (!(await this.report(id, 'success'))) return 'aborted';
+    this.artifactName = name;
+    await this.sendInventory();
+    return 'success';
+  }
+
+  private async fail(id: string, message: string): Promise<UpdateOutcome> {
+    await this.http.json('PUT', `${this.options.server}${LOG(id)}`, this.auth(), {
+      messages: [{ timestamp: new Date().toISOString(), level: 'error', message }],
+    });
+    await this.report(id, 'failure');
+    return 'failure';
+  }
+}

@@ -4,16 +4,20 @@
 // artifact name kept and sent again. The installer is a no-op that reads the artifact through (simulation).
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import type { AgentOptions, Behaviour, HttpCounter, UpdateOutcome } from './common.js';
+import { type ControlMapState, DeploymentGone, type UpdateControl } from './control/index.js';
 
 const AUTH = '/api/devices/v1/authentication/auth_requests';
 const INVENTORY = '/api/devices/v1/inventory/device/attributes';
 const NEXT = '/api/devices/v2/deployments/device/deployments/next';
 const STATUS = (id: string) => `/api/devices/v1/deployments/device/deployments/${id}/status`;
 const LOG = (id: string) => `/api/devices/v1/deployments/device/deployments/${id}/log`;
+const CONTROL_MAP = (id: string) => `/api/devices/v2/deployments/device/deployments/${id}/update_control_map`;
 
 export interface MenderAgentOptions extends AgentOptions {
   tenantToken: string;
   mac: string;
+  /** Update control maps (server and local) decide at install, reboot and commit; none: always continue. */
+  control?: UpdateControl;
 }
 
 export class MenderAgent {
@@ -76,11 +80,16 @@ export class MenderAgent {
     if (this.gone) return undefined;
     const res = await this.http.json('POST', `${this.options.server}${NEXT}`, this.auth(), {
       device_provides: { device_type: this.options.deviceType, artifact_name: this.artifactName },
-      update_control_map: false,
+      update_control_map: this.options.control !== undefined,
     });
     if (res.status === 401) this.token = undefined;
     if (res.status !== 200) return undefined;
-    const next = JSON.parse(res.text) as { id: string; artifact: { artifact_name: string; source: { uri: string } } };
+    const next = JSON.parse(res.text) as {
+      id: string;
+      artifact: { artifact_name: string; source: { uri: string } };
+      update_control_map?: unknown;
+    };
+    this.options.control?.set(next.update_control_map ?? null, 'server', next.id);
     return this.install(next.id, next.artifact.artifact_name, next.artifact.source.uri);
   }
 
@@ -100,14 +109,41 @@ export class MenderAgent {
     const digest = createHash('sha256').update(download.bytes).digest('hex');
     if (download.status !== 200 || download.bytes.length === 0)
       return this.fail(id, `download failed: ${download.status}`);
+    if (!(await this.gate(id, 'ArtifactInstall_Enter'))) return this.fail(id, 'update control: failed before install');
     if (!(await this.report(id, 'installing'))) return 'aborted';
     if (this.behaviour.slowMs) await new Promise((r) => setTimeout(r, this.behaviour.slowMs));
     if (this.behaviour.fail) return this.fail(id, `simulated installation failure (artifact sha256 ${digest})`);
+    if (!(await this.gate(id, 'ArtifactReboot_Enter'))) return this.fail(id, 'update control: failed before reboot');
     if (!(await this.report(id, 'rebooting'))) return 'aborted';
+    if (!(await this.gate(id, 'ArtifactCommit_Enter'))) return this.fail(id, 'update control: failed before commit');
     if (!(await this.report(id, 'success'))) return 'aborted';
+    this.options.control?.clear(id);
     this.artifactName = name;
     await this.sendInventory();
     return 'success';
+  }
+
+  /**
+   * A control point: the maps decide; a pause is reported as `pause_before_*` and waits, refetching the server's
+   * map, until a map lets the update continue (true) or fail (false).
+   */
+  private async gate(id: string, state: ControlMapState): Promise<boolean> {
+    const control = this.options.control;
+    if (!control) return true;
+    const outcome = await control.waitUntilDecided(state, {
+      deploymentId: id,
+      onPause: async (status) => {
+        await this.report(id, status);
+      },
+      fetchServerMap: async (deploymentId) => {
+        const res = await this.http.json('GET', `${this.options.server}${CONTROL_MAP(deploymentId)}`, this.auth());
+        if (res.status === 404) throw new DeploymentGone();
+        if (res.status !== 200) throw new Error(`update_control_map: ${res.status}`);
+        // Answered as {"update_control_map": {...}}, as mender-client reads it.
+        return (JSON.parse(res.text) as { update_control_map?: unknown }).update_control_map;
+      },
+    });
+    return outcome.action === 'continue';
   }
 
   private async fail(id: string, message: string): Promise<UpdateOutcome> {

@@ -1,5 +1,7 @@
 // What every simulated device shares: its options, how it misbehaves on request, and an HTTP client that counts
 // requests, errors and latencies for the simulator's summary.
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 
 export interface AgentOptions {
   /** Flotilla's base URL, e.g. http://127.0.0.1:8080. */
@@ -7,6 +9,19 @@ export interface AgentOptions {
   deviceType: string;
   /** What the device runs before any update. */
   artifactName: string;
+  /** Where installed files go (the whole artifact for Mender, each chunk file for DDI); none: a no-op installer. */
+  installDir?: string;
+}
+
+/** Writes an installed file into the agent's install directory, if it has one (write, then rename: never half). */
+export async function installFile(dir: string | undefined, name: string, bytes: Buffer): Promise<void> {
+  if (!dir) return;
+  const safe = basename(name);
+  if (!safe || safe === '.' || safe === '..') throw new Error(`refusing to install ${JSON.stringify(name)}`);
+  await mkdir(dir, { recursive: true });
+  const target = join(dir, safe);
+  await writeFile(`${target}.partial`, bytes);
+  await rename(`${target}.partial`, target);
 }
 
 /** Told to fail every installation, to take its time, or to stop answering. */

@@ -3,7 +3,7 @@
 // server gave, and sends feedback (proceeding, then closed with success or failure) — or acknowledges a
 // `cancelAction`. The installer is a no-op (simulation).
 import { createHash } from 'node:crypto';
-import type { AgentOptions, Behaviour, HttpCounter, UpdateOutcome } from './common.js';
+import { type AgentOptions, type Behaviour, type HttpCounter, installFile, type UpdateOutcome } from './common.js';
 
 export interface DdiAgentOptions extends AgentOptions {
   /** The tenant segment of the DDI path (`DEFAULT` for Flotilla's default tenant). */
@@ -90,6 +90,7 @@ export class DdiAgent {
           );
           return 'failure';
         }
+        if (!this.behaviour.fail) await installFile(this.options.installDir, artifact.filename, file.bytes);
       }
     }
     if (this.behaviour.slowMs) await new Promise((r) => setTimeout(r, this.behaviour.slowMs));

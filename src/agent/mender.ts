@@ -3,7 +3,7 @@
 // link, status reports downloading → installing → rebooting → success (or failure with a log), and its new
 // artifact name kept and sent again. The installer is a no-op that reads the artifact through (simulation).
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
-import type { AgentOptions, Behaviour, HttpCounter, UpdateOutcome } from './common.js';
+import { type AgentOptions, type Behaviour, type HttpCounter, installFile, type UpdateOutcome } from './common.js';
 import { type ControlMapState, DeploymentGone, type UpdateControl } from './control/index.js';
 
 const AUTH = '/api/devices/v1/authentication/auth_requests';
@@ -113,6 +113,7 @@ export class MenderAgent {
     if (!(await this.report(id, 'installing'))) return 'aborted';
     if (this.behaviour.slowMs) await new Promise((r) => setTimeout(r, this.behaviour.slowMs));
     if (this.behaviour.fail) return this.fail(id, `simulated installation failure (artifact sha256 ${digest})`);
+    await installFile(this.options.installDir, `${name}.mender`, download.bytes);
     if (!(await this.gate(id, 'ArtifactReboot_Enter'))) return this.fail(id, 'update control: failed before reboot');
     if (!(await this.report(id, 'rebooting'))) return 'aborted';
     if (!(await this.gate(id, 'ArtifactCommit_Enter'))) return this.fail(id, 'update control: failed before commit');

@@ -2,6 +2,9 @@
 // control map from the deployment pauses it before installing (reported as pause_before_installing) until the
 // operator's PATCH lets it continue to success; its new artifact name reaches inventory.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HttpCounter } from '../../src/agent/common.js';
 import { UpdateControl } from '../../src/agent/control/index.js';
@@ -46,6 +49,7 @@ for (const dialect of dialects) {
 
     it('pauses before installing under the deployment control map until a PATCH continues it', async () => {
       const control = new UpdateControl({ pollIntervalSeconds: 1 });
+      const installDir = mkdtempSync(join(tmpdir(), 'flotilla-agent-'));
       const http = new HttpCounter();
       const agent = new MenderAgent(
         {
@@ -55,6 +59,7 @@ for (const dialect of dialects) {
           tenantToken: t.tenant.tenant_token,
           mac: '02:a6:00:00:00:01',
           control,
+          installDir,
         },
         http,
       );
@@ -105,6 +110,12 @@ for (const dialect of dialects) {
       };
       assert.equal(inventory.attributes.find((a) => a.name === 'artifact_name')?.value, 'agent-2.0');
       assert.equal(http.errors, 0);
+      assert.deepEqual(
+        readdirSync(installDir),
+        ['agent-2.0.mender'],
+        'installed into its directory, nothing half-written',
+      );
+      rmSync(installDir, { recursive: true, force: true });
       control.close();
     });
   });

@@ -3,6 +3,8 @@
 // link, status reports downloading → installing → rebooting → success (or failure with a log), and its new
 // artifact name kept and sent again. The installer is a no-op that reads the artifact through (simulation).
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { parseMenderArtifact } from '../artifacts/parse.js';
 import { type AgentOptions, type Behaviour, type HttpCounter, installFile, type UpdateOutcome } from './common.js';
 import { type ControlMapState, DeploymentGone, type UpdateControl } from './control/index.js';
 
@@ -109,6 +111,13 @@ export class MenderAgent {
     const digest = createHash('sha256').update(download.bytes).digest('hex');
     if (download.status !== 200 || download.bytes.length === 0)
       return this.fail(id, `download failed: ${download.status}`);
+    // As mender-client does while it installs: every checksum of the artifact's manifest must match.
+    try {
+      const parsed = await parseMenderArtifact(Readable.from([download.bytes]), {});
+      if (parsed.name !== name) return this.fail(id, `the artifact is ${parsed.name}, not ${name}`);
+    } catch (error) {
+      return this.fail(id, `artifact verification failed: ${(error as Error).message}`);
+    }
     if (!(await this.gate(id, 'ArtifactInstall_Enter'))) return this.fail(id, 'update control: failed before install');
     if (!(await this.report(id, 'installing'))) return 'aborted';
     if (this.behaviour.slowMs) await new Promise((r) => setTimeout(r, this.behaviour.slowMs));

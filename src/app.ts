@@ -20,6 +20,7 @@ import { TokenIssuer } from './auth/tokens.js';
 import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
 import type { Config } from './config.js';
+import { DdiService } from './ddi/service.js';
 import { DeploymentSweeper } from './deployments/sweeper.js';
 import { Kanto } from './kanto/service.js';
 import { createServices, type Services } from './services.js';
@@ -139,7 +140,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(deploymentRoutes, { services });
   await app.register(deviceDeploymentRoutes, { services });
   await app.register(kantoRoutes, { services, kanto });
-  await app.register(ddiRoutes, { services });
-  await app.register(ddiManagementRoutes, { services });
+  // hawkBit DDI: one adapter for the device and operator routes (it subscribes to decommissioning).
+  const ddi = new DdiService(services);
+  await app.register(ddiRoutes, { ddi });
+  await app.register(ddiManagementRoutes, { ddi, services });
   return app;
 }

@@ -1,5 +1,5 @@
 // hawkBit DDI tables (see tables.ts). Action and module ids are integers from the database (hawkBit's are longs).
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import { columnTypes, dialectOf } from '../store/migrate.js';
 
 export const ddiMigrations: Record<string, Migration> = {
@@ -83,6 +83,39 @@ export const ddiMigrations: Record<string, Migration> = {
         .addColumn('sha1', 'text', (c) => c.notNull())
         .addColumn('sha256', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('ddi_files_pk', ['tenant_id', 'artifact_id', 'update_index', 'file_name'])
+        .execute();
+    },
+  },
+  '0061_ddi_actions_derived': {
+    // An action's lifecycle is read off the deployments domain's attempt; only DDI's own facts stay here: the
+    // cancellation's acknowledgement, and which action the target last installed (installedBase).
+    async up(db: Kysely<unknown>) {
+      // biome-ignore lint/suspicious/noExplicitAny: columns that leave the typed schema
+      const any = db as Kysely<any>;
+      await db.schema.alterTable('ddi_actions').addColumn('cancel_acknowledged_ts', 'text').execute();
+      await sql`update ddi_actions set cancel_acknowledged_ts = updated_ts where result = 'canceled'`.execute(db);
+      await db.schema.alterTable('ddi_targets').addColumn('installed_action_id', 'integer').execute();
+      const installed = await any
+        .selectFrom('ddi_actions')
+        .select(['tenant_id', 'device_id', sql<number>`max(id)`.as('id')])
+        .where('result', '=', 'success')
+        .groupBy(['tenant_id', 'device_id'])
+        .execute();
+      for (const row of installed) {
+        await any
+          .updateTable('ddi_targets')
+          .set({ installed_action_id: Number(row.id) })
+          .where('tenant_id', '=', row.tenant_id)
+          .where('device_id', '=', row.device_id)
+          .execute();
+      }
+      await db.schema.dropIndex('ddi_actions_device').execute();
+      await db.schema.alterTable('ddi_actions').dropColumn('status').execute();
+      await db.schema.alterTable('ddi_actions').dropColumn('result').execute();
+      await db.schema
+        .createIndex('ddi_actions_device')
+        .on('ddi_actions')
+        .columns(['tenant_id', 'device_id', 'id'])
         .execute();
     },
   },

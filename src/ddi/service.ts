@@ -4,13 +4,16 @@
 // Routes in src/api/hawkbit only translate wire shapes; everything they decide is here.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
+import type { Transaction } from 'kysely';
 import type { ArtifactView } from '../artifacts/service.js';
+import type { AttemptRef, AttemptState } from '../deployments/attempts.js';
 import { Conflict, Invalid, NotFound, Unauthorized } from '../errors.js';
 import type { Services } from '../services.js';
+import type { Tables } from '../store/schema.js';
 import type { Tenant } from '../tenants/service.js';
 import { cancellationAcknowledged, deploymentEffect, type Feedback, levelOf, logLine } from './feedback.js';
 import { DdiStore } from './store.js';
-import type { DdiAction, DdiFileTable, DdiSettingsTable, DdiTargetTable } from './tables.js';
+import type { DdiAction, DdiActionRow, DdiFileTable, DdiSettingsTable, DdiTargetTable } from './tables.js';
 
 /** The face (auth set) name DDI targets carry in the devices domain. */
 export const DDI_FACE = 'ddi:target';
@@ -24,6 +27,26 @@ const SINGLE_FILE_META = new Set(['dest_dir', 'filename', 'permissions']);
 export interface Target {
   tenantId: string;
   row: DdiTargetTable;
+  /** The device's admission status when the request came (DDI targets are offered work only when accepted). */
+  deviceStatus?: string | null;
+}
+
+/** What DDI shows of an action, read off the state of the attempt it serves. */
+export function actionOf(row: DdiActionRow, state: AttemptState): DdiAction {
+  switch (state.kind) {
+    case 'live':
+      return { ...row, status: 'open', result: null };
+    case 'aborted':
+    case 'decommissioned':
+      // The operator aborted (or decommissioned): the device must confirm the cancellation before the action ends.
+      return row.cancel_acknowledged_ts
+        ? { ...row, status: 'closed', result: 'canceled' }
+        : { ...row, status: 'canceling', result: null };
+    case 'ended':
+      return { ...row, status: 'closed', result: state.status };
+    case 'gone':
+      return { ...row, status: 'closed', result: 'gone' };
+  }
 }
 
 export interface Chunk {
@@ -49,10 +72,38 @@ export function sleepText(seconds: number): string {
 }
 
 export class DdiService {
-  constructor(private readonly services: Services) {}
+  /** Actions whose state can never change again (closed), so polls need not ask the domain about them. */
+  private readonly closed = new Map<string, string | null>();
 
-  private store(tenantId: string): DdiStore {
-    return new DdiStore(this.services.store.db, tenantId);
+  constructor(private readonly services: Services) {
+    // A decommissioned device's DDI target (and its token) goes with it, in the same transaction.
+    services.devices.onDecommission((tenantId, deviceId, trx) => new DdiStore(trx, tenantId).deleteTargetsOf(deviceId));
+  }
+
+  private store(tenantId: string, trx?: Transaction<Tables>): DdiStore {
+    return new DdiStore(trx ?? this.services.store.db, tenantId);
+  }
+
+  private refOf(target: Target, row: DdiActionRow): AttemptRef {
+    return {
+      tenantId: target.tenantId,
+      deviceId: target.row.device_id,
+      deploymentId: row.deployment_id,
+      attempt: row.attempt,
+    };
+  }
+
+  /** The action with its lifecycle, as the deployments domain sees its attempt. */
+  private async view(target: Target, row: DdiActionRow): Promise<DdiAction> {
+    const key = `${target.tenantId}|${row.id}`;
+    const result = this.closed.get(key);
+    if (result !== undefined) return { ...row, status: 'closed', result };
+    const action = actionOf(row, await this.services.deployments.attempts.state(this.refOf(target, row)));
+    if (action.status === 'closed' && action.result !== 'success') {
+      if (this.closed.size > 100_000) this.closed.clear();
+      this.closed.set(key, action.result);
+    }
+    return action;
   }
 
   /** The path's tenant: the hawkBit tenant name (the default tenant answers to `DEFAULT`) or the tenant id. */
@@ -127,11 +178,7 @@ export class DdiService {
     if (deviceType !== null && (typeof deviceType !== 'string' || !deviceType))
       throw new Invalid('device_type: must be a non-empty string');
     const store = this.store(tenantId);
-    const existing = await store.target(controllerId);
-    if (existing && (await this.services.devices.get(tenantId, existing.device_id).catch(() => undefined)))
-      throw new Conflict('a DDI target with this controller_id exists');
-    // A target whose device was decommissioned is gone with it.
-    if (existing) await store.deleteTarget(controllerId);
+    if (await store.target(controllerId)) throw new Conflict('a DDI target with this controller_id exists');
     const admitted = await this.services.devices.admitFace(tenantId, { controllerId }, DDI_FACE, 'accepted');
     const ts = now();
     const inserted = await store.insertTarget({
@@ -142,6 +189,7 @@ export class DdiService {
       device_type: deviceType as string | null,
       artifact_name: null,
       config_sent: 0,
+      installed_action_id: null,
       created_ts: ts,
       updated_ts: ts,
     });
@@ -157,8 +205,7 @@ export class DdiService {
 
   async getTarget(tenantId: string, controllerId: string) {
     const row = await this.store(tenantId).target(controllerId);
-    if (!row || !(await this.services.devices.get(tenantId, row.device_id).catch(() => undefined)))
-      throw new NotFound('DDI target not found');
+    if (!row) throw new NotFound('DDI target not found');
     return {
       controller_id: row.controller_id,
       device_id: row.device_id,
@@ -176,15 +223,10 @@ export class DdiService {
     const store = this.store(tenant.id);
     const match = /^(TargetToken|GatewayToken)\s+(\S+)\s*$/i.exec(authorization ?? '');
     const settings = await this.settings(tenant.id);
-    let row = await store.target(controllerId);
-    if (row && !(await this.services.devices.get(tenant.id, row.device_id).catch(() => undefined))) {
-      // The operator decommissioned the device: its DDI target (and token) went with it.
-      await store.deleteTarget(controllerId);
-      row = undefined;
-    }
+    let row = await store.targetForRequest(controllerId);
     if (match && match[1].toLowerCase() === 'targettoken') {
       if (!row || !sameHash(row.token_hash, hashToken(match[2]))) throw new Unauthorized('bad target token');
-      return { tenantId: tenant.id, row };
+      return { tenantId: tenant.id, row, deviceStatus: row.device_status };
     }
     if (match) {
       if (!sameHash(settings.gateway_token_hash, hashToken(match[2]))) throw new Unauthorized('bad gateway token');
@@ -209,13 +251,16 @@ export class DdiService {
         device_type: null,
         artifact_name: null,
         config_sent: 0,
+        installed_action_id: null,
         created_ts: ts,
         updated_ts: ts,
       });
-      row = (await store.target(controllerId)) as DdiTargetTable;
-      await this.writeInventory(tenant.id, row.device_id, row);
+      const registered = await store.targetForRequest(controllerId);
+      if (!registered) throw new Unauthorized('the target could not be registered');
+      await this.writeInventory(tenant.id, registered.device_id, registered);
+      row = registered;
     }
-    return { tenantId: tenant.id, row };
+    return { tenantId: tenant.id, row, deviceStatus: row.device_status };
   }
 
   private async deviceType(target: Target): Promise<string> {
@@ -223,7 +268,12 @@ export class DdiService {
   }
 
   /** device_type and artifact_name in inventory, as Mender devices report them (filters and deployments see them). */
-  private async writeInventory(tenantId: string, deviceId: string, row: DdiTargetTable): Promise<void> {
+  private async writeInventory(
+    tenantId: string,
+    deviceId: string,
+    row: DdiTargetTable,
+    trx?: Transaction<Tables>,
+  ): Promise<void> {
     const deviceType = row.device_type ?? (await this.settings(tenantId)).default_device_type;
     await this.services.inventory.setAttributes(
       tenantId,
@@ -234,12 +284,8 @@ export class DdiService {
         { name: 'artifact_name', value: row.artifact_name ?? 'none' },
       ],
       'merge',
+      trx,
     );
-  }
-
-  private async accepted(target: Target): Promise<boolean> {
-    const device = await this.services.devices.get(target.tenantId, target.row.device_id).catch(() => undefined);
-    return device?.status === 'accepted';
   }
 
   /**
@@ -247,74 +293,62 @@ export class DdiService {
    * deploymentBase; otherwise whatever `deployments.next` hands out becomes a new action. Also configData until
    * the target sent it, and installedBase for the last action that ended in success.
    */
-  async poll(target: Target, baseUrl: string) {
-    const store = this.store(target.tenantId);
+  async poll(target: Target) {
     const settings = await this.settings(target.tenantId);
     const offer: { deploymentBase?: DdiAction; cancelAction?: DdiAction } = {};
-    if (await this.accepted(target)) {
-      const action = await this.currentAction(target, baseUrl);
+    if (target.deviceStatus === 'accepted') {
+      const action = await this.currentAction(target);
       if (action?.status === 'canceling') offer.cancelAction = action;
       else if (action) offer.deploymentBase = action;
     }
-    const installed = await store.lastSuccess(target.row.device_id);
-    return { sleep: settings.polling_sleep, ...offer, configData: !target.row.config_sent, installed };
+    const installed = target.row.installed_action_id;
+    return {
+      sleep: settings.polling_sleep,
+      ...offer,
+      configData: !target.row.config_sent,
+      installed: installed === null ? undefined : { id: installed },
+    };
   }
 
-  /** The open action (settled against its device deployment), or a new one from `deployments.next`. */
-  private async currentAction(target: Target, baseUrl: string): Promise<DdiAction | undefined> {
+  /**
+   * The action of the device's live attempt (or the cancellation the device still has to confirm), else a new one
+   * for whatever the deployments domain assigns now. Which attempt is live is the domain's answer, not DDI's.
+   */
+  private async currentAction(target: Target): Promise<DdiAction | undefined> {
     const store = this.store(target.tenantId);
     const deviceId = target.row.device_id;
-    const open = await store.openAction(deviceId);
-    if (open) {
-      const dd = await store.deviceDeployment(open.deployment_id, deviceId);
-      if (open.status === 'canceling') return open;
-      if (!dd || dd.status === 'aborted' || dd.status === 'decommissioned') {
-        // The operator aborted: the device must confirm the cancellation before the action ends.
-        if (await store.moveAction(open.id, ['open'], { status: 'canceling', updated_ts: now() }))
-          return { ...open, status: 'canceling' };
-        return store.openAction(deviceId);
-      }
-      if (dd.attempts === open.attempt && isActiveStatus(dd.status)) return open;
-      // The attempt ended without the device closing it (a timeout, a retry): the action is over.
-      await store.moveAction(open.id, ['open'], { status: 'closed', result: dd.status, updated_ts: now() });
+    const latest = await store.latestAction(deviceId);
+    if (latest) {
+      const action = await this.view(target, latest);
+      if (action.status !== 'closed') return action;
     }
-    const instructions = await this.services.deployments.next(
-      target.tenantId,
-      deviceId,
-      {
-        device_provides: {
-          device_type: await this.deviceType(target),
-          artifact_name: target.row.artifact_name ?? 'none',
-        },
-        update_control_map: false,
-      },
-      baseUrl,
-      true,
-    );
-    if (!instructions?.artifact) return undefined;
-    const dd = await store.deviceDeployment(instructions.id, deviceId);
-    if (!dd) return undefined;
+    const assignment = await this.services.deployments.attempts.assign(target.tenantId, deviceId, {
+      provides: { device_type: await this.deviceType(target), artifact_name: target.row.artifact_name ?? 'none' },
+      checkDepends: true,
+      controlMap: false,
+    });
+    if (assignment.kind !== 'install') return undefined;
     const ts = now();
-    return store.actionFor({
+    const row = await store.actionFor({
       tenant_id: target.tenantId,
       device_id: deviceId,
-      deployment_id: instructions.id,
-      attempt: dd.attempts,
-      artifact_id: instructions.artifact.id,
-      artifact_name: instructions.artifact.artifact_name,
-      status: 'open',
-      result: null,
+      deployment_id: assignment.deploymentId,
+      attempt: assignment.attempt,
+      artifact_id: assignment.artifact.id,
+      artifact_name: assignment.artifact.name,
+      cancel_acknowledged_ts: null,
       created_ts: ts,
       updated_ts: ts,
     });
+    return { ...row, status: 'open', result: null };
   }
 
   /** The target's own action; another target's (or another tenant's) is not found. */
   async action(target: Target, actionId: string): Promise<DdiAction> {
     if (!/^\d{1,15}$/.test(actionId)) throw new NotFound('action not found');
-    const action = await this.store(target.tenantId).action(Number(actionId));
-    if (!action || action.device_id !== target.row.device_id) throw new NotFound('action not found');
-    return action;
+    const row = await this.store(target.tenantId).action(Number(actionId));
+    if (!row || row.device_id !== target.row.device_id) throw new NotFound('action not found');
+    return this.view(target, row);
   }
 
   /** The chunks of an action's artifact: one per update, its payload files with size and hashes. */
@@ -436,74 +470,51 @@ export class DdiService {
     await this.writeInventory(target.tenantId, row.device_id, row);
   }
 
-  /** deploymentBase feedback: the status onto the state machine, details into the deployment log. */
+  /** deploymentBase feedback: the status onto the attempt, details into its log, one transaction. */
   async deploymentFeedback(target: Target, action: DdiAction, feedback: Feedback): Promise<'ok' | 'gone'> {
     if (action.status !== 'open') return 'gone';
     const { tenantId } = target;
-    const deviceId = target.row.device_id;
-    // Feedback for an attempt that already ended (timed out, retried) must not move the next attempt. An aborted
-    // one stays open: the next poll offers its cancellation.
-    const dd = await this.store(tenantId).deviceDeployment(action.deployment_id, deviceId);
-    if (dd?.status === 'aborted' && dd.attempts === action.attempt) return 'gone';
-    if (!dd || dd.attempts !== action.attempt || !isActiveStatus(dd.status)) {
-      await this.store(tenantId).moveAction(action.id, ['open'], {
-        status: 'closed',
-        result: dd?.status ?? 'gone',
-        updated_ts: now(),
-      });
-      return 'gone';
-    }
+    const ref = this.refOf(target, action);
+    const line = { timestamp: now(), level: levelOf(feedback), message: logLine('deployment', feedback) };
     const effect = deploymentEffect(feedback);
-    await this.services.deployments
-      .saveServerLog(tenantId, action.deployment_id, deviceId, logLine('deployment', feedback), levelOf(feedback))
-      .catch(() => undefined);
-    if (effect.status) {
-      try {
-        await this.services.deployments.reportStatus(tenantId, deviceId, action.deployment_id, {
-          status: effect.status,
-        });
-      } catch (error) {
-        // Aborted meanwhile (409) or gone (404): the action is no longer the device's to change.
-        if (error instanceof Conflict || error instanceof NotFound) return 'gone';
-        throw error;
-      }
-    }
-    if (effect.closes) {
-      const result = effect.status === 'success' ? 'success' : 'failure';
-      await this.store(tenantId).moveAction(action.id, ['open'], { status: 'closed', result, updated_ts: now() });
-      if (result === 'success') {
-        const row = { ...target.row, artifact_name: action.artifact_name, updated_ts: now() };
-        await this.store(tenantId).updateTarget(row.controller_id, {
-          artifact_name: row.artifact_name,
-          updated_ts: row.updated_ts,
-        });
-        await this.writeInventory(tenantId, deviceId, row);
-      }
-    }
-    return 'ok';
+    if (!effect.status)
+      return (await this.services.deployments.attempts.appendLog(ref, [line])) === 'ok' ? 'ok' : 'gone';
+    const installed = effect.status === 'success';
+    const result = await this.services.deployments.attempts.report(ref, effect.status, {
+      log: [line],
+      // What the target runs now, in the same transaction as the attempt's success.
+      alongside: installed
+        ? async (trx) => {
+            const row = {
+              ...target.row,
+              artifact_name: action.artifact_name,
+              installed_action_id: action.id,
+              updated_ts: now(),
+            };
+            await this.store(tenantId, trx).updateTarget(row.controller_id, {
+              artifact_name: row.artifact_name,
+              installed_action_id: row.installed_action_id,
+              updated_ts: row.updated_ts,
+            });
+            await this.writeInventory(tenantId, row.device_id, row, trx);
+          }
+        : undefined,
+    });
+    return result === 'applied' || result === 'retrying' || result === 'unchanged' ? 'ok' : 'gone';
   }
 
-  /** cancelAction feedback: an acknowledgement closes the action; the rest is logged. */
+  /** cancelAction feedback: logged; an acknowledgement closes the action (in the same transaction). */
   async cancelFeedback(target: Target, action: DdiAction, feedback: Feedback): Promise<'ok' | 'gone'> {
     if (action.status === 'closed') return 'gone';
     if (action.status !== 'canceling') throw new NotFound('no cancellation for this action');
-    await this.services.deployments
-      .saveServerLog(
-        target.tenantId,
-        action.deployment_id,
-        target.row.device_id,
-        logLine('cancel', feedback),
-        levelOf(feedback),
-      )
-      .catch(() => undefined);
-    if (cancellationAcknowledged(feedback)) {
-      await this.store(target.tenantId).moveAction(action.id, ['canceling'], {
-        status: 'closed',
-        result: 'canceled',
-        updated_ts: now(),
-      });
-    }
-    return 'ok';
+    const line = { timestamp: now(), level: levelOf(feedback), message: logLine('cancel', feedback) };
+    const acknowledged = cancellationAcknowledged(feedback);
+    const written = await this.services.deployments.attempts.appendLog(this.refOf(target, action), [line], {
+      alongside: acknowledged
+        ? (trx) => this.store(target.tenantId, trx).acknowledgeCancel(action.id, now())
+        : undefined,
+    });
+    return written === 'ok' ? 'ok' : 'gone';
   }
 
   /**
@@ -541,10 +552,6 @@ export class DdiService {
     }
     await this.writeInventory(tenantId, deviceId, row);
   }
-}
-
-function isActiveStatus(status: string): boolean {
-  return ['pending', 'downloading', 'installing', 'rebooting'].includes(status) || status.startsWith('pause_before_');
 }
 
 /** Bytes start..end (inclusive) of a stream, reading no further than needed. */

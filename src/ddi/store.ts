@@ -1,6 +1,6 @@
 // The SQL of the DDI adapter (targets, settings, actions, modules, file hashes), scoped to one tenant.
 import type { Store } from '../store/db.js';
-import type { DdiAction, DdiFileTable, DdiSettingsTable, DdiTargetTable } from './tables.js';
+import type { DdiActionRow, DdiFileTable, DdiSettingsTable, DdiTargetTable } from './tables.js';
 
 type Db = Store['db'];
 
@@ -65,30 +65,19 @@ export class DdiStore {
       .execute();
   }
 
-  /** The device's action that is not closed yet (at most one is open at a time), newest first. */
-  openAction(deviceId: string): Promise<DdiAction | undefined> {
+  /** The device's newest action (its current attempt's, if it has one). */
+  latestAction(deviceId: string): Promise<DdiActionRow | undefined> {
     return this.db
       .selectFrom('ddi_actions')
       .selectAll()
       .where('tenant_id', '=', this.tenantId)
       .where('device_id', '=', deviceId)
-      .where('status', '!=', 'closed')
       .orderBy('id', 'desc')
+      .limit(1)
       .executeTakeFirst();
   }
 
-  lastSuccess(deviceId: string): Promise<DdiAction | undefined> {
-    return this.db
-      .selectFrom('ddi_actions')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('device_id', '=', deviceId)
-      .where('result', '=', 'success')
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-  }
-
-  action(id: number): Promise<DdiAction | undefined> {
+  action(id: number): Promise<DdiActionRow | undefined> {
     return this.db
       .selectFrom('ddi_actions')
       .selectAll()
@@ -98,7 +87,7 @@ export class DdiStore {
   }
 
   /** One action per device deployment attempt, also when two polls race (the unique index decides). */
-  async actionFor(row: Omit<DdiAction, 'id'>): Promise<DdiAction> {
+  async actionFor(row: Omit<DdiActionRow, 'id'>): Promise<DdiActionRow> {
     await this.db
       .insertInto('ddi_actions')
       .values(row)
@@ -114,26 +103,36 @@ export class DdiStore {
       .executeTakeFirstOrThrow();
   }
 
-  /** Moves an action from one status to another; false when it was no longer in `from`. */
-  async moveAction(id: number, from: string[], changes: Partial<Omit<DdiAction, 'id'>>): Promise<boolean> {
-    const result = await this.db
+  async acknowledgeCancel(id: number, ts: string): Promise<void> {
+    await this.db
       .updateTable('ddi_actions')
-      .set(changes)
+      .set({ cancel_acknowledged_ts: ts, updated_ts: ts })
       .where('tenant_id', '=', this.tenantId)
       .where('id', '=', id)
-      .where('status', 'in', from as DdiAction['status'][])
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+      .where('cancel_acknowledged_ts', 'is', null)
+      .execute();
   }
 
-  /** The device deployment row an action serves (read only: the deployments domain owns it). */
-  deviceDeployment(deploymentId: string, deviceId: string) {
-    return this.db
-      .selectFrom('device_deployments')
-      .select(['status', 'attempts', 'artifact_id'])
+  /** Targets of a decommissioned device go with it (called in the decommissioning transaction). */
+  async deleteTargetsOf(deviceId: string): Promise<void> {
+    await this.db
+      .deleteFrom('ddi_targets')
       .where('tenant_id', '=', this.tenantId)
-      .where('deployment_id', '=', deploymentId)
       .where('device_id', '=', deviceId)
+      .execute();
+  }
+
+  /** The target with the tenant's settings and its device's admission status, in one statement (every request). */
+  async targetForRequest(controllerId: string) {
+    return this.db
+      .selectFrom('ddi_targets as t')
+      .leftJoin('devices as d', (join) =>
+        join.onRef('d.id', '=', 't.device_id').onRef('d.tenant_id', '=', 't.tenant_id'),
+      )
+      .selectAll('t')
+      .select('d.status as device_status')
+      .where('t.tenant_id', '=', this.tenantId)
+      .where('t.controller_id', '=', controllerId)
       .executeTakeFirst();
   }
 

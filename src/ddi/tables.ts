@@ -15,6 +15,8 @@ export interface DdiTargetTable {
   artifact_name: string | null;
   /** 1 once the target sent configData (then the poll stops asking for it). */
   config_sent: number;
+  /** The action whose attempt the target last finished in success (installedBase); null before any. */
+  installed_action_id: number | null;
   created_ts: string;
   updated_ts: string;
 }
@@ -32,6 +34,7 @@ export interface DdiSettingsTable {
   polling_sleep: number;
 }
 
+/** What a DDI device sees of an action; derived from the deployments domain's attempt, never stored. */
 export type DdiActionStatus = 'open' | 'canceling' | 'closed';
 
 export interface DdiActionTable {
@@ -43,9 +46,8 @@ export interface DdiActionTable {
   attempt: number;
   artifact_id: string;
   artifact_name: string;
-  status: DdiActionStatus;
-  /** The result of a closed action: success, failure, canceled. */
-  result: string | null;
+  /** When the device acknowledged the cancellation of this action (its attempt was aborted); DDI's own fact. */
+  cancel_acknowledged_ts: string | null;
   created_ts: string;
   updated_ts: string;
 }
@@ -78,4 +80,11 @@ declare module '../store/schema.js' {
   }
 }
 
-export type DdiAction = import('kysely').Selectable<DdiActionTable>;
+export type DdiActionRow = import('kysely').Selectable<DdiActionTable>;
+
+/** An action as DDI shows it: its row, and its lifecycle read off the attempt it serves. */
+export interface DdiAction extends DdiActionRow {
+  status: DdiActionStatus;
+  /** A closed action's result: success, failure, canceled, or the attempt's final status. */
+  result: string | null;
+}

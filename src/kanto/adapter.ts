@@ -6,16 +6,19 @@
 // to inventory. Messages of one device are handled one at a time, in order; anything malformed, from an unknown
 // device or replayed is refused with a log line and changes nothing.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import { desiredStateOf } from '../artifacts/desired-state.js';
 import type { Broker, BrokerLog } from '../broker/broker.js';
 import { CLOUD_FILTERS, commandTopic, type DeviceRef, parseCloudTopic } from '../broker/topics.js';
 import type { Config } from '../config.js';
-import type { LogMessage } from '../deployments/service.js';
+import type { AttemptRef, Outcome, ReportResult, Step } from '../deployments/attempts.js';
+import type { LogLine } from '../deployments/service.js';
 import { isUniqueViolation } from '../devices/store.js';
 import { Conflict, NotFound } from '../errors.js';
 import type { Services } from '../services.js';
 import { now } from '../store/db.js';
 import type { Leases } from '../store/leases.js';
+import type { Tables } from '../store/schema.js';
 import { type CommandOutcome, CommandTracker } from './commands.js';
 import { inventoryOf } from './current-state.js';
 import { KANTO_FACE, type KantoDevices } from './devices.js';
@@ -28,11 +31,18 @@ import {
   readDeviceMessage,
 } from './ditto.js';
 import { feedbackLog, stepOfFeedback } from './feedback.js';
-import type { KantoStore } from './store.js';
+import { KantoStore } from './store.js';
 import type { KantoActivityTable, KantoDeviceTable } from './tables.js';
 
 export const PUSH_LEASE = 'kanto.push';
+
+/** Another message moved the activity first: the whole event's transaction is rolled back. */
+class ActivityRaced extends Error {}
+
+const TAKEN: readonly (ReportResult | 'ok')[] = ['applied', 'retrying', 'unchanged', 'ok'];
 const DYNAMIC_EVERY = 360;
+/** Attempts looked at per push cycle. */
+const DUE_BATCH = 1000;
 
 type AdapterConfig = Pick<Config, 'kantoCommandTimeout' | 'kantoCommandAttempts' | 'kantoPushInterval'>;
 
@@ -242,16 +252,12 @@ export class KantoAdapter {
       return;
     }
     if (ok) {
-      if (
-        await this.store.advanceActivity(activity, {
-          status: 'acknowledged',
-          reported: 'downloading',
-          updated_ts: now(),
-        })
-      ) {
-        // Acknowledged: the device works on it now, which the silent-device timeout of deployments then watches.
-        await this.report(activity, 'downloading');
-      }
+      // Acknowledged: the device works on it now, which the silent-device timeout of deployments then watches.
+      await this.settle(
+        activity,
+        { status: 'acknowledged', reported: 'downloading', updated_ts: now() },
+        'downloading',
+      );
       return;
     }
     await this.failActivity(
@@ -296,30 +302,39 @@ export class KantoAdapter {
       if (error instanceof MalformedMessage) return this.refuse(topic, `malformed feedback: ${error.message}`);
       throw error;
     }
-    const log: LogMessage[] = [...JSON.parse(activity.log_json), ...feedbackLog(message.feedback, new Date())];
     const status = outcome.final ? (outcome.step === 'success' ? 'completed' : 'failed') : 'running';
-    const advanced = await this.store.advanceActivity(activity, {
-      status,
-      reported: outcome.step ?? activity.reported,
-      feedback_ts: message.timestamp,
-      feedback_digest: digest,
-      log_json: JSON.stringify(log),
-      updated_ts: now(),
-    });
-    if (!advanced)
-      return this.refuse(topic, 'feedback raced another one for the same activity', { activity_id: activity.id });
     const deploymentId = activity.deployment_id as string;
-    await this.saveLog(activity, log);
-    if (outcome.step === 'success') {
-      await this.store.updateDevice(device.tenant_id, device.device_id, { artifact_name: activity.artifact_name });
-      await this.services.inventory.reportInventory(
-        device.tenant_id,
-        device.device_id,
-        [{ name: 'artifact_name', value: activity.artifact_name as string }],
-        'merge',
-      );
-    }
-    if (outcome.step) await this.report(activity, outcome.step);
+    const success = outcome.step === 'success';
+    // One transaction: the activity's replay guard, the log lines, the attempt's step and, on success, what the
+    // device runs now (Kanto's record and inventory).
+    const taken = await this.settle(
+      activity,
+      {
+        status,
+        reported: outcome.step ?? activity.reported,
+        feedback_ts: message.timestamp,
+        feedback_digest: digest,
+        updated_ts: now(),
+      },
+      outcome.step,
+      feedbackLog(message.feedback, new Date()),
+      success
+        ? async (trx) => {
+            await new KantoStore(trx).updateDevice(device.tenant_id, device.device_id, {
+              artifact_name: activity.artifact_name,
+            });
+            await this.services.inventory.reportInventory(
+              device.tenant_id,
+              device.device_id,
+              [{ name: 'artifact_name', value: activity.artifact_name as string }],
+              'merge',
+              trx,
+            );
+          }
+        : undefined,
+    );
+    if (taken === 'raced')
+      return this.refuse(topic, 'feedback raced another one for the same activity', { activity_id: activity.id });
     this.log.info(
       { thing: device.thing_id, deployment: deploymentId, feedback: message.feedback.status, step: outcome.step },
       'kanto: feedback',
@@ -337,52 +352,63 @@ export class KantoAdapter {
         level: 'info',
         message: `kanto: the device asks its owner's consent before ${message.command}`,
       };
-      const log = [...JSON.parse(activity.log_json), line];
-      if (await this.store.advanceActivity(activity, { log_json: JSON.stringify(log) }))
-        await this.saveLog(activity, log);
+      await this.services.deployments.attempts.appendLog(this.refOf(activity), [line]);
     }
   }
 
-  private async saveLog(activity: KantoActivityTable, messages: LogMessage[]): Promise<void> {
-    if (!activity.deployment_id || messages.length === 0) return;
-    await this.services.deployments
-      .saveLog(activity.tenant_id, activity.device_id, activity.deployment_id, { messages })
-      .catch((error) =>
-        this.log.warn({ err: error, activity: activity.id }, 'kanto: could not save the deployment log'),
-      );
+  private refOf(activity: KantoActivityTable): AttemptRef {
+    return {
+      tenantId: activity.tenant_id,
+      deviceId: activity.device_id,
+      deploymentId: activity.deployment_id as string,
+      attempt: activity.attempt,
+    };
   }
 
-  /** A status onto the one state machine; an aborted deployment (409) or a gone one (404) is logged, not fatal. */
-  private async report(activity: KantoActivityTable, status: string): Promise<void> {
+  /**
+   * One device event of an apply: the activity's own change, the attempt's step (if any) and log lines, in one
+   * transaction. When the attempt ended elsewhere (aborted, timed out, retried), the domain refuses the step and
+   * the activity is recorded as over.
+   */
+  private async settle(
+    activity: KantoActivityTable,
+    changes: Partial<KantoActivityTable>,
+    step?: Step | Outcome,
+    log: readonly LogLine[] = [],
+    extra?: (trx: Transaction<Tables>) => Promise<void>,
+  ): Promise<ReportResult | 'ok' | 'raced'> {
+    const alongside = async (trx: Transaction<Tables>) => {
+      if (!(await new KantoStore(trx).advanceActivity(activity, changes))) throw new ActivityRaced();
+      await extra?.(trx);
+    };
+    const attempts = this.services.deployments.attempts;
+    let result: ReportResult | 'ok';
     try {
-      await this.services.deployments.reportStatus(
-        activity.tenant_id,
-        activity.device_id,
-        activity.deployment_id as string,
-        { status },
-      );
+      result = step
+        ? await attempts.report(this.refOf(activity), step, { log, alongside })
+        : await attempts.appendLog(this.refOf(activity), log, { alongside });
     } catch (error) {
-      if (!(error instanceof Conflict) && !(error instanceof NotFound)) throw error;
-      this.log.warn(
-        { activity: activity.id, deployment: activity.deployment_id, status, err: error.message },
-        'kanto: status not taken by the deployment',
-      );
+      if (error instanceof ActivityRaced) return 'raced';
+      throw error;
     }
+    if (!TAKEN.includes(result)) {
+      this.log.warn(
+        { activity: activity.id, deployment: activity.deployment_id, step, result },
+        'kanto: the attempt ended outside Kanto; the activity is over',
+      );
+      await this.store.advanceActivity(activity, { ...changes, status: 'failed', updated_ts: now() });
+    }
+    return result;
   }
 
   private async failActivity(activity: KantoActivityTable, reason: string): Promise<void> {
-    const log: LogMessage[] = [...JSON.parse(activity.log_json), { timestamp: now(), level: 'error', message: reason }];
-    const done = await this.store.advanceActivity(activity, {
-      status: 'failed',
-      reported: 'failure',
-      log_json: JSON.stringify(log),
-      updated_ts: now(),
-    });
-    if (!done) return;
+    const changes = { status: 'failed' as const, reported: 'failure', updated_ts: now() };
     this.log.warn({ activity: activity.id, device: activity.device_id, deployment: activity.deployment_id }, reason);
-    if (activity.kind !== 'apply') return;
-    await this.saveLog(activity, log);
-    await this.report(activity, 'failure');
+    if (activity.kind !== 'apply') {
+      await this.store.advanceActivity(activity, changes);
+      return;
+    }
+    await this.settle(activity, changes, 'failure', [{ timestamp: now(), level: 'error', message: reason }]);
   }
 
   // ---- cloud → device ----------------------------------------------------------------------------------------
@@ -413,30 +439,23 @@ export class KantoAdapter {
     const view = await this.services.devices.get(device.tenant_id, device.device_id).catch(() => undefined);
     if (view?.status !== 'accepted') return;
     if (await this.applyInFlight(device)) return;
-    const instructions = await this.services.deployments.next(
-      device.tenant_id,
-      device.device_id,
-      {
-        device_provides: { device_type: device.device_type, artifact_name: device.artifact_name ?? 'none' },
-        update_control_map: false,
-      },
-      '',
-      true,
-    );
-    if (!instructions) return;
-    const dd = await this.store.deviceDeployment(device.tenant_id, instructions.id, device.device_id);
-    if (!dd) return;
+    const assignment = await this.services.deployments.attempts.assign(device.tenant_id, device.device_id, {
+      provides: { device_type: device.device_type, artifact_name: device.artifact_name ?? 'none' },
+      checkDepends: true,
+      controlMap: false,
+    });
+    if (assignment.kind !== 'install') return;
     const ts = now();
     const activity: KantoActivityTable = {
       tenant_id: device.tenant_id,
       id: randomUUID(),
       device_id: device.device_id,
       kind: 'apply',
-      deployment_id: instructions.id,
-      attempt: dd.attempts,
-      artifact_name: instructions.artifact.artifact_name,
+      deployment_id: assignment.deploymentId,
+      attempt: assignment.attempt,
+      artifact_name: assignment.artifact.name,
       status: 'sent',
-      reported: dd.status,
+      reported: assignment.status,
       feedback_ts: 0,
       feedback_digest: '',
       log_json: '[]',
@@ -449,7 +468,7 @@ export class KantoAdapter {
       if (isUniqueViolation(error)) return; // another process sends this attempt
       throw error;
     }
-    const row = await this.services.artifacts.row(device.tenant_id, instructions.artifact.id);
+    const row = await this.services.artifacts.row(device.tenant_id, assignment.artifact.id);
     const desiredState = desiredStateOf(row);
     if (!desiredState) {
       await this.failActivity(
@@ -459,7 +478,7 @@ export class KantoAdapter {
       return;
     }
     this.log.info(
-      { thing: device.thing_id, deployment: instructions.id, artifact: row.name, activity: activity.id },
+      { thing: device.thing_id, deployment: assignment.deploymentId, artifact: row.name, activity: activity.id },
       'kanto: apply',
     );
     this.sendCommand(device, activity, 'apply', { activityId: activity.id, timestamp: Date.now(), desiredState });
@@ -472,11 +491,11 @@ export class KantoAdapter {
   private async applyInFlight(device: KantoDeviceTable): Promise<boolean> {
     for (const activity of await this.store.openActivities(device.tenant_id, device.device_id)) {
       if (activity.kind !== 'apply' || !activity.deployment_id) continue;
-      const dd = await this.store.deviceDeployment(activity.tenant_id, activity.deployment_id, activity.device_id);
-      if (dd?.active === 1 && dd.attempts === activity.attempt) return true;
+      const state = await this.services.deployments.attempts.state(this.refOf(activity));
+      if (state.kind === 'live') return true;
       await this.store.advanceActivity(activity, { status: 'failed', updated_ts: now() });
       this.log.info(
-        { activity: activity.id, deployment: activity.deployment_id, status: dd?.status },
+        { activity: activity.id, deployment: activity.deployment_id, state: state.kind },
         'kanto: the device deployment attempt ended outside Kanto; its apply no longer counts',
       );
     }
@@ -573,11 +592,12 @@ export class KantoAdapter {
     // device, as a Mender client polls (every 360 looks: 30 minutes at the default 5 s).
     if (++this.cycles % DYNAMIC_EVERY === 0) await this.pollAll();
     let pushed = 0;
-    for (const row of await this.store.dueDeviceDeployments()) {
-      const device = await this.store.deviceByThing(row.tenant_id, row.thing_id);
+    for (const due of await this.services.deployments.attempts.dueForPush(KANTO_FACE, DUE_BATCH)) {
+      if (await this.store.hasActivityFor(due)) continue;
+      const device = await this.store.deviceById(due.tenantId, due.deviceId);
       if (!device || !this.reachable(device)) continue;
       pushed++;
-      await this.enqueue({ tenantId: row.tenant_id, deviceId: row.thing_id }, () => this.pushTo(device));
+      await this.enqueue({ tenantId: due.tenantId, deviceId: device.thing_id }, () => this.pushTo(device));
     }
     return pushed;
   }

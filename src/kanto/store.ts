@@ -110,44 +110,16 @@ export class KantoStore {
       .execute();
   }
 
-  /**
-   * Kanto devices with a device deployment due: pending and active (a new one, or a retry after a failure), and
-   * no open apply for this attempt yet. Read here, not in the deployments domain, because only Kanto pushes.
-   */
-  async dueDeviceDeployments(limit = 200) {
-    return this.db
-      .selectFrom('device_deployments as dd')
-      .innerJoin('kanto_devices as k', (join) =>
-        join.onRef('k.tenant_id', '=', 'dd.tenant_id').onRef('k.device_id', '=', 'dd.device_id'),
-      )
-      .select(['dd.tenant_id', 'dd.device_id', 'dd.deployment_id', 'dd.attempts', 'k.thing_id'])
-      .where('dd.status', '=', 'pending')
-      .where('dd.active', '=', 1)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('kanto_activities as a')
-              .select('a.id')
-              .whereRef('a.tenant_id', '=', 'dd.tenant_id')
-              .whereRef('a.deployment_id', '=', 'dd.deployment_id')
-              .whereRef('a.device_id', '=', 'dd.device_id')
-              .whereRef('a.attempt', '=', 'dd.attempts'),
-          ),
-        ),
-      )
-      .orderBy('dd.deployment_created_ts')
-      .limit(limit)
-      .execute();
-  }
-
-  /** The device deployment's status and attempts, to tell whether an activity still serves it. */
-  deviceDeployment(tenantId: string, deploymentId: string, deviceId: string) {
-    return this.db
-      .selectFrom('device_deployments')
-      .select(['status', 'attempts', 'active'])
-      .where('tenant_id', '=', tenantId)
-      .where('deployment_id', '=', deploymentId)
-      .where('device_id', '=', deviceId)
+  /** Whether an apply was ever sent for this attempt. */
+  async hasActivityFor(ref: { tenantId: string; deviceId: string; deploymentId: string; attempt: number }) {
+    const row = await this.db
+      .selectFrom('kanto_activities')
+      .select('id')
+      .where('tenant_id', '=', ref.tenantId)
+      .where('deployment_id', '=', ref.deploymentId)
+      .where('device_id', '=', ref.deviceId)
+      .where('attempt', '=', ref.attempt)
       .executeTakeFirst();
+    return row !== undefined;
   }
 }

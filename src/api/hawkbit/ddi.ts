@@ -3,10 +3,9 @@
 // guard leaves these paths to this plugin.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseFeedback } from '../../ddi/feedback.js';
-import { type Chunk, DdiService, sleepText, type Target } from '../../ddi/service.js';
+import { type Chunk, type DdiService, sleepText, type Target } from '../../ddi/service.js';
 import type { DdiAction, DdiFileTable } from '../../ddi/tables.js';
 import { Invalid } from '../../errors.js';
-import type { Services } from '../../services.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
 
 interface Params {
@@ -19,8 +18,7 @@ interface Params {
 
 const PREFIX = '/:tenant/controller/v1/:controllerId';
 
-export async function ddiRoutes(app: FastifyInstance, options: { services: Services }) {
-  const ddi = new DdiService(options.services);
+export async function ddiRoutes(app: FastifyInstance, { ddi }: { ddi: DdiService }) {
   app.setErrorHandler(ddiErrorHandler);
 
   const targetOf = async (request: FastifyRequest): Promise<Target> => {
@@ -31,7 +29,6 @@ export async function ddiRoutes(app: FastifyInstance, options: { services: Servi
     const { tenant, controllerId } = request.params as Params;
     return `${request.protocol}://${request.host}/${encodeURIComponent(tenant)}/controller/v1/${encodeURIComponent(controllerId)}`;
   };
-  const origin = (request: FastifyRequest) => `${request.protocol}://${request.host}`;
   const href = (url: string) => ({ href: url });
 
   const artifactJson = (request: FastifyRequest, moduleId: number, file: DdiFileTable) => {
@@ -72,7 +69,7 @@ export async function ddiRoutes(app: FastifyInstance, options: { services: Servi
 
   app.get(PREFIX, { schema: { hide: true } }, async (request) => {
     const target = await targetOf(request);
-    const offer = await ddi.poll(target, origin(request));
+    const offer = await ddi.poll(target);
     const links: Record<string, { href: string }> = {};
     if (offer.cancelAction) links.cancelAction = href(`${base(request)}/cancelAction/${offer.cancelAction.id}`);
     if (offer.deploymentBase)

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { uploadRawPayload } from '../../artifacts/raw.js';
 import { userOf } from '../../auth/guard.js';
-import { DdiService } from '../../ddi/service.js';
+import type { DdiService } from '../../ddi/service.js';
 import type { DdiSettingsTable } from '../../ddi/tables.js';
 import { Invalid } from '../../errors.js';
 import type { Services } from '../../services.js';
@@ -29,9 +29,10 @@ function settingsView(s: DdiSettingsTable) {
   };
 }
 
-export async function ddiManagementRoutes(app: FastifyInstance, options: { services: Services }) {
-  const { services } = options;
-  const ddi = new DdiService(services);
+export async function ddiManagementRoutes(
+  app: FastifyInstance,
+  { ddi, services }: { ddi: DdiService; services: Services },
+) {
   const tenantOf = (request: FastifyRequest) => userOf(request).tenantId;
 
   app.get(`${BASE}/settings`, { schema: { hide: true } }, async (request) =>

@@ -4,15 +4,67 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { deviceOf } from '../../auth/guard.js';
-import type { DeviceProvides, NextRequest } from '../../deployments/rules/matching.js';
-import { configurationPath, configurationSignedPath } from '../../deployments/service.js';
-import { Forbidden, Invalid } from '../../errors.js';
+import type { Assignment, AttemptRef, ReportResult } from '../../deployments/attempts.js';
+import type { ControlMapWire } from '../../deployments/rules/controlmap.js';
+import type { DeviceProvides } from '../../deployments/rules/matching.js';
+import { parseStatusReport } from '../../deployments/rules/status.js';
+import { Conflict, Forbidden, Invalid, NotFound } from '../../errors.js';
 import type { Services } from '../../services.js';
 
 const V1 = '/api/devices/v1/deployments';
 const V2 = '/api/devices/v2/deployments';
 
 const Id = Type.Object({ id: Type.String() });
+
+/** What the device API answers to /next when there is something to do. */
+export interface DeploymentInstructions {
+  id: string;
+  artifact: {
+    id: string;
+    artifact_name: string;
+    source: { uri: string; expire: string };
+    device_types_compatible: string[];
+  };
+  update_control_map?: ControlMapWire;
+}
+
+/** What a configuration link's signature covers: the path and the tenant. */
+export function configurationSignedPath(path: string, tenantId: string): string {
+  return `${path}|${tenantId}`;
+}
+
+/** Paths of the configuration download; the route serves `configurationPath(...)` behind a signed link. */
+export function configurationPath(deploymentId: string, deviceType: string, deviceId: string): string {
+  return `/api/devices/v1/deployments/download/configuration/${encodeURIComponent(deploymentId)}/${encodeURIComponent(deviceType)}/${encodeURIComponent(deviceId)}`;
+}
+
+/** Mender's answers to a report the domain refused. */
+function refusal(result: ReportResult | 'ok'): Error | undefined {
+  if (result === 'gone' || result === 'ended') return new NotFound('deployment not found');
+  if (result === 'aborted') return new Conflict('Deployment aborted');
+  if (result === 'decommissioned') return new Conflict('Device decommissioned');
+  return undefined;
+}
+
+interface LogBody {
+  messages?: unknown;
+}
+
+/** Mender's device log body: every message with a timestamp (a date), a level and a message. */
+function parseLog(body: unknown): { timestamp: string; level: string; message: string }[] {
+  const messages = (body as LogBody | null)?.messages;
+  if (!Array.isArray(messages) || messages.length === 0) throw new Invalid('messages: cannot be blank.');
+  return messages.map((m, index) => {
+    const entry = (m ?? {}) as Record<string, unknown>;
+    for (const key of ['timestamp', 'level', 'message'] as const) {
+      if (typeof entry[key] !== 'string') throw new Invalid(`messages[${index}].${key}: cannot be blank.`);
+    }
+    if (Number.isNaN(Date.parse(entry.timestamp as string))) {
+      throw new Invalid(`messages[${index}].timestamp: must be a valid date.`);
+    }
+    return { timestamp: entry.timestamp as string, level: entry.level as string, message: entry.message as string };
+  });
+}
 
 function baseUrl(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`;
@@ -32,11 +84,65 @@ function providesOf(value: unknown): DeviceProvides {
 export async function deviceDeploymentRoutes(app: FastifyInstance, { services }: { services: Services }) {
   const deployments = services.deployments;
 
-  const answerNext = async (request: FastifyRequest, reply: FastifyReply, next: NextRequest, full: boolean) => {
+  const attempts = deployments.attempts;
+
+  const instructions = async (
+    request: FastifyRequest,
+    tenantId: string,
+    deviceId: string,
+    assignment: Exclude<Assignment, { kind: 'none' | 'conflict' }>,
+  ): Promise<DeploymentInstructions> => {
+    let artifact: DeploymentInstructions['artifact'];
+    if (assignment.kind === 'install') {
+      const { id, name, device_types } = assignment.artifact;
+      artifact = {
+        id,
+        artifact_name: name,
+        source: await services.artifacts.downloadLink(tenantId, id, baseUrl(request)),
+        device_types_compatible: [...device_types],
+      };
+    } else {
+      // A configuration deployment: the artifact is generated when the device downloads it, behind a signed link
+      // whose signature covers the tenant, so it cannot be pointed at another tenant.
+      const expiresAt = new Date(Date.now() + services.config.downloadLinkTtl * 1000);
+      const path = configurationPath(assignment.deploymentId, assignment.deviceType, deviceId);
+      const signed = services.links.sign(configurationSignedPath(path, tenantId), expiresAt);
+      const uri = `${baseUrl(request)}${path}?tenant_id=${encodeURIComponent(tenantId)}&expires=${signed.expires}&signature=${signed.signature}`;
+      artifact = {
+        id: assignment.deploymentId,
+        artifact_name: assignment.artifactName,
+        source: { uri, expire: expiresAt.toISOString() },
+        device_types_compatible: [assignment.deviceType],
+      };
+    }
+    const out: DeploymentInstructions = { id: assignment.deploymentId, artifact };
+    if (assignment.controlMap) out.update_control_map = assignment.controlMap;
+    return out;
+  };
+
+  const answerNext = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    provides: DeviceProvides,
+    full: boolean,
+    controlMap?: boolean,
+  ) => {
     const { tenantId, deviceId } = deviceOf(request);
-    const instructions = await deployments.next(tenantId, deviceId, next, baseUrl(request), full);
-    if (!instructions) return reply.status(204).send();
-    return reply.status(200).send(instructions);
+    if (typeof provides.device_type !== 'string' || !provides.device_type) {
+      throw new Invalid('device_type: cannot be blank.');
+    }
+    if (typeof provides.artifact_name !== 'string' || !provides.artifact_name) {
+      throw new Invalid('artifact_name: cannot be blank.');
+    }
+    const assignment = await attempts.assign(tenantId, deviceId, { provides, checkDepends: full, controlMap });
+    if (assignment.kind === 'conflict') throw new Conflict('Device provided conflicting request data');
+    if (assignment.kind === 'none') return reply.status(204).send();
+    return reply.status(200).send(await instructions(request, tenantId, deviceId, assignment));
+  };
+
+  const ref = (request: FastifyRequest): AttemptRef => {
+    const { tenantId, deviceId } = deviceOf(request);
+    return { tenantId, deviceId, deploymentId: (request.params as { id: string }).id };
   };
 
   app.get(
@@ -52,12 +158,12 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
     async (request, reply) => {
       const q = request.query as { artifact_name?: string; device_type?: string };
       const provides = { artifact_name: q.artifact_name ?? '', device_type: q.device_type ?? '' } as DeviceProvides;
-      return answerNext(request, reply, { device_provides: provides }, false);
+      return answerNext(request, reply, provides, false);
     },
   );
 
   app.post(`${V1}/device/deployments/next`, async (request, reply) =>
-    answerNext(request, reply, { device_provides: providesOf(request.body) }, true),
+    answerNext(request, reply, providesOf(request.body), true),
   );
 
   app.post(`${V2}/device/deployments/next`, async (request, reply) => {
@@ -67,26 +173,33 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
     if (body.update_control_map !== undefined && typeof body.update_control_map !== 'boolean') {
       throw new Invalid('failed to decode request body: update_control_map must be a boolean');
     }
-    const next: NextRequest = { device_provides: providesOf(body.device_provides) };
-    if (body.update_control_map) next.update_control_map = true;
-    return answerNext(request, reply, next, true);
+    return answerNext(
+      request,
+      reply,
+      providesOf(body.device_provides),
+      true,
+      body.update_control_map ? true : undefined,
+    );
   });
 
   app.put(`${V1}/device/deployments/:id/status`, { schema: { params: Id } }, async (request, reply) => {
-    const { tenantId, deviceId } = deviceOf(request);
-    await deployments.reportStatus(tenantId, deviceId, (request.params as { id: string }).id, request.body);
+    const report = parseStatusReport((request.body ?? {}) as { status?: unknown; substate?: unknown });
+    const result = await attempts.report(ref(request), report.status, { substate: report.substate });
+    const error = refusal(result);
+    if (error) throw error;
     return reply.status(204).send();
   });
 
   app.put(`${V1}/device/deployments/:id/log`, { schema: { params: Id } }, async (request, reply) => {
-    const { tenantId, deviceId } = deviceOf(request);
-    await deployments.saveLog(tenantId, deviceId, (request.params as { id: string }).id, request.body);
+    const lines = parseLog(request.body);
+    const error = refusal(await attempts.replaceLog(ref(request), lines));
+    if (error) throw error;
     return reply.status(204).send();
   });
 
   app.get(`${V2}/device/deployments/:id/update_control_map`, { schema: { params: Id } }, async (request) => {
-    const { tenantId, deviceId } = deviceOf(request);
-    const map = await deployments.controlMapForDevice(tenantId, deviceId, (request.params as { id: string }).id);
+    const map = await attempts.controlMap(ref(request));
+    if (!map) throw new NotFound('deployment not found');
     return { update_control_map: map };
   });
 

@@ -1,7 +1,7 @@
 // The device deployment state machine: the statuses, which are active or finished, what a device's status report
 // does to its device deployment (accept, ignore, retry, or refuse with 400/409), the per-status statistics and the
 // deployment status derived from them. Every protocol adapter maps its own feedback onto these functions.
-import { Conflict, Invalid } from '../../errors.js';
+import { Invalid } from '../../errors.js';
 
 // Source: mender-server backend/services/deployments/model/device_deployment.go (status enum and names).
 export const deviceDeploymentStatuses = [
@@ -125,6 +125,8 @@ export interface DeviceDeploymentState {
 }
 
 export type ReportOutcome =
+  /** The device deployment was aborted by an operator or its device decommissioned: nothing may move it. */
+  | { kind: 'refused'; reason: 'aborted' | 'decommissioned' }
   /** Same status as stored: Mender answers 204 and changes nothing, not even the substate. */
   | { kind: 'unchanged' }
   | {
@@ -150,7 +152,7 @@ export type ReportOutcome =
 /**
  * What a status report does to a device deployment (PUT /api/devices/v1/deployments/device/deployments/{id}/status).
  * Source: mender-server app/app.go updateDeviceDeploymentStatus and api_deployments.go PutDeploymentStatusForDevice:
- * - aborted → 409 "Deployment aborted"; decommissioned → 409 "Device decommissioned";
+ * - aborted or decommissioned → refused (Mender answers 409 "Deployment aborted" / "Device decommissioned");
  * - the same status again → nothing happens (204);
  * - any other valid report is accepted from any status, finished ones included: Mender's server has no transition
  *   table (its integration test walks installing → downloading and calls "any valid status until finished" legal).
@@ -164,8 +166,9 @@ export function applyStatusReport(
   report: StatusReport,
   retries: number,
 ): ReportOutcome {
-  if (current.status === 'aborted') throw new Conflict('Deployment aborted');
-  if (current.status === 'decommissioned') throw new Conflict('Device decommissioned');
+  if (current.status === 'aborted' || current.status === 'decommissioned') {
+    return { kind: 'refused', reason: current.status };
+  }
   if (report.status === current.status) return { kind: 'unchanged' };
   const substate = report.substate ? { substate: report.substate } : {};
   if (report.status === 'failure' && mayRetry(current.attempts, retries)) {

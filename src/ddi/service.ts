@@ -21,6 +21,8 @@ export const DDI_FACE = 'ddi:target';
 export const DEFAULT_POLLING_SLEEP = 300;
 /** Device type of DDI targets that name none (neither per target nor by configData), unless the tenant sets one. */
 export const DEFAULT_DEVICE_TYPE = 'ddi';
+/** How long a process trusts its cached DDI settings of a tenant (the bound for a change to reach other processes). */
+export const SETTINGS_TTL_MS = 1000;
 /** Payload files of Mender's single-file update module that describe the install, not the software. */
 const SINGLE_FILE_META = new Set(['dest_dir', 'filename', 'permissions']);
 
@@ -74,6 +76,7 @@ export function sleepText(seconds: number): string {
 export class DdiService {
   /** Actions whose state can never change again (closed), so polls need not ask the domain about them. */
   private readonly closed = new Map<string, string | null>();
+  private readonly settingsCache = new Map<string, { value: DdiSettingsTable; at: number }>();
 
   constructor(private readonly services: Services) {
     // A decommissioned device's DDI target (and its token) goes with it, in the same transaction.
@@ -116,17 +119,23 @@ export class DdiService {
     return tenant;
   }
 
+  /**
+   * The tenant's DDI settings, cached for SETTINGS_TTL_MS (every poll needs them; they change when an operator says
+   * so: at once on this process, within the TTL on the others).
+   */
   async settings(tenantId: string): Promise<DdiSettingsTable> {
-    return (
-      (await this.store(tenantId).settings()) ?? {
-        tenant_id: tenantId,
-        gateway_token_hash: null,
-        anonymous: 0,
-        auto_accept: 0,
-        default_device_type: DEFAULT_DEVICE_TYPE,
-        polling_sleep: DEFAULT_POLLING_SLEEP,
-      }
-    );
+    const cached = this.settingsCache.get(tenantId);
+    if (cached && Date.now() - cached.at < SETTINGS_TTL_MS) return cached.value;
+    const value = (await this.store(tenantId).settings()) ?? {
+      tenant_id: tenantId,
+      gateway_token_hash: null,
+      anonymous: 0,
+      auto_accept: 0,
+      default_device_type: DEFAULT_DEVICE_TYPE,
+      polling_sleep: DEFAULT_POLLING_SLEEP,
+    };
+    this.settingsCache.set(tenantId, { value, at: Date.now() });
+    return value;
   }
 
   /**
@@ -159,6 +168,7 @@ export class DdiService {
       next.polling_sleep = s;
     }
     await this.store(tenantId).saveSettings(next);
+    this.settingsCache.delete(tenantId);
     return next;
   }
 

@@ -106,6 +106,24 @@ for (const dialect of dialects) {
       assert.deepEqual(await attempts().state(ref), { kind: 'ended', status: 'failure' });
     });
 
+    it('with onlyForward, a step behind the current one changes nothing (out-of-order feedback)', async () => {
+      const artifact = await addArtifact(t, { name: `order-${++uniq}` });
+      const device = await addDevice(t);
+      const id = await createDeployment(t, token, {
+        name: 'order',
+        artifact_name: artifact.name,
+        devices: [device.id],
+      });
+      assert.equal((await nextV2(t, device, { device_type: 'qemu', artifact_name: 'old' })).statusCode, 200);
+      const ref = { tenantId: t.tenant.id, deviceId: device.id, deploymentId: id, attempt: 1 };
+      assert.equal(await attempts().progress(ref, 'installing', { onlyForward: true }), 'applied');
+      assert.equal(await attempts().progress(ref, 'downloading', { onlyForward: true }), 'unchanged');
+      assert.equal((await row(id, device.id)).status, 'installing');
+      // Without it (Mender), the device may go back.
+      assert.equal(await attempts().progress(ref, 'downloading'), 'applied');
+      assert.equal((await row(id, device.id)).status, 'downloading');
+    });
+
     describe('one answer for every protocol', () => {
       const ddiCall = (
         method: 'GET' | 'POST',

@@ -23,6 +23,7 @@ import {
   applyStatusReport,
   type DeviceDeploymentStatus,
   isActive,
+  isBehind,
   isFinished,
   type PauseStatus,
   type ReportableStatus,
@@ -97,6 +98,8 @@ export interface ReportOptions {
   /** Lines for the device's deployment log, written with the change. */
   log?: readonly LogLine[];
   /** The protocol's own facts, written in the same transaction (whenever the report is not refused). */
+  /** Ignore a step that is not past the attempt's current one (messages that may arrive out of order). */
+  onlyForward?: boolean;
   alongside?: (trx: Trx) => Promise<void>;
 }
 
@@ -342,7 +345,10 @@ export class DeviceAttempts {
     if (state.kind === 'aborted' || state.kind === 'decommissioned') return state.kind;
     if (ref.attempt !== undefined && state.kind === 'ended') return 'ended';
     const { dd, deployment } = row;
-    const outcome = applyStatusReport(dd, { status, substate: options.substate }, deployment.retries);
+    const outcome =
+      options.onlyForward && isBehind(dd.status, status)
+        ? ({ kind: 'unchanged' } as const)
+        : applyStatusReport(dd, { status, substate: options.substate }, deployment.retries);
     if (outcome.kind === 'refused') return outcome.reason;
     const log = options.log ?? [];
     if (outcome.kind === 'unchanged') {

@@ -297,7 +297,7 @@ export class KantoAdapter {
     }
     let outcome: ReturnType<typeof stepOfFeedback>;
     try {
-      outcome = stepOfFeedback(message.feedback, activity.reported);
+      outcome = stepOfFeedback(message.feedback);
     } catch (error) {
       if (error instanceof MalformedMessage) return this.refuse(topic, `malformed feedback: ${error.message}`);
       throw error;
@@ -311,7 +311,7 @@ export class KantoAdapter {
       activity,
       {
         status,
-        reported: outcome.step ?? activity.reported,
+        reported: outcome.step,
         feedback_ts: message.timestamp,
         feedback_digest: digest,
         updated_ts: now(),
@@ -385,7 +385,7 @@ export class KantoAdapter {
     let result: ReportResult | 'ok';
     try {
       result = step
-        ? await attempts.report(this.refOf(activity), step, { log, alongside })
+        ? await attempts.report(this.refOf(activity), step, { log, alongside, onlyForward: true })
         : await attempts.appendLog(this.refOf(activity), log, { alongside });
     } catch (error) {
       if (error instanceof ActivityRaced) return 'raced';

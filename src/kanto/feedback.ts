@@ -1,7 +1,7 @@
 // Desired-state feedback onto the one deployment state machine, as pure functions. The update manager reports an
 // overall status (IDENTIFYING … COMPLETED / INCOMPLETE) and one action per component (IDENTIFIED, DOWNLOADING,
-// UPDATE_SUCCESS, …); the device deployment moves downloading → installing → success / failure from them, never
-// backwards, and every feedback becomes lines of the device's deployment log.
+// UPDATE_SUCCESS, …); the device deployment moves downloading → installing → success / failure from them (never
+// backwards: the domain's onlyForward), and every feedback becomes lines of the device's deployment log.
 import type { LogLine as LogMessage } from '../deployments/service.js';
 import { type Feedback, MalformedMessage } from './ditto.js';
 
@@ -80,20 +80,17 @@ export function checkFeedbackStatuses(feedback: Feedback): void {
   }
 }
 
-const RANK: Record<string, number> = { pending: 0, downloading: 1, installing: 2, success: 3, failure: 3 };
-
 /**
- * The deployment step a feedback means, given the step last reported; undefined when it changes nothing. A phase
- * never goes back (a late RUNNING after an UPDATING one stays installing); the end statuses end the activity.
+ * The deployment step a feedback means. Phases arrive out of order (a late RUNNING after an UPDATING one), so the
+ * adapter reports them with `onlyForward` and the deployments domain ignores a step behind the attempt's; the end
+ * statuses end the activity.
  */
-export function stepOfFeedback(feedback: Feedback, previous: string): { step?: DeploymentStep; final: boolean } {
+export function stepOfFeedback(feedback: Feedback): { step: DeploymentStep; final: boolean } {
   checkFeedbackStatuses(feedback);
   if (SUCCESS.has(feedback.status)) return { step: 'success', final: true };
   if (FAILURE.has(feedback.status)) return { step: 'failure', final: true };
   const installing = INSTALL_PHASE.has(feedback.status) || feedback.actions.some((a) => ACTION_INSTALL.has(a.status));
-  const step: DeploymentStep = installing ? 'installing' : 'downloading';
-  if ((RANK[previous] ?? 0) >= RANK[step]) return { final: false };
-  return { step, final: false };
+  return { step: installing ? 'installing' : 'downloading', final: false };
 }
 
 /** Log lines for one feedback: the overall status, then one line per component action. */

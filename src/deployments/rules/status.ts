@@ -184,6 +184,31 @@ export function applyStatusReport(
   };
 }
 
+/** Order of an attempt's steps; finished statuses come last. */
+const stepOrder: Record<DeviceDeploymentStatus, number> = {
+  pending: 0,
+  downloading: 1,
+  pause_before_installing: 2,
+  installing: 3,
+  pause_before_rebooting: 4,
+  rebooting: 5,
+  pause_before_committing: 6,
+  success: 7,
+  failure: 7,
+  'already-installed': 7,
+  noartifact: 7,
+  aborted: 7,
+  decommissioned: 7,
+};
+
+/**
+ * For protocols whose progress messages may arrive out of order (Kanto's feedback): a step that is not past the
+ * current one changes nothing. Mender's devices may move back (its server takes any order), so they do not ask this.
+ */
+export function isBehind(current: DeviceDeploymentStatus, reported: DeviceDeploymentStatus): boolean {
+  return stepOrder[reported] <= stepOrder[current];
+}
+
 /** A failed attempt is retried while attempts made ≤ retries allowed (so N retries = N + 1 attempts in all). */
 export function mayRetry(attempts: number, retries: number): boolean {
   return retries > 0 && attempts <= retries;

@@ -2,11 +2,11 @@
 // number so that tables are created before the tables that refer to them.
 import { type Kysely, type Migration, Migrator, PostgresAdapter, sql } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
-import { ddiMigrations } from '../ddi/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
-import { kantoMigrations } from '../kanto/migrations.js';
+import { ddiMigrations } from '../protocols/hawkbit/migrations.js';
+import { kantoMigrations } from '../protocols/kanto/migrations.js';
 import { tenantMigrations } from '../tenants/migrations.js';
 import { userMigrations } from '../users/migrations.js';
 import type { DialectName } from './db.js';

@@ -19,17 +19,17 @@ import {
   parseCloudTopic,
 } from '../../src/broker/topics.js';
 import { loadConfig } from '../../src/config.js';
-import { CommandTracker } from '../../src/kanto/commands.js';
-import { inventoryOf } from '../../src/kanto/current-state.js';
-import { parseUsername } from '../../src/kanto/devices.js';
+import { CommandTracker } from '../../src/protocols/kanto/commands.js';
+import { inventoryOf } from '../../src/protocols/kanto/current-state.js';
+import { parseUsername } from '../../src/protocols/kanto/devices.js';
 import {
   commandEnvelope,
   isThingId,
   MalformedMessage,
   parseEnvelope,
   readDeviceMessage,
-} from '../../src/kanto/ditto.js';
-import { feedbackLog, stepOfFeedback } from '../../src/kanto/feedback.js';
+} from '../../src/protocols/kanto/ditto.js';
+import { feedbackLog, stepOfFeedback } from '../../src/protocols/kanto/feedback.js';
 
 const example = (name: string) => readFileSync(join(import.meta.dirname, 'examples', name));
 const exampleJson = (name: string) => JSON.parse(example(name).toString('utf8'));

@@ -1,7 +1,6 @@
 // The device deployment state machine: the statuses, which are active or finished, what a device's status report
 // does to its device deployment (accept, ignore, retry, or refuse with 400/409), the per-status statistics and the
 // deployment status derived from them. Every protocol adapter maps its own feedback onto these functions.
-import { Invalid } from '../../errors.js';
 
 // Source: mender-server backend/services/deployments/model/device_deployment.go (status enum and names).
 export const deviceDeploymentStatuses = [
@@ -66,9 +65,6 @@ export const reportableStatuses = [
 ] as const satisfies readonly DeviceDeploymentStatus[];
 export type ReportableStatus = (typeof reportableStatuses)[number];
 
-/** Longest substate Mender keeps, in bytes (model/validation.go lengthIn0To200). */
-export const maxSubstateBytes = 200;
-
 export function isDeviceDeploymentStatus(value: unknown): value is DeviceDeploymentStatus {
   return typeof value === 'string' && (deviceDeploymentStatuses as readonly string[]).includes(value);
 }
@@ -89,33 +85,6 @@ export interface StatusReport {
   status: ReportableStatus;
   /** Empty or absent means "keep the substate already stored". */
   substate?: string;
-}
-
-/**
- * Validates a status report body and returns it typed; throws `Invalid` (400) with Mender's messages.
- * Source: model/status.go (UnmarshalText error for unknown names, ozzo-validation "key: message." otherwise).
- * Deviation: a missing status is a 400 here; Mender lets it through and fails later with a 500.
- */
-export function parseStatusReport(body: { status?: unknown; substate?: unknown }): StatusReport {
-  const { status, substate } = body;
-  if (typeof status === 'string' && !isDeviceDeploymentStatus(status)) {
-    throw new Invalid(`invalid status for device '${status}'`);
-  }
-  const problems: string[] = [];
-  if (status === undefined || status === null || status === '') problems.push('status: cannot be blank');
-  else if (typeof status !== 'string' || !(reportableStatuses as readonly string[]).includes(status)) {
-    problems.push('status: must be a valid value');
-  }
-  if (substate !== undefined && substate !== null) {
-    if (typeof substate !== 'string') problems.push('substate: must be a string');
-    else if (Buffer.byteLength(substate, 'utf8') > maxSubstateBytes) {
-      problems.push(`substate: the length must be no more than ${maxSubstateBytes}`);
-    }
-  }
-  if (problems.length > 0) throw new Invalid(`${problems.join('; ')}.`);
-  return typeof substate === 'string' && substate !== ''
-    ? { status: status as ReportableStatus, substate }
-    : { status: status as ReportableStatus };
 }
 
 /** The device deployment as the state machine needs it. `attempts` counts attempts made, starting at 1. */

@@ -2,13 +2,13 @@
 // else the embedded one on --mqtt-port, unless that is 'off') and the adapter above it. A port already taken (e.g.
 // by a Mosquitto on 1883) is a clear warning, not a failed start: HTTP keeps serving, Kanto over MQTT is off.
 import { randomUUID } from 'node:crypto';
-import type { Broker, BrokerLog } from '../broker/broker.js';
-import { EmbeddedBroker } from '../broker/embedded.js';
-import { ExternalBroker } from '../broker/external.js';
-import type { Config } from '../config.js';
-import { Conflict } from '../errors.js';
-import type { Services } from '../services.js';
-import { Leases } from '../store/leases.js';
+import type { Broker, BrokerLog } from '../../broker/broker.js';
+import { EmbeddedBroker } from '../../broker/embedded.js';
+import { ExternalBroker } from '../../broker/external.js';
+import type { Config } from '../../config.js';
+import { Conflict } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { Leases } from '../../store/leases.js';
 import { KantoAdapter } from './adapter.js';
 import { KantoDevices } from './devices.js';
 

@@ -2,7 +2,7 @@
 // overall status (IDENTIFYING … COMPLETED / INCOMPLETE) and one action per component (IDENTIFIED, DOWNLOADING,
 // UPDATE_SUCCESS, …); the device deployment moves downloading → installing → success / failure from them (never
 // backwards: the domain's onlyForward), and every feedback becomes lines of the device's deployment log.
-import type { LogLine as LogMessage } from '../deployments/service.js';
+import type { LogLine as LogMessage } from '../../deployments/service.js';
 import { type Feedback, MalformedMessage } from './ditto.js';
 
 export type DeploymentStep = 'downloading' | 'installing' | 'success' | 'failure';

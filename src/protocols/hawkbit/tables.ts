@@ -70,7 +70,7 @@ export interface DdiFileTable {
   sha256: string;
 }
 
-declare module '../store/schema.js' {
+declare module '../../store/schema.js' {
   interface Tables {
     ddi_targets: DdiTargetTable;
     ddi_settings: DdiSettingsTable;

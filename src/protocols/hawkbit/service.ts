@@ -1,16 +1,16 @@
 // The hawkBit DDI adapter's rules: which tenant a path names, who a request is (target token, gateway token,
 // anonymous), what a poll offers (a device deployment as a numeric action, its cancellation after an abort,
 // configData, installedBase), and feedback onto the one deployment state machine (see feedback.ts).
-// Routes in src/api/hawkbit only translate wire shapes; everything they decide is here.
+// Routes (ddi.ts, management.ts) only translate wire shapes; everything they decide is here.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Transaction } from 'kysely';
-import type { ArtifactView } from '../artifacts/service.js';
-import type { AttemptRef, AttemptState } from '../deployments/attempts.js';
-import { Conflict, Invalid, NotFound, Unauthorized } from '../errors.js';
-import type { Services } from '../services.js';
-import type { Tables } from '../store/schema.js';
-import type { Tenant } from '../tenants/service.js';
+import type { ArtifactView } from '../../artifacts/service.js';
+import type { AttemptRef, AttemptState } from '../../deployments/attempts.js';
+import { Conflict, Invalid, NotFound, Unauthorized } from '../../errors.js';
+import type { Services } from '../../services.js';
+import type { Tables } from '../../store/schema.js';
+import type { Tenant } from '../../tenants/service.js';
 import { cancellationAcknowledged, deploymentEffect, type Feedback, levelOf, logLine } from './feedback.js';
 import { DdiStore } from './store.js';
 import type { DdiAction, DdiActionRow, DdiFileTable, DdiSettingsTable, DdiTargetTable } from './tables.js';

@@ -1,6 +1,6 @@
 // Kanto's SQL, through Kysely: Kanto devices, activities, and the look at device deployments that finds work due.
 import type { Kysely } from 'kysely';
-import type { Tables } from '../store/schema.js';
+import type { Tables } from '../../store/schema.js';
 import type { ActivityStatus, KantoActivityTable, KantoDeviceTable } from './tables.js';
 
 export const OPEN_ACTIVITY: ActivityStatus[] = ['sent', 'acknowledged', 'running'];

@@ -12,7 +12,7 @@
 //   closed + success | canceled                   → the cancellation is acknowledged: the action closes
 //   closed + failure | rejected                   → the device could not cancel: logged, the action stays canceling
 //   anything else                                 → logged only
-import { Invalid } from '../errors.js';
+import { Invalid } from '../../errors.js';
 
 const MAX_LOG_LINE = 4000;
 

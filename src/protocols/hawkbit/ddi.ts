@@ -1,12 +1,12 @@
 // hawkBit DDI controller routes (`/{tenant}/controller/v1/{controllerId}/...`): wire shapes only, the rules are in
-// src/ddi. Authentication is the DDI's own (TargetToken, GatewayToken, anonymous), not a Mender JWT: the auth
+// service.ts. Authentication is the DDI's own (TargetToken, GatewayToken, anonymous), not a Mender JWT: the auth
 // guard leaves these paths to this plugin.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseFeedback } from '../../ddi/feedback.js';
-import { type Chunk, type DdiService, sleepText, type Target } from '../../ddi/service.js';
-import type { DdiAction, DdiFileTable } from '../../ddi/tables.js';
 import { Invalid } from '../../errors.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
+import { parseFeedback } from './feedback.js';
+import { type Chunk, type DdiService, sleepText, type Target } from './service.js';
+import type { DdiAction, DdiFileTable } from './tables.js';
 
 interface Params {
   tenant: string;

@@ -44,7 +44,7 @@ export interface KantoActivityTable {
   updated_ts: string;
 }
 
-declare module '../store/schema.js' {
+declare module '../../store/schema.js' {
   interface Tables {
     kanto_devices: KantoDeviceTable;
     kanto_activities: KantoActivityTable;

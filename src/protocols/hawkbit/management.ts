@@ -12,10 +12,10 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { uploadRawPayload } from '../../artifacts/raw.js';
 import { userOf } from '../../auth/guard.js';
-import type { DdiService } from '../../ddi/service.js';
-import type { DdiSettingsTable } from '../../ddi/tables.js';
 import { Invalid } from '../../errors.js';
 import type { Services } from '../../services.js';
+import type { DdiService } from './service.js';
+import type { DdiSettingsTable } from './tables.js';
 
 const BASE = '/api/ddi/v1';
 

@@ -2,7 +2,7 @@
 // and what a device's message means (feature created, properties with the current state, feedback, a command
 // response, an owner consent request). Shapes from ../shared/specs/kanto/examples/ (read from the update manager's
 // things/update_manager_feature.go); anything else is malformed and refused with the reason.
-import type { DesiredState } from '../artifacts/desired-state.js';
+import type { DesiredState } from '../../artifacts/desired-state.js';
 
 export const FEATURE = 'UpdateManager';
 export const FEATURE_DEFINITION = 'com.bosch.iot.suite.edge.update:UpdateManager:1.0.0';

@@ -2,12 +2,12 @@
 // translation between the wire shapes of ../shared/specs/mender and the inventory domain.
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { setPageHeaders } from '../../api/paging.js';
 import { deviceOf, userOf } from '../../auth/guard.js';
 import { Invalid } from '../../errors.js';
 import { sortParamOf } from '../../inventory/predicates.js';
 import type { DeviceListQuery, Page } from '../../inventory/service.js';
 import type { Services } from '../../services.js';
-import { setPageHeaders } from '../paging.js';
 
 const V1 = '/api/management/v1/inventory';
 const V2 = '/api/management/v2/inventory';

@@ -3,12 +3,12 @@
 // accepted when it first shows up and appears in the same device list and admission API as every other device.
 // Embedded-broker credentials: username `<thing-id>@<tenant-id>`, the password set at registration.
 import { randomBytes } from 'node:crypto';
-import type { DeviceAuthenticator } from '../broker/broker.js';
-import { isSegment } from '../broker/topics.js';
-import { Invalid, NotFound } from '../errors.js';
-import type { Services } from '../services.js';
-import { now } from '../store/db.js';
-import { hashPassword, verifyPassword } from '../users/password.js';
+import type { DeviceAuthenticator } from '../../broker/broker.js';
+import { isSegment } from '../../broker/topics.js';
+import { Invalid, NotFound } from '../../errors.js';
+import type { Services } from '../../services.js';
+import { now } from '../../store/db.js';
+import { hashPassword, verifyPassword } from '../../users/password.js';
 import { isThingId } from './ditto.js';
 import { KantoStore } from './store.js';
 import type { KantoDeviceTable } from './tables.js';

@@ -7,9 +7,9 @@ import { deviceOf } from '../../auth/guard.js';
 import type { Assignment, AttemptRef, ReportResult } from '../../deployments/attempts.js';
 import type { ControlMapWire } from '../../deployments/rules/controlmap.js';
 import type { DeviceProvides } from '../../deployments/rules/matching.js';
-import { parseStatusReport } from '../../deployments/rules/status.js';
 import { Conflict, Forbidden, Invalid, NotFound } from '../../errors.js';
 import type { Services } from '../../services.js';
+import { parseStatusReport } from './status-report.js';
 
 const V1 = '/api/devices/v1/deployments';
 const V2 = '/api/devices/v2/deployments';

@@ -2,7 +2,7 @@
 // to any attempt settles the command, and every later answer with one of its ids (or any id never sent) is refused
 // as unknown or replayed. A command unanswered after its last attempt settles as timed out.
 import { randomUUID } from 'node:crypto';
-import type { DeviceRef } from '../broker/topics.js';
+import type { DeviceRef } from '../../broker/topics.js';
 
 export type CommandOutcome =
   | { kind: 'answered'; status: number; error?: string }

@@ -2,12 +2,12 @@
 // (deviceauth-management-v2.yml), translated to the device admission service.
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { pageOf, setPageHeaders } from '../../api/paging.js';
 import { userOf } from '../../auth/guard.js';
 import { RateLimiter } from '../../auth/ratelimit.js';
 import { PreauthConflict } from '../../devices/service.js';
 import type { DeviceStatus } from '../../devices/tables.js';
 import type { Services } from '../../services.js';
-import { pageOf, setPageHeaders } from '../paging.js';
 
 const M = '/api/management/v2/devauth';
 const DEVICE_STATUSES = ['pending', 'accepted', 'rejected', 'preauthorized', 'noauth'] as const;

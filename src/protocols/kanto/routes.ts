@@ -6,9 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import { createDesiredStateArtifact, desiredStateOf, type NewDesiredState } from '../../artifacts/desired-state.js';
 import { userOf } from '../../auth/guard.js';
 import { NotFound } from '../../errors.js';
-import { viewOf } from '../../kanto/devices.js';
-import type { Kanto } from '../../kanto/service.js';
 import type { Services } from '../../services.js';
+import { viewOf } from './devices.js';
+import type { Kanto } from './service.js';
 
 // Not under /api/management/, which holds Mender's API only (the contract tests check it route by route).
 export const KANTO_PREFIX = '/api/kanto/v1';

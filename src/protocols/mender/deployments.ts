@@ -4,13 +4,13 @@
 // src/deployments.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { pageOf, setPageHeaders } from '../../api/paging.js';
 import { userOf } from '../../auth/guard.js';
 import { deviceDeploymentStatuses } from '../../deployments/rules/status.js';
 import type { NewDeployment } from '../../deployments/service.js';
 import type { DeploymentFilter, DeviceStatusFilter } from '../../deployments/store.js';
 import { Invalid } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { pageOf, setPageHeaders } from '../paging.js';
 
 const V1 = '/api/management/v1/deployments/deployments';
 const V2 = '/api/management/v2/deployments/deployments';

@@ -7,13 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { pageOf, setPageHeaders } from '../../api/paging.js';
 import type { ArtifactView, ReleaseView } from '../../artifacts/service.js';
 import type { TextMatch } from '../../artifacts/store.js';
 import { DirectUploads } from '../../artifacts/uploads.js';
 import { userOf } from '../../auth/guard.js';
 import { Invalid } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { pageOf, setPageHeaders } from '../paging.js';
 
 const V1 = '/api/management/v1/deployments';
 const V2 = '/api/management/v2/deployments';

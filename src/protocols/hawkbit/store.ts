@@ -1,5 +1,5 @@
 // The SQL of the DDI adapter (targets, settings, actions, modules, file hashes), scoped to one tenant.
-import type { Store } from '../store/db.js';
+import type { Store } from '../../store/db.js';
 import type { DdiActionRow, DdiFileTable, DdiSettingsTable, DdiTargetTable } from './tables.js';
 
 type Db = Store['db'];

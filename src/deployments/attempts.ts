@@ -489,9 +489,9 @@ export class DeviceAttempts {
   async appendLog(
     ref: AttemptRef,
     lines: readonly LogLine[],
-    options: Pick<ReportOptions, 'alongside'> = {},
+    options: Pick<ReportOptions, 'alongside'> & { live?: boolean } = {},
   ): Promise<'ok' | 'gone'> {
-    return this.writeLog(ref, lines, false, options.alongside);
+    return this.writeLog(ref, lines, false, options.alongside, options.live);
   }
 
   /** The device's whole log, replacing what it sent before (Mender's PUT .../log). */
@@ -504,11 +504,13 @@ export class DeviceAttempts {
     lines: readonly LogLine[],
     replace: boolean,
     alongside?: (trx: Trx) => Promise<void>,
+    live = false,
   ): Promise<'ok' | 'gone'> {
     return this.store.transaction(async (trx) => {
       const store = this.sql(ref.tenantId, trx);
       const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
       if (!dd || (ref.attempt !== undefined && dd.attempts !== ref.attempt)) return 'gone';
+      if (live && stateOf(dd, ref.attempt).kind !== 'live') return 'gone';
       if (replace) await store.clearLog(ref.deploymentId, ref.deviceId);
       await store.appendLog(ref.deploymentId, ref.deviceId, lines);
       if (!dd.has_log && lines.length) await store.updateDeviceDeployment(dd.id, dd.status, { has_log: 1 });

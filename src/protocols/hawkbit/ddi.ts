@@ -97,15 +97,16 @@ export async function ddiRoutes(app: FastifyInstance, { ddi }: { ddi: DdiService
   const feedbackRoute = (kind: 'deploymentBase' | 'cancelAction') =>
     app.post(`${PREFIX}/${kind}/:actionId/feedback`, { schema: { hide: true } }, async (request, reply) => {
       const target = await targetOf(request);
-      const action = await ddi.action(target, (request.params as Params).actionId);
+      const actionId = (request.params as Params).actionId;
+      const row = await ddi.actionRow(target, actionId);
       const feedback = parseFeedback(request.body);
       const body = request.body as { id?: unknown };
-      if (body.id !== undefined && String(body.id) !== String(action.id))
+      if (body.id !== undefined && String(body.id) !== actionId)
         throw new Invalid('id: does not match the action in the path');
       const outcome =
         kind === 'deploymentBase'
-          ? await ddi.deploymentFeedback(target, action, feedback)
-          : await ddi.cancelFeedback(target, action, feedback);
+          ? await ddi.deploymentFeedback(target, row, feedback)
+          : await ddi.cancelFeedback(target, await ddi.action(target, actionId), feedback);
       if (outcome === 'gone') return ddiError(reply, 410, 'action is not active anymore');
       return reply.code(200).send();
     });

@@ -23,6 +23,8 @@ export const DEFAULT_POLLING_SLEEP = 300;
 export const DEFAULT_DEVICE_TYPE = 'ddi';
 /** How long a process trusts its cached DDI settings of a tenant (the bound for a change to reach other processes). */
 export const SETTINGS_TTL_MS = 1000;
+/** How long a process trusts a cached action row (only a cancellation's acknowledgement changes it). */
+const ROW_TTL_MS = 1000;
 /** Payload files of Mender's single-file update module that describe the install, not the software. */
 const SINGLE_FILE_META = new Set(['dest_dir', 'filename', 'permissions']);
 
@@ -77,6 +79,7 @@ export class DdiService {
   /** Actions whose state can never change again (closed), so polls need not ask the domain about them. */
   private readonly closed = new Map<string, string | null>();
   private readonly settingsCache = new Map<string, { value: DdiSettingsTable; at: number }>();
+  private readonly rows = new Map<string, { row: DdiActionRow; at: number }>();
 
   constructor(private readonly services: Services) {
     // A decommissioned device's DDI target (and its token) goes with it, in the same transaction.
@@ -355,10 +358,27 @@ export class DdiService {
 
   /** The target's own action; another target's (or another tenant's) is not found. */
   async action(target: Target, actionId: string): Promise<DdiAction> {
+    return this.view(target, await this.actionRow(target, actionId));
+  }
+
+  /**
+   * The action's row alone (its lifecycle not looked up), cached for ROW_TTL_MS: only the cancellation's
+   * acknowledgement ever changes in it, and this process forgets the row when it writes one.
+   */
+  async actionRow(target: Target, actionId: string): Promise<DdiActionRow> {
     if (!/^\d{1,15}$/.test(actionId)) throw new NotFound('action not found');
-    const row = await this.store(target.tenantId).action(Number(actionId));
+    const key = `${target.tenantId}|${actionId}`;
+    const cached = this.rows.get(key);
+    let row = cached && Date.now() - cached.at < ROW_TTL_MS ? cached.row : undefined;
+    if (!row) {
+      row = await this.store(target.tenantId).action(Number(actionId));
+      if (row) {
+        if (this.rows.size > 100_000) this.rows.clear();
+        this.rows.set(key, { row, at: Date.now() });
+      }
+    }
     if (!row || row.device_id !== target.row.device_id) throw new NotFound('action not found');
-    return this.view(target, row);
+    return row;
   }
 
   /** The chunks of an action's artifact: one per update, its payload files with size and hashes. */
@@ -481,8 +501,8 @@ export class DdiService {
   }
 
   /** deploymentBase feedback: the status onto the attempt, details into its log, one transaction. */
-  async deploymentFeedback(target: Target, action: DdiAction, feedback: Feedback): Promise<'ok' | 'gone'> {
-    if (action.status !== 'open') return 'gone';
+  async deploymentFeedback(target: Target, action: DdiActionRow, feedback: Feedback): Promise<'ok' | 'gone'> {
+    // Whether the attempt is still live is the domain's answer to the report (a refused one is gone).
     const { tenantId } = target;
     const ref = this.refOf(target, action);
     const line = { timestamp: now(), level: levelOf(feedback), message: logLine('deployment', feedback) };
@@ -524,6 +544,7 @@ export class DdiService {
         ? (trx) => this.store(target.tenantId, trx).acknowledgeCancel(action.id, now())
         : undefined,
     });
+    this.rows.delete(`${target.tenantId}|${action.id}`);
     return written === 'ok' ? 'ok' : 'gone';
   }
 

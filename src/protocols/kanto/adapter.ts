@@ -14,7 +14,7 @@ import type { Config } from '../../config.js';
 import type { AttemptRef, Outcome, ReportResult, Step } from '../../deployments/attempts.js';
 import type { LogLine } from '../../deployments/service.js';
 import { isUniqueViolation } from '../../devices/store.js';
-import { Conflict, NotFound } from '../../errors.js';
+import { Conflict } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { now } from '../../store/db.js';
 import type { Leases } from '../../store/leases.js';
@@ -41,6 +41,8 @@ class ActivityRaced extends Error {}
 
 const TAKEN: readonly (ReportResult | 'ok')[] = ['applied', 'retrying', 'unchanged', 'ok'];
 const DYNAMIC_EVERY = 360;
+/** How precisely `last_seen_ts` is kept. */
+const SEEN_RESOLUTION_MS = 60_000;
 /** Attempts looked at per push cycle. */
 const DUE_BATCH = 1000;
 
@@ -155,7 +157,7 @@ export class KantoAdapter {
   ): Promise<void> {
     const { ref } = parsed;
     if (!(await this.services.tenants.byId(ref.tenantId))) return this.refuse(topic, 'unknown tenant');
-    const device = await this.store.deviceByThing(ref.tenantId, ref.deviceId);
+    const device = await this.store.deviceWithStanding(ref.tenantId, ref.deviceId);
     if (!device) return this.refuse(topic, 'unknown device: register the thing first');
     let message: DeviceMessage;
     try {
@@ -173,9 +175,9 @@ export class KantoAdapter {
     }
     // First contact, or the update manager (re)starting, admits the device; after that its face is looked up.
     const fresh = message.kind === 'feature' || device.last_seen_ts === null;
-    const standing = fresh ? await this.devices.admit(device) : await this.faceStanding(device);
+    const standing = fresh ? await this.devices.admit(device) : faceStanding(device);
     if (standing !== 'ok') return this.refuse(topic, standing);
-    await this.store.updateDevice(device.tenant_id, device.device_id, { last_seen_ts: now() });
+    await this.seen(device);
     switch (message.kind) {
       case 'feature':
         await this.writeProperties(device, message.properties);
@@ -191,18 +193,12 @@ export class KantoAdapter {
     }
   }
 
-  private async faceStanding(device: KantoDeviceTable): Promise<'ok' | string> {
-    try {
-      const view = await this.services.devices.get(device.tenant_id, device.device_id);
-      const face = view.auth_sets.find((s) => s.pubkey === KANTO_FACE);
-      if (!face) return 'the device has no Kanto admission; register the thing again';
-      if (face.status === 'rejected') return 'the device was rejected by an operator';
-      if (view.decommissioning) return 'the device is being decommissioned';
-      return 'ok';
-    } catch (error) {
-      if (error instanceof NotFound) return 'the device was decommissioned; register the thing again';
-      throw error;
-    }
+  /** Records that the device was heard from, to the minute (a write per message would be bookkeeping only). */
+  private async seen(device: KantoDeviceTable): Promise<void> {
+    const ts = now();
+    if (device.last_seen_ts && Date.parse(ts) - Date.parse(device.last_seen_ts) < SEEN_RESOLUTION_MS) return;
+    await this.store.updateDevice(device.tenant_id, device.device_id, { last_seen_ts: ts });
+    device.last_seen_ts = ts;
   }
 
   /** Current state → inventory (the whole scope when the inventory came; otherwise only what came). */
@@ -238,7 +234,7 @@ export class KantoAdapter {
     }
     const activityId = this.correlations.get(message.correlationId);
     if (!activityId) return;
-    await this.store.updateDevice(device.tenant_id, device.device_id, { last_seen_ts: now() });
+    await this.seen(device);
     const activity = await this.store.activity(activityId);
     if (activity?.status !== 'sent') return;
     const ok = message.status >= 200 && message.status < 300;
@@ -629,4 +625,17 @@ export class KantoAdapter {
       );
     }
   }
+}
+
+/** Where a thing's device stands in admission, read with the thing (see KantoStore.deviceWithStanding). */
+function faceStanding(device: {
+  standing_device: string | null;
+  standing_decommissioning: number | null;
+  face_status: string | null;
+}): 'ok' | string {
+  if (!device.standing_device) return 'the device was decommissioned; register the thing again';
+  if (!device.face_status) return 'the device has no Kanto admission; register the thing again';
+  if (device.face_status === 'rejected') return 'the device was rejected by an operator';
+  if (device.standing_decommissioning) return 'the device is being decommissioned';
+  return 'ok';
 }

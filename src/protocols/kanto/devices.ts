@@ -11,9 +11,9 @@ import { now } from '../../store/db.js';
 import { hashPassword, verifyPassword } from '../../users/password.js';
 import { isThingId } from './ditto.js';
 import { KantoStore } from './store.js';
-import type { KantoDeviceTable } from './tables.js';
+import { KANTO_FACE, type KantoDeviceTable } from './tables.js';
 
-export const KANTO_FACE = 'kanto:mqtt';
+export { KANTO_FACE } from './tables.js';
 export const DEFAULT_DEVICE_TYPE = 'kanto';
 
 export const identityOf = (thingId: string) => ({ thing_id: thingId });

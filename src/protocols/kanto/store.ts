@@ -1,7 +1,7 @@
 // Kanto's SQL, through Kysely: Kanto devices, activities, and the look at device deployments that finds work due.
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../store/schema.js';
-import type { ActivityStatus, KantoActivityTable, KantoDeviceTable } from './tables.js';
+import { type ActivityStatus, KANTO_FACE, type KantoActivityTable, type KantoDeviceTable } from './tables.js';
 
 export const OPEN_ACTIVITY: ActivityStatus[] = ['sent', 'acknowledged', 'running'];
 
@@ -14,6 +14,29 @@ export class KantoStore {
       .selectAll()
       .where('tenant_id', '=', tenantId)
       .where('thing_id', '=', thingId)
+      .executeTakeFirst();
+  }
+
+  /**
+   * The thing with where its device stands in admission (does it exist, is it being decommissioned, the status of
+   * its Kanto face), in one statement: every message needs both.
+   */
+  deviceWithStanding(tenantId: string, thingId: string) {
+    return this.db
+      .selectFrom('kanto_devices as k')
+      .leftJoin('devices as d', (join) =>
+        join.onRef('d.tenant_id', '=', 'k.tenant_id').onRef('d.id', '=', 'k.device_id'),
+      )
+      .leftJoin('auth_sets as a', (join) =>
+        join
+          .onRef('a.tenant_id', '=', 'k.tenant_id')
+          .onRef('a.device_id', '=', 'k.device_id')
+          .on('a.pubkey', '=', KANTO_FACE),
+      )
+      .selectAll('k')
+      .select(['d.id as standing_device', 'd.decommissioning as standing_decommissioning', 'a.status as face_status'])
+      .where('k.tenant_id', '=', tenantId)
+      .where('k.thing_id', '=', thingId)
       .executeTakeFirst();
   }
 

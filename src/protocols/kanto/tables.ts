@@ -1,5 +1,8 @@
 // Kanto's own tables: which Flotilla devices are Kanto things (with their embedded-broker password and what they
 // run), and the activities (apply / refresh) sent to them, which carry the feedback's progress and log.
+/** The face (auth set name) Kanto things carry in the devices domain. */
+export const KANTO_FACE = 'kanto:mqtt';
+
 export interface KantoDeviceTable {
   tenant_id: string;
   /** The Flotilla device id. */

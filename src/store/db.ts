@@ -3,9 +3,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Tables } from './schema.js';
+import { sqliteDialect } from './sqlite.js';
+import { StatementLog } from './statement-log.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -49,7 +51,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // (0x10002) and then now and again (`optimize`, called by the background sweep).
   sqlite.pragma('analysis_limit = 1000');
   sqlite.pragma('optimize = 0x10002');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Tables>({ dialect: sqliteDialect(sqlite, new StatementLog()) });
   return wrap(db, 'sqlite', async () => {
     sqlite.pragma('optimize');
   });

@@ -3,8 +3,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, type Transaction } from 'kysely';
 import pg from 'pg';
+import { postgresDialect } from './postgres.js';
 import type { Tables } from './schema.js';
 import { sqliteDialect } from './sqlite.js';
 import { StatementLog } from './statement-log.js';
@@ -73,7 +74,7 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
     max: 10,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Tables>({ dialect: postgresDialect(pool, new StatementLog()) });
   return wrap(db, 'postgres');
 }
 

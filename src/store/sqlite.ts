@@ -15,7 +15,7 @@ import {
 } from 'kysely';
 import type { StatementLog } from './statement-log.js';
 
-/** Distinct SQL texts kept prepared; the queries Flotilla builds number in the low hundreds. */
+/** Distinct SQL texts kept prepared; texts that vary with their data (filters, pages) take turns in what is left. */
 const CACHED_STATEMENTS = 500;
 
 export function sqliteDialect(sqlite: BetterSqlite3.Database, log: StatementLog): SqliteDialect {

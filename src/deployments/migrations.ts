@@ -1,6 +1,6 @@
 // Deployments tables. Indexes serve the device poll (tenant, device, active) and statistics (deployment, status).
 import type { Kysely, Migration } from 'kysely';
-import { columnTypes, dialectOf } from '../store/migrate.js';
+import { columnTypes, dialectOf } from '../store/migration.js';
 
 export const deploymentMigrations: Record<string, Migration> = {
   '0050_deployments': {

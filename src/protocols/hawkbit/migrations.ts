@@ -1,6 +1,6 @@
 // hawkBit DDI tables (see tables.ts). Action and module ids are integers from the database (hawkBit's are longs).
 import { type Kysely, type Migration, sql } from 'kysely';
-import { columnTypes, dialectOf } from '../../store/migrate.js';
+import { columnTypes, dialectOf } from '../../store/migration.js';
 
 export const ddiMigrations: Record<string, Migration> = {
   '0060_ddi': {

@@ -1,7 +1,7 @@
 // Kanto tables. A device is found by thing id (topics, credentials) and by device id (the deployment poll);
 // one apply per device deployment attempt, which the unique index makes true across server processes.
 import type { Kysely, Migration } from 'kysely';
-import { columnTypes } from '../../store/migrate.js';
+import { columnTypes } from '../../store/migration.js';
 
 export const kantoMigrations: Record<string, Migration> = {
   '0070_kanto': {

@@ -58,6 +58,8 @@ export interface Refusal {
 export class KantoAdapter {
   private readonly tracker: CommandTracker;
   private readonly store: KantoStore;
+  /** Running applies, by activity id (see activityOf). */
+  private readonly activities = new Map<string, KantoActivityTable>();
   /** correlation id → the activity it belongs to. */
   private readonly correlations = new Map<string, string>();
   /** Per-device queues: one device's messages and pushes run one at a time, in order. */
@@ -239,6 +241,7 @@ export class KantoAdapter {
     if (activity?.status !== 'sent') return;
     const ok = message.status >= 200 && message.status < 300;
     if (activity.kind === 'refresh') {
+      this.activities.delete(activity.id);
       await this.store.advanceActivity(activity, { status: ok ? 'completed' : 'failed', updated_ts: now() });
       if (!ok)
         this.log.warn(
@@ -275,7 +278,7 @@ export class KantoAdapter {
       );
       activity = open.length === 1 ? open[0] : undefined;
     } else {
-      activity = await this.store.activity(message.activityId);
+      activity = await this.activityOf(message.activityId);
     }
     if (!activity || activity.tenant_id !== device.tenant_id || activity.device_id !== device.device_id) {
       return this.refuse(topic, 'feedback for an unknown activity', { activity_id: message.activityId });
@@ -352,6 +355,20 @@ export class KantoAdapter {
     }
   }
 
+  /**
+   * A running apply as this process last wrote it. Feedback of one device is handled one message at a time, and
+   * every write is conditional on the row read (the replay guard), so a stale entry can only make a write fail:
+   * then it is forgotten and the message refused as a race, as it would be without the cache.
+   */
+  private async activityOf(id: string): Promise<KantoActivityTable | undefined> {
+    return this.activities.get(id) ?? (await this.store.activity(id));
+  }
+
+  private remember(activity: KantoActivityTable): void {
+    if (this.activities.size >= 10_000) this.activities.clear();
+    this.activities.set(activity.id, activity);
+  }
+
   private refOf(activity: KantoActivityTable): AttemptRef {
     return {
       tenantId: activity.tenant_id,
@@ -384,9 +401,12 @@ export class KantoAdapter {
         ? await attempts.report(this.refOf(activity), step, { log, alongside, onlyForward: true })
         : await attempts.appendLog(this.refOf(activity), log, { alongside });
     } catch (error) {
+      this.activities.delete(activity.id);
       if (error instanceof ActivityRaced) return 'raced';
       throw error;
     }
+    this.activities.delete(activity.id);
+    if (TAKEN.includes(result) && changes.status === 'running') this.remember({ ...activity, ...changes });
     if (!TAKEN.includes(result)) {
       this.log.warn(
         { activity: activity.id, deployment: activity.deployment_id, step, result },
@@ -401,6 +421,7 @@ export class KantoAdapter {
     const changes = { status: 'failed' as const, reported: 'failure', updated_ts: now() };
     this.log.warn({ activity: activity.id, device: activity.device_id, deployment: activity.deployment_id }, reason);
     if (activity.kind !== 'apply') {
+      this.activities.delete(activity.id);
       await this.store.advanceActivity(activity, changes);
       return;
     }
@@ -489,6 +510,7 @@ export class KantoAdapter {
       if (activity.kind !== 'apply' || !activity.deployment_id) continue;
       const state = await this.services.deployments.attempts.state(this.refOf(activity));
       if (state.kind === 'live') return true;
+      this.activities.delete(activity.id);
       await this.store.advanceActivity(activity, { status: 'failed', updated_ts: now() });
       this.log.info(
         { activity: activity.id, deployment: activity.deployment_id, state: state.kind },

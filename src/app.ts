@@ -16,6 +16,7 @@ import { inventoryRoutes } from './api/mender/inventory.js';
 import { useradmRoutes } from './api/mender/useradm.js';
 import { uploadRoutes } from './api/uploads.js';
 import { installAuthGuard } from './auth/guard.js';
+import { RevocationFeed } from './auth/revocations.js';
 import { TokenIssuer } from './auth/tokens.js';
 import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
@@ -51,9 +52,10 @@ export async function prepareStore(
   });
   try {
     await migrate(store.db);
+    const revocations = new RevocationFeed(store);
     const tenants = new TenantService(store);
     const tenant = await tenants.ensureDefault(config.defaultTenantName, config.defaultTenantToken);
-    const tokens = await TokenIssuer.load(store);
+    const tokens = await TokenIssuer.load(store, revocations);
     const blobs = new FsBlobStore(join(config.dataDir, 'blobs'));
     await blobs.cleanup();
     const links = new LinkSigner(tokens.deriveSecret('download-links'));
@@ -80,6 +82,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.decorate('services', services);
   app.addHook('onClose', () => store.close());
+  // Token liveness and tenants are cached per process, kept honest by the revocation feed. It runs whenever the app
+  // serves (tests that only inject included) and stops before the store closes.
+  app.addHook('onReady', () => services.tokens.revocations.start());
+  app.addHook('preClose', () => services.tokens.revocations.stop());
   // Background deployment work runs once the server listens (not in tests that only inject requests), under a
   // database lease shared by every process on this database.
   const sweeper = new DeploymentSweeper(

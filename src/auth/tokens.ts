@@ -1,6 +1,7 @@
 // Signs and verifies the JWTs of users (login and personal access tokens) and devices. One RS256 key,
 // kept in the database so that every server process signs and verifies with the same key. Verified tokens are
 // remembered until their `exp`, so a device's every poll does not pay an RSA verification (55-130 µs with jose).
+// The revocation feed that keeps every process's token caches honest hangs off the issuer (see revocations.ts).
 import {
   createPrivateKey,
   createPublicKey,
@@ -13,6 +14,7 @@ import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { Unauthorized } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { now } from '../store/db.js';
+import { RevocationFeed } from './revocations.js';
 
 const ISSUER = 'Flotilla';
 const KEY_ID = 'default';
@@ -39,10 +41,12 @@ export class TokenIssuer {
   private constructor(
     private readonly privateKey: KeyObject,
     private readonly publicKey: KeyObject,
+    /** Where token revocations are published and heard; services with token caches subscribe to it. */
+    readonly revocations: RevocationFeed,
   ) {}
 
   /** Loads the signing key from the store, creating it on first start (race-safe across processes). */
-  static async load(store: Store): Promise<TokenIssuer> {
+  static async load(store: Store, revocations = new RevocationFeed(store)): Promise<TokenIssuer> {
     let row = await store.db.selectFrom('signing_keys').selectAll().where('id', '=', KEY_ID).executeTakeFirst();
     if (!row) {
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -55,7 +59,7 @@ export class TokenIssuer {
       row = await store.db.selectFrom('signing_keys').selectAll().where('id', '=', KEY_ID).executeTakeFirstOrThrow();
     }
     const privateKey = createPrivateKey(row.private_pem);
-    return new TokenIssuer(privateKey, createPublicKey(privateKey));
+    return new TokenIssuer(privateKey, createPublicKey(privateKey), revocations);
   }
 
   /** A secret for another purpose (e.g. signing download links), derived from the shared key. */

@@ -82,10 +82,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.decorate('services', services);
   app.addHook('onClose', () => store.close());
-  // Token liveness and tenants are cached per process, kept honest by the revocation feed. It runs whenever the app
-  // serves (tests that only inject included) and stops before the store closes.
-  app.addHook('onReady', () => services.tokens.revocations.start());
-  app.addHook('preClose', () => services.tokens.revocations.stop());
+  // Token liveness and tenants are cached per process, kept honest by the revocation feed; check-ins are written
+  // behind. Both run whenever the app serves (tests that only inject included) and stop before the store closes.
+  app.addHook('onReady', async () => {
+    await services.tokens.revocations.start();
+    services.devices.startCheckIns();
+  });
+  app.addHook('preClose', async () => {
+    await services.devices.stopCheckIns();
+    await services.tokens.revocations.stop();
+  });
   // Background deployment work runs once the server listens (not in tests that only inject requests), under a
   // database lease shared by every process on this database.
   const sweeper = new DeploymentSweeper(

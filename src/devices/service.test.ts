@@ -13,12 +13,17 @@ for (const dialect of dialects) {
     const probe = async (jwt: string) =>
       (await t.app.inject({ method: 'GET', url: '/api/devices/v1/probe', headers: { authorization: `Bearer ${jwt}` } }))
         .statusCode;
-    const device = (id: string) =>
-      t.services.store.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    const systemCheckIn = async (id: string) =>
-      (await t.services.inventory.attributes(t.tenant.id).read([id], ['system']))
+    // Check-ins are written behind (src/devices/check-ins.ts): what the table shows is what was flushed.
+    const device = async (id: string) => {
+      await t.services.devices.flushCheckIns();
+      return t.services.store.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    };
+    const systemCheckIn = async (id: string) => {
+      await t.services.devices.flushCheckIns();
+      return (await t.services.inventory.attributes(t.tenant.id).read([id], ['system']))
         .get(id)
         ?.find((a) => a.name === 'check_in_time')?.value;
+    };
     const backdate = (id: string, ms: number) =>
       t.services.store.db
         .updateTable('devices')

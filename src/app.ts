@@ -53,7 +53,7 @@ export async function prepareStore(
   try {
     await migrate(store.db);
     const revocations = new RevocationFeed(store);
-    const tenants = new TenantService(store);
+    const tenants = new TenantService(store, revocations);
     const tenant = await tenants.ensureDefault(config.defaultTenantName, config.defaultTenantToken);
     const tokens = await TokenIssuer.load(store, revocations);
     const blobs = new FsBlobStore(join(config.dataDir, 'blobs'));

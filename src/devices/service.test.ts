@@ -65,6 +65,36 @@ for (const dialect of dialects) {
       assert.equal(shown.json().check_in_time, daily);
     });
 
+    it('writes check-ins behind the request, and before a device read would show one not yet written', async () => {
+      const d = testDevice({ mac: nextMac() }, 'ed25519');
+      const { token, deviceId } = await d.enroll(t.app, admin);
+      const stored = async () =>
+        (
+          await t.services.store.db
+            .selectFrom('devices')
+            .select('check_in_ts')
+            .where('id', '=', deviceId)
+            .executeTakeFirstOrThrow()
+        ).check_in_ts;
+      await t.services.devices.stopCheckIns(); // no background flush in the middle of this test
+      try {
+        await backdate(deviceId, 2 * 60_000);
+        const stale = await stored();
+        assert.equal(await probe(token), 404);
+        assert.equal(await stored(), stale, 'the request itself wrote nothing');
+        const shown = await t.app.inject({
+          method: 'GET',
+          url: `/api/management/v2/devauth/devices/${deviceId}`,
+          headers: { authorization: `Bearer ${admin}` },
+        });
+        const written = await stored();
+        assert.ok(written && stale && written > stale, 'the read wrote the noted check-in first');
+        assert.equal(shown.json().check_in_time, written);
+      } finally {
+        t.services.devices.startCheckIns();
+      }
+    });
+
     it('keeps the identity in inventory without letting it set the admission status', async () => {
       const d = testDevice({ mac: nextMac(), status: 'accepted' });
       await d.authenticate(t.app);

@@ -131,7 +131,10 @@ export class DeviceService {
     return live;
   }
 
-  /** Writes the check-ins noted so far (the app does it every few seconds, before device reads and at close). */
+  /**
+   * Writes the check-ins noted so far. The app does it every few seconds and at close; `get` and `list` do it when
+   * they would show a device with a check-in not yet written (not on every read: DDI and Kanto read devices often).
+   */
   flushCheckIns(): Promise<void> {
     return this.checkIns.flush();
   }
@@ -312,7 +315,7 @@ export class DeviceService {
     query: { statuses?: DeviceStatus[]; ids?: string[] },
     page: { page: number; perPage: number },
   ): Promise<{ devices: DeviceView[]; hasMore: boolean }> {
-    await this.flushCheckIns();
+    if (this.checkIns.noted(tenantId)) await this.flushCheckIns();
     const store = this.store(tenantId);
     const rows = await store.list(query, page);
     const hasMore = rows.length > page.perPage;
@@ -322,7 +325,7 @@ export class DeviceService {
   }
 
   async get(tenantId: string, id: string): Promise<DeviceView> {
-    await this.flushCheckIns();
+    if (this.checkIns.noted(tenantId, id)) await this.flushCheckIns();
     const store = this.store(tenantId);
     const device = await store.byId(id);
     if (!device) throw new NotFound('device not found');

@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
 import { uploadRoutes } from './api/uploads.js';
 import { installAuthGuard } from './auth/guard.js';
+import { RevocationFeed } from './auth/revocations.js';
 import { TokenIssuer } from './auth/tokens.js';
 import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
@@ -44,9 +45,10 @@ export async function prepareStore(
   });
   try {
     await migrate(store.db);
-    const tenants = new TenantService(store);
+    const revocations = new RevocationFeed(store);
+    const tenants = new TenantService(store, revocations);
     const tenant = await tenants.ensureDefault(config.defaultTenantName, config.defaultTenantToken);
-    const tokens = await TokenIssuer.load(store);
+    const tokens = await TokenIssuer.load(store, revocations);
     const blobs = new FsBlobStore(join(config.dataDir, 'blobs'));
     await blobs.cleanup();
     const links = new LinkSigner(tokens.deriveSecret('download-links'));
@@ -73,6 +75,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.decorate('services', services);
   app.addHook('onClose', () => store.close());
+  // Token liveness and tenants are cached per process, kept honest by the revocation feed; check-ins are written
+  // behind. Both run whenever the app serves (tests that only inject included) and stop before the store closes.
+  app.addHook('onReady', async () => {
+    await services.tokens.revocations.start();
+    services.devices.startCheckIns();
+  });
+  app.addHook('preClose', async () => {
+    await services.devices.stopCheckIns();
+    await services.tokens.revocations.stop();
+  });
   // Background deployment work runs once the server listens (not in tests that only inject requests), under a
   // database lease shared by every process on this database.
   const sweeper = new DeploymentSweeper(

@@ -1,29 +1,51 @@
-// One onRequest hook decides, from the URL alone, which credentials a route takes, so no route can forget:
-// /api/management/* wants a user JWT or PAT, /api/devices/* a device JWT; a few routes are open.
+// One onRequest hook decides which credentials a route takes, so no route can forget: /api/management/* wants a
+// user JWT or PAT, /api/devices/* a device JWT; a few routes are open because they authenticate otherwise (a
+// signed link, a signed auth request, the DDI's own tokens). Closed by default: a path no rule names needs a user
+// token, so a route added under a new prefix is protected until someone decides otherwise.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden, Unauthorized } from '../errors.js';
 import type { DevicePrincipal, Principal, TokenRegistry, UserPrincipal } from './principal.js';
 import type { TokenIssuer } from './tokens.js';
 
-/** Paths (without query) that need no token. */
-const OPEN_PATHS = new Set(['/api/management/v1/useradm/auth/login', '/api/devices/v1/authentication/auth_requests']);
+export type Audience = 'user' | 'device' | 'none';
 
-type Audience = 'user' | 'device' | 'none';
+/** Paths (without query) that need no token: login takes Basic credentials, an auth request is signed. */
+const OPEN_PATHS = new Set([
+  '/api/management/v1/useradm/auth/login',
+  '/api/devices/v1/authentication/auth_requests',
+  // The generated OpenAPI document: public, as Mender's API docs are.
+  '/api/openapi.json',
+]);
 
-export function audienceOf(url: string): Audience {
+/** The first rule whose prefix or pattern matches decides; more specific rules come first. */
+const RULES: { match: string | RegExp; audience: Audience }[] = [
+  // The configuration download of a configuration deployment is a signed link: the link is the credential.
+  { match: '/api/devices/v1/deployments/download/configuration/', audience: 'none' },
+  { match: '/api/management/', audience: 'user' },
+  { match: '/api/devices/', audience: 'device' },
+  // Kanto's management routes (devices speak MQTT, not HTTP); outside /api/management/, which is Mender's.
+  { match: '/api/kanto/', audience: 'user' },
+  // Management of DDI targets and settings, also outside /api/management/.
+  { match: '/api/ddi/', audience: 'user' },
+  // Artifact downloads and direct uploads behind signed, expiring links (src/blobs/links.ts).
+  { match: '/api/downloads/', audience: 'none' },
+  { match: '/api/uploads/', audience: 'none' },
+  // hawkBit DDI (`/{tenant}/controller/v1/...`) authenticates itself (TargetToken, GatewayToken, anonymous).
+  { match: /^\/[^/]+\/controller\/v1\//, audience: 'none' },
+];
+
+/** The audience a rule gives a path (a route template or a request path), or undefined if no rule names it. */
+export function explicitAudienceOf(url: string): Audience | undefined {
   const path = url.split('?', 1)[0];
   if (OPEN_PATHS.has(path)) return 'none';
-  // The configuration download of a configuration deployment is a signed link: the link is the credential.
-  if (path.startsWith('/api/devices/v1/deployments/download/configuration/')) return 'none';
-  if (path.startsWith('/api/management/')) return 'user';
-  // Kanto's management routes (devices speak MQTT, not HTTP); outside /api/management/, which is Mender's.
-  if (path.startsWith('/api/kanto/')) return 'user';
-  if (path.startsWith('/api/devices/')) return 'device';
-  // Management of DDI targets and settings (outside /api/management/, which is Mender's), and hawkBit DDI
-  // (`/{tenant}/controller/v1/...`), which authenticates itself (TargetToken, GatewayToken, anonymous).
-  if (path.startsWith('/api/ddi/')) return 'user';
-  if (/^\/[^/]+\/controller\/v1\//.test(path)) return 'none';
-  return 'none';
+  for (const rule of RULES) {
+    if (typeof rule.match === 'string' ? path.startsWith(rule.match) : rule.match.test(path)) return rule.audience;
+  }
+  return undefined;
+}
+
+export function audienceOf(url: string): Audience {
+  return explicitAudienceOf(url) ?? 'user';
 }
 
 export function bearerToken(request: FastifyRequest): string | undefined {
@@ -35,8 +57,20 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 
 export function installAuthGuard(app: FastifyInstance, tokens: TokenIssuer, registry: TokenRegistry): void {
   app.decorateRequest('principal', undefined);
+  // By the route's template when a route matched (the router decodes and normalises the raw URL, so the template
+  // is what it actually serves), by the path for a request no route serves (a 404 behind the same credentials).
+  const byTemplate = new Map<string, Audience>();
+  const routeAudience = (template: string) => {
+    let audience = byTemplate.get(template);
+    if (audience === undefined) {
+      audience = audienceOf(template);
+      byTemplate.set(template, audience);
+    }
+    return audience;
+  };
   app.addHook('onRequest', async (request) => {
-    const audience = audienceOf(request.url);
+    const template = request.routeOptions.url;
+    const audience = template === undefined ? audienceOf(request.url) : routeAudience(template);
     if (audience === 'none') return;
     const token = bearerToken(request);
     if (!token) throw new Unauthorized('missing or malformed Authorization header');

@@ -1,5 +1,7 @@
 // Signs and verifies the JWTs of users (login and personal access tokens) and devices. One RS256 key,
-// kept in the database so that every server process signs and verifies with the same key.
+// kept in the database so that every server process signs and verifies with the same key. Verified tokens are
+// remembered until their `exp`, so a device's every poll does not pay an RSA verification (55-130 µs with jose).
+// The revocation feed that keeps every process's token caches honest hangs off the issuer (see revocations.ts).
 import {
   createPrivateKey,
   createPublicKey,
@@ -12,6 +14,7 @@ import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { Unauthorized } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { now } from '../store/db.js';
+import { RevocationFeed } from './revocations.js';
 
 const ISSUER = 'Flotilla';
 const KEY_ID = 'default';
@@ -28,14 +31,22 @@ export interface TokenClaims {
   expiresAt: Date;
 }
 
+/** How many verified tokens a process remembers; past it, the oldest is forgotten (and verified again if used). */
+const VERIFIED_MAX = 100_000;
+
 export class TokenIssuer {
+  /** Token string → its claims, for tokens that passed `verify`; an entry is used only before its `exp`. */
+  private readonly verified = new Map<string, TokenClaims>();
+
   private constructor(
     private readonly privateKey: KeyObject,
     private readonly publicKey: KeyObject,
+    /** Where token revocations are published and heard; services with token caches subscribe to it. */
+    readonly revocations: RevocationFeed,
   ) {}
 
   /** Loads the signing key from the store, creating it on first start (race-safe across processes). */
-  static async load(store: Store): Promise<TokenIssuer> {
+  static async load(store: Store, revocations = new RevocationFeed(store)): Promise<TokenIssuer> {
     let row = await store.db.selectFrom('signing_keys').selectAll().where('id', '=', KEY_ID).executeTakeFirst();
     if (!row) {
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -48,7 +59,7 @@ export class TokenIssuer {
       row = await store.db.selectFrom('signing_keys').selectAll().where('id', '=', KEY_ID).executeTakeFirstOrThrow();
     }
     const privateKey = createPrivateKey(row.private_pem);
-    return new TokenIssuer(privateKey, createPublicKey(privateKey));
+    return new TokenIssuer(privateKey, createPublicKey(privateKey), revocations);
   }
 
   /** A secret for another purpose (e.g. signing download links), derived from the shared key. */
@@ -70,8 +81,24 @@ export class TokenIssuer {
       .sign(this.privateKey);
   }
 
-  /** Verifies signature, issuer and expiry. Whether the token was revoked is the owner domain's question. */
+  /**
+   * Verifies signature, issuer and expiry. Whether the token was revoked is the owner domain's question. A token
+   * verified before answers from memory until its `exp` (whole seconds: the same instant jose calls it expired);
+   * only the exact same string hits, and anything else goes through jose, so failures are jose's as before.
+   */
   async verify(token: string): Promise<TokenClaims> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.expiresAt.getTime() > Date.now()) return known;
+      this.verified.delete(token);
+    }
+    const claims = await this.verifyWithJose(token);
+    if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(token, claims);
+    return claims;
+  }
+
+  private async verifyWithJose(token: string): Promise<TokenClaims> {
     try {
       const { payload } = await jwtVerify(token, this.publicKey, { issuer: ISSUER, algorithms: ['RS256'] });
       const kind: TokenKind | undefined = payload['mender.device']
@@ -83,7 +110,13 @@ export class TokenIssuer {
       if (!kind || typeof tenantId !== 'string' || !payload.sub || !payload.jti || !payload.exp) {
         throw new Unauthorized('malformed token claims');
       }
-      return { kind, id: payload.jti, subject: payload.sub, tenantId, expiresAt: new Date(payload.exp * 1000) };
+      return Object.freeze({
+        kind,
+        id: payload.jti,
+        subject: payload.sub,
+        tenantId,
+        expiresAt: new Date(payload.exp * 1000),
+      });
     } catch (error) {
       if (error instanceof Unauthorized) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new Unauthorized('token expired');

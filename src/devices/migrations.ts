@@ -1,6 +1,6 @@
 // Devices, their Mender auth sets and issued device tokens.
 import type { Kysely, Migration } from 'kysely';
-import { columnTypes } from '../store/migration.js';
+import { columnTypes, dialectOf } from '../store/migration.js';
 
 export const deviceMigrations: Record<string, Migration> = {
   '0020_devices': {
@@ -49,6 +49,24 @@ export const deviceMigrations: Record<string, Migration> = {
   '0021_device_check_in': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('devices').addColumn('check_in_ts', 'text').execute();
+    },
+  },
+  // The revocation feed (src/auth/revocations.ts) of device and user tokens and tenant rows. Numbered after every
+  // other migration: Kysely refuses to apply a migration that sorts before one already applied.
+  '0080_revocations': {
+    async up(db: Kysely<unknown>) {
+      const postgres = dialectOf(db) === 'postgres';
+      await db.schema
+        .createTable('revocations')
+        .addColumn('id', postgres ? 'bigserial' : 'integer', (c) =>
+          postgres ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('subject_id', 'text', (c) => c.notNull())
+        .addColumn('ts', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('revocations_ts').on('revocations').column('ts').execute();
     },
   },
 };

@@ -13,12 +13,17 @@ for (const dialect of dialects) {
     const probe = async (jwt: string) =>
       (await t.app.inject({ method: 'GET', url: '/api/devices/v1/probe', headers: { authorization: `Bearer ${jwt}` } }))
         .statusCode;
-    const device = (id: string) =>
-      t.services.store.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    const systemCheckIn = async (id: string) =>
-      (await t.services.inventory.attributes(t.tenant.id).read([id], ['system']))
+    // Check-ins are written behind (src/devices/check-ins.ts): what the table shows is what was flushed.
+    const device = async (id: string) => {
+      await t.services.devices.flushCheckIns();
+      return t.services.store.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    };
+    const systemCheckIn = async (id: string) => {
+      await t.services.devices.flushCheckIns();
+      return (await t.services.inventory.attributes(t.tenant.id).read([id], ['system']))
         .get(id)
         ?.find((a) => a.name === 'check_in_time')?.value;
+    };
     const backdate = (id: string, ms: number) =>
       t.services.store.db
         .updateTable('devices')
@@ -58,6 +63,36 @@ for (const dialect of dialects) {
         headers: { authorization: `Bearer ${admin}` },
       });
       assert.equal(shown.json().check_in_time, daily);
+    });
+
+    it('writes check-ins behind the request, and before a device read would show one not yet written', async () => {
+      const d = testDevice({ mac: nextMac() }, 'ed25519');
+      const { token, deviceId } = await d.enroll(t.app, admin);
+      const stored = async () =>
+        (
+          await t.services.store.db
+            .selectFrom('devices')
+            .select('check_in_ts')
+            .where('id', '=', deviceId)
+            .executeTakeFirstOrThrow()
+        ).check_in_ts;
+      await t.services.devices.stopCheckIns(); // no background flush in the middle of this test
+      try {
+        await backdate(deviceId, 2 * 60_000);
+        const stale = await stored();
+        assert.equal(await probe(token), 404);
+        assert.equal(await stored(), stale, 'the request itself wrote nothing');
+        const shown = await t.app.inject({
+          method: 'GET',
+          url: `/api/management/v2/devauth/devices/${deviceId}`,
+          headers: { authorization: `Bearer ${admin}` },
+        });
+        const written = await stored();
+        assert.ok(written && stale && written > stale, 'the read wrote the noted check-in first');
+        assert.equal(shown.json().check_in_time, written);
+      } finally {
+        t.services.devices.startCheckIns();
+      }
     });
 
     it('keeps the identity in inventory without letting it set the admission status', async () => {

@@ -1,14 +1,20 @@
 // Device admission (Mender's deviceauth): a device presents identity data and a public key, signed with its
 // private key. Each (device, key) pair is an auth set; an operator accepts, rejects or preauthorizes auth sets,
-// and only an accepted one gets a device JWT. Rejecting, deleting or decommissioning revokes tokens at once.
+// and only an accepted one gets a device JWT. Rejecting, deleting or decommissioning revokes tokens at once: on
+// this process at commit, on every other within the revocation feed's bound (src/auth/revocations.ts). The auth
+// guard's question "is this token alive?" is answered from memory in the steady state, and check-ins are written
+// behind (check-ins.ts), so a device's poll costs no SQL on their account.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import { LivenessCache } from '../auth/liveness.js';
+import type { Revoke } from '../auth/revocations.js';
 import { Conflict, Invalid, NotFound, Unauthorized, Unprocessable } from '../errors.js';
 import type { InventoryService } from '../inventory/service.js';
 import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
 import type { Tenant } from '../tenants/service.js';
+import { CheckIns, type SeenDevices } from './check-ins.js';
 import { type DeviceKey, parsePublicKey, verifySignature } from './keys.js';
 import {
   canTransition,
@@ -84,32 +90,85 @@ const hashOf = (canonical: string) => createHash('sha256').update(canonical).dig
 
 export class DeviceService {
   private readonly decommissionHooks: DecommissionHook[] = [];
+  /** Live device tokens: token id → its device. */
+  private readonly liveTokens: LivenessCache<{ deviceId: string }>;
+  private readonly checkIns: CheckIns;
 
   constructor(
     private readonly deps: CoreDeps,
     private readonly inventory: InventoryService,
-  ) {}
+  ) {
+    this.liveTokens = new LivenessCache(deps.tokens.revocations, { token: 'device-token', owner: 'device' });
+    this.checkIns = new CheckIns((batch) => this.writeCheckIns(batch));
+  }
 
   onDecommission(hook: DecommissionHook): void {
     this.decommissionHooks.push(hook);
   }
 
-  private store(tenantId: string, trx?: Transaction<Tables>): DeviceStore {
-    return new DeviceStore(trx ?? this.deps.store.db, tenantId);
+  private store(tenantId: string, trx?: Transaction<Tables>, revoke?: Revoke): DeviceStore {
+    return new DeviceStore(trx ?? this.deps.store.db, tenantId, revoke);
   }
 
-  /** For the auth guard: the device behind a live (not revoked, not expired) token id. Records the check-in. */
+  /** A write transaction whose token deletions reach every process's token cache. */
+  private transaction<T>(work: (trx: Transaction<Tables>, revoke: Revoke) => Promise<T>): Promise<T> {
+    return this.deps.tokens.revocations.transaction(work);
+  }
+
+  /** For the auth guard: the device behind a live (not revoked, not expired) token id. Notes the check-in. */
   async tokenAlive(tenantId: string, tokenId: string): Promise<{ deviceId: string } | undefined> {
-    const row = await this.store(tenantId).tokenWithDevice(tokenId);
-    const ts = now();
-    if (!row || row.expires_ts <= ts) return undefined;
-    if (checkInDue(row.check_in_ts, ts).record) {
-      // Bookkeeping, as in Mender: a failed check-in write must not turn away a device with a valid token.
-      await this.deps.store
-        .transaction((trx) => this.checkIn(this.store(tenantId, trx), row.device_id, row.check_in_ts, ts, trx))
-        .catch(() => undefined);
+    const t = Date.now();
+    let live = this.liveTokens.get(tenantId, tokenId, t);
+    if (!live) {
+      const generation = this.liveTokens.generation();
+      const row = await this.store(tenantId).tokenWithDevice(tokenId);
+      const expiresAt = row ? Date.parse(row.expires_ts) : 0;
+      if (!row || expiresAt <= Date.now()) return undefined;
+      live = { deviceId: row.device_id };
+      this.liveTokens.set(generation, tenantId, tokenId, row.device_id, expiresAt, live);
     }
-    return { deviceId: row.device_id };
+    this.checkIns.note(tenantId, live.deviceId, new Date(t).toISOString());
+    return live;
+  }
+
+  /**
+   * Writes the check-ins noted so far. The app does it every few seconds and at close; `get` and `list` do it when
+   * they would show a device with a check-in not yet written (not on every read: DDI and Kanto read devices often).
+   */
+  flushCheckIns(): Promise<void> {
+    return this.checkIns.flush();
+  }
+
+  /** Starts writing noted check-ins in the background. */
+  startCheckIns(): void {
+    this.checkIns.start();
+  }
+
+  /** Stops the background writes, writing what is left. */
+  stopCheckIns(): Promise<void> {
+    return this.checkIns.stop();
+  }
+
+  /**
+   * Reads the stored check-in times of the devices seen (one statement per tenant and 500 devices) and writes the
+   * due ones in one transaction; in the steady state (every device checked in within the minute) that is no write.
+   */
+  private async writeCheckIns(seen: SeenDevices): Promise<void> {
+    const due: { tenantId: string; deviceId: string; previous: string | null; ts: string }[] = [];
+    for (const [tenantId, devices] of seen) {
+      const ids = [...devices.keys()];
+      for (let i = 0; i < ids.length; i += 500) {
+        for (const row of await this.store(tenantId).checkInsOf(ids.slice(i, i + 500))) {
+          const ts = devices.get(row.id) as string;
+          if (checkInDue(row.check_in_ts, ts).record)
+            due.push({ tenantId, deviceId: row.id, previous: row.check_in_ts, ts });
+        }
+      }
+    }
+    if (due.length === 0) return;
+    await this.deps.store.transaction(async (trx) => {
+      for (const d of due) await this.checkIn(this.store(d.tenantId, trx), d.deviceId, d.previous, d.ts, trx);
+    });
   }
 
   /** Writes the check-in time, and copies it to inventory's `system` scope when the last copy is a day old. */
@@ -157,8 +216,8 @@ export class DeviceService {
 
   private admit(tenant: Tenant, identity: IdentityData, canonical: string, key: DeviceKey): Promise<Admission> {
     const ts = now();
-    return this.deps.store.transaction(async (trx) => {
-      const store = this.store(tenant.id, trx);
+    return this.transaction(async (trx, revoke) => {
+      const store = this.store(tenant.id, trx, revoke);
       let device = await store.byIdentityHash(hashOf(canonical));
       if (!device) {
         device = newDevice(tenant.id, 'pending', canonical, ts);
@@ -256,6 +315,7 @@ export class DeviceService {
     query: { statuses?: DeviceStatus[]; ids?: string[] },
     page: { page: number; perPage: number },
   ): Promise<{ devices: DeviceView[]; hasMore: boolean }> {
+    if (this.checkIns.noted(tenantId)) await this.flushCheckIns();
     const store = this.store(tenantId);
     const rows = await store.list(query, page);
     const hasMore = rows.length > page.perPage;
@@ -265,6 +325,7 @@ export class DeviceService {
   }
 
   async get(tenantId: string, id: string): Promise<DeviceView> {
+    if (this.checkIns.noted(tenantId, id)) await this.flushCheckIns();
     const store = this.store(tenantId);
     const device = await store.byId(id);
     if (!device) throw new NotFound('device not found');
@@ -282,8 +343,8 @@ export class DeviceService {
     const { identity, canonical } = parseIdentity(input.identity_data, PREAUTH_REQUEST);
     const key = parsePublicKey(input.pubkey, PREAUTH_REQUEST);
     try {
-      return await this.deps.store.transaction((trx) =>
-        this.preauthorizeIn(this.store(tenantId, trx), identity, canonical, key, input.force === true, trx),
+      return await this.transaction((trx, revoke) =>
+        this.preauthorizeIn(this.store(tenantId, trx, revoke), identity, canonical, key, input.force === true, trx),
       );
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
@@ -334,8 +395,8 @@ export class DeviceService {
     if (!isOperatorStatus(status)) throw new Invalid('incorrect device status');
     const maxDevices = (await this.deps.tenants.byId(tenantId))?.max_devices ?? 0;
     const ts = now();
-    await this.deps.store.transaction(async (trx) => {
-      const store = this.store(tenantId, trx);
+    await this.transaction(async (trx, revoke) => {
+      const store = this.store(tenantId, trx, revoke);
       const device = await store.byId(deviceId);
       const authSet = device ? await store.authSet(deviceId, authSetId) : undefined;
       if (!device || !authSet) throw new NotFound('device or authentication set not found');
@@ -366,8 +427,8 @@ export class DeviceService {
    */
   async deleteAuthSet(tenantId: string, deviceId: string, authSetId: string): Promise<void> {
     const ts = now();
-    await this.deps.store.transaction(async (trx) => {
-      const store = this.store(tenantId, trx);
+    await this.transaction(async (trx, revoke) => {
+      const store = this.store(tenantId, trx, revoke);
       const device = await store.byId(deviceId);
       const authSet = device ? await store.authSet(deviceId, authSetId) : undefined;
       if (!device || !authSet) throw new NotFound('authentication set not found');
@@ -396,9 +457,9 @@ export class DeviceService {
     const { identity, canonical } = parseIdentity(identityData, 'device identity');
     const maxDevices = (await this.deps.tenants.byId(tenantId))?.max_devices ?? 0;
     const admit = () =>
-      this.deps.store.transaction(async (trx) => {
+      this.transaction(async (trx, revoke) => {
         const ts = now();
-        const store = this.store(tenantId, trx);
+        const store = this.store(tenantId, trx, revoke);
         let device = await store.byIdentityHash(hashOf(canonical));
         if (!device) {
           device = newDevice(tenantId, initial === 'preauthorized' ? 'preauthorized' : 'pending', canonical, ts);
@@ -442,8 +503,8 @@ export class DeviceService {
 
   /** Decommissions a device: it, its auth sets, tokens and inventory go; other domains' hooks run in the same transaction. */
   async decommission(tenantId: string, deviceId: string): Promise<void> {
-    await this.deps.store.transaction(async (trx) => {
-      const store = this.store(tenantId, trx);
+    await this.transaction(async (trx, revoke) => {
+      const store = this.store(tenantId, trx, revoke);
       if (!(await store.byId(deviceId))) throw new NotFound('device not found');
       for (const hook of this.decommissionHooks) await hook(tenantId, deviceId, trx);
       await store.deleteDevice(deviceId);
@@ -455,7 +516,8 @@ export class DeviceService {
   }
 
   async revokeToken(tenantId: string, tokenId: string): Promise<void> {
-    if (!(await this.store(tenantId).deleteToken(tokenId))) throw new NotFound('token not found');
+    const deleted = await this.transaction((trx, revoke) => this.store(tenantId, trx, revoke).deleteToken(tokenId));
+    if (!deleted) throw new NotFound('token not found');
   }
 
   /** The tenant's limit of accepted devices as Mender shows it: -1 when there is none. */

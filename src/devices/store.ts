@@ -1,5 +1,7 @@
-// SQL for devices, auth sets and device tokens, bound to one tenant at construction.
+// SQL for devices, auth sets and device tokens, bound to one tenant at construction. Every statement that deletes
+// live tokens reports them through `revoke`, so that no process keeps honouring them (src/auth/revocations.ts).
 import type { Kysely, Transaction } from 'kysely';
+import type { Revoke } from '../auth/revocations.js';
 import type { Tables } from '../store/schema.js';
 import type { AuthSetStatus, AuthSetTable, DeviceStatus, DeviceTable } from './tables.js';
 
@@ -10,11 +12,21 @@ export interface DeviceQuery {
   ids?: string[];
 }
 
+/** For stores that must not delete tokens: deleting one without telling the feed would leave it alive in caches. */
+const notInRevocationTransaction: Revoke = () => {
+  throw new Error('device tokens may only be deleted inside RevocationFeed.transaction');
+};
+
 export class DeviceStore {
   constructor(
     private readonly db: Db,
     readonly tenantId: string,
+    private readonly revoke: Revoke = notInRevocationTransaction,
   ) {}
+
+  private revokeTokens(rows: { id: string }[]): void {
+    for (const row of rows) this.revoke({ kind: 'device-token', tenantId: this.tenantId, id: row.id });
+  }
 
   byId(id: string): Promise<DeviceTable | undefined> {
     return this.db
@@ -52,6 +64,7 @@ export class DeviceStore {
 
   /** Deletes a device with its auth sets and tokens; its inventory rows go by their foreign keys' cascade. */
   async deleteDevice(id: string): Promise<void> {
+    this.revoke({ kind: 'device', tenantId: this.tenantId, id });
     await this.db
       .deleteFrom('device_tokens')
       .where('tenant_id', '=', this.tenantId)
@@ -134,21 +147,19 @@ export class DeviceStore {
   }
 
   async deleteAuthSet(id: string): Promise<void> {
-    await this.db
-      .deleteFrom('device_tokens')
-      .where('tenant_id', '=', this.tenantId)
-      .where('auth_set_id', '=', id)
-      .execute();
+    await this.revokeTokensOfAuthSet(id);
     await this.db.deleteFrom('auth_sets').where('tenant_id', '=', this.tenantId).where('id', '=', id).execute();
   }
 
   /** Revokes every token issued for an auth set. */
   async revokeTokensOfAuthSet(authSetId: string): Promise<void> {
-    await this.db
+    const revoked = await this.db
       .deleteFrom('device_tokens')
       .where('tenant_id', '=', this.tenantId)
       .where('auth_set_id', '=', authSetId)
+      .returning('id')
       .execute();
+    this.revokeTokens(revoked);
   }
 
   async insertToken(row: {
@@ -164,17 +175,28 @@ export class DeviceStore {
       .execute();
   }
 
-  /** A token with its device's last check-in, for the auth guard. */
+  /** A token of a device that still exists, for the auth guard. */
   tokenWithDevice(id: string) {
     return this.db
       .selectFrom('device_tokens as t')
       .innerJoin('devices as d', (join) =>
         join.onRef('d.id', '=', 't.device_id').onRef('d.tenant_id', '=', 't.tenant_id'),
       )
-      .select(['t.device_id', 't.expires_ts', 'd.check_in_ts'])
+      .select(['t.device_id', 't.expires_ts'])
       .where('t.tenant_id', '=', this.tenantId)
       .where('t.id', '=', id)
       .executeTakeFirst();
+  }
+
+  /** The stored check-in times of these devices (those that still exist). */
+  checkInsOf(ids: string[]): Promise<{ id: string; check_in_ts: string | null }[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.db
+      .selectFrom('devices')
+      .select(['id', 'check_in_ts'])
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', 'in', ids)
+      .execute();
   }
 
   /** Moves the check-in time on from `previous`; false when someone else moved it first (or the device is gone). */
@@ -189,6 +211,7 @@ export class DeviceStore {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** Expired tokens: no cache honours them past their expiry, so there is nothing to revoke. */
   async deleteExpiredTokens(deviceId: string, ts: string): Promise<void> {
     await this.db
       .deleteFrom('device_tokens')
@@ -199,12 +222,14 @@ export class DeviceStore {
   }
 
   async deleteToken(id: string): Promise<boolean> {
-    const result = await this.db
+    const revoked = await this.db
       .deleteFrom('device_tokens')
       .where('tenant_id', '=', this.tenantId)
       .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+      .returning('id')
+      .execute();
+    this.revokeTokens(revoked);
+    return revoked.length > 0;
   }
 
   /** Devices with an accepted auth set: what counts against the tenant's device limit. */

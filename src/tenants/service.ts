@@ -1,7 +1,14 @@
 // Tenants: lookup by id, Mender tenant token and hawkBit name; the default tenant is made at first start.
+// Tenant rows change rarely and are read on hot paths (device auth, every DDI request), so lookups answer from
+// memory, "no such tenant" included, while the revocation feed is fresh. Every change and every new tenant goes
+// through the feed: this process forgets the old row at commit, every other one within the feed's bound
+// (STALE_AFTER_MS, 2 s; see src/auth/revocations.ts). Without a feed (tools, tests of the store) nothing is cached.
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { RevocationFeed } from '../auth/revocations.js';
 import type { Store } from '../store/db.js';
 import { now } from '../store/db.js';
+import type { Tables } from '../store/schema.js';
 import type { TenantTable } from './tables.js';
 
 export type Tenant = Omit<TenantTable, 'max_devices' | 'storage_limit' | 'artifact_keys_json'> & {
@@ -10,8 +17,66 @@ export type Tenant = Omit<TenantTable, 'max_devices' | 'storage_limit' | 'artifa
   artifact_keys_json: string;
 };
 
+/** How a lookup names a tenant. */
+type LookupKey = `id:${string}` | `token:${string}` | `name:${string}` | 'default';
+
+/** Past this many remembered misses (someone trying tokens), they are all forgotten. */
+const MAX_UNKNOWN = 10_000;
+
 export class TenantService {
-  constructor(private readonly store: Store) {}
+  /** Tenant rows by id, frozen: every caller gets the same object. */
+  private readonly rows = new Map<string, Tenant>();
+  /** Token, hawkBit name and `default` → tenant id; checked against the row on every hit. */
+  private readonly ids = new Map<LookupKey, string>();
+  /** Lookups known to find no tenant. */
+  private readonly unknown = new Set<LookupKey>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly feed?: RevocationFeed,
+  ) {
+    feed?.subscribe((batch) => {
+      if (batch === null) {
+        this.rows.clear();
+        this.ids.clear();
+      }
+      for (const r of batch ?? []) if (r.kind === 'tenant') this.rows.delete(r.id);
+      if (batch === null || batch.some((r) => r.kind === 'tenant')) this.unknown.clear();
+    });
+  }
+
+  /** The cached answer to a lookup, or the database's (remembered unless something changed meanwhile). */
+  private async lookup(key: LookupKey, query: () => Promise<Tenant | undefined>): Promise<Tenant | undefined> {
+    const feed = this.feed;
+    if (!feed?.fresh()) return query();
+    const id = key.startsWith('id:') ? key.slice(3) : this.ids.get(key);
+    const row = id === undefined ? undefined : this.rows.get(id);
+    if (row && matches(row, key)) return row;
+    if (this.unknown.has(key)) return undefined;
+    const generation = feed.generation;
+    const found = await query();
+    if (feed.generation !== generation) return found;
+    if (!found) {
+      if (this.unknown.size >= MAX_UNKNOWN) this.unknown.clear();
+      this.unknown.add(key);
+      return undefined;
+    }
+    const frozen = Object.freeze({ ...found });
+    this.rows.set(frozen.id, frozen);
+    this.ids.set(`token:${frozen.tenant_token}`, frozen.id);
+    this.ids.set(`name:${frozen.hawkbit_name}`, frozen.id);
+    if (frozen.is_default) this.ids.set('default', frozen.id);
+    return frozen;
+  }
+
+  /** A write to tenants; other processes hear of it through the feed. */
+  private async change(tenantId: string, work: (db: Kysely<Tables> | Transaction<Tables>) => Promise<void>) {
+    if (!this.feed) return work(this.store.db);
+    await this.feed.transaction(async (trx, revoke) => {
+      await work(trx);
+      revoke({ kind: 'tenant', tenantId, id: tenantId });
+    });
+  }
 
   /** Creates the default tenant if there is none; safe when several processes start at once. */
   async ensureDefault(name: string, token: string): Promise<Tenant> {
@@ -21,18 +86,21 @@ export class TenantService {
       .where('is_default', '=', 1)
       .executeTakeFirst();
     if (existing) return existing;
-    await this.store.db
-      .insertInto('tenants')
-      .values({
-        id: randomUUID(),
-        name,
-        tenant_token: token || randomBytes(32).toString('base64url'),
-        hawkbit_name: 'DEFAULT',
-        is_default: 1,
-        created_ts: now(),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    const id = randomUUID();
+    await this.change(id, async (db) => {
+      await db
+        .insertInto('tenants')
+        .values({
+          id,
+          name,
+          tenant_token: token || randomBytes(32).toString('base64url'),
+          hawkbit_name: 'DEFAULT',
+          is_default: 1,
+          created_ts: now(),
+        })
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+    });
     return this.store.db.selectFrom('tenants').selectAll().where('is_default', '=', 1).executeTakeFirstOrThrow();
   }
 
@@ -48,24 +116,36 @@ export class TenantService {
       artifact_keys_json: '[]',
       created_ts: now(),
     };
-    await this.store.db.insertInto('tenants').values(tenant).execute();
+    await this.change(tenant.id, async (db) => {
+      await db.insertInto('tenants').values(tenant).execute();
+    });
     return tenant;
   }
 
-  async byId(id: string): Promise<Tenant | undefined> {
-    return this.store.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+  byId(id: string): Promise<Tenant | undefined> {
+    return this.lookup(`id:${id}`, () =>
+      this.store.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst(),
+    );
   }
 
-  async byToken(token: string): Promise<Tenant | undefined> {
-    return this.store.db.selectFrom('tenants').selectAll().where('tenant_token', '=', token).executeTakeFirst();
+  byToken(token: string): Promise<Tenant | undefined> {
+    return this.lookup(`token:${token}`, () =>
+      this.store.db.selectFrom('tenants').selectAll().where('tenant_token', '=', token).executeTakeFirst(),
+    );
   }
 
-  async byHawkbitName(name: string): Promise<Tenant | undefined> {
-    return this.store.db.selectFrom('tenants').selectAll().where('hawkbit_name', '=', name).executeTakeFirst();
+  byHawkbitName(name: string): Promise<Tenant | undefined> {
+    return this.lookup(`name:${name}`, () =>
+      this.store.db.selectFrom('tenants').selectAll().where('hawkbit_name', '=', name).executeTakeFirst(),
+    );
   }
 
   async getDefault(): Promise<Tenant> {
-    return this.store.db.selectFrom('tenants').selectAll().where('is_default', '=', 1).executeTakeFirstOrThrow();
+    const tenant = await this.lookup('default', () =>
+      this.store.db.selectFrom('tenants').selectAll().where('is_default', '=', 1).executeTakeFirst(),
+    );
+    if (!tenant) throw new Error('there is no default tenant');
+    return tenant;
   }
 
   /** The public keys uploaded artifacts must be signed with (none: signatures are recorded, not required). */
@@ -74,14 +154,33 @@ export class TenantService {
   }
 
   async setArtifactKeys(id: string, pems: string[]): Promise<void> {
-    await this.store.db
-      .updateTable('tenants')
-      .set({ artifact_keys_json: JSON.stringify(pems) })
-      .where('id', '=', id)
-      .execute();
+    await this.change(id, async (db) => {
+      await db
+        .updateTable('tenants')
+        .set({ artifact_keys_json: JSON.stringify(pems) })
+        .where('id', '=', id)
+        .execute();
+    });
+  }
+
+  /** Bytes of artifact storage the tenant may use; 0 means no limit. */
+  async setStorageLimit(id: string, bytes: number): Promise<void> {
+    await this.change(id, async (db) => {
+      await db.updateTable('tenants').set({ storage_limit: bytes }).where('id', '=', id).execute();
+    });
   }
 
   async setMaxDevices(id: string, max: number): Promise<void> {
-    await this.store.db.updateTable('tenants').set({ max_devices: max }).where('id', '=', id).execute();
+    await this.change(id, async (db) => {
+      await db.updateTable('tenants').set({ max_devices: max }).where('id', '=', id).execute();
+    });
   }
+}
+
+/** A cached row answers a lookup only if it still has what the lookup asked by (names could change one day). */
+function matches(row: Tenant, key: LookupKey): boolean {
+  if (key.startsWith('token:')) return row.tenant_token === key.slice(6);
+  if (key.startsWith('name:')) return row.hawkbit_name === key.slice(5);
+  if (key === 'default') return row.is_default === 1;
+  return true;
 }

@@ -72,6 +72,8 @@ export class AccessTokenService {
 
   /** Revokes one of the owner's tokens; an unknown id, or someone else's token, is silently left alone. */
   async revoke(owner: TokenOwner, id: string): Promise<void> {
-    await new TokenStore(this.deps.store.db, owner.tenantId).remove(owner.userId, id);
+    await this.deps.tokens.revocations.transaction((trx, revoke) =>
+      new TokenStore(trx, owner.tenantId, revoke).remove(owner.userId, id),
+    );
   }
 }

@@ -1,6 +1,9 @@
 // Users and their login sessions (Mender's useradm). PATs live in access-tokens.ts and settings documents in
-// settings.ts; both hang off UserService so that the wiring in src/services.ts stays one line.
+// settings.ts; both hang off UserService so that the wiring in src/services.ts stays one line. Token liveness is
+// answered from memory in the steady state; logout, password changes, user removal and PAT revocation reach every
+// process through the revocation feed (src/auth/revocations.ts).
 import { randomUUID } from 'node:crypto';
+import { LivenessCache } from '../auth/liveness.js';
 import { Conflict, NotFound, Unauthorized, Unprocessable } from '../errors.js';
 import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
@@ -61,15 +64,24 @@ function toUser(row: UserRow): User {
   };
 }
 
+/** What the auth guard needs of a live user token, and when a PAT's use was last written down. */
+interface LiveUserToken {
+  userId: string;
+  pat: boolean;
+  lastUsed: string | null;
+}
+
 export class UserService {
   readonly accessTokens: AccessTokenService;
   readonly settings: SettingsService;
   /** A hash to check passwords of unknown emails against, so that a login takes as long either way. */
   private decoyHash?: Promise<string>;
+  private readonly liveTokens: LivenessCache<LiveUserToken>;
 
   constructor(private readonly deps: CoreDeps) {
     this.accessTokens = new AccessTokenService(deps);
     this.settings = new SettingsService(deps);
+    this.liveTokens = new LivenessCache(deps.tokens.revocations, { token: 'user-token', owner: 'user' });
   }
 
   private users(tenantId: string): UserStore {
@@ -113,8 +125,8 @@ export class UserService {
     const expiresTs = options.noExpiry
       ? NEVER_EXPIRES
       : new Date(Date.now() + config.userTokenTtl * 1000).toISOString();
-    await store.transaction(async (trx) => {
-      const sessions = new TokenStore(trx, user.tenant_id);
+    await tokens.revocations.transaction(async (trx, revoke) => {
+      const sessions = new TokenStore(trx, user.tenant_id, revoke);
       await sessions.removeExpired(user.id, ts);
       await sessions.insert({
         id,
@@ -133,7 +145,9 @@ export class UserService {
 
   /** Revokes the token the caller used. */
   async logout(caller: Caller): Promise<void> {
-    await new TokenStore(this.deps.store.db, caller.tenantId).remove(caller.userId, caller.tokenId);
+    await this.deps.tokens.revocations.transaction((trx, revoke) =>
+      new TokenStore(trx, caller.tenantId, revoke).remove(caller.userId, caller.tokenId),
+    );
   }
 
   async list(tenantId: string, filter: UserFilter): Promise<User[]> {
@@ -171,14 +185,14 @@ export class UserService {
     }
     const passwordHash = change.password ? await hashPassword(change.password) : undefined;
     try {
-      await store.transaction(async (trx) => {
+      await this.deps.tokens.revocations.transaction(async (trx, revoke) => {
         const updated = await new UserStore(trx, caller.tenantId).update(id, {
           updated_ts: now(),
           ...(change.email ? { email: change.email } : {}),
           ...(passwordHash ? { password_hash: passwordHash } : {}),
         });
         if (updated === 0) throw new NotFound('user not found');
-        await new TokenStore(trx, caller.tenantId).removeAllOf(id, caller.tokenId);
+        await new TokenStore(trx, caller.tenantId, revoke).removeAllOf(id, caller.tokenId);
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new Unprocessable(new DuplicateEmail().message);
@@ -188,22 +202,32 @@ export class UserService {
 
   /** Removes a user; their tokens and settings go with them (foreign keys cascade). Unknown ids are no error. */
   async remove(tenantId: string, id: string): Promise<void> {
-    await this.deps.store.transaction(async (trx) => {
-      await new TokenStore(trx, tenantId).removeAllOf(id);
-      await new UserStore(trx, tenantId).remove(id);
+    await this.deps.tokens.revocations.transaction(async (trx, revoke) => {
+      await new TokenStore(trx, tenantId, revoke).removeAllOf(id);
+      await new UserStore(trx, tenantId, revoke).remove(id);
     });
   }
 
   /** For the auth guard: the user behind a live (not revoked, not expired) token id. Notes when a PAT is used. */
   async tokenAlive(tenantId: string, tokenId: string): Promise<{ userId: string } | undefined> {
     const tokens = new TokenStore(this.deps.store.db, tenantId);
-    const row = await tokens.byId(tokenId);
-    const ts = now();
-    if (!row || row.expires_ts <= ts) return undefined;
-    if (row.kind === 'pat') {
-      const stale = new Date(Date.now() - LAST_USED_ACCURACY_MS).toISOString();
-      if (!row.last_used_ts || row.last_used_ts < stale) await tokens.touch(tokenId, ts);
+    const t = Date.now();
+    let live = this.liveTokens.get(tenantId, tokenId, t);
+    if (!live) {
+      const generation = this.liveTokens.generation();
+      const row = await tokens.byId(tokenId);
+      const expiresAt = row ? Date.parse(row.expires_ts) : 0;
+      if (!row || expiresAt <= Date.now()) return undefined;
+      live = { userId: row.user_id, pat: row.kind === 'pat', lastUsed: row.last_used_ts };
+      this.liveTokens.set(generation, tenantId, tokenId, row.user_id, expiresAt, live);
     }
-    return { userId: row.user_id };
+    if (live.pat) {
+      const stale = new Date(t - LAST_USED_ACCURACY_MS).toISOString();
+      if (!live.lastUsed || live.lastUsed < stale) {
+        live.lastUsed = new Date(t).toISOString();
+        await tokens.touch(tokenId, live.lastUsed);
+      }
+    }
+    return { userId: live.userId };
   }
 }

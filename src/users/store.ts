@@ -1,6 +1,8 @@
 // SQL for users and their tokens. Every query of UserStore and TokenStore is bound to one tenant at construction;
 // the only cross-tenant questions (who owns an email, for login and for uniqueness) are the functions at the top.
+// Every statement that deletes live tokens reports them through `revoke` (src/auth/revocations.ts).
 import { type Kysely, sql, type Transaction } from 'kysely';
+import type { Revoke } from '../auth/revocations.js';
 import type { Tables } from '../store/schema.js';
 import type { UserTable, UserTokenTable } from './tables.js';
 
@@ -14,6 +16,11 @@ export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
+
+/** For stores that must not delete tokens: deleting one without telling the feed would leave it alive in caches. */
+const notInRevocationTransaction: Revoke = () => {
+  throw new Error('user tokens may only be deleted inside RevocationFeed.transaction');
+};
 
 const userColumns = ['tenant_id', 'id', 'email', 'password_hash', 'created_ts', 'updated_ts', 'login_ts'] as const;
 
@@ -39,6 +46,7 @@ export class UserStore {
   constructor(
     private readonly db: Db,
     private readonly tenantId: string,
+    private readonly revoke: Revoke = notInRevocationTransaction,
   ) {}
 
   async insert(user: Omit<UserRow, 'tenant_id'>): Promise<void> {
@@ -88,7 +96,9 @@ export class UserStore {
     return Number(result.numUpdatedRows);
   }
 
+  /** Removes a user; their tokens go by the foreign key's cascade. */
   async remove(id: string): Promise<number> {
+    this.revoke({ kind: 'user', tenantId: this.tenantId, id });
     const result = await this.db
       .deleteFrom('users')
       .where('tenant_id', '=', this.tenantId)
@@ -102,7 +112,12 @@ export class TokenStore {
   constructor(
     private readonly db: Db,
     private readonly tenantId: string,
+    private readonly revoke: Revoke = notInRevocationTransaction,
   ) {}
+
+  private revokeTokens(rows: { id: string }[]): void {
+    for (const row of rows) this.revoke({ kind: 'user-token', tenantId: this.tenantId, id: row.id });
+  }
 
   async insert(token: Omit<TokenRow, 'tenant_id'>): Promise<void> {
     await this.db
@@ -131,22 +146,25 @@ export class TokenStore {
 
   /** Revokes one token of one user; a token of someone else stays. */
   async remove(userId: string, id: string): Promise<number> {
-    const result = await this.db
+    const revoked = await this.db
       .deleteFrom('user_tokens')
       .where('tenant_id', '=', this.tenantId)
       .where('user_id', '=', userId)
       .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+      .returning('id')
+      .execute();
+    this.revokeTokens(revoked);
+    return revoked.length;
   }
 
   /** Revokes every token of a user, but the one given (the caller's own, when a user changes their password). */
   async removeAllOf(userId: string, exceptId?: string): Promise<void> {
     let query = this.db.deleteFrom('user_tokens').where('tenant_id', '=', this.tenantId).where('user_id', '=', userId);
     if (exceptId) query = query.where('id', '!=', exceptId);
-    await query.execute();
+    this.revokeTokens(await query.returning('id').execute());
   }
 
+  /** Expired tokens: no cache honours them past their expiry, so there is nothing to revoke. */
   async removeExpired(userId: string, nowTs: string): Promise<void> {
     await this.db
       .deleteFrom('user_tokens')
@@ -170,7 +188,7 @@ export class TokenStore {
       .offset(keep)
       .execute();
     if (older.length === 0) return;
-    await this.db
+    const revoked = await this.db
       .deleteFrom('user_tokens')
       .where('tenant_id', '=', this.tenantId)
       .where(
@@ -178,7 +196,9 @@ export class TokenStore {
         'in',
         older.map((t) => t.id),
       )
+      .returning('id')
       .execute();
+    this.revokeTokens(revoked);
   }
 
   async personalTokens(userId: string, nowTs: string): Promise<TokenRow[]> {

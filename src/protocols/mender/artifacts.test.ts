@@ -355,11 +355,7 @@ for (const dialect of dialects) {
       );
       assert.equal(usage.limit, 0);
       assert.equal(usage.usage, moduleArtifact.length + rootfsArtifact.length);
-      await t.services.store.db
-        .updateTable('tenants')
-        .set({ storage_limit: usage.usage + 100 })
-        .where('id', '=', t.tenant.id)
-        .execute();
+      await t.services.tenants.setStorageLimit(t.tenant.id, usage.usage + 100);
       const another = mender(work, 'another', [
         'module-image',
         '-T',
@@ -374,11 +370,7 @@ for (const dialect of dialects) {
       const res = await upload(another);
       assert.equal(res.statusCode, 400);
       assert.equal(JSON.parse(res.body).error, 'artifact storage limit exceeded');
-      await t.services.store.db
-        .updateTable('tenants')
-        .set({ storage_limit: 0 })
-        .where('id', '=', t.tenant.id)
-        .execute();
+      await t.services.tenants.setStorageLimit(t.tenant.id, 0);
     });
 
     it('groups artifacts into releases with notes and tags', async () => {

@@ -124,6 +124,28 @@ for (const dialect of dialects) {
       assert.equal((await row(id, device.id)).status, 'downloading');
     });
 
+    it('finishes the deployment when its last devices report at the same moment', async () => {
+      for (let round = 0; round < 5; round++) {
+        const artifact = await addArtifact(t, { name: `race-${++uniq}` });
+        const devices = await Promise.all([addDevice(t), addDevice(t), addDevice(t), addDevice(t)]);
+        const id = await createDeployment(t, token, {
+          name: 'race',
+          artifact_name: artifact.name,
+          devices: devices.map((d) => d.id),
+        });
+        for (const device of devices) {
+          assert.equal((await nextV2(t, device, { device_type: 'qemu', artifact_name: 'old' })).statusCode, 200);
+        }
+        const answers = await Promise.all(devices.map((device) => report(t, device, id, 'success')));
+        assert.deepEqual(
+          answers.map((a) => a.statusCode),
+          devices.map(() => 204),
+        );
+        const finished = await deploymentRow(id);
+        assert.equal(finished.status, 'finished', `round ${round}`);
+      }
+    });
+
     describe('one answer for every protocol', () => {
       const ddiCall = (
         method: 'GET' | 'POST',

@@ -147,7 +147,8 @@ export class DeviceAttempts {
     if (log.length) changes.has_log = 1;
     const applied = await this.store.transaction(async (trx) => {
       const store = this.sql(ref.tenantId, trx);
-      if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes))) return false;
+      const lock = this.settler.lockFor(deployment, dd.status, changes.status as DeviceDeploymentStatus);
+      if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes, lock))) return false;
       await store.appendLog(ref.deploymentId, ref.deviceId, log);
       await options.alongside?.(trx);
       await this.settler.settle(ref.tenantId, deployment, dd.status, changes.status as DeviceDeploymentStatus, trx);
@@ -166,12 +167,12 @@ export class DeviceAttempts {
   ): Promise<void> {
     const ts = now();
     await this.store.transaction(async (trx) => {
-      const changed = await this.sql(tenantId, trx).updateDeviceDeployment(row.dd.id, row.dd.status, {
-        ...extra,
-        status: to,
-        active: isActive(to) ? 1 : 0,
-        finished_ts: isFinished(to) ? ts : null,
-      });
+      const changed = await this.sql(tenantId, trx).updateDeviceDeployment(
+        row.dd.id,
+        row.dd.status,
+        { ...extra, status: to, active: isActive(to) ? 1 : 0, finished_ts: isFinished(to) ? ts : null },
+        this.settler.lockFor(row.deployment, row.dd.status, to),
+      );
       if (changed) await this.settler.settle(tenantId, row.deployment, row.dd.status, to, trx);
     });
   }

@@ -19,6 +19,16 @@ export class DeploymentSettler {
     private readonly clock: () => Date,
   ) {}
 
+  /** The lock the device's update must take with it when it finishes the device (PostgreSQL), else undefined. */
+  lockFor(
+    deployment: DeploymentTable,
+    from: DeviceDeploymentStatus,
+    to: DeviceDeploymentStatus,
+  ): { deploymentId: string } | undefined {
+    const finishing = isFinished(to) && !isFinished(from) && !deployment.finished_ts;
+    return finishing && this.store.dialect === 'postgres' ? { deploymentId: deployment.id } : undefined;
+  }
+
   private sql(tenantId: string, trx: Trx): DeploymentStore {
     return new DeploymentStore(trx, tenantId);
   }
@@ -42,8 +52,8 @@ export class DeploymentSettler {
     if (isFinished(to) && !isFinished(from)) {
       const max = maxDevicesOf(deployment);
       if (max !== undefined && max > 0) {
-        // Devices finishing at once on PostgreSQL: the deployment row's lock makes the last one see the others.
-        if (this.store.dialect === 'postgres') await store.lockDeployment(deployment.id);
+        // Devices finishing at once: on SQLite transactions run one at a time; on PostgreSQL the device's update
+        // took the deployment row's lock (lockFor), so this probe sees every device that finished before.
         const done =
           deployment.target === 'filter'
             ? (await store.finishedCount(deployment.id)) >= max

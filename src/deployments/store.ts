@@ -300,10 +300,33 @@ export class DeploymentStore {
     id: string,
     fromStatus: DeviceDeploymentStatus,
     changes: Partial<Omit<DeviceDeploymentTable, 'tenant_id' | 'id'>>,
+    lock?: { deploymentId: string },
   ): Promise<boolean> {
+    const set = { updated_ts: now(), ...changes };
+    if (lock) {
+      // PostgreSQL: the deployment row's lock is taken by the same statement (a CTE that the update refers to), so
+      // devices finishing at once queue up and the last one's next statement sees the others (see settle.ts).
+      const result = await this.db
+        .with('locked', (db) =>
+          db
+            .selectFrom('deployments')
+            .select('id')
+            .where('tenant_id', '=', this.tenantId)
+            .where('id', '=', lock.deploymentId)
+            .forUpdate(),
+        )
+        .updateTable('device_deployments')
+        .set(set)
+        .where('tenant_id', '=', this.tenantId)
+        .where('id', '=', id)
+        .where('status', '=', fromStatus)
+        .where(({ exists, selectFrom }) => exists(selectFrom('locked').select('locked.id')))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    }
     const result = await this.db
       .updateTable('device_deployments')
-      .set({ updated_ts: now(), ...changes })
+      .set(set)
       .where('tenant_id', '=', this.tenantId)
       .where('id', '=', id)
       .where('status', '=', fromStatus)
@@ -476,17 +499,6 @@ export class DeploymentStore {
       )
       .selectAll('dd')
       .select(DEPLOYMENT_COLUMNS.map((c) => `d.${c} as d_${c}` as const));
-  }
-
-  /** Takes the deployment row's lock until the transaction ends (PostgreSQL). */
-  async lockDeployment(id: string): Promise<void> {
-    await this.db
-      .selectFrom('deployments')
-      .select('id')
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', id)
-      .forUpdate()
-      .execute();
   }
 
   /** Device deployments of any tenant in `statuses` whose last change is older than `cutoff`, oldest first. */

@@ -332,6 +332,7 @@ export class DdiService {
     const deviceId = target.row.device_id;
     const latest = await store.latestAction(deviceId);
     if (latest) {
+      this.rows.set(`${target.tenantId}|${latest.id}`, { row: latest, at: Date.now() });
       const action = await this.view(target, latest);
       if (action.status !== 'closed') return action;
     }

@@ -406,7 +406,8 @@ export class KantoAdapter {
       throw error;
     }
     this.activities.delete(activity.id);
-    if (TAKEN.includes(result) && changes.status === 'running') this.remember({ ...activity, ...changes });
+    const open = changes.status === 'running' || changes.status === 'acknowledged';
+    if (TAKEN.includes(result) && open) this.remember({ ...activity, ...changes });
     if (!TAKEN.includes(result)) {
       this.log.warn(
         { activity: activity.id, deployment: activity.deployment_id, step, result },

@@ -1,0 +1,198 @@
+// Statement budgets of the device hot paths, on both dialects, counted with the store's statement log (a count is
+// deterministic where a timing is not): a Mender idle poll with warm caches runs none; a repeat poll of a device
+// with an assigned attempt at most 2 and writes nothing; a status report and a DDI progress feedback at most 6, in
+// one transaction (a DDI feedback that is a whole deployment's first report 7: it also moves the deployment to
+// inprogress); a DDI repeat poll at most 3; a Kanto progress feedback at most 7: its activity's replay guard is one
+// more write than DDI's.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { KantoDeviceSimulator } from '../../src/agent/kanto/device.js';
+import type { Store } from '../../src/store/db.js';
+import {
+  createDesiredState,
+  deploy,
+  deviceStatus,
+  eventually,
+  kantoApp,
+  registerThing,
+  simulator,
+  uniqueThing,
+} from '../kanto/support.js';
+import { adminToken, dialects, type TestApp, testApp } from '../support/app.js';
+import { addArtifact, createDeployment, nextV2, report } from '../support/deployment-fixtures.js';
+import { addDevice } from '../support/inventory-fixtures.js';
+
+/** Runs `work` and answers the statements the store sent meanwhile (nothing else may run on the store then). */
+async function counted(store: Store, work: () => Promise<unknown>): Promise<string[]> {
+  store.trace(true);
+  const before = store.statements();
+  await work();
+  const texts = store.trace(false);
+  assert.equal(store.statements() - before, texts.length);
+  return texts;
+}
+
+const writes = (texts: string[]) => texts.filter((sql) => /^\s*(insert|update|delete)\b/i.test(sql));
+const transactions = (texts: string[]) => texts.filter((sql) => /^\s*begin\b/i.test(sql)).length;
+const show = (texts: string[]) => `\n  ${texts.join('\n  ')}`;
+
+for (const dialect of dialects) {
+  describe(`statement budgets of the device hot paths (${dialect})`, () => {
+    let t: TestApp;
+    let token: string;
+    let uniq = 0;
+    before(async () => {
+      t = await testApp(dialect);
+      token = await adminToken(t);
+    });
+    after(() => t.close());
+
+    it('Mender: an idle poll runs no statement once caches are warm', async () => {
+      const device = await addDevice(t);
+      const provides = { device_type: 'qemu', artifact_name: 'release-1' };
+      for (let i = 0; i < 2; i++) assert.equal((await nextV2(t, device, provides)).statusCode, 204);
+      const texts = await counted(t.services.store, async () => {
+        for (let i = 0; i < 5; i++) assert.equal((await nextV2(t, device, provides)).statusCode, 204);
+      });
+      assert.equal(texts.length, 0, show(texts));
+    });
+
+    it('Mender: a repeat poll with an assigned attempt runs at most 2 statements and writes nothing', async () => {
+      const artifact = await addArtifact(t, { name: `budget-${++uniq}` });
+      const device = await addDevice(t);
+      await createDeployment(t, token, { name: 'budget', artifact_name: artifact.name, devices: [device.id] });
+      const provides = { device_type: 'qemu', artifact_name: 'release-1' };
+      assert.equal((await nextV2(t, device, provides)).statusCode, 200);
+      const texts = await counted(t.services.store, async () => {
+        assert.equal((await nextV2(t, device, provides)).statusCode, 200);
+      });
+      assert.ok(texts.length <= 2, show(texts));
+      assert.deepEqual(writes(texts), []);
+    });
+
+    it('Mender: a status report runs at most 6 statements in one transaction, the last one too', async () => {
+      const artifact = await addArtifact(t, { name: `budget-${++uniq}` });
+      const device = await addDevice(t);
+      const id = await createDeployment(t, token, {
+        name: 'budget',
+        artifact_name: artifact.name,
+        devices: [device.id],
+      });
+      assert.equal((await nextV2(t, device, { device_type: 'qemu', artifact_name: 'old' })).statusCode, 200);
+      for (const status of ['downloading', 'installing', 'rebooting', 'success']) {
+        const texts = await counted(t.services.store, async () => {
+          assert.equal((await report(t, device, id, status)).statusCode, 204);
+        });
+        assert.ok(texts.length <= 6, `${status}:${show(texts)}`);
+        assert.equal(transactions(texts), 1, `${status}:${show(texts)}`);
+      }
+    });
+
+    describe('hawkBit DDI', () => {
+      const ddi = (method: 'GET' | 'POST', controllerId: string, targetToken: string, path = '', payload?: object) =>
+        t.app.inject({
+          method,
+          url: `/DEFAULT/controller/v1/${controllerId}${path}`,
+          headers: { authorization: `TargetToken ${targetToken}` },
+          ...(payload ? { payload } : {}),
+        });
+
+      it('a repeat poll runs at most 3 statements; a progress feedback at most 6 in one transaction', async () => {
+        const artifact = await addArtifact(t, { name: `budget-${++uniq}`, deviceTypes: ['ddi-board'] });
+        const controllerId = `budget-${uniq}-${dialect}`;
+        const created = await t.app.inject({
+          method: 'POST',
+          url: '/api/ddi/v1/targets',
+          headers: { authorization: `Bearer ${token}` },
+          payload: { controller_id: controllerId, device_type: 'ddi-board' },
+        });
+        assert.equal(created.statusCode, 201, created.body);
+        const target = created.json() as { device_id: string; token: string };
+        await createDeployment(t, token, { name: 'budget', artifact_name: artifact.name, devices: [target.device_id] });
+        const first = await ddi('GET', controllerId, target.token);
+        const href = (first.json() as { _links: { deploymentBase?: { href: string } } })._links.deploymentBase?.href;
+        const actionId = (/deploymentBase\/(\d+)/.exec(href ?? '') as RegExpExecArray)[1];
+        const poll = await counted(t.services.store, async () => {
+          assert.equal((await ddi('GET', controllerId, target.token)).statusCode, 200);
+        });
+        assert.ok(poll.length <= 3, show(poll));
+        assert.deepEqual(writes(poll), []);
+        // The first report of a whole deployment also moves it from pending to inprogress: one statement more.
+        for (const [execution, budget] of [
+          ['download', 7],
+          ['proceeding', 6],
+          ['scheduled', 6],
+        ] as const) {
+          const texts = await counted(t.services.store, async () => {
+            const res = await ddi('POST', controllerId, target.token, `/deploymentBase/${actionId}/feedback`, {
+              status: { execution, result: { finished: 'none' }, details: ['step'] },
+            });
+            assert.equal(res.statusCode, 200, res.body);
+          });
+          assert.ok(texts.length <= budget, `${execution}:${show(texts)}`);
+          assert.equal(transactions(texts), 1, `${execution}:${show(texts)}`);
+        }
+      });
+    });
+  });
+
+  describe(`statement budget of a Kanto progress feedback (${dialect})`, () => {
+    let t: TestApp;
+    let token: string;
+    let url: string;
+    let device: KantoDeviceSimulator | undefined;
+    before(async () => {
+      // No push loop: nothing but the message under test may touch the store while it is counted.
+      ({ t, token, url } = await kantoApp(dialect, 'embedded', { kantoPushInterval: 0 }));
+    });
+    after(async () => {
+      await device?.close();
+      await t.close();
+    });
+
+    it('takes a feedback in at most 7 statements, one transaction', async () => {
+      const thingId = uniqueThing('budget');
+      const registered = await registerThing(t, token, thingId, 'kanto-budget');
+      const artifact = await createDesiredState(t, token, `budget-${dialect}`, ['kanto-budget']);
+      const deploymentId = await deploy(t, token, artifact.name, [registered.device_id]);
+      // A device that acknowledges apply when it connects and then takes its time: the feedback under test is sent
+      // by hand.
+      device = simulator(t, 'embedded', url, { thingId, ...registered }, { phaseDelayMs: 120_000 });
+      await device.connect();
+      await eventually('the apply to be acknowledged', async () =>
+        (await deviceStatus(t, token, deploymentId, registered.device_id)) === 'downloading' ? true : undefined,
+      );
+      const adapter = t.app.kanto.adapter;
+      assert.ok(adapter);
+      await adapter.settled();
+      const activity = await t.services.store.db
+        .selectFrom('kanto_activities')
+        .selectAll()
+        .where('deployment_id', '=', deploymentId)
+        .executeTakeFirstOrThrow();
+      const example = JSON.parse(
+        readFileSync(join(import.meta.dirname, '../kanto/examples/feedback-3-running.event.json'), 'utf8'),
+      );
+      const [namespace, name] = thingId.split(':');
+      example.topic = example.topic.replace(/^[^/]+\/[^/]+/, `${namespace}/${name}`);
+      example.value.activityId = activity.id;
+      example.value.timestamp = Date.now() + 60_000;
+      example.value.desiredStateFeedback.status = 'RUNNING';
+      example.value.desiredStateFeedback.actions = [
+        { component: { id: 'containers:x', version: '1' }, status: 'UPDATING', message: 'updating' },
+      ];
+      const texts = await counted(t.services.store, async () => {
+        (adapter as unknown as { onMessage(topic: string, payload: Buffer): void }).onMessage(
+          `event/${t.tenant.id}/${thingId}`,
+          Buffer.from(JSON.stringify(example)),
+        );
+        await adapter.settled();
+      });
+      assert.equal(await deviceStatus(t, token, deploymentId, registered.device_id), 'installing');
+      assert.ok(texts.length <= 7, show(texts));
+      assert.equal(transactions(texts), 1, show(texts));
+    });
+  });
+}

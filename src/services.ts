@@ -1,26 +1,11 @@
 // Wires the domain services for one server process. Nothing here is global: tests build as many as they like.
 import { parseMenderArtifact } from './artifacts/parse.js';
 import { ArtifactService } from './artifacts/service.js';
-import type { TokenIssuer } from './auth/tokens.js';
-import type { LinkSigner } from './blobs/links.js';
-import type { BlobStore } from './blobs/store.js';
-import type { Config } from './config.js';
+import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
 import { DeviceService } from './devices/service.js';
 import { InventoryService } from './inventory/service.js';
-import type { Store } from './store/db.js';
-import type { TenantService } from './tenants/service.js';
 import { UserService } from './users/service.js';
-
-/** What every domain service may depend on. */
-export interface CoreDeps {
-  config: Config;
-  store: Store;
-  tenants: TenantService;
-  tokens: TokenIssuer;
-  blobs: BlobStore;
-  links: LinkSigner;
-}
 
 export interface Services extends CoreDeps {
   users: UserService;
@@ -47,3 +32,5 @@ export function createServices(core: CoreDeps): Services {
     deployments,
   };
 }
+
+export type { CoreDeps } from './core.js';

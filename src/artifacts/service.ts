@@ -5,8 +5,8 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { CoreDeps } from '../core.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
-import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
 import { extractPayloadFile } from './payloads.js';
 import {

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { CoreDeps } from '../core.js';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
-import type { CoreDeps } from '../services.js';
 import type { ArtifactService, ArtifactView } from './service.js';
 
 /** How long an upload link stays valid (Mender's default for its presigned upload links is 15 minutes). */

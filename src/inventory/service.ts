@@ -2,8 +2,8 @@
 // with their ETag, device search by filter terms, saved filters (dynamic groups) and statistics.
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import type { CoreDeps } from '../core.js';
 import { Conflict, DomainError, Invalid, NotFound } from '../errors.js';
-import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
 import { type SavedFilter, SavedFilterStore } from './filters-store.js';

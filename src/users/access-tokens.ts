@@ -1,8 +1,8 @@
 // Personal access tokens: long-lived user JWTs whose user_tokens row has kind `pat` and a name unique per user.
 // Mender's limits apply: ten live tokens per user, a lifetime of at most one year (0 = never expires).
 import { randomUUID } from 'node:crypto';
+import type { CoreDeps } from '../core.js';
 import { Conflict, Unprocessable } from '../errors.js';
-import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
 import { checkTokenRequest, MAX_TOKENS_PER_USER, type TokenRequest } from './rules.js';
 import { isUniqueViolation, TokenStore } from './store.js';

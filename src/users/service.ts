@@ -4,8 +4,8 @@
 // process through the revocation feed (src/auth/revocations.ts).
 import { randomUUID } from 'node:crypto';
 import { LivenessCache } from '../auth/liveness.js';
+import type { CoreDeps } from '../core.js';
 import { Conflict, NotFound, Unauthorized, Unprocessable } from '../errors.js';
-import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
 import { AccessTokenService, NEVER_EXPIRES } from './access-tokens.js';
 import { hashPassword, verifyPassword } from './password.js';

@@ -1,8 +1,8 @@
 // Settings documents of useradm: a free-form JSON object per tenant (`settings`) and per user (`settings/me`),
 // each with an ETag that changes on every write; a write with If-Match only lands on the matching version.
 import { randomUUID } from 'node:crypto';
+import type { CoreDeps } from '../core.js';
 import { DomainError } from '../errors.js';
-import type { CoreDeps } from '../services.js';
 import { now } from '../store/db.js';
 import { checkSettings } from './rules.js';
 import { SettingsStore } from './settings-store.js';

@@ -11,6 +11,7 @@ import type { Services } from '../../services.js';
 import { Leases } from '../../store/leases.js';
 import { KantoAdapter } from './adapter.js';
 import { KantoDevices } from './devices.js';
+import { KantoStore } from './store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +30,9 @@ export class Kanto {
     private readonly log: BrokerLog,
   ) {
     this.devices = new KantoDevices(services);
+    // Decommissioning ends the thing's registration in the same transaction: it can no longer log in to the
+    // embedded broker, and what it still sends is refused as from an unknown device.
+    services.devices.onDecommission((tenantId, deviceId, trx) => new KantoStore(trx).forgetDevice(tenantId, deviceId));
   }
 
   async start(): Promise<void> {

@@ -59,6 +59,15 @@ export class KantoStore {
     await this.db.insertInto('kanto_devices').values(row).execute();
   }
 
+  /** A decommissioned device's thing registration (and broker password) goes with it. */
+  async forgetDevice(tenantId: string, deviceId: string): Promise<void> {
+    await this.db
+      .deleteFrom('kanto_devices')
+      .where('tenant_id', '=', tenantId)
+      .where('device_id', '=', deviceId)
+      .execute();
+  }
+
   async updateDevice(tenantId: string, deviceId: string, changes: Partial<KantoDeviceTable>): Promise<void> {
     await this.db
       .updateTable('kanto_devices')

@@ -6,6 +6,7 @@
 // failure goes through the same status report path as a device's own, so retries apply: a device that comes back
 // gets the deployment again if it has attempts left.
 import type { Config } from '../config.js';
+import { BackgroundLoop, LeasedJob } from '../store/background.js';
 import type { Store } from '../store/db.js';
 import type { Leases } from '../store/leases.js';
 import type { DeploymentService } from './service.js';
@@ -22,26 +23,31 @@ export interface SweepResult {
 }
 
 export class DeploymentSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly loop: BackgroundLoop;
+  private readonly job: LeasedJob;
 
   constructor(
     private readonly store: Store,
     private readonly deployments: DeploymentService,
-    private readonly leases: Leases,
+    leases: Leases,
     private readonly config: Pick<Config, 'deploymentTimeout' | 'sweepInterval'>,
     private readonly log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void },
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.loop = new BackgroundLoop(
+      config.sweepInterval * 1000,
+      () => this.sweepOnce(),
+      (error) => this.log.error({ err: error }, 'deployment sweep failed'),
+    );
+    // The lease outlives one interval so that a slow run is not taken over half-way.
+    this.job = new LeasedJob(leases, SWEEP_LEASE, Math.max(config.sweepInterval, 1) * 2000);
+  }
 
   /** One run, if this process gets the lease; undefined when another process holds it. */
   async sweepOnce(): Promise<SweepResult | undefined> {
     // Every process keeps its own connection's planner statistics fresh (a no-op on PostgreSQL).
     await this.store.optimize();
-    // The lease outlives one interval so that a slow run is not taken over half-way.
-    const ttl = Math.max(this.config.sweepInterval, 1) * 2000;
-    if (!(await this.leases.acquire(SWEEP_LEASE, ttl))) return undefined;
-    return { expired: await this.expireSilent() };
+    return this.job.run(async () => ({ expired: await this.expireSilent() }));
   }
 
   private async expireSilent(): Promise<number> {
@@ -66,22 +72,11 @@ export class DeploymentSweeper {
   }
 
   start(): void {
-    if (this.config.sweepInterval <= 0 || this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.sweepOnce()
-        .catch((error) => this.log.error({ err: error }, 'deployment sweep failed'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.config.sweepInterval * 1000);
-    this.timer.unref();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
-    await this.leases.release(SWEEP_LEASE).catch(() => undefined);
+    await this.loop.stop();
+    await this.job.release();
   }
 }

@@ -16,6 +16,7 @@ import type { LogLine } from '../../deployments/service.js';
 import { isUniqueViolation } from '../../devices/store.js';
 import { Conflict } from '../../errors.js';
 import type { Services } from '../../services.js';
+import { BackgroundLoop, LeasedJob } from '../../store/background.js';
 import { now } from '../../store/db.js';
 import type { Leases } from '../../store/leases.js';
 import type { Tables } from '../../store/schema.js';
@@ -64,8 +65,9 @@ export class KantoAdapter {
   private readonly correlations = new Map<string, string>();
   /** Per-device queues: one device's messages and pushes run one at a time, in order. */
   private readonly queues = new Map<string, Promise<unknown>>();
-  private timer: NodeJS.Timeout | undefined;
-  private cycle: Promise<unknown> | undefined;
+  private readonly pushLoop: BackgroundLoop;
+  /** On an external broker every process sees every device: one of them pushes. */
+  private readonly pushJob: LeasedJob;
   private stopped = false;
   private cycles = 0;
   readonly refusals: Refusal[] = [];
@@ -74,11 +76,17 @@ export class KantoAdapter {
     private readonly services: Services,
     private readonly devices: KantoDevices,
     private readonly broker: Broker,
-    private readonly leases: Leases,
+    leases: Leases,
     private readonly config: AdapterConfig,
     private readonly log: BrokerLog,
   ) {
     this.store = devices.store;
+    this.pushLoop = new BackgroundLoop(
+      config.kantoPushInterval * 1000,
+      () => this.pushDue(),
+      (error) => this.log.error({ err: error }, 'kanto: push cycle failed'),
+    );
+    this.pushJob = new LeasedJob(leases, PUSH_LEASE, Math.max(config.kantoPushInterval, 1) * 3000);
     this.tracker = new CommandTracker({
       timeoutMs: config.kantoCommandTimeout * 1000,
       attempts: Math.max(1, config.kantoCommandAttempts),
@@ -92,27 +100,15 @@ export class KantoAdapter {
     this.broker.onDeviceConnected((ref) => {
       this.enqueue(ref, () => this.deviceArrived(ref));
     });
-    if (this.config.kantoPushInterval > 0) {
-      this.timer = setInterval(() => {
-        if (this.cycle) return;
-        this.cycle = this.pushDue()
-          .catch((error) => this.log.error({ err: error }, 'kanto: push cycle failed'))
-          .finally(() => {
-            this.cycle = undefined;
-          });
-      }, this.config.kantoPushInterval * 1000);
-      this.timer.unref();
-    }
+    this.pushLoop.start();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
     this.tracker.close();
-    await this.cycle;
+    await this.pushLoop.stop();
     await Promise.allSettled([...this.queues.values()]);
-    if (this.broker.kind === 'external') await this.leases.release(PUSH_LEASE).catch(() => undefined);
+    if (this.broker.kind === 'external') await this.pushJob.release();
   }
 
   /** Runs `work` after everything queued for this device; errors are logged, never thrown at the caller. */
@@ -602,10 +598,11 @@ export class KantoAdapter {
    */
   async pushDue(): Promise<number> {
     if (this.stopped) return 0;
-    if (this.broker.kind === 'external') {
-      const ttl = Math.max(this.config.kantoPushInterval, 1) * 3000;
-      if (!(await this.leases.acquire(PUSH_LEASE, ttl))) return 0;
-    }
+    if (this.broker.kind === 'external') return (await this.pushJob.run(() => this.pushDueNow())) ?? 0;
+    return this.pushDueNow();
+  }
+
+  private async pushDueNow(): Promise<number> {
     await this.expireOrphans();
     // Dynamic (saved filter) deployments have no row for a device until it asks: now and then, ask for every
     // device, as a Mender client polls (every 360 looks: 30 minutes at the default 5 s).

@@ -3,7 +3,8 @@
 import { cpus } from 'node:os';
 import type { DeployResult } from './deploy.js';
 import type { DownloadResult } from './download.js';
-import type { PollResult } from './poll.js';
+import { PACED_CONNECTIONS } from './paced.js';
+import { CHECK_IN_RESOLUTION_SECONDS, POLL_INTERVAL_MINUTES, type PollResult } from './poll.js';
 import type { SimulationResult } from './simulate.js';
 import type { UploadResult } from './upload.js';
 
@@ -41,16 +42,29 @@ const time = (ours: number, base: number) => `${(ours / base).toFixed(1)} × bas
 const runs = (n: number) => (n === 1 ? '1 run' : `${n} runs`);
 const NAME = { sqlite: 'SQLite', postgres: 'PostgreSQL' } as const;
 
+/** The targets of the project's issue, shown next to the figures (not asserted: a benchmark measures). */
+const TARGETS = {
+  pollShare: { sqlite: 0.5, postgres: 0.4 },
+  halfLoadP99Ms: 20,
+  deploymentTimes: { sqlite: 4, postgres: 8 },
+} as const;
+const atLeast = (ours: number, base: number, share: number) =>
+  `≥ ${share} of baseline${ours / base >= share ? '' : ' (not met)'}`;
+const atMostTimes = (ours: number, base: number, times: number) =>
+  `≤ ${times} × baseline${ours / base <= times ? '' : ' (not met)'}`;
+const atMostMs = (ours: number, limit: number) => `≤ ${limit} ms${ours <= limit ? '' : ' (not met)'}`;
+
 export function render(r: Results): string {
   const rows: string[] = [];
-  const row = (figure: string, base: string, ours: string, ratio: string) =>
-    rows.push(`| ${figure} | ${base} | ${ours} | **${ratio}** |`);
+  const row = (figure: string, base: string, ours: string, ratio: string, target = '') =>
+    rows.push(`| ${figure} | ${base} | ${ours} | **${ratio}** | ${target} |`);
 
   for (const d of r.dialects) {
     const p = d.poll;
     if (!p) continue;
     const n = NAME[d.dialect];
     const rateLabel = `${int(p.sizes.offeredRate)} req/s offered`;
+    const share = TARGETS.pollShare[d.dialect];
     row(
       `Device poll, ${n}: requests/s at ${rateLabel}`,
       int(p.baseline.fixed.requestsPerSecond),
@@ -74,12 +88,34 @@ export function render(r: Results): string {
       int(p.baseline.max.requestsPerSecond),
       int(p.flotilla.max.requestsPerSecond),
       rate(p.flotilla.max.requestsPerSecond, p.baseline.max.requestsPerSecond),
+      atLeast(p.flotilla.max.requestsPerSecond, p.baseline.max.requestsPerSecond, share),
     );
     row(
       `Device poll, ${n}: p99 latency at most requests/s`,
       ms(p.baseline.max.p99Ms),
       ms(p.flotilla.max.p99Ms),
       time(p.flotilla.max.p99Ms, p.baseline.max.p99Ms),
+    );
+    row(
+      `Device poll, ${n}: p99 latency at half of Flotilla's most (${int(p.halfRate)} req/s offered)`,
+      ms(p.baseline.half.p99Ms),
+      ms(p.flotilla.half.p99Ms),
+      time(p.flotilla.half.p99Ms, p.baseline.half.p99Ms),
+      atMostMs(p.flotilla.half.p99Ms, TARGETS.halfLoadP99Ms),
+    );
+    const real = p.realFleet;
+    row(
+      `Device poll as a real fleet polls, ${n}: most requests/s (${int(real.devices)} devices, each polling once, check-in written)`,
+      int(p.baseline.max.requestsPerSecond),
+      int(real.flotilla.requestsPerSecond),
+      rate(real.flotilla.requestsPerSecond, p.baseline.max.requestsPerSecond),
+      atLeast(real.flotilla.requestsPerSecond, p.baseline.max.requestsPerSecond, share),
+    );
+    row(
+      `Device poll as a real fleet polls, ${n}: p99 latency`,
+      ms(p.baseline.max.p99Ms),
+      ms(real.flotilla.p99Ms),
+      time(real.flotilla.p99Ms, p.baseline.max.p99Ms),
     );
   }
   if (r.upload) {
@@ -133,6 +169,7 @@ export function render(r: Results): string {
       sec(s.baselineSeconds),
       sec(s.flotillaSeconds),
       time(s.flotillaSeconds, s.baselineSeconds),
+      atMostTimes(s.flotillaSeconds, s.baselineSeconds, TARGETS.deploymentTimes[s.dialect]),
     );
   }
   const out: string[] = [
@@ -150,10 +187,11 @@ export function render(r: Results): string {
     `([autocannon](https://github.com/mcollina/autocannon)) and clients in the benchmark process: on ${cpus().length} cores`,
     'the client and the server share the CPUs, on both sides of every ratio alike. Other work on the machine (see',
     'the load average) moves absolute figures from run to run; measuring each baseline next to its figure cancels',
-    'most of that in the ratio.',
+    'most of that in the ratio. The target column holds the goals set for the figures that have one; they are shown,',
+    'not asserted, and "(not met)" marks a figure that misses its goal in this run.',
     '',
-    '| figure | baseline | Flotilla | Flotilla / baseline |',
-    '|---|---|---|---|',
+    '| figure | baseline | Flotilla | Flotilla / baseline | target |',
+    '|---|---|---|---|---|',
     ...rows,
     '',
   ];
@@ -167,17 +205,48 @@ export function render(r: Results): string {
       '',
       `The store holds ${int(poll.devices)} accepted devices (an auth set and inventory each; every tenth in a static`,
       'group), seeded with bulk SQL inserts and an `ANALYZE` before the server starts' +
-        ` (${r.dialects.map((d) => `${NAME[d.dialect]}: ${sec(d.seedSeconds)}`).join(', ')}). ${int(poll.tokens)} of them,`,
+        ` (${r.dialects.map((d) => `${NAME[d.dialect]}: ${sec(d.seedSeconds)}`).join(', ')}); each last checked in`,
+      `${POLL_INTERVAL_MINUTES} minutes before, as at mender-client's default update poll interval. ${int(poll.tokens)} of them,`,
       'spread over the fleet, poll `POST /api/devices/v2/deployments/device/deployments/next` with their device JWTs',
       '(RS256, checked against `device_tokens` on every request) and their provides, in turn, so every request is',
       'a different device; no deployment is due, so each answer is `204` (the steady state of a fleet). The baseline',
       'is a bare Node `http` server answering every request with an empty `204`. Each side gets',
       `${poll.sizes.warmupSeconds} s of warm-up, then ${poll.sizes.durationSeconds} s at a fixed offered rate of`,
-      `${int(poll.sizes.offeredRate)} requests/s (autocannon \`overallRate\`; ${(poll.sizes.offeredRate / (poll.devices / 1800)).toFixed(1)} times what ${int(poll.devices)} devices send`,
-      `at mender-client's default 30-minute update poll interval) and ${poll.sizes.durationSeconds} s as fast as`,
-      `${poll.sizes.connections} connections go. Latencies are each response's own time as autocannon's client sees it`,
-      '(its histogram counts whole milliseconds, too coarse for the baseline). Every response must be a 2xx, or the',
-      'run fails. PostgreSQL runs on a fresh database, dropped afterwards.',
+      `${int(poll.sizes.offeredRate)} requests/s (${(poll.sizes.offeredRate / (poll.devices / (POLL_INTERVAL_MINUTES * 60))).toFixed(1)} times what ${int(poll.devices)} devices send`,
+      `at that interval), ${poll.sizes.durationSeconds} s as fast as ${poll.sizes.connections} connections go (autocannon), and`,
+      `${poll.sizes.durationSeconds} s at half the requests/s Flotilla reached that way (${r.dialects
+        .filter((d) => d.poll)
+        .map((d) => `${NAME[d.dialect]}: ${int(d.poll?.halfRate ?? 0)}`)
+        .join(', ')} requests/s), on both sides.`,
+      "The fixed rates are paced evenly by the benchmark's own client (request *i* is sent at *i*/rate over up to",
+      `${PACED_CONNECTIONS} keep-alive connections, and its latency counts from when it was due, so waiting for a`,
+      "connection counts too): autocannon's `overallRate` sends each second's quota in a burst at the start of the",
+      "second, which at half load is full load half of the time. Latencies at full speed are each response's own time",
+      "as autocannon's client sees it (its histogram counts whole milliseconds, too coarse for the baseline). Every",
+      'response must be a 2xx, or the run fails. PostgreSQL runs on a fresh database, dropped afterwards.',
+      '',
+      "A device's check-in time is written at most once a minute. The sampled devices poll several times a second, so",
+      "they check in during the warm-up, and Flotilla's three runs above end within the minute after " +
+        `(${r.dialects
+          .filter((d) => d.poll)
+          .map((d) => `${NAME[d.dialect]}: ${sec(d.poll?.steadySeconds ?? 0)}`)
+          .join(
+            ', ',
+          )}${r.dialects.some((d) => (d.poll?.steadySeconds ?? 0) >= CHECK_IN_RESOLUTION_SECONDS) ? ': past the minute, so some check-ins fell inside' : ''}):`,
+      'those figures hold no check-in writes. A real fleet polls each device less than once a minute, and then every',
+      'poll writes one. The real-fleet rows measure that: as many further devices as a run of',
+      `${poll.sizes.durationSeconds} s at Flotilla's most requests/s above needs (${r.dialects
+        .filter((d) => d.poll)
+        .map(
+          (d) =>
+            `${NAME[d.dialect]}: ${int(d.poll?.realFleet.needed ?? 0)} wanted, ${int(d.poll?.realFleet.devices ?? 0)} used, ` +
+            `in ${sec(d.poll?.realFleet.flotilla.seconds ?? 0)}`,
+        )
+        .join('; ')}; at most ${int(poll.sizes.realFleetMaxDevices)}, as`,
+      'each needs a token, signed on the spot, outside the timing), none of which had polled since the fleet was seeded,',
+      'are given device JWTs and each poll exactly once, as fast as the same connections go. Every request is a device',
+      'whose last check-in is older than a minute, so every one pays the check-in write. The baseline is the bare',
+      "server's full-speed run above: it does no bookkeeping, so which devices ask makes no difference to it.",
       '',
     );
   }

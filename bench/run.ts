@@ -13,7 +13,7 @@ import { sql } from 'kysely';
 import { parseFlags } from '../src/config.js';
 import { benchDeployments, type DeploySizes } from './deploy.js';
 import { type Dialect, type Fleet, type FleetOptions, fleetEnv, seedFleet } from './fleet.js';
-import { benchPoll, type PollSizes } from './poll.js';
+import { benchPoll, POLL_INTERVAL_MINUTES, type PollSizes } from './poll.js';
 import { type DialectResults, type Results, render } from './report.js';
 import { benchSimulation, type SimulationSizes } from './simulate.js';
 import { machine, progress, secondsSince, startServer } from './support.js';
@@ -28,16 +28,16 @@ export interface Sizes {
 }
 
 export const FULL: Sizes = {
-  fleet: { devices: 100_000, tokens: 500, groupEvery: 10 },
-  poll: { durationSeconds: 10, warmupSeconds: 3, offeredRate: 200, connections: 10 },
+  fleet: { devices: 100_000, tokens: 500, groupEvery: 10, checkedInMinutesAgo: POLL_INTERVAL_MINUTES },
+  poll: { durationSeconds: 10, warmupSeconds: 3, offeredRate: 200, connections: 10, realFleetMaxDevices: 60_000 },
   transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 1024), uploadRuns: 2, baselineRuns: 3, downloadRuns: 3 },
   deploy: { groupRuns: 3, statisticsRuns: 20 },
   simulation: { devices: 10_000, concurrency: 50 },
 };
 
 export const QUICK: Sizes = {
-  fleet: { devices: 2_000, tokens: 50, groupEvery: 10 },
-  poll: { durationSeconds: 2, warmupSeconds: 1, offeredRate: 100, connections: 5 },
+  fleet: { devices: 2_000, tokens: 50, groupEvery: 10, checkedInMinutesAgo: POLL_INTERVAL_MINUTES },
+  poll: { durationSeconds: 2, warmupSeconds: 1, offeredRate: 100, connections: 5, realFleetMaxDevices: 2_000 },
   transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 32), uploadRuns: 1, baselineRuns: 1, downloadRuns: 1 },
   deploy: { groupRuns: 1, statisticsRuns: 3 },
   simulation: { devices: 200, concurrency: 20 },

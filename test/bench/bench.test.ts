@@ -11,8 +11,8 @@ import { type Benchmark, runBenchmarks, type Sizes } from '../../bench/run.js';
 import { dialects } from '../support/app.js';
 
 const TINY: Sizes = {
-  fleet: { devices: 300, tokens: 12, groupEvery: 10 },
-  poll: { durationSeconds: 1, warmupSeconds: 1, offeredRate: 50, connections: 2 },
+  fleet: { devices: 300, tokens: 12, groupEvery: 10, checkedInMinutesAgo: 30 },
+  poll: { durationSeconds: 1, warmupSeconds: 1, offeredRate: 50, connections: 2, realFleetMaxDevices: 100 },
   transfer: { sizeMiB: 2, uploadRuns: 1, baselineRuns: 1, downloadRuns: 1 },
   deploy: { groupRuns: 1, statisticsRuns: 2 },
   simulation: { devices: 20, concurrency: 5 },

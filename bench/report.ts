@@ -1,6 +1,7 @@
 // Renders the benchmark results as BENCHMARKS.md: one summary table (every figure next to its baseline from the
 // same run, and the ratio), then what each benchmark did, so the figures can be read and reproduced.
 import { cpus } from 'node:os';
+import type { DdiResult } from './ddi.js';
 import type { DeployResult } from './deploy.js';
 import type { DownloadResult } from './download.js';
 import { PACED_CONNECTIONS } from './paced.js';
@@ -15,6 +16,7 @@ export interface DialectResults {
   seedSeconds: number;
   poll?: PollResult;
   deploy?: DeployResult;
+  ddi?: DdiResult;
 }
 
 export interface Results {
@@ -116,6 +118,23 @@ export function render(r: Results): string {
       ms(p.baseline.max.p99Ms),
       ms(real.flotilla.p99Ms),
       time(real.flotilla.p99Ms, p.baseline.max.p99Ms),
+    );
+  }
+  for (const d of r.dialects) {
+    const x = d.ddi;
+    if (!x) continue;
+    const n = NAME[d.dialect];
+    row(
+      `hawkBit DDI poll, ${n}: most requests/s (${x.sizes.connections} connections)`,
+      int(x.baseline.requestsPerSecond),
+      int(x.flotilla.requestsPerSecond),
+      rate(x.flotilla.requestsPerSecond, x.baseline.requestsPerSecond),
+    );
+    row(
+      `hawkBit DDI poll, ${n}: p99 latency at most requests/s`,
+      ms(x.baseline.p99Ms),
+      ms(x.flotilla.p99Ms),
+      time(x.flotilla.p99Ms, x.baseline.p99Ms),
     );
   }
   if (r.upload) {
@@ -293,6 +312,27 @@ export function render(r: Results): string {
       "`ANALYZE` or `PRAGMA optimize`), SQLite answers the group's `EXISTS` through the attribute-value index instead",
       'of the attribute primary key, once per device, and creating the group deployment over 100k devices took more',
       'than 15 minutes in a trial run. PostgreSQL gathers its statistics on its own (autovacuum).',
+      '',
+    );
+  }
+  const ddi = r.dialects.find((d) => d.ddi)?.ddi;
+  if (ddi) {
+    const setup = r.dialects
+      .filter((d) => d.ddi)
+      .map((d) => `${NAME[d.dialect]}: ${sec(d.ddi?.setupSeconds ?? 0)}`)
+      .join(', ');
+    out.push(
+      '### hawkBit DDI poll',
+      '',
+      `${int(ddi.targets)} DDI targets, created through the operator API (\`POST /api/ddi/v1/targets\` with a target token`,
+      `each; with their configData, ${setup}) on the fleet's store, after the deployment benchmark if it ran (so`,
+      `they are in none of its deployments; the store also holds the ${int(ddi.fleetDevices)} Mender devices), poll`,
+      '`GET /{tenant}/controller/v1/{controllerId}` with `Authorization: TargetToken ...`, in turn, so every request is',
+      'another target. Each target sent its configData once, as a DDI client does, and nothing is deployed to it, so',
+      `every answer is \`200\` with \`config.polling\` only (${Buffer.byteLength(ddi.answer)} bytes: \`${ddi.answer}\`).`,
+      'The baseline is a bare Node `http` server answering every request with `200` and the very same JSON. Each side',
+      `gets ${ddi.sizes.warmupSeconds} s of warm-up, then ${ddi.sizes.durationSeconds} s as fast as ${ddi.sizes.connections} connections go (autocannon, as for the`,
+      'Mender poll).',
       '',
     );
   }

@@ -3,7 +3,7 @@
 //
 //   npm run bench                      the full run (100k devices, 1 GiB artifact, 10k devices through a deployment)
 //   npm run bench -- --quick           small sizes, a smoke run; prints the report, writes no file
-//   --only poll,deploy,transfer,simulate   some benchmarks only     --dialects sqlite   one database only
+//   --only poll,deploy,ddi,transfer,simulate   some benchmarks only     --dialects sqlite   one database only
 //   --out FILE                         where to write the report (default: BENCHMARKS.md for the full run)
 // BENCH_UPLOAD_MIB sets the artifact size of the upload and download benchmarks.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { parseFlags } from '../src/config.js';
+import { benchDdi, type DdiSizes } from './ddi.js';
 import { benchDeployments, type DeploySizes } from './deploy.js';
 import { type Dialect, type Fleet, type FleetOptions, fleetEnv, seedFleet } from './fleet.js';
 import { benchPoll, POLL_INTERVAL_MINUTES, type PollSizes } from './poll.js';
@@ -24,6 +25,7 @@ export interface Sizes {
   poll: PollSizes;
   transfer: TransferSizes;
   deploy: DeploySizes;
+  ddi: DdiSizes;
   simulation: SimulationSizes;
 }
 
@@ -32,6 +34,7 @@ export const FULL: Sizes = {
   poll: { durationSeconds: 10, warmupSeconds: 3, offeredRate: 200, connections: 10, realFleetMaxDevices: 60_000 },
   transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 1024), uploadRuns: 2, baselineRuns: 3, downloadRuns: 3 },
   deploy: { groupRuns: 3, statisticsRuns: 20 },
+  ddi: { targets: 500, durationSeconds: 10, warmupSeconds: 3, connections: 10 },
   simulation: { devices: 10_000, concurrency: 50 },
 };
 
@@ -40,11 +43,14 @@ export const QUICK: Sizes = {
   poll: { durationSeconds: 2, warmupSeconds: 1, offeredRate: 100, connections: 5, realFleetMaxDevices: 2_000 },
   transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 32), uploadRuns: 1, baselineRuns: 1, downloadRuns: 1 },
   deploy: { groupRuns: 1, statisticsRuns: 3 },
+  ddi: { targets: 50, durationSeconds: 2, warmupSeconds: 1, connections: 5 },
   simulation: { devices: 200, concurrency: 20 },
 };
 
-export type Benchmark = 'poll' | 'deploy' | 'transfer' | 'simulate';
-export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'transfer', 'simulate'];
+export type Benchmark = 'poll' | 'deploy' | 'ddi' | 'transfer' | 'simulate';
+export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'ddi', 'transfer', 'simulate'];
+/** The benchmarks that run on the seeded 100k fleet, one store per database. */
+const ON_FLEET: Benchmark[] = ['poll', 'deploy', 'ddi'];
 
 async function databaseVersion(fleet: Fleet): Promise<string> {
   const store = await fleet.open();
@@ -60,7 +66,10 @@ async function databaseVersion(fleet: Fleet): Promise<string> {
   }
 }
 
-/** Seeds the fleet on one database, runs the poll and deployment benchmarks against it, and drops it. */
+/**
+ * Seeds the fleet on one database, runs the poll, deployment and DDI benchmarks against it, and drops it. The DDI
+ * targets come last: made before the deployments, they would be devices of the all-devices deployment.
+ */
 async function benchDialect(
   dialect: Dialect,
   work: string,
@@ -80,6 +89,7 @@ async function benchDialect(
     try {
       if (only.has('poll')) results.poll = await benchPoll(server, fleet, sizes.poll);
       if (only.has('deploy')) results.deploy = await benchDeployments(server, fleet, dataDir, sizes.deploy);
+      if (only.has('ddi')) results.ddi = await benchDdi(server, fleet, sizes.ddi);
     } finally {
       await server.stop();
     }
@@ -106,7 +116,7 @@ export async function runBenchmarks(
     skipped: [],
   };
   try {
-    if (options.only.has('poll') || options.only.has('deploy')) {
+    if (ON_FLEET.some((name) => options.only.has(name))) {
       for (const dialect of options.dialects)
         results.dialects.push(await benchDialect(dialect, work, sizes, options.only));
     }

@@ -93,6 +93,19 @@ http.createServer((req, res) => {
   req.on('end', () => { res.statusCode = 204; res.end(); });
 }).listen(Number(process.env.PORT), '127.0.0.1');`;
 
+const JSON_SERVER = `
+const http = require('node:http');
+const body = Buffer.from(process.env.BODY);
+http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.statusCode = 200;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', String(body.length));
+    res.end(body);
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');`;
+
 const FILE_SERVER = `
 const http = require('node:http');
 const fs = require('node:fs');
@@ -120,6 +133,11 @@ async function startNode(script: string, env: Record<string, string>, what: stri
 /** A bare Node `http` server that answers every request with an empty 204 (the device poll's answer). */
 export function startConstantServer(): Promise<Server> {
   return startNode(CONSTANT_SERVER, {}, 'constant server');
+}
+
+/** A bare Node `http` server that answers every request with `200` and the same JSON `body`. */
+export function startJsonServer(body: string): Promise<Server> {
+  return startNode(JSON_SERVER, { BODY: body }, 'JSON server');
 }
 
 /** A bare Node `http` server that streams `file` to every request. */

@@ -13,6 +13,7 @@ import { dialects } from '../support/app.js';
 const TINY: Sizes = {
   fleet: { devices: 300, tokens: 12, groupEvery: 10, checkedInMinutesAgo: 30 },
   poll: { durationSeconds: 1, warmupSeconds: 1, offeredRate: 50, connections: 2, realFleetMaxDevices: 100 },
+  ddi: { targets: 10, durationSeconds: 1, warmupSeconds: 1, connections: 2 },
   transfer: { sizeMiB: 2, uploadRuns: 1, baselineRuns: 1, downloadRuns: 1 },
   deploy: { groupRuns: 1, statisticsRuns: 2 },
   simulation: { devices: 20, concurrency: 5 },

@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import type { DdiResult } from './ddi.js';
 import type { DeployResult } from './deploy.js';
 import type { DownloadResult } from './download.js';
+import type { KantoResult } from './kanto.js';
 import { PACED_CONNECTIONS } from './paced.js';
 import { CHECK_IN_RESOLUTION_SECONDS, POLL_INTERVAL_MINUTES, type PollResult } from './poll.js';
 import type { SimulationResult } from './simulate.js';
@@ -30,6 +31,7 @@ export interface Results {
   upload?: UploadResult;
   download?: DownloadResult;
   simulations: SimulationResult[];
+  kanto: KantoResult[];
   /** Benchmarks that did not run, and why. */
   skipped: string[];
 }
@@ -191,6 +193,14 @@ export function render(r: Results): string {
       atMostTimes(s.flotillaSeconds, s.baselineSeconds, TARGETS.deploymentTimes[s.dialect]),
     );
   }
+  for (const k of r.kanto) {
+    row(
+      `${int(k.devices)} Kanto devices through a desired-state deployment over MQTT: time to all-success, ${NAME[k.dialect]}`,
+      sec(k.baselineSeconds),
+      sec(k.flotillaSeconds),
+      time(k.flotillaSeconds, k.baselineSeconds),
+    );
+  }
   const out: string[] = [
     '# Benchmarks',
     '',
@@ -338,5 +348,34 @@ export function render(r: Results): string {
   }
   const [simulation] = r.simulations;
   if (simulation) out.push('### Devices through a full deployment', '', ...simulation.description, '');
+  const [kanto] = r.kanto;
+  if (kanto) {
+    out.push(
+      '### Kanto devices through a desired-state deployment',
+      '',
+      `${int(kanto.devices)} Kanto devices: the Kanto device simulator of src/agent/kanto (the one \`flotilla simulate\` runs: the`,
+      "update manager's UpdateManager feature over Hono-style MQTT, one connection each, in the benchmark process),",
+      'registered through the operator API (`POST /api/kanto/v1/devices`) on a fresh store per database and',
+      `connected to the embedded broker of \`flotilla serve\` (${r.kanto.map((k) => `${NAME[k.dialect]}: ${sec(k.setupSeconds)}`).join(', ')}, with`,
+      'the current-state refresh Flotilla asks of each device on connect; every registration and connection checks',
+      'an scrypt password). One deployment of a desired state (two containers) to all of them, timed from the `POST`',
+      'that creates it until the statistics count every device a success; the deployment must then be finished.',
+      'Flotilla pushes `apply` to each device; the device answers `204` and reports `IDENTIFYING`, `IDENTIFIED`,',
+      '`RUNNING` (and again after each of download, update and activate, which take no time) and `COMPLETED`, then',
+      `its new current state: ${int(kanto.messages)} MQTT messages in all, ${int(kanto.commands)} of them to the devices. Flotilla looks for`,
+      'Kanto devices with a deployment due every second (`FLOTILLA_KANTO_PUSH_INTERVAL=1`; the default is 5 s): as for',
+      'the Mender devices above, this measures the server rather than the wait.',
+      '',
+      'Baseline: the same number of simulated devices moving the same messages (counted on both sides; they must',
+      'match) through a bare [aedes](https://github.com/moscajs/aedes) broker, the broker library Flotilla embeds, in',
+      "a child process of its own with a responder subscribed inside it, as Flotilla's adapter is. On one HTTP",
+      'request the responder publishes the same `apply` to every device at once; then it only counts what comes back.',
+      "It checks no credentials, rewrites no topics (the devices use per-device topics instead of Hono's short ones),",
+      'and keeps no state. Timed from that request until the responder has received every message. The ratio is',
+      "therefore what Flotilla's side of the conversation costs (authorisation, topic rewriting, the store, the",
+      'deployment state machine, the push cycle) over the bare message traffic on this machine.',
+      '',
+    );
+  }
   return out.join('\n');
 }

@@ -3,7 +3,7 @@
 //
 //   npm run bench                      the full run (100k devices, 1 GiB artifact, 10k devices through a deployment)
 //   npm run bench -- --quick           small sizes, a smoke run; prints the report, writes no file
-//   --only poll,deploy,ddi,transfer,simulate   some benchmarks only     --dialects sqlite   one database only
+//   --only poll,deploy,ddi,transfer,simulate,kanto   some benchmarks only   --dialects sqlite   one database only
 //   --out FILE                         where to write the report (default: BENCHMARKS.md for the full run)
 // BENCH_UPLOAD_MIB sets the artifact size of the upload and download benchmarks.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { parseFlags } from '../src/config.js';
 import { benchDdi, type DdiSizes } from './ddi.js';
 import { benchDeployments, type DeploySizes } from './deploy.js';
 import { type Dialect, type Fleet, type FleetOptions, fleetEnv, seedFleet } from './fleet.js';
+import { benchKanto, type KantoSizes } from './kanto.js';
 import { benchPoll, POLL_INTERVAL_MINUTES, type PollSizes } from './poll.js';
 import { type DialectResults, type Results, render } from './report.js';
 import { benchSimulation, type SimulationSizes } from './simulate.js';
@@ -27,6 +28,7 @@ export interface Sizes {
   deploy: DeploySizes;
   ddi: DdiSizes;
   simulation: SimulationSizes;
+  kanto: KantoSizes;
 }
 
 export const FULL: Sizes = {
@@ -36,6 +38,7 @@ export const FULL: Sizes = {
   deploy: { groupRuns: 3, statisticsRuns: 20 },
   ddi: { targets: 500, durationSeconds: 10, warmupSeconds: 3, connections: 10 },
   simulation: { devices: 10_000, concurrency: 50 },
+  kanto: { devices: 500, concurrency: 10 },
 };
 
 export const QUICK: Sizes = {
@@ -45,10 +48,11 @@ export const QUICK: Sizes = {
   deploy: { groupRuns: 1, statisticsRuns: 3 },
   ddi: { targets: 50, durationSeconds: 2, warmupSeconds: 1, connections: 5 },
   simulation: { devices: 200, concurrency: 20 },
+  kanto: { devices: 50, concurrency: 10 },
 };
 
-export type Benchmark = 'poll' | 'deploy' | 'ddi' | 'transfer' | 'simulate';
-export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'ddi', 'transfer', 'simulate'];
+export type Benchmark = 'poll' | 'deploy' | 'ddi' | 'transfer' | 'simulate' | 'kanto';
+export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'ddi', 'transfer', 'simulate', 'kanto'];
 /** The benchmarks that run on the seeded 100k fleet, one store per database. */
 const ON_FLEET: Benchmark[] = ['poll', 'deploy', 'ddi'];
 
@@ -113,6 +117,7 @@ export async function runBenchmarks(
     totalSeconds: 0,
     dialects: [],
     simulations: [],
+    kanto: [],
     skipped: [],
   };
   try {
@@ -129,6 +134,10 @@ export async function runBenchmarks(
       for (const dialect of options.dialects) {
         results.simulations.push(await benchSimulation(dialect, join(work, 'simulation'), sizes.simulation));
       }
+    }
+    if (options.only.has('kanto')) {
+      for (const dialect of options.dialects)
+        results.kanto.push(await benchKanto(dialect, join(work, 'kanto'), sizes.kanto));
     }
   } finally {
     rmSync(work, { recursive: true, force: true });

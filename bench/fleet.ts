@@ -74,9 +74,13 @@ async function adminQuery(statement: string): Promise<void> {
   }
 }
 
+/** Every PostgreSQL database this process created (the smoke test checks that none is left). */
+export const createdDatabases: string[] = [];
+
 async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `flotilla_bench_${randomBytes(6).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
+  createdDatabases.push(name);
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
   return {

@@ -261,6 +261,8 @@ async function flotillaRun(dialect: Dialect, work: string, sizes: KantoSizes, ti
     // measures the server more than the wait.
     server = await startServer(dataDir, {
       ...fleetEnv(fleet),
+      // A refresh sent again (see below) is a warning per device: hundreds of lines.
+      FLOTILLA_LOG_LEVEL: 'error',
       FLOTILLA_MQTT_PORT: String(mqttPort),
       FLOTILLA_KANTO_PUSH_INTERVAL: '1',
     });

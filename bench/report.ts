@@ -229,6 +229,18 @@ export function render(r: Results): string {
   out.push('## How each figure is measured', '');
   const poll = r.dialects.find((d) => d.poll)?.poll;
   if (poll) {
+    const polled = r.dialects.filter((d) => d.poll);
+    const steady =
+      polled.map((d) => `${NAME[d.dialect]}: ${sec(d.poll?.steadySeconds ?? 0)}`).join(', ') +
+      (polled.some((d) => (d.poll?.steadySeconds ?? 0) >= CHECK_IN_RESOLUTION_SECONDS)
+        ? '; past the minute, so some check-ins fell inside'
+        : '');
+    const realFleet = polled
+      .map((d) => {
+        const real = d.poll?.realFleet;
+        return `${NAME[d.dialect]}: ${int(real?.needed ?? 0)}; ${int(real?.devices ?? 0)} polled, in ${sec(real?.flotilla.seconds ?? 0)}`;
+      })
+      .join('; ');
     out.push(
       '### Device poll',
       '',
@@ -255,27 +267,14 @@ export function render(r: Results): string {
       'response must be a 2xx, or the run fails. PostgreSQL runs on a fresh database, dropped afterwards.',
       '',
       "A device's check-in time is written at most once a minute. The sampled devices poll several times a second, so",
-      "they check in during the warm-up, and Flotilla's three runs above end within the minute after " +
-        `(${r.dialects
-          .filter((d) => d.poll)
-          .map((d) => `${NAME[d.dialect]}: ${sec(d.poll?.steadySeconds ?? 0)}`)
-          .join(
-            ', ',
-          )}${r.dialects.some((d) => (d.poll?.steadySeconds ?? 0) >= CHECK_IN_RESOLUTION_SECONDS) ? ': past the minute, so some check-ins fell inside' : ''}):`,
+      `they check in during the warm-up, and Flotilla's three runs above end within the minute after (${steady}):`,
       'those figures hold no check-in writes. A real fleet polls each device less than once a minute, and then every',
-      'poll writes one. The real-fleet rows measure that: as many further devices as a run of',
-      `${poll.sizes.durationSeconds} s at Flotilla's most requests/s above needs (${r.dialects
-        .filter((d) => d.poll)
-        .map(
-          (d) =>
-            `${NAME[d.dialect]}: ${int(d.poll?.realFleet.needed ?? 0)} wanted, ${int(d.poll?.realFleet.devices ?? 0)} used, ` +
-            `in ${sec(d.poll?.realFleet.flotilla.seconds ?? 0)}`,
-        )
-        .join('; ')}; at most ${int(poll.sizes.realFleetMaxDevices)}, as`,
-      'each needs a token, signed on the spot, outside the timing), none of which had polled since the fleet was seeded,',
-      'are given device JWTs and each poll exactly once, as fast as the same connections go. Every request is a device',
-      'whose last check-in is older than a minute, so every one pays the check-in write. The baseline is the bare',
-      "server's full-speed run above: it does no bookkeeping, so which devices ask makes no difference to it.",
+      "poll writes one. The real-fleet rows measure that. A run as long as the ones above at Flotilla's most",
+      `requests/s needs that many devices that have not polled for a minute (${realFleet}). So many further`,
+      `devices of the fleet (at most ${int(poll.sizes.realFleetMaxDevices)}) are given device JWTs, signed before the run and`,
+      'outside its timing, and each polls exactly once, as fast as the same connections go. None had polled since the',
+      "fleet was seeded, so every request pays the check-in write. The baseline is the bare server's full-speed run",
+      'above: it does no bookkeeping, so which devices ask makes no difference to it.',
       '',
     );
   }

@@ -38,6 +38,8 @@ export interface RealFleetResult {
   /** Seconds spent minting their tokens (not part of any figure). */
   mintSeconds: number;
   flotilla: LoadFigures;
+  /** Devices whose check-in the store holds from the run, read afterwards: each request's write, shown to be done. */
+  checkIns: number;
 }
 
 export interface PollResult {
@@ -51,6 +53,30 @@ export interface PollResult {
   /** Seconds from the sampled devices' check-ins (warm-up) to the end of Flotilla's last steady-state run. */
   steadySeconds: number;
   realFleet: RealFleetResult;
+}
+
+/**
+ * Devices whose check-in time is `since` or later, once `expected` are there or 10 s have passed (a server may
+ * write check-ins behind, in batches). Only the real-fleet devices polled since then.
+ */
+async function checkInsSince(fleet: Fleet, since: string, expected: number): Promise<number> {
+  const store = await fleet.open();
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const row = await store.db
+        .selectFrom('devices')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('tenant_id', '=', fleet.tenantId)
+        .where('check_in_ts', '>=', since)
+        .executeTakeFirstOrThrow();
+      const count = Number(row.n);
+      if (count >= expected || Date.now() > deadline) return count;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  } finally {
+    await store.close();
+  }
 }
 
 export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes): Promise<PollResult> {
@@ -100,6 +126,7 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
     const realTokens = await fleet.mintTokens(count);
     const mintSeconds = secondsSince(minting);
     progress(`poll (${fleet.dialect}): real fleet, ${count} devices polling once each at full speed`);
+    const since = new Date().toISOString();
     const real = await load({
       url: server.url,
       method: 'POST',
@@ -109,6 +136,7 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
       durationSeconds: sizes.durationSeconds,
       once: true,
     });
+    const checkIns = await checkInsSince(fleet, since, count);
     return {
       devices: fleet.devices,
       tokens: fleet.tokens.length,
@@ -117,7 +145,7 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
       baseline: { fixed: baselineFixed, max: baselineMax, half: baselineHalf },
       flotilla: { fixed: flotillaFixed, max: flotillaMax, half: flotillaHalf },
       steadySeconds,
-      realFleet: { devices: count, needed, mintSeconds, flotilla: real },
+      realFleet: { devices: count, needed, mintSeconds, flotilla: real, checkIns },
     };
   } finally {
     await constant.stop();

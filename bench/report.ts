@@ -238,7 +238,10 @@ export function render(r: Results): string {
     const realFleet = polled
       .map((d) => {
         const real = d.poll?.realFleet;
-        return `${NAME[d.dialect]}: ${int(real?.needed ?? 0)}; ${int(real?.devices ?? 0)} polled, in ${sec(real?.flotilla.seconds ?? 0)}`;
+        return (
+          `${NAME[d.dialect]}: ${int(real?.needed ?? 0)}; ${int(real?.devices ?? 0)} polled, in ${sec(real?.flotilla.seconds ?? 0)}, ` +
+          `and the store then held the check-in of ${int(real?.checkIns ?? 0)} of them`
+        );
       })
       .join('; ');
     out.push(

@@ -38,7 +38,7 @@ export const FULL: Sizes = {
   deploy: { groupRuns: 3, statisticsRuns: 20 },
   ddi: { targets: 500, durationSeconds: 10, warmupSeconds: 3, connections: 10 },
   simulation: { devices: 10_000, concurrency: 50 },
-  kanto: { devices: 500, concurrency: 10 },
+  kanto: { devices: 300, concurrency: 10 },
 };
 
 export const QUICK: Sizes = {

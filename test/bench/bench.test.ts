@@ -64,6 +64,7 @@ describe('npm run bench (tiny sizes)', () => {
       const real = poll.realFleet;
       assert.equal(real.devices, Math.max(2, Math.min(real.needed, 100)));
       assert.equal(real.flotilla.requests, real.devices);
+      assert.equal(real.checkIns, real.devices, 'every real-fleet poll wrote its check-in');
       positive(real.flotilla.requestsPerSecond, `${d.dialect} real-fleet requests/s`);
       assert.equal(ddi.targets, 10);
       assert.match(ddi.answer, /^\{"config":\{"polling":\{"sleep":"\d\d:\d\d:\d\d"\}\}/);

@@ -142,8 +142,11 @@ class Devices {
         if (operation === 'apply') this.commands++;
       });
       device.on('finished', (_activity: string, status: string) => {
-        if (status !== 'COMPLETED') this.onFinished?.(new Error(`kanto: a device ended ${status}`));
-        else if (++this.finished === list.length) this.onFinished?.();
+        if (status !== 'COMPLETED') this.onFinished?.(new Error(`a device ended its desired state ${status}`));
+        else {
+          this.finished++;
+          this.onFinished?.();
+        }
       });
     }
   }
@@ -154,17 +157,35 @@ class Devices {
     this.finished = 0;
   }
 
-  /** Resolves when every device has completed a desired state since `reset`. */
-  allFinished(timeoutSeconds: number): Promise<void> {
+  /**
+   * Resolves when every device has completed a desired state since `reset`; rejects when a device ends otherwise
+   * or when no device has finished for `stallSeconds` (a device's work failed on the server, say).
+   */
+  allFinished(stallSeconds: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`kanto: ${this.finished} of ${this.list.length} devices finished`)),
-        timeoutSeconds * 1000,
-      );
-      this.onFinished = (error) => {
+      let timer: NodeJS.Timeout | undefined;
+      const watch = () => {
         clearTimeout(timer);
-        if (error) reject(error);
-        else resolve();
+        timer = setTimeout(() => {
+          this.onFinished = undefined;
+          reject(
+            new Error(`${this.finished} of ${this.list.length} devices finished; none more for ${stallSeconds} s`),
+          );
+        }, stallSeconds * 1000);
+      };
+      watch();
+      let seen = this.finished;
+      this.onFinished = (error) => {
+        if (error) {
+          clearTimeout(timer);
+          reject(error);
+        } else if (this.finished === this.list.length) {
+          clearTimeout(timer);
+          resolve();
+        } else if (this.finished > seen) {
+          seen = this.finished;
+          watch();
+        }
       };
       if (this.finished === this.list.length) this.onFinished();
     });
@@ -194,7 +215,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`kanto: gave up waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -235,6 +256,7 @@ async function baselineRun(sizes: KantoSizes, timeoutSeconds: number) {
     devices.reset();
     const start = process.hrtime.bigint();
     const finished = devices.allFinished(timeoutSeconds);
+    finished.catch(() => undefined); // awaited below; handled here in case what comes first throws
     const go = await fetch(bare.url, { method: 'POST' });
     if (go.status !== 201) throw new Error(`bare broker: ${go.status}`);
     await finished;
@@ -341,6 +363,7 @@ async function flotillaRun(dialect: Dialect, work: string, sizes: KantoSizes, ti
     devices.reset();
     const start = process.hrtime.bigint();
     const finished = devices.allFinished(timeoutSeconds);
+    finished.catch(() => undefined); // awaited below; handled here in case what comes first throws
     const created = await call(url, admin, 'POST', DEPLOYMENTS, 201, {
       name: 'bench kanto',
       artifact_name: state.name,
@@ -363,7 +386,7 @@ async function flotillaRun(dialect: Dialect, work: string, sizes: KantoSizes, ti
     const deployment = (await (await call(url, admin, 'GET', `${DEPLOYMENTS}/${id}`, 200)).json()) as {
       status: string;
     };
-    if (deployment.status !== 'finished') throw new Error(`kanto: the deployment is ${deployment.status}`);
+    if (deployment.status !== 'finished') throw new Error(`the deployment is ${deployment.status}`);
     return {
       seconds,
       setupSeconds,
@@ -378,13 +401,14 @@ async function flotillaRun(dialect: Dialect, work: string, sizes: KantoSizes, ti
 }
 
 export async function benchKanto(dialect: Dialect, work: string, sizes: KantoSizes): Promise<KantoResult> {
-  const timeoutSeconds = 600;
+  /** How long the devices may go without one of them finishing before the benchmark gives up. */
+  const timeoutSeconds = 60;
   progress(`kanto (${dialect}): baseline, ${sizes.devices} devices' messages through a bare aedes broker`);
   const baseline = await baselineRun(sizes, timeoutSeconds);
   const flotilla = await flotillaRun(dialect, work, sizes, timeoutSeconds);
   if (baseline.messages !== flotilla.messages || baseline.commands !== flotilla.commands) {
     throw new Error(
-      `kanto: the baseline moved ${baseline.messages} messages (${baseline.commands} commands), ` +
+      `the baseline moved ${baseline.messages} messages (${baseline.commands} commands), ` +
         `Flotilla ${flotilla.messages} (${flotilla.commands})`,
     );
   }

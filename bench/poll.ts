@@ -26,14 +26,18 @@ export interface PollSizes {
   /** The fixed offered load, requests per second. */
   offeredRate: number;
   connections: number;
-  /** At most this many devices get a token for the real-fleet poll (signing them costs ~0.4 ms each on 2 cores). */
+  /**
+   * The real-fleet poll gets as many devices as this many seconds at the most requests/s need (it runs longer when
+   * the check-in writes slow it down), and at most realFleetMaxDevices (signing a token costs ~0.4 ms on 2 cores).
+   */
+  realFleetSeconds: number;
   realFleetMaxDevices: number;
 }
 
 export interface RealFleetResult {
   /** Devices that polled once each (one request each). */
   devices: number;
-  /** How many a run of durationSeconds at the most requests/s measured just before needs. */
+  /** How many a run of realFleetSeconds at the most requests/s measured just before needs. */
   needed: number;
   /** Seconds spent minting their tokens (not part of any figure). */
   mintSeconds: number;
@@ -119,7 +123,7 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
     const baselineHalf = await steady(constant.url, halfRate);
 
     // Every request another device, none of which polled within the minute: each pays its check-in write.
-    const needed = Math.ceil(flotillaMax.requestsPerSecond * sizes.durationSeconds);
+    const needed = Math.ceil(flotillaMax.requestsPerSecond * sizes.realFleetSeconds);
     const count = Math.max(sizes.connections, Math.min(needed, sizes.realFleetMaxDevices, fleet.untokened()));
     progress(`poll (${fleet.dialect}): real fleet, minting tokens for ${count} devices (${needed} wanted)`);
     const minting = process.hrtime.bigint();

@@ -34,6 +34,8 @@ export interface Results {
   kanto: KantoResult[];
   /** Benchmarks that did not run, and why. */
   skipped: string[];
+  /** Benchmarks that failed (what, and the error): the others still report. */
+  failed: string[];
 }
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -225,6 +227,7 @@ export function render(r: Results): string {
     '',
   ];
   if (r.skipped.length) out.push('Not run:', '', ...r.skipped.map((why) => `- ${why}`), '');
+  if (r.failed.length) out.push('Failed (no figures):', '', ...r.failed.map((why) => `- ${why}`), '');
 
   out.push('## How each figure is measured', '');
   const poll = r.dialects.find((d) => d.poll)?.poll;
@@ -272,8 +275,8 @@ export function render(r: Results): string {
       "A device's check-in time is written at most once a minute. The sampled devices poll several times a second, so",
       `they check in during the warm-up, and Flotilla's three runs above end within the minute after (${steady}):`,
       'those figures hold no check-in writes. A real fleet polls each device less than once a minute, and then every',
-      "poll writes one. The real-fleet rows measure that. A run as long as the ones above at Flotilla's most",
-      `requests/s needs that many devices that have not polled for a minute (${realFleet}). So many further`,
+      `poll writes one. The real-fleet rows measure that. A run of ${poll.sizes.realFleetSeconds} s at Flotilla's most requests/s above needs`,
+      `that many devices that have not polled for a minute (${realFleet}). So many further`,
       `devices of the fleet (at most ${int(poll.sizes.realFleetMaxDevices)}) are given device JWTs, signed before the run and`,
       'outside its timing, and each polls exactly once, as fast as the same connections go. None had polled since the',
       "fleet was seeded, so every request pays the check-in write. The baseline is the bare server's full-speed run",

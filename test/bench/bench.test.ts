@@ -13,7 +13,14 @@ import { dialects } from '../support/app.js';
 
 const TINY: Sizes = {
   fleet: { devices: 300, tokens: 12, groupEvery: 10, checkedInMinutesAgo: 30 },
-  poll: { durationSeconds: 1, warmupSeconds: 1, offeredRate: 50, connections: 2, realFleetMaxDevices: 100 },
+  poll: {
+    durationSeconds: 1,
+    warmupSeconds: 1,
+    offeredRate: 50,
+    connections: 2,
+    realFleetSeconds: 1,
+    realFleetMaxDevices: 100,
+  },
   ddi: { targets: 10, durationSeconds: 1, warmupSeconds: 1, connections: 2 },
   transfer: { sizeMiB: 2, uploadRuns: 1, baselineRuns: 1, downloadRuns: 1 },
   deploy: { groupRuns: 1, statisticsRuns: 2 },
@@ -39,6 +46,7 @@ describe('npm run bench (tiny sizes)', () => {
   it('measures every benchmark against its baseline and reports it', async () => {
     const only = new Set(BENCHMARKS);
     const results = await runBenchmarks(TINY, { mode: 'quick', only, dialects });
+    assert.deepEqual(results.failed, [], 'no benchmark failed');
 
     assert.deepEqual(
       results.dialects.map((d) => d.dialect),

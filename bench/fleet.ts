@@ -1,7 +1,8 @@
 // A large fleet for the benchmarks, seeded straight into the store with bulk inserts (admitting 100k devices
 // through the API would take longer than the benchmarks themselves): accepted devices with an auth set and
 // inventory, every `groupEvery`-th one in a static group, and device JWTs for a sample of them, signed with the
-// server's own key and recorded in device_tokens exactly as an admission would.
+// server's own key and recorded in device_tokens exactly as an admission would. More devices can be given tokens
+// later (`mintTokens`), while the server runs: the real-fleet poll needs one device per request.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { defaultConfig } from '../src/config.js';
 import type { AuthSetTable, DeviceTable, DeviceTokenTable } from '../src/devices/tables.js';
 import type { AttributeTable } from '../src/inventory/tables.js';
 import { openStore, type Store } from '../src/store/db.js';
+import { type DeviceTokenSpec, signDeviceTokens } from './tokens.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -29,6 +31,11 @@ export interface FleetOptions {
   tokens: number;
   /** Every groupEvery-th device is in BENCH_GROUP. */
   groupEvery: number;
+  /**
+   * The devices last checked in this many minutes before seeding (as a fleet polling at that interval would have);
+   * absent: never (their first poll also copies the check-in time to inventory, as a new device's does).
+   */
+  checkedInMinutesAgo?: number;
 }
 
 export interface Fleet {
@@ -41,8 +48,16 @@ export interface Fleet {
   adminPassword: string;
   devices: number;
   groupSize: number;
+  /** Device JWTs of the sample, spread evenly over the fleet. */
   tokens: string[];
   seedSeconds: number;
+  /**
+   * Gives `count` more devices (outside the sample, spread over the fleet) a device JWT each, through the
+   * benchmark's own connection; resolves with the tokens. Each device gets at most one in the fleet's life.
+   */
+  mintTokens(count: number): Promise<string[]>;
+  /** Devices that have no token yet (what mintTokens can still give out). */
+  untokened(): number;
   /** Opens the fleet's store (the benchmark's own connection, next to the server's). */
   open(): Promise<Store>;
   /** Drops the PostgreSQL database (the data directory is the caller's). */
@@ -59,9 +74,13 @@ async function adminQuery(statement: string): Promise<void> {
   }
 }
 
+/** Every PostgreSQL database this process created (the smoke test checks that none is left). */
+export const createdDatabases: string[] = [];
+
 async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `flotilla_bench_${randomBytes(6).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
+  createdDatabases.push(name);
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
   return {
@@ -113,13 +132,20 @@ export async function seedFleet(dialect: Dialect, dataDir: string, options: Flee
     const start = process.hrtime.bigint();
     const { store, services } = await prepareStore(config);
     let tenantId: string;
-    const tokens: string[] = [];
+    let tokens: string[] = [];
     let groupSize = 0;
+    const devices: DeviceTable[] = [];
+    const authSets: AuthSetTable[] = [];
+    /** Indexes into `devices` of those that have a token. */
+    const tokened = new Set<number>();
+    const expires = new Date(Date.now() + 7 * 24 * 3600_000);
     try {
       tenantId = (await services.tenants.getDefault()).id;
       const ts = new Date().toISOString();
-      const devices: DeviceTable[] = [];
-      const authSets: AuthSetTable[] = [];
+      const checkIn =
+        options.checkedInMinutesAgo === undefined
+          ? null
+          : new Date(Date.now() - options.checkedInMinutesAgo * 60_000).toISOString();
       const attributes: AttributeTable[] = [];
       // One key for all: the auth set's key is only read again when the device authenticates, which these don't.
       const pubkey = '-----BEGIN PUBLIC KEY-----\nbench\n-----END PUBLIC KEY-----\n';
@@ -148,7 +174,7 @@ export async function seedFleet(dialect: Dialect, dataDir: string, options: Flee
           decommissioning: 0,
           created_ts: ts,
           updated_ts: ts,
-          check_in_ts: null,
+          check_in_ts: checkIn,
         });
         authSets.push({
           tenant_id: tenantId,
@@ -173,23 +199,11 @@ export async function seedFleet(dialect: Dialect, dataDir: string, options: Flee
       await insertChunks(store, 'auth_sets', authSets, 1000);
       await insertChunks(store, 'attributes', attributes, 1000);
 
-      const issuer = await TokenIssuer.load(store);
-      const expires = new Date(Date.now() + 7 * 24 * 3600_000);
       const step = Math.max(1, Math.floor(options.devices / Math.max(1, options.tokens)));
-      const tokenRows: DeviceTokenTable[] = [];
-      for (let i = 0; i < options.devices && tokenRows.length < options.tokens; i += step) {
-        const id = randomUUID();
-        tokenRows.push({
-          tenant_id: tenantId,
-          id,
-          device_id: devices[i].id,
-          auth_set_id: authSets[i].id,
-          created_ts: ts,
-          expires_ts: expires.toISOString(),
-        });
-        tokens.push(await issuer.sign('device', tenantId, devices[i].id, expires, id));
-      }
-      await insertChunks(store, 'device_tokens', tokenRows, 1000);
+      const sample: number[] = [];
+      for (let i = 0; i < options.devices && sample.length < options.tokens; i += step) sample.push(i);
+      tokens = await giveTokens(store, tenantId, devices, authSets, sample, expires);
+      for (const i of sample) tokened.add(i);
       // Planner statistics, as a database that has been running has them (PostgreSQL's autovacuum gathers them on
       // its own, SQLite when `PRAGMA optimize` runs). Without them SQLite walks the group's value index for every
       // device in a group EXISTS, and a group deployment over 100k devices takes more than 15 minutes.
@@ -208,6 +222,18 @@ export async function seedFleet(dialect: Dialect, dataDir: string, options: Flee
       groupSize,
       tokens,
       seedSeconds: Number(process.hrtime.bigint() - start) / 1e9,
+      mintTokens: async (count) => {
+        const chosen = spread(devices.length, tokened, count);
+        const store = await open();
+        try {
+          const minted = await giveTokens(store, tenantId, devices, authSets, chosen, expires);
+          for (const i of chosen) tokened.add(i);
+          return minted;
+        } finally {
+          await store.close();
+        }
+      },
+      untokened: () => devices.length - tokened.size,
       open,
       drop: async () => {
         await database?.drop();
@@ -217,6 +243,39 @@ export async function seedFleet(dialect: Dialect, dataDir: string, options: Flee
     await database?.drop();
     throw error;
   }
+}
+
+/** Device JWTs for the devices at `indexes`, recorded in device_tokens as an admission would record them. */
+async function giveTokens(
+  store: Store,
+  tenantId: string,
+  devices: DeviceTable[],
+  authSets: AuthSetTable[],
+  indexes: number[],
+  expires: Date,
+): Promise<string[]> {
+  const ts = new Date().toISOString();
+  const specs: DeviceTokenSpec[] = indexes.map((i) => ({ deviceId: devices[i].id, tokenId: randomUUID() }));
+  const rows: DeviceTokenTable[] = indexes.map((i, n) => ({
+    tenant_id: tenantId,
+    id: specs[n].tokenId,
+    device_id: devices[i].id,
+    auth_set_id: authSets[i].id,
+    created_ts: ts,
+    expires_ts: expires.toISOString(),
+  }));
+  const tokens = await signDeviceTokens(store, await TokenIssuer.load(store), tenantId, expires, specs);
+  await insertChunks(store, 'device_tokens', rows, 1000);
+  return tokens;
+}
+
+/** `count` indexes below `size` that are not in `taken`, spread evenly over the range. */
+function spread(size: number, taken: Set<number>, count: number): number[] {
+  const free: number[] = [];
+  for (let i = 0; i < size; i++) if (!taken.has(i)) free.push(i);
+  if (count > free.length) throw new Error(`only ${free.length} devices have no token yet, ${count} wanted`);
+  const step = free.length / count;
+  return Array.from({ length: count }, (_, n) => free[Math.floor(n * step)]);
 }
 
 /** The environment `flotilla serve` needs to serve this fleet. */

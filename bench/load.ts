@@ -1,19 +1,27 @@
 // One autocannon run, reduced to the figures the report needs. Every response must be the expected 2xx: a
 // benchmark that counts errors as throughput would flatter the server. Latency percentiles come from each
 // response's own time (autocannon's histogram counts whole milliseconds, too coarse for a bare server's answer).
+// autocannon is used only as fast as its connections go: for a fixed rate see paced.ts.
 import autocannon from 'autocannon';
+
+/** One request shape (one device): its path and its credentials. */
+export interface RequestVariant {
+  path: string;
+  /** The whole Authorization header value, e.g. `Bearer eyJ...` or `TargetToken ...`. */
+  authorization?: string;
+}
 
 export interface LoadOptions {
   url: string;
   method: 'GET' | 'POST';
-  path: string;
   body?: string;
-  /** Bearer tokens, used in turn (one per request) so the load spreads over many devices. */
-  tokens?: string[];
+  /** Used in turn, one per request, so the load spreads over many devices. */
+  requests: RequestVariant[];
   connections: number;
+  /** How long to run; ignored when `once`. */
   durationSeconds: number;
-  /** Requests per second over all connections; absent: as fast as the server answers. */
-  overallRate?: number;
+  /** Send every variant exactly once (autocannon `amount`) instead of running for a duration. */
+  once?: boolean;
 }
 
 export interface LoadFigures {
@@ -21,10 +29,14 @@ export interface LoadFigures {
   p50Ms: number;
   p99Ms: number;
   requests: number;
+  /** Wall time of the run. */
+  seconds: number;
 }
 
 export async function load(options: LoadOptions): Promise<LoadFigures> {
-  const tokens = options.tokens ?? [];
+  const variants = options.requests;
+  if (variants.length === 0) throw new Error('load: no requests');
+  if (options.once && variants.length < options.connections) throw new Error('load: fewer requests than connections');
   let turn = 0;
   const headers: Record<string, string> = options.body ? { 'content-type': 'application/json' } : {};
   const times: number[] = [];
@@ -33,18 +45,20 @@ export async function load(options: LoadOptions): Promise<LoadFigures> {
       {
         url: options.url,
         connections: options.connections,
-        duration: options.durationSeconds,
-        ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+        ...(options.once ? { amount: variants.length } : { duration: options.durationSeconds }),
         requests: [
           {
             method: options.method,
-            path: options.path,
+            path: variants[0].path,
             headers,
             ...(options.body ? { body: options.body } : {}),
             setupRequest: (request) => {
-              if (tokens.length === 0) return request;
-              const token = tokens[turn++ % tokens.length];
-              return { ...request, headers: { ...headers, authorization: `Bearer ${token}` } };
+              const variant = variants[turn++ % variants.length];
+              return {
+                ...request,
+                path: variant.path,
+                headers: variant.authorization ? { ...headers, authorization: variant.authorization } : headers,
+              };
             },
           },
         ],
@@ -59,15 +73,20 @@ export async function load(options: LoadOptions): Promise<LoadFigures> {
   const answered = result['2xx'];
   if (result.non2xx > 0 || result.errors > 0 || answered === 0) {
     throw new Error(
-      `load on ${options.path}: ${answered} 2xx, ${result.non2xx} non-2xx ${JSON.stringify(result.statusCodeStats)}, ` +
+      `load on ${variants[0].path}: ${answered} 2xx, ${result.non2xx} non-2xx ${JSON.stringify(result.statusCodeStats)}, ` +
         `${result.errors} errors (${result.timeouts} timeouts)`,
     );
+  }
+  // `once` promises each device exactly one request (the real-fleet poll counts on it).
+  if (options.once && (turn !== variants.length || answered !== variants.length)) {
+    throw new Error(`load: ${variants.length} requests wanted once each, ${turn} built and ${answered} answered`);
   }
   return {
     requestsPerSecond: answered / result.duration,
     p50Ms: percentile(times, 0.5),
     p99Ms: percentile(times, 0.99),
     requests: answered,
+    seconds: result.duration,
   };
 }
 

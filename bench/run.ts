@@ -3,7 +3,7 @@
 //
 //   npm run bench                      the full run (100k devices, 1 GiB artifact, 10k devices through a deployment)
 //   npm run bench -- --quick           small sizes, a smoke run; prints the report, writes no file
-//   --only poll,deploy,transfer,simulate   some benchmarks only     --dialects sqlite   one database only
+//   --only poll,deploy,ddi,transfer,simulate,kanto   some benchmarks only   --dialects sqlite   one database only
 //   --out FILE                         where to write the report (default: BENCHMARKS.md for the full run)
 // BENCH_UPLOAD_MIB sets the artifact size of the upload and download benchmarks.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,9 +11,11 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { parseFlags } from '../src/config.js';
+import { benchDdi, type DdiSizes } from './ddi.js';
 import { benchDeployments, type DeploySizes } from './deploy.js';
 import { type Dialect, type Fleet, type FleetOptions, fleetEnv, seedFleet } from './fleet.js';
-import { benchPoll, type PollSizes } from './poll.js';
+import { benchKanto, type KantoSizes } from './kanto.js';
+import { benchPoll, POLL_INTERVAL_MINUTES, type PollSizes } from './poll.js';
 import { type DialectResults, type Results, render } from './report.js';
 import { benchSimulation, type SimulationSizes } from './simulate.js';
 import { machine, progress, secondsSince, startServer } from './support.js';
@@ -24,27 +26,49 @@ export interface Sizes {
   poll: PollSizes;
   transfer: TransferSizes;
   deploy: DeploySizes;
+  ddi: DdiSizes;
   simulation: SimulationSizes;
+  kanto: KantoSizes;
 }
 
 export const FULL: Sizes = {
-  fleet: { devices: 100_000, tokens: 500, groupEvery: 10 },
-  poll: { durationSeconds: 10, warmupSeconds: 3, offeredRate: 200, connections: 10 },
+  fleet: { devices: 100_000, tokens: 500, groupEvery: 10, checkedInMinutesAgo: POLL_INTERVAL_MINUTES },
+  poll: {
+    durationSeconds: 10,
+    warmupSeconds: 3,
+    offeredRate: 200,
+    connections: 10,
+    realFleetSeconds: 5,
+    realFleetMaxDevices: 60_000,
+  },
   transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 1024), uploadRuns: 2, baselineRuns: 3, downloadRuns: 3 },
   deploy: { groupRuns: 3, statisticsRuns: 20 },
+  ddi: { targets: 500, durationSeconds: 10, warmupSeconds: 3, connections: 10 },
   simulation: { devices: 10_000, concurrency: 50 },
+  kanto: { devices: 150, concurrency: 10 },
 };
 
 export const QUICK: Sizes = {
-  fleet: { devices: 2_000, tokens: 50, groupEvery: 10 },
-  poll: { durationSeconds: 2, warmupSeconds: 1, offeredRate: 100, connections: 5 },
+  fleet: { devices: 2_000, tokens: 50, groupEvery: 10, checkedInMinutesAgo: POLL_INTERVAL_MINUTES },
+  poll: {
+    durationSeconds: 2,
+    warmupSeconds: 1,
+    offeredRate: 100,
+    connections: 5,
+    realFleetSeconds: 2,
+    realFleetMaxDevices: 2_000,
+  },
   transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 32), uploadRuns: 1, baselineRuns: 1, downloadRuns: 1 },
   deploy: { groupRuns: 1, statisticsRuns: 3 },
+  ddi: { targets: 50, durationSeconds: 2, warmupSeconds: 1, connections: 5 },
   simulation: { devices: 200, concurrency: 20 },
+  kanto: { devices: 50, concurrency: 10 },
 };
 
-export type Benchmark = 'poll' | 'deploy' | 'transfer' | 'simulate';
-export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'transfer', 'simulate'];
+export type Benchmark = 'poll' | 'deploy' | 'ddi' | 'transfer' | 'simulate' | 'kanto';
+export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'ddi', 'transfer', 'simulate', 'kanto'];
+/** The benchmarks that run on the seeded 100k fleet, one store per database. */
+const ON_FLEET: Benchmark[] = ['poll', 'deploy', 'ddi'];
 
 async function databaseVersion(fleet: Fleet): Promise<string> {
   const store = await fleet.open();
@@ -60,12 +84,16 @@ async function databaseVersion(fleet: Fleet): Promise<string> {
   }
 }
 
-/** Seeds the fleet on one database, runs the poll and deployment benchmarks against it, and drops it. */
+/**
+ * Seeds the fleet on one database, runs the poll, deployment and DDI benchmarks against it, and drops it. The DDI
+ * targets come last: made before the deployments, they would be devices of the all-devices deployment.
+ */
 async function benchDialect(
   dialect: Dialect,
   work: string,
   sizes: Sizes,
   only: Set<Benchmark>,
+  failed: string[],
 ): Promise<DialectResults> {
   const dataDir = join(work, `fleet-${dialect}`);
   progress(`${dialect}: seeding ${sizes.fleet.devices} devices`);
@@ -78,14 +106,38 @@ async function benchDialect(
     };
     const server = await startServer(dataDir, fleetEnv(fleet));
     try {
-      if (only.has('poll')) results.poll = await benchPoll(server, fleet, sizes.poll);
-      if (only.has('deploy')) results.deploy = await benchDeployments(server, fleet, dataDir, sizes.deploy);
+      const name = NAMES[dialect];
+      if (only.has('poll'))
+        results.poll = await attempt(failed, `Device poll, ${name}`, () => benchPoll(server, fleet, sizes.poll));
+      if (only.has('deploy'))
+        results.deploy = await attempt(failed, `Deployments, ${name}`, () =>
+          benchDeployments(server, fleet, dataDir, sizes.deploy),
+        );
+      if (only.has('ddi'))
+        results.ddi = await attempt(failed, `hawkBit DDI poll, ${name}`, () => benchDdi(server, fleet, sizes.ddi));
     } finally {
       await server.stop();
     }
     return results;
   } finally {
     await fleet.drop();
+  }
+}
+
+const NAMES = { sqlite: 'SQLite', postgres: 'PostgreSQL' } as const;
+
+/**
+ * Runs one benchmark; a failure (an error answer, a stalled deployment) is recorded with its reason and the run
+ * goes on, so that one broken path does not cost the figures of all the others.
+ */
+async function attempt<T>(failed: string[], what: string, run: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await run();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    progress(`${what} failed: ${reason}`);
+    failed.push(`${what}: ${reason}`);
+    return undefined;
   }
 }
 
@@ -103,21 +155,36 @@ export async function runBenchmarks(
     totalSeconds: 0,
     dialects: [],
     simulations: [],
+    kanto: [],
     skipped: [],
+    failed: [],
   };
   try {
-    if (options.only.has('poll') || options.only.has('deploy')) {
+    if (ON_FLEET.some((name) => options.only.has(name))) {
       for (const dialect of options.dialects)
-        results.dialects.push(await benchDialect(dialect, work, sizes, options.only));
+        results.dialects.push(await benchDialect(dialect, work, sizes, options.only, results.failed));
     }
     if (options.only.has('transfer')) {
-      const transfer = await benchTransfer(join(work, 'transfer'), sizes.transfer);
-      results.upload = transfer.upload;
-      results.download = transfer.download;
+      const transfer = await attempt(results.failed, 'Artifact upload and download', () =>
+        benchTransfer(join(work, 'transfer'), sizes.transfer),
+      );
+      results.upload = transfer?.upload;
+      results.download = transfer?.download;
     }
     if (options.only.has('simulate')) {
       for (const dialect of options.dialects) {
-        results.simulations.push(await benchSimulation(dialect, join(work, 'simulation'), sizes.simulation));
+        const simulation = await attempt(results.failed, `Devices through a deployment, ${NAMES[dialect]}`, () =>
+          benchSimulation(dialect, join(work, 'simulation'), sizes.simulation),
+        );
+        if (simulation) results.simulations.push(simulation);
+      }
+    }
+    if (options.only.has('kanto')) {
+      for (const dialect of options.dialects) {
+        const kanto = await attempt(results.failed, `Kanto devices through a deployment, ${NAMES[dialect]}`, () =>
+          benchKanto(dialect, join(work, 'kanto'), sizes.kanto),
+        );
+        if (kanto) results.kanto.push(kanto);
       }
     }
   } finally {
@@ -141,6 +208,10 @@ async function main(): Promise<void> {
   if (out) writeFileSync(resolve(out), report);
   process.stdout.write(`${report}\n`);
   if (out) progress(`written to ${out}`);
+  if (results.failed.length) {
+    progress(`${results.failed.length} benchmark(s) failed (see "Failed" in the report)`);
+    process.exitCode = 1;
+  }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.dirname, 'run.ts')) {

@@ -7,7 +7,8 @@ import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 
-const FLOTILLA = resolve(import.meta.dirname, '..', 'bin', 'flotilla.js');
+const ROOT = resolve(import.meta.dirname, '..');
+const FLOTILLA = resolve(ROOT, 'bin', 'flotilla.js');
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -93,6 +94,19 @@ http.createServer((req, res) => {
   req.on('end', () => { res.statusCode = 204; res.end(); });
 }).listen(Number(process.env.PORT), '127.0.0.1');`;
 
+const JSON_SERVER = `
+const http = require('node:http');
+const body = Buffer.from(process.env.BODY);
+http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.statusCode = 200;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('content-length', String(body.length));
+    res.end(body);
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');`;
+
 const FILE_SERVER = `
 const http = require('node:http');
 const fs = require('node:fs');
@@ -104,10 +118,20 @@ http.createServer((req, res) => {
   fs.createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(res);
 }).listen(Number(process.env.PORT), '127.0.0.1');`;
 
-async function startNode(script: string, env: Record<string, string>, what: string): Promise<Server> {
+/**
+ * A bare Node server from `script` (CommonJS, or an ES module with `module`), answering HTTP on `PORT`; run from the
+ * repository, so that it can import the project's dependencies.
+ */
+export async function startNode(
+  script: string,
+  env: Record<string, string>,
+  what: string,
+  options: { module?: boolean } = {},
+): Promise<Server> {
   const port = await freePort();
   const child = track(
-    spawn(process.execPath, ['-e', script], {
+    spawn(process.execPath, [...(options.module ? ['--input-type=module'] : []), '-e', script], {
+      cwd: ROOT,
       env: { ...process.env, ...env, PORT: String(port) },
       stdio: ['ignore', 'inherit', 'inherit'],
     }),
@@ -122,9 +146,38 @@ export function startConstantServer(): Promise<Server> {
   return startNode(CONSTANT_SERVER, {}, 'constant server');
 }
 
+/** A bare Node `http` server that answers every request with `200` and the same JSON `body`. */
+export function startJsonServer(body: string): Promise<Server> {
+  return startNode(JSON_SERVER, { BODY: body }, 'JSON server');
+}
+
 /** A bare Node `http` server that streams `file` to every request. */
 export function startFileServer(file: string): Promise<Server> {
   return startNode(FILE_SERVER, { FILE: file }, 'file server');
+}
+
+/** CPU seconds (user and system) a live process has used so far, from /proc. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15, in clock ticks.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Waits until a process has been nearly idle (under 5 % of a core) for half a second: the work a benchmark started
+ * before its timed part is done. Gives up quietly after `timeoutSeconds`.
+ */
+export async function waitQuiet(pid: number, timeoutSeconds = 60): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let before = cpuSeconds(pid);
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const now = cpuSeconds(pid);
+    if (now - before < 0.025) return;
+    before = now;
+  }
+  progress(`process ${pid} was still busy after ${timeoutSeconds} s; going on`);
 }
 
 /** Peak resident set size (VmHWM) of a live process, in bytes. */

@@ -1,21 +1,31 @@
 // The benchmark harness works end to end at tiny sizes: it seeds a fleet on each dialect, loads the device poll
-// with autocannon, creates deployments and reads their statistics, uploads and downloads an artifact, and renders
-// a report with every figure next to its baseline. Timings are not asserted (they are the benchmark's business);
+// (paced, at full speed, at half that, and as a real fleet), creates deployments and reads their statistics, polls
+// as hawkBit DDI targets, uploads and downloads an artifact, takes Kanto devices through a deployment over MQTT,
+// and renders a report with every figure next to its baseline. Timings are not asserted (they are the benchmark's business);
 // what is asserted is that each piece measured something real and that the report says it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import { PG_ADMIN_URL } from '../../bench/fleet.js';
+import { createdDatabases, PG_ADMIN_URL } from '../../bench/fleet.js';
 import { render } from '../../bench/report.js';
-import { type Benchmark, runBenchmarks, type Sizes } from '../../bench/run.js';
+import { BENCHMARKS, runBenchmarks, type Sizes } from '../../bench/run.js';
 import { dialects } from '../support/app.js';
 
 const TINY: Sizes = {
-  fleet: { devices: 300, tokens: 12, groupEvery: 10 },
-  poll: { durationSeconds: 1, warmupSeconds: 1, offeredRate: 50, connections: 2 },
+  fleet: { devices: 300, tokens: 12, groupEvery: 10, checkedInMinutesAgo: 30 },
+  poll: {
+    durationSeconds: 1,
+    warmupSeconds: 1,
+    offeredRate: 50,
+    connections: 2,
+    realFleetSeconds: 1,
+    realFleetMaxDevices: 100,
+  },
+  ddi: { targets: 10, durationSeconds: 1, warmupSeconds: 1, connections: 2 },
   transfer: { sizeMiB: 2, uploadRuns: 1, baselineRuns: 1, downloadRuns: 1 },
   deploy: { groupRuns: 1, statisticsRuns: 2 },
   simulation: { devices: 20, concurrency: 5 },
+  kanto: { devices: 5, concurrency: 5 },
 };
 
 async function benchDatabases(): Promise<string[]> {
@@ -34,26 +44,40 @@ const positive = (value: number, what: string) =>
 
 describe('npm run bench (tiny sizes)', () => {
   it('measures every benchmark against its baseline and reports it', async () => {
-    const before = dialects.includes('postgres') ? await benchDatabases() : [];
-    const only = new Set<Benchmark>(['poll', 'deploy', 'transfer', 'simulate']);
+    const only = new Set(BENCHMARKS);
     const results = await runBenchmarks(TINY, { mode: 'quick', only, dialects });
+    assert.deepEqual(results.failed, [], 'no benchmark failed');
 
     assert.deepEqual(
       results.dialects.map((d) => d.dialect),
       dialects,
     );
     for (const d of results.dialects) {
-      const { poll, deploy } = d;
-      assert.ok(poll && deploy, `${d.dialect}: poll and deploy ran`);
+      const { poll, deploy, ddi } = d;
+      assert.ok(poll && deploy && ddi, `${d.dialect}: poll, deploy and ddi ran`);
       assert.match(d.database, d.dialect === 'sqlite' ? /^SQLite \d/ : /^PostgreSQL \d/);
       assert.equal(poll.devices, 300);
       assert.equal(poll.tokens, 12);
       for (const side of [poll.baseline, poll.flotilla]) {
-        for (const load of [side.fixed, side.max]) {
+        for (const load of [side.fixed, side.max, side.half]) {
           positive(load.requestsPerSecond, `${d.dialect} poll requests/s`);
           assert.ok(load.p50Ms <= load.p99Ms, `${d.dialect}: p50 ${load.p50Ms} <= p99 ${load.p99Ms}`);
         }
       }
+      // Paced runs send exactly rate × duration requests; the half load is half of Flotilla's own most.
+      assert.equal(poll.flotilla.fixed.requests, 50);
+      assert.equal(poll.halfRate, Math.max(1, Math.round(poll.flotilla.max.requestsPerSecond / 2)));
+      assert.equal(poll.baseline.half.requests, poll.halfRate);
+      // The real fleet: as many fresh devices as the measured rate needs, at most 100 here, each polling once.
+      const real = poll.realFleet;
+      assert.equal(real.devices, Math.max(2, Math.min(real.needed, 100)));
+      assert.equal(real.flotilla.requests, real.devices);
+      assert.equal(real.checkIns, real.devices, 'every real-fleet poll wrote its check-in');
+      positive(real.flotilla.requestsPerSecond, `${d.dialect} real-fleet requests/s`);
+      assert.equal(ddi.targets, 10);
+      assert.match(ddi.answer, /^\{"config":\{"polling":\{"sleep":"\d\d:\d\d:\d\d"\}\}/);
+      positive(ddi.flotilla.requestsPerSecond, `${d.dialect} DDI requests/s`);
+      positive(ddi.baseline.requestsPerSecond, `${d.dialect} DDI baseline requests/s`);
       // The group is every tenth device of 300.
       assert.equal(deploy.groupSize, 30);
       positive(deploy.all.baselineSeconds, 'create baseline');
@@ -83,6 +107,18 @@ describe('npm run bench (tiny sizes)', () => {
       positive(simulation.flotillaSeconds, 'simulation');
       positive(simulation.baselineSeconds, 'simulation baseline');
     }
+    assert.deepEqual(
+      results.kanto.map((x) => x.dialect),
+      dialects,
+    );
+    for (const kanto of results.kanto) {
+      assert.equal(kanto.devices, 5);
+      // apply to each device; its answer, 7 feedback messages and its new current state back.
+      assert.equal(kanto.commands, 5);
+      assert.equal(kanto.messages, 5 * 10);
+      positive(kanto.flotillaSeconds, 'kanto');
+      positive(kanto.baselineSeconds, 'kanto baseline');
+    }
     assert.deepEqual(results.skipped, []);
 
     const report = render(results);
@@ -93,16 +129,40 @@ describe('npm run bench (tiny sizes)', () => {
       );
       assert.match(report, new RegExp(`\\| Create a deployment for all 300 devices, ${name} \\|`));
       assert.match(report, new RegExp(`\\| 20 devices through a deployment: time to all-success, ${name} \\|`));
+      assert.match(
+        report,
+        new RegExp(`\\| Device poll, ${name}: p99 latency at half of Flotilla's most \\(\\d+ req/s offered\\) \\|`),
+      );
+      assert.match(
+        report,
+        new RegExp(`\\| Device poll as a real fleet polls, ${name}: most requests/s .* \\| ≥ 0\\.[45] of baseline`),
+      );
+      assert.match(
+        report,
+        new RegExp(`\\| hawkBit DDI poll, ${name}: most requests/s .*\\| \\*\\*\\d+\\.\\d+ of baseline\\*\\* \\|`),
+      );
+      assert.match(
+        report,
+        new RegExp(
+          `\\| 5 Kanto devices through a desired-state deployment over MQTT: time to all-success, ${name} \\|`,
+        ),
+      );
     }
     assert.match(report, /\| Artifact upload throughput \| \d+ MiB\/s \| \d+ MiB\/s \|/);
     assert.match(report, /\| Artifact download throughput \(signed link\) \|/);
     assert.match(report, /\*\*Machine:\*\* .+ cores, \d+ GiB memory, Node v\d+/);
-    // Every row of the table carries a ratio.
+    // Every row of the table carries a ratio, and some a target.
     const rows = report.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| figure'));
     assert.ok(rows.length >= 8);
-    for (const row of rows) assert.match(row, /\*\*\d+\.\d+ (of baseline|× baseline)\*\* \|$/, row);
+    for (const row of rows) assert.match(row, /\*\*\d+\.\d+ (of baseline|× baseline)\*\* \| [^|]* \|$/, row);
 
-    // Nothing left behind: the PostgreSQL databases are dropped.
-    if (dialects.includes('postgres')) assert.deepEqual(await benchDatabases(), before);
+    // Nothing left behind: the PostgreSQL databases this run made are dropped (other runs may be going on).
+    if (dialects.includes('postgres')) {
+      assert.ok(createdDatabases.length > 0);
+      assert.deepEqual(
+        (await benchDatabases()).filter((name) => createdDatabases.includes(name)),
+        [],
+      );
+    }
   });
 });

@@ -4,16 +4,6 @@ import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
-import { ddiRoutes } from './api/hawkbit/ddi.js';
-import { ddiManagementRoutes } from './api/hawkbit/management.js';
-import { kantoRoutes } from './api/kanto/routes.js';
-import { artifactRoutes } from './api/mender/artifacts.js';
-import { deploymentRoutes } from './api/mender/deployments.js';
-import { deviceDeploymentRoutes } from './api/mender/device-deployments.js';
-import { deviceauthRoutes } from './api/mender/deviceauth.js';
-import { menderError, menderErrorHandler } from './api/mender/errors.js';
-import { inventoryRoutes } from './api/mender/inventory.js';
-import { useradmRoutes } from './api/mender/useradm.js';
 import { uploadRoutes } from './api/uploads.js';
 import { installAuthGuard } from './auth/guard.js';
 import { RevocationFeed } from './auth/revocations.js';
@@ -22,7 +12,10 @@ import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
 import type { Config } from './config.js';
 import { DeploymentSweeper } from './deployments/sweeper.js';
-import { Kanto } from './kanto/service.js';
+import { hawkbitProtocol } from './protocols/hawkbit/index.js';
+import { kantoProtocol } from './protocols/kanto/index.js';
+import { menderError, menderErrorHandler } from './protocols/mender/errors.js';
+import { menderProtocol } from './protocols/mender/index.js';
 import { createServices, type Services } from './services.js';
 import { openStore, type Store } from './store/db.js';
 import { Leases } from './store/leases.js';
@@ -103,11 +96,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   );
   app.addHook('onListen', async () => sweeper.start());
   app.addHook('preClose', () => sweeper.stop());
-  // Kanto's MQTT broker and adapter start with the app (also for tests that only inject) and stop before the store.
-  const kanto = new Kanto(services, config, app.log);
-  app.decorate('kanto', kanto);
-  app.addHook('onReady', () => kanto.start());
-  app.addHook('preClose', () => kanto.stop());
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-MEN-RequestID', request.id);
   });
@@ -142,16 +130,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(useradmRoutes, { services });
-  await app.register(deviceauthRoutes, { services });
-  await app.register(inventoryRoutes, { services });
-  await app.register(artifactRoutes, { services });
+  await menderProtocol(app, services);
   await app.register(downloadRoutes, { services });
   await app.register(uploadRoutes, { services });
-  await app.register(deploymentRoutes, { services });
-  await app.register(deviceDeploymentRoutes, { services });
-  await app.register(kantoRoutes, { services, kanto });
-  await app.register(ddiRoutes, { services });
-  await app.register(ddiManagementRoutes, { services });
+  await hawkbitProtocol(app, services);
+  // Kanto's MQTT broker and adapter start with the app (also for tests that only inject) and stop before the store.
+  await kantoProtocol(app, services, config);
   return app;
 }

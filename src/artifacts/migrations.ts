@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
-import { columnTypes } from '../store/migrate.js';
+import { columnTypes } from '../store/migration.js';
 
 export const artifactMigrations: Record<string, Migration> = {
   '0040_artifacts': {

@@ -34,6 +34,27 @@ describe('folder blob store', () => {
     assert.deepEqual(readdirSync(join(root, 'tmp')), []);
   });
 
+  it('reads downloads in 1 MiB chunks, whole and by a range across chunk boundaries', async () => {
+    const bytes = Buffer.alloc(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 12)) & 0xff;
+    const pending = await blobs.begin();
+    await pipeline(Readable.from([bytes]), pending.stream);
+    await pending.commit('t1/big');
+    const sizes: number[] = [];
+    const whole: Buffer[] = [];
+    for await (const chunk of await blobs.open('t1/big')) {
+      sizes.push((chunk as Buffer).length);
+      whole.push(chunk as Buffer);
+    }
+    assert.deepEqual(sizes, [1 << 20, 1 << 20, 1 << 20, 5]);
+    assert.ok(Buffer.concat(whole).equals(bytes));
+    const start = (1 << 20) - 3;
+    const end = 2 * (1 << 20) + 10;
+    const part: Buffer[] = [];
+    for await (const chunk of await blobs.open('t1/big', { start, end })) part.push(chunk as Buffer);
+    assert.ok(Buffer.concat(part).equals(bytes.subarray(start, end + 1)));
+  });
+
   it('refuses to replace a committed blob and leaves the first one intact', async () => {
     const first = await blobs.begin();
     await pipeline(Readable.from([Buffer.from('one')]), first.stream);

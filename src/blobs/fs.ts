@@ -7,6 +7,8 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { assertBlobKey, type BlobStore, type ByteRange, type PendingBlob } from './store.js';
 
+const READ_CHUNK = 1024 * 1024;
+
 export class FsBlobStore implements BlobStore {
   private readonly objects: string;
   private readonly tmp: string;
@@ -57,7 +59,9 @@ export class FsBlobStore implements BlobStore {
     assertBlobKey(key);
     const path = join(this.objects, key);
     const handle = await open(path, 'r');
-    return handle.createReadStream({ start: range?.start, end: range?.end });
+    // 1 MiB reads, as a plain file server does: with the default 64 KiB a download spends half its CPU on a promise
+    // per chunk and reaches about 0.6 of a plain file stream (research/performance.md 3.2).
+    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
   }
 
   async size(key: string): Promise<number | undefined> {

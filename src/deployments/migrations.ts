@@ -1,6 +1,6 @@
 // Deployments tables. Indexes serve the device poll (tenant, device, active) and statistics (deployment, status).
 import type { Kysely, Migration } from 'kysely';
-import { columnTypes } from '../store/migrate.js';
+import { columnTypes, dialectOf } from '../store/migration.js';
 
 export const deploymentMigrations: Record<string, Migration> = {
   '0050_deployments': {
@@ -106,6 +106,57 @@ export const deploymentMigrations: Record<string, Migration> = {
   '0052_device_deployment_deleted': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('device_deployments').addColumn('deleted_ts', 'text').execute();
+    },
+  },
+  '0053_deployment_log_lines': {
+    // Deployment logs become rows appended one by one (a JSON array rewritten on every line was quadratic), and
+    // each tenant gets a deployments generation: what device polls compare their cached "nothing for me" against.
+    async up(db: Kysely<unknown>) {
+      const postgres = dialectOf(db) === 'postgres';
+      await db.schema
+        .createTable('deployment_log_lines')
+        .addColumn('id', postgres ? 'bigserial' : 'integer', (c) =>
+          postgres ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('timestamp', 'text', (c) => c.notNull())
+        .addColumn('level', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('deployment_log_lines_device')
+        .on('deployment_log_lines')
+        .columns(['tenant_id', 'deployment_id', 'device_id', 'id'])
+        .execute();
+      // biome-ignore lint/suspicious/noExplicitAny: the old table is not in the typed schema any more
+      const old = db as Kysely<any>;
+      const rows = await old.selectFrom('deployment_logs').selectAll().execute();
+      for (const row of rows) {
+        const messages = JSON.parse(row.messages_json) as { timestamp: string; level: string; message: string }[];
+        for (let i = 0; i < messages.length; i += 200) {
+          await old
+            .insertInto('deployment_log_lines')
+            .values(
+              messages.slice(i, i + 200).map((m) => ({
+                tenant_id: row.tenant_id,
+                deployment_id: row.deployment_id,
+                device_id: row.device_id,
+                timestamp: m.timestamp,
+                level: m.level,
+                message: m.message,
+              })),
+            )
+            .execute();
+        }
+      }
+      await db.schema.dropTable('deployment_logs').execute();
+      await db.schema
+        .createTable('deployment_generations')
+        .addColumn('tenant_id', 'text', (c) => c.primaryKey().references('tenants.id').onDelete('cascade'))
+        .addColumn('generation', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
     },
   },
 };

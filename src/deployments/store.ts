@@ -7,6 +7,57 @@ import type { Tables } from '../store/schema.js';
 import { activeStatuses, type DeviceDeploymentStatus, finishedStatuses, pauseStatuses } from './rules/status.js';
 import type { DeploymentTable, DeploymentType, DeviceDeploymentTable, StoredDeploymentStatus } from './tables.js';
 
+/** One line of a deployment log. */
+export interface LogLine {
+  timestamp: string;
+  level: string;
+  message: string;
+}
+
+/** A device deployment read together with its deployment. */
+export interface AttemptRow {
+  dd: DeviceDeploymentTable;
+  deployment: DeploymentTable;
+}
+
+const DEPLOYMENT_COLUMNS = [
+  'tenant_id',
+  'id',
+  'name',
+  'artifact_name',
+  'type',
+  'configuration',
+  'target',
+  'target_group',
+  'filter_id',
+  'filter_json',
+  'phases_json',
+  'first_phase_ts',
+  'retries',
+  'max_devices',
+  'control_map_json',
+  'force_installation',
+  'status',
+  'created_ts',
+  'finished_ts',
+  'device_count',
+  'initial_device_count',
+  'admitted',
+  'paused',
+  'resumed_through',
+  'aborted',
+] as const satisfies readonly (keyof DeploymentTable)[];
+
+function splitAttemptRow(row: Record<string, unknown>): AttemptRow {
+  const dd: Record<string, unknown> = {};
+  const deployment: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key.startsWith('d_')) deployment[key.slice(2)] = value;
+    else dd[key] = value;
+  }
+  return { dd: dd as unknown as DeviceDeploymentTable, deployment: deployment as unknown as DeploymentTable };
+}
+
 type Db = Kysely<Tables> | Transaction<Tables>;
 
 export interface Page {
@@ -354,40 +405,182 @@ export class DeploymentStore {
     return rows.map((r) => r.position).filter((p): p is number => p !== null);
   }
 
-  async saveLog(deploymentId: string, deviceId: string, messagesJson: string, ts: string): Promise<void> {
+  /** Appends lines to a device's log in a deployment, and marks the device deployment as having one. */
+  async appendLog(deploymentId: string, deviceId: string, lines: readonly LogLine[]): Promise<void> {
+    if (lines.length === 0) return;
+    for (let i = 0; i < lines.length; i += 200) {
+      await this.db
+        .insertInto('deployment_log_lines')
+        .values(
+          lines.slice(i, i + 200).map((line) => ({
+            tenant_id: this.tenantId,
+            deployment_id: deploymentId,
+            device_id: deviceId,
+            timestamp: line.timestamp,
+            level: line.level,
+            message: line.message,
+          })),
+        )
+        .execute();
+    }
+  }
+
+  /** Drops a device's log in a deployment (a Mender device sends its whole log at once, replacing the last). */
+  async clearLog(deploymentId: string, deviceId: string): Promise<void> {
     await this.db
-      .insertInto('deployment_logs')
-      .values({
-        tenant_id: this.tenantId,
-        deployment_id: deploymentId,
-        device_id: deviceId,
-        messages_json: messagesJson,
-        created_ts: ts,
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(['tenant_id', 'deployment_id', 'device_id'])
-          .doUpdateSet({ messages_json: messagesJson, created_ts: ts }),
-      )
-      .execute();
-    await this.db
-      .updateTable('device_deployments')
-      .set({ has_log: 1 })
+      .deleteFrom('deployment_log_lines')
       .where('tenant_id', '=', this.tenantId)
       .where('deployment_id', '=', deploymentId)
       .where('device_id', '=', deviceId)
       .execute();
   }
 
-  async log(deploymentId: string, deviceId: string): Promise<string | undefined> {
-    const row = await this.db
-      .selectFrom('deployment_logs')
-      .select('messages_json')
+  async logLines(deploymentId: string, deviceId: string): Promise<LogLine[]> {
+    return this.db
+      .selectFrom('deployment_log_lines')
+      .select(['timestamp', 'level', 'message'])
       .where('tenant_id', '=', this.tenantId)
       .where('deployment_id', '=', deploymentId)
       .where('device_id', '=', deviceId)
+      .orderBy('id')
+      .execute();
+  }
+
+  /** The device deployment and its deployment in one statement (the device side's read before every change). */
+  async attemptOf(deploymentId: string, deviceId: string): Promise<AttemptRow | undefined> {
+    const row = await this.withDeployment()
+      .where('dd.tenant_id', '=', this.tenantId)
+      .where('dd.deployment_id', '=', deploymentId)
+      .where('dd.device_id', '=', deviceId)
       .executeTakeFirst();
-    return row?.messages_json;
+    return row && splitAttemptRow(row);
+  }
+
+  /** The device's oldest active device deployment with its deployment (the poll's one indexed statement). */
+  async activeAttemptOf(deviceId: string): Promise<AttemptRow | undefined> {
+    const row = await this.withDeployment()
+      .where('dd.tenant_id', '=', this.tenantId)
+      .where('dd.device_id', '=', deviceId)
+      .where('dd.active', '=', 1)
+      .orderBy('dd.deployment_created_ts')
+      .limit(1)
+      .executeTakeFirst();
+    return row && splitAttemptRow(row);
+  }
+
+  private withDeployment() {
+    return this.db
+      .selectFrom('device_deployments as dd')
+      .innerJoin('deployments as d', (join) =>
+        join.onRef('d.id', '=', 'dd.deployment_id').onRef('d.tenant_id', '=', 'dd.tenant_id'),
+      )
+      .selectAll('dd')
+      .select(DEPLOYMENT_COLUMNS.map((c) => `d.${c} as d_${c}` as const));
+  }
+
+  /** Takes the deployment row's lock until the transaction ends (PostgreSQL). */
+  async lockDeployment(id: string): Promise<void> {
+    await this.db
+      .selectFrom('deployments')
+      .select('id')
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .forUpdate()
+      .execute();
+  }
+
+  /** Device deployments of any tenant in `statuses` whose last change is older than `cutoff`, oldest first. */
+  static silent(db: Db, statuses: readonly DeviceDeploymentStatus[], cutoff: string, limit: number) {
+    return db
+      .selectFrom('device_deployments')
+      .select(['tenant_id', 'deployment_id', 'device_id', 'status', 'updated_ts'])
+      .where('status', 'in', [...statuses])
+      .where('updated_ts', '<', cutoff)
+      .orderBy('updated_ts')
+      .limit(limit)
+      .execute();
+  }
+
+  /**
+   * Device deployments of any tenant waiting for their device (pending: new, or a retry), of devices that have an
+   * auth set with this face (a protocol that pushes, e.g. Kanto), oldest deployment first.
+   */
+  static pendingOfFace(db: Db, face: string, limit: number) {
+    return db
+      .selectFrom('device_deployments as dd')
+      .select(['dd.tenant_id', 'dd.device_id', 'dd.deployment_id', 'dd.attempts'])
+      .where('dd.status', '=', 'pending')
+      .where('dd.active', '=', 1)
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('auth_sets as a')
+            .select('a.id')
+            .whereRef('a.tenant_id', '=', 'dd.tenant_id')
+            .whereRef('a.device_id', '=', 'dd.device_id')
+            .where('a.pubkey', '=', face),
+        ),
+      )
+      .orderBy('dd.deployment_created_ts')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Whether any device of the deployment is still active (the deployment is not done while one is). */
+  async anyActive(deploymentId: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('device_deployments')
+      .select('id')
+      .where('tenant_id', '=', this.tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .where('status', 'in', [...activeStatuses])
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Devices of the deployment that are done, whatever the outcome (dynamic deployments with max_devices). */
+  async finishedCount(deploymentId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('device_deployments')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('tenant_id', '=', this.tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .where('status', 'in', [...finishedStatuses])
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async generation(): Promise<number> {
+    const row = await this.db
+      .selectFrom('deployment_generations')
+      .select('generation')
+      .where('tenant_id', '=', this.tenantId)
+      .executeTakeFirst();
+    return row ? Number(row.generation) : 0;
+  }
+
+  /** A new generation: devices that cached "nothing for me" ask again. */
+  async bumpGeneration(): Promise<void> {
+    await this.db
+      .insertInto('deployment_generations')
+      .values({ tenant_id: this.tenantId, generation: 1 })
+      .onConflict((oc) =>
+        oc.column('tenant_id').doUpdateSet((eb) => ({ generation: eb('deployment_generations.generation', '+', 1) })),
+      )
+      .execute();
+  }
+
+  /** The device's last device deployment that ended in success, newest first (what it runs, as far as we know). */
+  async lastSucceeded(deviceId: string): Promise<DeviceDeploymentTable | undefined> {
+    return this.db
+      .selectFrom('device_deployments')
+      .selectAll()
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId)
+      .where('status', '=', 'success')
+      .orderBy('finished_ts', 'desc')
+      .limit(1)
+      .executeTakeFirst();
   }
 
   /** Unfinished deployments of any of these artifact names. */

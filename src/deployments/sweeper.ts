@@ -48,30 +48,21 @@ export class DeploymentSweeper {
     const timeout = this.config.deploymentTimeout;
     if (timeout <= 0) return 0;
     const cutoff = new Date(this.clock().getTime() - timeout * 1000).toISOString();
-    const rows = await this.store.db
-      .selectFrom('device_deployments')
-      .select(['tenant_id', 'deployment_id', 'device_id', 'status', 'updated_ts'])
-      .where('status', 'in', [...RUNNING])
-      .where('updated_ts', '<', cutoff)
-      .orderBy('updated_ts')
-      .limit(BATCH)
-      .execute();
-    let expired = 0;
-    for (const row of rows) {
-      const message =
+    const ended = await this.deployments.attempts.expireSilent(
+      RUNNING,
+      cutoff,
+      BATCH,
+      (row) =>
         `flotilla: no status report from the device for more than ${timeout} s while ${row.status} ` +
-        `(last at ${row.updated_ts}); the server ended this attempt as a failure`;
-      try {
-        await this.deployments.saveServerLog(row.tenant_id, row.deployment_id, row.device_id, message);
-        await this.deployments.reportStatus(row.tenant_id, row.device_id, row.deployment_id, { status: 'failure' });
-        expired++;
-        this.log.warn({ deployment: row.deployment_id, device: row.device_id }, message);
-      } catch (error) {
-        // The device reported in the meantime (409 after an abort, a changed row): nothing to end.
-        this.log.warn({ deployment: row.deployment_id, device: row.device_id, err: error }, 'sweep skipped a row');
-      }
+        `(last at ${row.updated_ts}); the server ended this attempt as a failure`,
+    );
+    for (const row of ended) {
+      this.log.warn(
+        { deployment: row.deployment_id, device: row.device_id },
+        `deployment attempt ended: the device was silent for more than ${timeout} s while ${row.status}`,
+      );
     }
-    return expired;
+    return ended.length;
   }
 
   start(): void {

@@ -1,5 +1,6 @@
 // Deployments, the per-device deployment rows that carry the device state machine, and device deployment logs.
 // JSON columns keep the wire shapes (phase plan, control map, filter terms, the device's /next request).
+import type { Generated } from 'kysely';
 import type { DeviceDeploymentStatus } from './rules/status.js';
 
 export type DeploymentType = 'software' | 'configuration';
@@ -74,19 +75,31 @@ export interface DeviceDeploymentTable {
   deleted_ts: string | null;
 }
 
-export interface DeploymentLogTable {
+/** One line of a device's log in a deployment, as the device sent it or the server added it; `id` orders them. */
+export interface DeploymentLogLineTable {
+  id: Generated<number>;
   tenant_id: string;
   deployment_id: string;
   device_id: string;
-  /** [{timestamp, level, message}] as JSON. */
-  messages_json: string;
-  created_ts: string;
+  timestamp: string;
+  level: string;
+  message: string;
+}
+
+/**
+ * Per tenant, a number bumped whenever a device may get a device deployment it did not have (a deployment
+ * created, a history reset): polls cache "nothing for this device" against it.
+ */
+export interface DeploymentGenerationTable {
+  tenant_id: string;
+  generation: number;
 }
 
 declare module '../store/schema.js' {
   interface Tables {
     deployments: DeploymentTable;
     device_deployments: DeviceDeploymentTable;
-    deployment_logs: DeploymentLogTable;
+    deployment_log_lines: DeploymentLogLineTable;
+    deployment_generations: DeploymentGenerationTable;
   }
 }

@@ -1,6 +1,6 @@
 // Devices, their Mender auth sets and issued device tokens.
 import type { Kysely, Migration } from 'kysely';
-import { columnTypes, dialectOf } from '../store/migrate.js';
+import { columnTypes, dialectOf } from '../store/migration.js';
 
 export const deviceMigrations: Record<string, Migration> = {
   '0020_devices': {

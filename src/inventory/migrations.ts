@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, sql } from 'kysely';
-import { columnTypes, dialectOf } from '../store/migrate.js';
+import { columnTypes, dialectOf } from '../store/migration.js';
 
 export const inventoryMigrations: Record<string, Migration> = {
   '0030_inventory': {

@@ -105,14 +105,22 @@ export class InventoryService {
    * A device reports its inventory: `merge` (PATCH) upserts the given attributes, `replace` (PUT) makes them
    * the whole `inventory` scope. Either way the device's `system/updated_ts` moves.
    */
-  async reportInventory(tenantId: string, deviceId: string, body: unknown, mode: 'merge' | 'replace'): Promise<void> {
+  async reportInventory(
+    tenantId: string,
+    deviceId: string,
+    body: unknown,
+    mode: 'merge' | 'replace',
+    trx?: Transaction<Tables>,
+  ): Promise<void> {
     const attributes = attributeListOf(body);
     const ts = now();
-    await this.deps.store.transaction(async (trx) => {
-      const store = this.attributes(tenantId, trx);
+    const work = async (t: Transaction<Tables>) => {
+      const store = this.attributes(tenantId, t);
       await store.write(deviceId, 'inventory', attributes, mode, ts);
       await store.write(deviceId, 'system', [{ name: 'updated_ts', value: ts }], 'merge', ts);
-    });
+    };
+    if (trx) await work(trx);
+    else await this.deps.store.transaction(work);
   }
 
   /** One device with all its attributes, and its tags ETag (if tags were ever written). */

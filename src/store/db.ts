@@ -1,18 +1,25 @@
 // Opens the SQL store: SQLite (better-sqlite3, WAL) in the data directory by default, PostgreSQL when the
-// database URL says so. One Kysely instance per process; queries are the same for both dialects.
+// database URL says so. One Kysely instance per process; queries are the same for both dialects. Each dialect keeps
+// its statements prepared (sqlite.ts, postgres.ts) and counts what it sends (statement-log.ts).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, type Transaction } from 'kysely';
 import pg from 'pg';
+import { postgresDialect } from './postgres.js';
 import type { Tables } from './schema.js';
+import { sqliteDialect } from './sqlite.js';
+import { StatementLog } from './statement-log.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
 export interface Store {
   db: Kysely<Tables>;
   dialect: DialectName;
-  /** Runs `work` in one transaction; every write that spans tables goes through here. */
+  /**
+   * Runs `work` in one transaction; every write that spans tables goes through here. Inside `work`, query through
+   * `trx` only: a query on `db` waits for the connection the transaction holds (SQLite has one) and never returns.
+   */
   transaction<T>(work: (trx: Transaction<Tables>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
   /**
@@ -21,6 +28,16 @@ export interface Store {
    * instead of a second); PostgreSQL's autovacuum does this on its own.
    */
   optimize(): Promise<void>;
+  /**
+   * SQL statements sent through `db` since the store opened, transaction control included (`begin`, `commit`,
+   * `rollback`, savepoints): a running total to hold requests to a statement budget (take the difference).
+   */
+  statements(): number;
+  /**
+   * Switches recording of the statements' SQL texts on (true) or off (false), and returns the texts recorded since
+   * the previous call, in order: for finding out what broke a statement budget.
+   */
+  trace(on: boolean): string[];
 }
 
 export interface StoreOptions {
@@ -49,8 +66,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // (0x10002) and then now and again (`optimize`, called by the background sweep).
   sqlite.pragma('analysis_limit = 1000');
   sqlite.pragma('optimize = 0x10002');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return wrap(db, 'sqlite', async () => {
+  const log = new StatementLog();
+  const db = new Kysely<Tables>({ dialect: sqliteDialect(sqlite, log) });
+  return wrap(db, 'sqlite', log, async () => {
     sqlite.pragma('optimize');
   });
 }
@@ -71,8 +89,9 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
     max: 10,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
-  return wrap(db, 'postgres');
+  const log = new StatementLog();
+  const db = new Kysely<Tables>({ dialect: postgresDialect(pool, log) });
+  return wrap(db, 'postgres', log);
 }
 
 /**
@@ -98,13 +117,20 @@ function registerRegexp(sqlite: SQLite.Database): void {
   });
 }
 
-function wrap(db: Kysely<Tables>, dialect: DialectName, optimize: () => Promise<void> = async () => {}): Store {
+function wrap(
+  db: Kysely<Tables>,
+  dialect: DialectName,
+  log: StatementLog,
+  optimize: () => Promise<void> = async () => {},
+): Store {
   return {
     db,
     dialect,
     transaction: (work) => db.transaction().execute(work),
     close: () => db.destroy(),
     optimize,
+    statements: () => log.count,
+    trace: (on) => log.trace(on),
   };
 }
 

@@ -1,16 +1,16 @@
 // Applies every domain's migrations at start. Each domain keeps its own in its folder; names start with a
 // number so that tables are created before the tables that refer to them.
-import { type Kysely, type Migration, Migrator, PostgresAdapter, sql } from 'kysely';
+import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
-import { ddiMigrations } from '../ddi/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
-import { kantoMigrations } from '../kanto/migrations.js';
+import { ddiMigrations } from '../protocols/hawkbit/migrations.js';
+import { kantoMigrations } from '../protocols/kanto/migrations.js';
 import { tenantMigrations } from '../tenants/migrations.js';
 import { userMigrations } from '../users/migrations.js';
-import type { DialectName } from './db.js';
 import { leaseMigrations } from './leases.js';
+import { dialectOf } from './migration.js';
 
 const all: Record<string, Migration> = {
   ...tenantMigrations,
@@ -40,20 +40,4 @@ export async function migrate(db: Kysely<any>): Promise<void> {
       `migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : error}`,
     );
   }
-}
-
-export function dialectOf(db: Kysely<unknown>): DialectName {
-  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
-}
-
-/** Column types that differ between the dialects. */
-export function columnTypes(db: Kysely<unknown>) {
-  const postgres = dialectOf(db) === 'postgres';
-  return {
-    /** A floating-point number. */
-    real: postgres ? ('double precision' as const) : ('real' as const),
-    /** 0 or 1; kept as an integer in both dialects so that rows read the same. */
-    flag: 'integer' as const,
-    bigint: postgres ? ('bigint' as const) : ('integer' as const),
-  };
 }

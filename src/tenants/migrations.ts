@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
-import { columnTypes } from '../store/migrate.js';
+import { columnTypes } from '../store/migration.js';
 
 export const tenantMigrations: Record<string, Migration> = {
   '0001_tenants': {

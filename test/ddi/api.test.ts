@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { DdiService } from '../../src/ddi/service.js';
+import { DdiService } from '../../src/protocols/hawkbit/service.js';
 import { adminToken, dialects, type TestApp, testApp } from '../support/app.js';
 import { createDeployment, statistics } from '../support/deployment-fixtures.js';
 

@@ -1,7 +1,13 @@
 // The DDI feedback table onto Flotilla's deployment statuses, and hawkBit's checks of a feedback body.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cancellationAcknowledged, deploymentEffect, levelOf, logLine, parseFeedback } from '../../src/ddi/feedback.js';
+import {
+  cancellationAcknowledged,
+  deploymentEffect,
+  levelOf,
+  logLine,
+  parseFeedback,
+} from '../../src/protocols/hawkbit/feedback.js';
 
 const fb = (execution: string, finished = 'none', extra: object = {}) => ({
   status: { execution, result: { finished }, details: [], ...extra },

@@ -19,17 +19,17 @@ import {
   parseCloudTopic,
 } from '../../src/broker/topics.js';
 import { loadConfig } from '../../src/config.js';
-import { CommandTracker } from '../../src/kanto/commands.js';
-import { inventoryOf } from '../../src/kanto/current-state.js';
-import { parseUsername } from '../../src/kanto/devices.js';
+import { CommandTracker } from '../../src/protocols/kanto/commands.js';
+import { inventoryOf } from '../../src/protocols/kanto/current-state.js';
+import { parseUsername } from '../../src/protocols/kanto/devices.js';
 import {
   commandEnvelope,
   isThingId,
   MalformedMessage,
   parseEnvelope,
   readDeviceMessage,
-} from '../../src/kanto/ditto.js';
-import { feedbackLog, stepOfFeedback } from '../../src/kanto/feedback.js';
+} from '../../src/protocols/kanto/ditto.js';
+import { feedbackLog, stepOfFeedback } from '../../src/protocols/kanto/feedback.js';
 
 const example = (name: string) => readFileSync(join(import.meta.dirname, 'examples', name));
 const exampleJson = (name: string) => JSON.parse(example(name).toString('utf8'));
@@ -215,16 +215,18 @@ describe('feedback → deployment status', () => {
     return message.feedback;
   };
 
-  it('walks downloading → installing → success and never back', () => {
-    assert.deepEqual(stepOfFeedback(feedbackOf('feedback-1-identifying.event.json'), 'pending'), {
+  it("maps the phases to downloading, installing and success (going back is the domain's onlyForward)", () => {
+    assert.deepEqual(stepOfFeedback(feedbackOf('feedback-1-identifying.event.json')), {
       step: 'downloading',
       final: false,
     });
-    assert.deepEqual(stepOfFeedback(feedbackOf('feedback-2-identified.event.json'), 'downloading'), { final: false });
+    assert.deepEqual(stepOfFeedback(feedbackOf('feedback-2-identified.event.json')), {
+      step: 'downloading',
+      final: false,
+    });
     const updating = { status: 'RUNNING', actions: [{ component: { id: 'c:x', version: '1' }, status: 'UPDATING' }] };
-    assert.deepEqual(stepOfFeedback(updating, 'downloading'), { step: 'installing', final: false });
-    assert.deepEqual(stepOfFeedback(feedbackOf('feedback-3-running.event.json'), 'installing'), { final: false });
-    assert.deepEqual(stepOfFeedback(feedbackOf('feedback-4-completed.event.json'), 'installing'), {
+    assert.deepEqual(stepOfFeedback(updating), { step: 'installing', final: false });
+    assert.deepEqual(stepOfFeedback(feedbackOf('feedback-4-completed.event.json')), {
       step: 'success',
       final: true,
     });
@@ -232,14 +234,14 @@ describe('feedback → deployment status', () => {
 
   it('ends in failure for INCOMPLETE, IDENTIFICATION_FAILED and the like; refuses unknown statuses', () => {
     for (const file of ['feedback-incomplete.event.json', 'feedback-incomplete-no-supported-domain.event.json']) {
-      assert.deepEqual(stepOfFeedback(feedbackOf(file), 'downloading'), { step: 'failure', final: true });
+      assert.deepEqual(stepOfFeedback(feedbackOf(file)), { step: 'failure', final: true });
     }
     for (const status of ['IDENTIFICATION_FAILED', 'INCOMPLETE_INCONSISTENT', 'SUPERSEDED']) {
-      assert.equal(stepOfFeedback({ status, actions: [] }, 'pending').step, 'failure');
+      assert.equal(stepOfFeedback({ status, actions: [] }).step, 'failure');
     }
-    assert.throws(() => stepOfFeedback({ status: 'DONE', actions: [] }, 'pending'), MalformedMessage);
+    assert.throws(() => stepOfFeedback({ status: 'DONE', actions: [] }), MalformedMessage);
     const odd = { status: 'RUNNING', actions: [{ component: { id: 'c:x', version: '1' }, status: 'EXPLODED' }] };
-    assert.throws(() => stepOfFeedback(odd, 'pending'), /unknown action status/);
+    assert.throws(() => stepOfFeedback(odd), /unknown action status/);
   });
 
   it('keeps every component action in the log, failures as errors', () => {

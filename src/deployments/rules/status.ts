@@ -1,7 +1,6 @@
 // The device deployment state machine: the statuses, which are active or finished, what a device's status report
 // does to its device deployment (accept, ignore, retry, or refuse with 400/409), the per-status statistics and the
 // deployment status derived from them. Every protocol adapter maps its own feedback onto these functions.
-import { Conflict, Invalid } from '../../errors.js';
 
 // Source: mender-server backend/services/deployments/model/device_deployment.go (status enum and names).
 export const deviceDeploymentStatuses = [
@@ -66,9 +65,6 @@ export const reportableStatuses = [
 ] as const satisfies readonly DeviceDeploymentStatus[];
 export type ReportableStatus = (typeof reportableStatuses)[number];
 
-/** Longest substate Mender keeps, in bytes (model/validation.go lengthIn0To200). */
-export const maxSubstateBytes = 200;
-
 export function isDeviceDeploymentStatus(value: unknown): value is DeviceDeploymentStatus {
   return typeof value === 'string' && (deviceDeploymentStatuses as readonly string[]).includes(value);
 }
@@ -91,33 +87,6 @@ export interface StatusReport {
   substate?: string;
 }
 
-/**
- * Validates a status report body and returns it typed; throws `Invalid` (400) with Mender's messages.
- * Source: model/status.go (UnmarshalText error for unknown names, ozzo-validation "key: message." otherwise).
- * Deviation: a missing status is a 400 here; Mender lets it through and fails later with a 500.
- */
-export function parseStatusReport(body: { status?: unknown; substate?: unknown }): StatusReport {
-  const { status, substate } = body;
-  if (typeof status === 'string' && !isDeviceDeploymentStatus(status)) {
-    throw new Invalid(`invalid status for device '${status}'`);
-  }
-  const problems: string[] = [];
-  if (status === undefined || status === null || status === '') problems.push('status: cannot be blank');
-  else if (typeof status !== 'string' || !(reportableStatuses as readonly string[]).includes(status)) {
-    problems.push('status: must be a valid value');
-  }
-  if (substate !== undefined && substate !== null) {
-    if (typeof substate !== 'string') problems.push('substate: must be a string');
-    else if (Buffer.byteLength(substate, 'utf8') > maxSubstateBytes) {
-      problems.push(`substate: the length must be no more than ${maxSubstateBytes}`);
-    }
-  }
-  if (problems.length > 0) throw new Invalid(`${problems.join('; ')}.`);
-  return typeof substate === 'string' && substate !== ''
-    ? { status: status as ReportableStatus, substate }
-    : { status: status as ReportableStatus };
-}
-
 /** The device deployment as the state machine needs it. `attempts` counts attempts made, starting at 1. */
 export interface DeviceDeploymentState {
   status: DeviceDeploymentStatus;
@@ -125,6 +94,8 @@ export interface DeviceDeploymentState {
 }
 
 export type ReportOutcome =
+  /** The device deployment was aborted by an operator or its device decommissioned: nothing may move it. */
+  | { kind: 'refused'; reason: 'aborted' | 'decommissioned' }
   /** Same status as stored: Mender answers 204 and changes nothing, not even the substate. */
   | { kind: 'unchanged' }
   | {
@@ -150,7 +121,7 @@ export type ReportOutcome =
 /**
  * What a status report does to a device deployment (PUT /api/devices/v1/deployments/device/deployments/{id}/status).
  * Source: mender-server app/app.go updateDeviceDeploymentStatus and api_deployments.go PutDeploymentStatusForDevice:
- * - aborted → 409 "Deployment aborted"; decommissioned → 409 "Device decommissioned";
+ * - aborted or decommissioned → refused (Mender answers 409 "Deployment aborted" / "Device decommissioned");
  * - the same status again → nothing happens (204);
  * - any other valid report is accepted from any status, finished ones included: Mender's server has no transition
  *   table (its integration test walks installing → downloading and calls "any valid status until finished" legal).
@@ -164,8 +135,9 @@ export function applyStatusReport(
   report: StatusReport,
   retries: number,
 ): ReportOutcome {
-  if (current.status === 'aborted') throw new Conflict('Deployment aborted');
-  if (current.status === 'decommissioned') throw new Conflict('Device decommissioned');
+  if (current.status === 'aborted' || current.status === 'decommissioned') {
+    return { kind: 'refused', reason: current.status };
+  }
   if (report.status === current.status) return { kind: 'unchanged' };
   const substate = report.substate ? { substate: report.substate } : {};
   if (report.status === 'failure' && mayRetry(current.attempts, retries)) {
@@ -179,6 +151,31 @@ export function applyStatusReport(
     finished: isFinished(report.status),
     started: current.status === 'pending',
   };
+}
+
+/** Order of an attempt's steps; finished statuses come last. */
+const stepOrder: Record<DeviceDeploymentStatus, number> = {
+  pending: 0,
+  downloading: 1,
+  pause_before_installing: 2,
+  installing: 3,
+  pause_before_rebooting: 4,
+  rebooting: 5,
+  pause_before_committing: 6,
+  success: 7,
+  failure: 7,
+  'already-installed': 7,
+  noartifact: 7,
+  aborted: 7,
+  decommissioned: 7,
+};
+
+/**
+ * For protocols whose progress messages may arrive out of order (Kanto's feedback): a step that is not past the
+ * current one changes nothing. Mender's devices may move back (its server takes any order), so they do not ask this.
+ */
+export function isBehind(current: DeviceDeploymentStatus, reported: DeviceDeploymentStatus): boolean {
+  return stepOrder[reported] <= stepOrder[current];
 }
 
 /** A failed attempt is retried while attempts made ≤ retries allowed (so N retries = N + 1 attempts in all). */

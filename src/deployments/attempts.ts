@@ -1,0 +1,340 @@
+// The device side of deployments: one attempt state machine for every protocol. This module alone writes device
+// deployments and their logs, and alone answers "is this attempt live, aborted, ended?". Mender, hawkBit DDI and
+// Kanto call it with typed inputs (what a device provides, the step it reached, how it ended) and get typed
+// answers; wire shapes, signed links and error texts stay with them. Each device event is one transaction.
+import type { Transaction } from 'kysely';
+import { Conflict } from '../errors.js';
+import { now, type Store } from '../store/db.js';
+import type { Tables } from '../store/schema.js';
+import { Assignments } from './assignment.js';
+import {
+  type AssignInput,
+  type Assignment,
+  type AttemptRef,
+  type AttemptState,
+  type Outcome,
+  type ReportOptions,
+  type ReportResult,
+  type Step,
+  stateOf,
+} from './attempt-types.js';
+import { newDeviceDeployment } from './creation.js';
+import type { ControlMapWire } from './rules/controlmap.js';
+import {
+  applyStatusReport,
+  type DeviceDeploymentStatus,
+  isActive,
+  isBehind,
+  isFinished,
+  type ReportableStatus,
+} from './rules/status.js';
+import { DeploymentSettler } from './settle.js';
+import { type AttemptRow, DeploymentStore, type LogLine } from './store.js';
+import type { DeviceDeploymentTable } from './tables.js';
+import type { DeploymentTargets } from './targets.js';
+
+export type * from './attempt-types.js';
+
+type Trx = Transaction<Tables>;
+
+export class DeviceAttempts {
+  constructor(
+    private readonly store: Store,
+    readonly targets: DeploymentTargets,
+    readonly clock: () => Date = () => new Date(),
+  ) {
+    this.assignments = new Assignments(store, targets, clock, (tenantId, row, to, extra) =>
+      this.serverEnds(tenantId, row, to, extra),
+    );
+    this.settler = new DeploymentSettler(store, clock);
+  }
+
+  private readonly assignments: Assignments;
+  private readonly settler: DeploymentSettler;
+
+  /** What the device should install now, if anything (see assignment.ts). */
+  assign(tenantId: string, deviceId: string, input: AssignInput): Promise<Assignment> {
+    return this.assignments.assign(tenantId, deviceId, input);
+  }
+
+  /** After a transaction that bumped the tenant's deployments generation committed: this process sees it at once. */
+  generationChanged(tenantId: string): void {
+    this.assignments.generationChanged(tenantId);
+  }
+
+  /** The full recount, for operators' moves that touch many devices at once. */
+  recount(tenantId: string, deploymentId: string, trx: Trx): Promise<void> {
+    return this.settler.recount(tenantId, deploymentId, trx);
+  }
+
+  private sql(tenantId: string, trx?: Trx): DeploymentStore {
+    return new DeploymentStore(trx ?? this.store.db, tenantId);
+  }
+
+  // ---- reports -------------------------------------------------------------------------------------------------
+
+  /** A running attempt reached a step (downloading, installing, rebooting, a pause). */
+  progress(ref: AttemptRef, step: Step, options: ReportOptions = {}): Promise<ReportResult> {
+    return this.report(ref, step, options);
+  }
+
+  /** The device says how the attempt ended; a failure with attempts left becomes the next attempt. */
+  end(ref: AttemptRef, outcome: Outcome, options: ReportOptions = {}): Promise<ReportResult> {
+    return this.report(ref, outcome, options);
+  }
+
+  /** Any status a device may report (Mender lets a device report any of them, in any order). */
+  async report(ref: AttemptRef, status: ReportableStatus, options: ReportOptions = {}): Promise<ReportResult> {
+    for (let tries = 0; tries < 3; tries++) {
+      const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+      const result = await this.apply(ref, row, status, options);
+      if (result !== 'raced') return result;
+    }
+    throw new Conflict('the device deployment changed concurrently; report again');
+  }
+
+  /** The state of an attempt (or of the device's part in the deployment, without `attempt`). */
+  async state(ref: AttemptRef): Promise<AttemptState> {
+    const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+    return stateOf(row?.dd, ref.attempt);
+  }
+
+  private async apply(
+    ref: AttemptRef,
+    row: AttemptRow | undefined,
+    status: ReportableStatus,
+    options: ReportOptions,
+  ): Promise<ReportResult | 'raced'> {
+    const state = stateOf(row?.dd, ref.attempt);
+    if (!row || state.kind === 'gone') return 'gone';
+    if (state.kind === 'aborted' || state.kind === 'decommissioned') return state.kind;
+    if (ref.attempt !== undefined && state.kind === 'ended') return 'ended';
+    const { dd, deployment } = row;
+    const outcome =
+      options.onlyForward && isBehind(dd.status, status)
+        ? ({ kind: 'unchanged' } as const)
+        : applyStatusReport(dd, { status, substate: options.substate }, deployment.retries);
+    if (outcome.kind === 'refused') return outcome.reason;
+    const log = options.log ?? [];
+    if (outcome.kind === 'unchanged') {
+      if (log.length === 0 && !options.alongside) return 'unchanged';
+      await this.store.transaction(async (trx) => {
+        await this.sql(ref.tenantId, trx).appendLog(ref.deploymentId, ref.deviceId, log);
+        if (log.length && !dd.has_log)
+          await this.sql(ref.tenantId, trx).updateDeviceDeployment(dd.id, dd.status, { has_log: 1 });
+        await options.alongside?.(trx);
+      });
+      return 'unchanged';
+    }
+    const ts = now();
+    const changes: Partial<DeviceDeploymentTable> =
+      outcome.kind === 'retry'
+        ? {
+            status: 'pending',
+            active: 1,
+            attempts: outcome.attempts,
+            request_json: null,
+            finished_ts: null,
+            ...(outcome.substate ? { substate: outcome.substate } : {}),
+          }
+        : {
+            status: outcome.to,
+            active: isActive(outcome.to) ? 1 : 0,
+            ...(outcome.substate ? { substate: outcome.substate } : {}),
+            ...(outcome.started && !dd.started_ts ? { started_ts: ts } : {}),
+            finished_ts: outcome.finished ? ts : null,
+          };
+    if (log.length) changes.has_log = 1;
+    const applied = await this.store.transaction(async (trx) => {
+      const store = this.sql(ref.tenantId, trx);
+      if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes))) return false;
+      await store.appendLog(ref.deploymentId, ref.deviceId, log);
+      await options.alongside?.(trx);
+      await this.settler.settle(ref.tenantId, deployment, dd.status, changes.status as DeviceDeploymentStatus, trx);
+      return true;
+    });
+    if (!applied) return 'raced';
+    return outcome.kind === 'retry' ? 'retrying' : 'applied';
+  }
+
+  /** Server-side ends (noartifact, already-installed, a conflicting request's failure): one transaction. */
+  private async serverEnds(
+    tenantId: string,
+    row: AttemptRow,
+    to: DeviceDeploymentStatus,
+    extra: Partial<DeviceDeploymentTable> = {},
+  ): Promise<void> {
+    const ts = now();
+    await this.store.transaction(async (trx) => {
+      const changed = await this.sql(tenantId, trx).updateDeviceDeployment(row.dd.id, row.dd.status, {
+        ...extra,
+        status: to,
+        active: isActive(to) ? 1 : 0,
+        finished_ts: isFinished(to) ? ts : null,
+      });
+      if (changed) await this.settler.settle(tenantId, row.deployment, row.dd.status, to, trx);
+    });
+  }
+
+  // ---- logs ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Adds lines to the device's log in the deployment (server lines, or a protocol's feedback details); with
+   * `ref.attempt`, only while that attempt is the device's current one. `alongside` as for reports.
+   */
+  async appendLog(
+    ref: AttemptRef,
+    lines: readonly LogLine[],
+    options: Pick<ReportOptions, 'alongside'> & { live?: boolean } = {},
+  ): Promise<'ok' | 'gone'> {
+    return this.writeLog(ref, lines, false, options.alongside, options.live);
+  }
+
+  /** The device's whole log, replacing what it sent before (Mender's PUT .../log). */
+  async replaceLog(ref: AttemptRef, lines: readonly LogLine[]): Promise<'ok' | 'gone'> {
+    return this.writeLog(ref, lines, true);
+  }
+
+  private async writeLog(
+    ref: AttemptRef,
+    lines: readonly LogLine[],
+    replace: boolean,
+    alongside?: (trx: Trx) => Promise<void>,
+    live = false,
+  ): Promise<'ok' | 'gone'> {
+    return this.store.transaction(async (trx) => {
+      const store = this.sql(ref.tenantId, trx);
+      const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
+      if (!dd || (ref.attempt !== undefined && dd.attempts !== ref.attempt)) return 'gone';
+      if (live && stateOf(dd, ref.attempt).kind !== 'live') return 'gone';
+      if (replace) await store.clearLog(ref.deploymentId, ref.deviceId);
+      await store.appendLog(ref.deploymentId, ref.deviceId, lines);
+      if (!dd.has_log && lines.length) await store.updateDeviceDeployment(dd.id, dd.status, { has_log: 1 });
+      await alongside?.(trx);
+      return 'ok';
+    });
+  }
+
+  /** The device's log in a deployment; undefined when it has no part in it. */
+  async log(tenantId: string, deploymentId: string, deviceId: string): Promise<LogLine[] | undefined> {
+    const store = this.sql(tenantId);
+    const dd = await store.deviceDeployment(deploymentId, deviceId);
+    if (!dd?.has_log) return undefined;
+    return store.logLines(deploymentId, deviceId);
+  }
+
+  /** The control map of the deployment the device is updating in; undefined when none or not active. */
+  async controlMap(ref: AttemptRef): Promise<ControlMapWire | undefined> {
+    const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+    if (!row || !isActive(row.dd.status) || !row.deployment.control_map_json) return undefined;
+    return JSON.parse(row.deployment.control_map_json) as ControlMapWire;
+  }
+
+  /** The device's last attempt that ended in success (what it runs, as far as deployments know). */
+  async lastSucceeded(
+    tenantId: string,
+    deviceId: string,
+  ): Promise<{ deploymentId: string; attempt: number } | undefined> {
+    const dd = await this.sql(tenantId).lastSucceeded(deviceId);
+    return dd && { deploymentId: dd.deployment_id, attempt: dd.attempts };
+  }
+
+  // ---- background and operators --------------------------------------------------------------------------------
+
+  /**
+   * Ends attempts whose device stayed silent in `statuses` since before `cutoff`, as failures (retries apply), with
+   * `reason` in each device's log; one transaction each. Returns those ended.
+   */
+  async expireSilent(
+    statuses: readonly DeviceDeploymentStatus[],
+    cutoff: string,
+    limit: number,
+    reason: (row: DeviceDeploymentTable) => string,
+  ): Promise<DeviceDeploymentTable[]> {
+    const expired: DeviceDeploymentTable[] = [];
+    for (const silent of await DeploymentStore.silent(this.store.db, statuses, cutoff, limit)) {
+      const ref = { tenantId: silent.tenant_id, deviceId: silent.device_id, deploymentId: silent.deployment_id };
+      const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+      // The device reported meanwhile: nothing to end.
+      if (!row || row.dd.status !== silent.status || (row.dd.updated_ts ?? '') >= cutoff) continue;
+      const line = { timestamp: now(), level: 'error', message: reason(row.dd) };
+      const result = await this.apply({ ...ref, attempt: row.dd.attempts }, row, 'failure', { log: [line] });
+      if (result === 'applied' || result === 'retrying') expired.push(row.dd);
+    }
+    return expired;
+  }
+
+  /** Attempts waiting for devices of a protocol that pushes work to them (the face names the protocol). */
+  async dueForPush(face: string, limit: number): Promise<(AttemptRef & { attempt: number })[]> {
+    const rows = await DeploymentStore.pendingOfFace(this.store.db, face, limit);
+    return rows.map((r) => ({
+      tenantId: r.tenant_id,
+      deviceId: r.device_id,
+      deploymentId: r.deployment_id,
+      attempt: Number(r.attempts),
+    }));
+  }
+
+  /** New device deployments for a deployment being created, inside the creation's transaction. */
+  async open(tenantId: string, deploymentId: string, deviceIds: readonly string[], ts: string, trx: Trx) {
+    const store = this.sql(tenantId, trx);
+    await store.insertDeviceDeployments(deviceIds.map((deviceId) => newDeviceDeployment(deploymentId, deviceId, ts)));
+    await store.bumpGeneration();
+  }
+
+  /** Ends every active attempt of a deployment (an operator's abort), inside the abort's transaction. */
+  async abortAll(tenantId: string, deploymentId: string, ts: string, trx: Trx): Promise<void> {
+    await this.sql(tenantId, trx).finishActive({ deploymentId }, 'aborted', ts);
+  }
+
+  /** Ends every active attempt of a device: aborted by an operator, or the device decommissioned. */
+  async endForDevice(
+    tenantId: string,
+    deviceId: string,
+    status: 'aborted' | 'decommissioned',
+    trx?: Trx,
+  ): Promise<void> {
+    const work = async (t: Trx) => {
+      const touched = await this.sql(tenantId, t).finishActive({ deviceId }, status, now());
+      for (const deploymentId of touched) await this.recount(tenantId, deploymentId, t);
+    };
+    if (trx) await work(trx);
+    else await this.store.transaction(work);
+  }
+
+  /**
+   * `DELETE /deployments/devices/{id}/history`: the device's finished device deployments leave its history, and
+   * it becomes eligible again for the deployments still running (as a first attempt). Statistics keep the rest.
+   */
+  async resetHistory(tenantId: string, deviceId: string): Promise<void> {
+    await this.store.transaction(async (trx) => {
+      const store = this.sql(tenantId, trx);
+      const ts = now();
+      const rows = await store.finishedOfDevice(deviceId);
+      const deployments = new Map(
+        (await store.deploymentsByIds([...new Set(rows.map((r) => r.deployment_id))])).map((d) => [d.id, d]),
+      );
+      for (const row of rows) {
+        const deployment = deployments.get(row.deployment_id);
+        const running = deployment && !deployment.finished_ts && !deployment.aborted;
+        if (running && row.status !== 'decommissioned') {
+          await store.updateDeviceDeployment(row.id, row.status, {
+            status: 'pending',
+            active: 1,
+            attempts: 1,
+            substate: null,
+            request_json: null,
+            artifact_id: null,
+            started_ts: null,
+            finished_ts: null,
+          });
+          await this.recount(tenantId, row.deployment_id, trx);
+        } else {
+          await store.updateDeviceDeployment(row.id, row.status, { deleted_ts: ts });
+        }
+      }
+      await store.bumpGeneration();
+    });
+    this.assignments.generationChanged(tenantId);
+  }
+}

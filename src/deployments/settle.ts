@@ -1,0 +1,102 @@
+// A deployment's stored status follows its devices: pending → inprogress when the first device starts, finished
+// when the last one is done (an indexed probe after a device finished, not a recount), paused when a phase crossed
+// its failure threshold. Runs inside the transaction of the device event that moved a device.
+import type { Transaction } from 'kysely';
+import type { Store } from '../store/db.js';
+import type { Tables } from '../store/schema.js';
+import { admittedPerPhase, phaseOfPosition, phaseToPauseFor } from './rules/phases.js';
+import { statisticsOf } from './rules/statistics.js';
+import { type DeviceDeploymentStatus, isFinished } from './rules/status.js';
+import { DeploymentStore } from './store.js';
+import type { DeploymentTable } from './tables.js';
+import { maxDevicesOf, planOf, statusOf } from './views.js';
+
+type Trx = Transaction<Tables>;
+
+export class DeploymentSettler {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: () => Date,
+  ) {}
+
+  private sql(tenantId: string, trx: Trx): DeploymentStore {
+    return new DeploymentStore(trx, tenantId);
+  }
+
+  /**
+   * After one device moved from `from` to `to`: the deployment's stored status follows (pending → inprogress on
+   * the first device that starts; finished when the last one is done), and the rollout pauses when a phase crossed
+   * its failure threshold. Without recounting every device: an indexed probe, and only when a device finished.
+   */
+  async settle(
+    tenantId: string,
+    deployment: DeploymentTable,
+    from: DeviceDeploymentStatus,
+    to: DeviceDeploymentStatus,
+    trx: Trx,
+  ): Promise<void> {
+    if (deployment.finished_ts) return;
+    const store = this.sql(tenantId, trx);
+    const changes: Partial<DeploymentTable> = {};
+    if (deployment.status === 'pending' && leavesPending(to)) changes.status = 'inprogress';
+    if (isFinished(to) && !isFinished(from)) {
+      const max = maxDevicesOf(deployment);
+      if (max !== undefined && max > 0) {
+        // Devices finishing at once on PostgreSQL: the deployment row's lock makes the last one see the others.
+        if (this.store.dialect === 'postgres') await store.lockDeployment(deployment.id);
+        const done =
+          deployment.target === 'filter'
+            ? (await store.finishedCount(deployment.id)) >= max
+            : !(await store.anyActive(deployment.id));
+        if (done) {
+          changes.status = 'finished';
+          changes.finished_ts = this.clock().toISOString();
+        }
+      }
+    }
+    if (to === 'failure' && !deployment.paused && changes.status !== 'finished') {
+      if (await this.crossedThreshold(store, deployment)) changes.paused = 1;
+    }
+    if (Object.keys(changes).length) await store.updateDeployment(deployment.id, changes);
+  }
+
+  private async crossedThreshold(store: DeploymentStore, deployment: DeploymentTable): Promise<boolean> {
+    const plan = planOf(deployment);
+    if (!plan.some((p) => p.failure_threshold)) return false;
+    const current = (await store.deployment(deployment.id)) ?? deployment;
+    const watched = plan.map((phase, index) =>
+      index <= current.resumed_through ? { ...phase, failure_threshold: undefined } : phase,
+    );
+    const failed = plan.map(() => 0);
+    for (const position of await store.failedPositions(deployment.id)) failed[phaseOfPosition(plan, position)] += 1;
+    const admitted = admittedPerPhase(plan, current.admitted);
+    const outcomes = plan.map((_, index) => ({ failed: failed[index], admitted: admitted[index] }));
+    return phaseToPauseFor(watched, outcomes) !== undefined;
+  }
+
+  /**
+   * The full recount, for the operator's rare moves that touch many devices at once (decommissioning, history
+   * resets): the deployment's status follows its statistics.
+   */
+  async recount(tenantId: string, deploymentId: string, trx: Trx): Promise<void> {
+    const store = this.sql(tenantId, trx);
+    const row = await store.deployment(deploymentId);
+    if (!row || row.finished_ts) return;
+    const stats = statisticsOf((await store.statusCounts([deploymentId])).get(deploymentId) ?? []);
+    const at = this.clock();
+    const status = statusOf(row, stats, at);
+    const changes: Partial<DeploymentTable> = {};
+    const stored = status === 'scheduled' ? 'pending' : status;
+    if (stored !== row.status) changes.status = stored;
+    if (status === 'finished') changes.finished_ts = at.toISOString();
+    if (Object.keys(changes).length) await store.updateDeployment(deploymentId, changes);
+  }
+}
+
+/**
+ * Statuses that take a deployment out of "pending" (model/deployment.go IsNotPending): every status but pending
+ * and decommissioned.
+ */
+function leavesPending(status: DeviceDeploymentStatus): boolean {
+  return status !== 'pending' && status !== 'decommissioned';
+}

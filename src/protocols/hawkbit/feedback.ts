@@ -1,0 +1,122 @@
+// hawkBit DDI feedback onto the one deployment state machine (pure rules). The DDI feedback table:
+//   deploymentBase feedback                       → device deployment status (Mender words)
+//   closed + success | none                       → success (hawkBit: FINISHED; `none` is not a failure there)
+//   closed + failure                              → failure
+//   canceled (the device gave up) | rejected      → failure (Flotilla has no "declined": the attempt ends;
+//                                                   retries of the deployment apply as for Mender devices)
+//   download                                      → downloading
+//   downloaded                                    → downloading (download done; installing starts with proceeding)
+//   proceeding                                    → installing
+//   scheduled | resumed                           → no status change (logged only)
+//   cancelAction feedback (the operator aborted; the device deployment is already `aborted`)
+//   closed + success | canceled                   → the cancellation is acknowledged: the action closes
+//   closed + failure | rejected                   → the device could not cancel: logged, the action stays canceling
+//   anything else                                 → logged only
+import { Invalid } from '../../errors.js';
+
+const MAX_LOG_LINE = 4000;
+
+export const EXECUTIONS = [
+  'closed',
+  'proceeding',
+  'canceled',
+  'scheduled',
+  'rejected',
+  'resumed',
+  'download',
+  'downloaded',
+] as const;
+export type Execution = (typeof EXECUTIONS)[number];
+export const FINISHED = ['success', 'failure', 'none'] as const;
+export type Finished = (typeof FINISHED)[number];
+
+export interface Feedback {
+  execution: Execution;
+  finished: Finished;
+  progress?: { cnt: number; of?: number };
+  details: string[];
+  /** The optional `time` the device sent (hawkBit's yyyyMMdd'T'HHmmss or ISO), kept for the log. */
+  time?: string;
+}
+
+/** What a deploymentBase feedback does: a status for the state machine (or none) and whether the action closes. */
+export interface DeploymentEffect {
+  status?: 'success' | 'failure' | 'downloading' | 'installing';
+  closes: boolean;
+}
+
+export function deploymentEffect(feedback: Pick<Feedback, 'execution' | 'finished'>): DeploymentEffect {
+  switch (feedback.execution) {
+    case 'closed':
+      return { status: feedback.finished === 'failure' ? 'failure' : 'success', closes: true };
+    case 'canceled':
+    case 'rejected':
+      return { status: 'failure', closes: true };
+    case 'download':
+    case 'downloaded':
+      return { status: 'downloading', closes: false };
+    case 'proceeding':
+      return { status: 'installing', closes: false };
+    default:
+      return { closes: false };
+  }
+}
+
+/** True when a cancelAction feedback acknowledges the cancellation (the action then closes). */
+export function cancellationAcknowledged(feedback: Pick<Feedback, 'execution' | 'finished'>): boolean {
+  return feedback.execution === 'canceled' || (feedback.execution === 'closed' && feedback.finished === 'success');
+}
+
+/**
+ * Checks a feedback body as hawkBit does (a 400 for anything malformed): `status.execution` and
+ * `status.result.finished` from their enums, `details` a list of strings, `progress` numbers.
+ */
+export function parseFeedback(body: unknown): Feedback {
+  const root = asObject(body, 'body');
+  const status = asObject(root.status, 'status');
+  const execution = status.execution;
+  if (typeof execution !== 'string' || !(EXECUTIONS as readonly string[]).includes(execution.toLowerCase()))
+    throw new Invalid(`status.execution: must be one of ${EXECUTIONS.join(', ')}`);
+  const result = asObject(status.result, 'status.result');
+  const finished = result.finished;
+  if (typeof finished !== 'string' || !(FINISHED as readonly string[]).includes(finished.toLowerCase()))
+    throw new Invalid(`status.result.finished: must be one of ${FINISHED.join(', ')}`);
+  let progress: Feedback['progress'];
+  if (result.progress !== undefined && result.progress !== null) {
+    const p = asObject(result.progress, 'status.result.progress');
+    if (typeof p.cnt !== 'number' || (p.of !== undefined && typeof p.of !== 'number'))
+      throw new Invalid('status.result.progress: cnt and of must be numbers');
+    progress = { cnt: p.cnt, of: p.of as number | undefined };
+  }
+  const details = status.details ?? [];
+  if (!Array.isArray(details) || details.some((d) => typeof d !== 'string'))
+    throw new Invalid('status.details: must be a list of strings');
+  if (root.time !== undefined && typeof root.time !== 'string') throw new Invalid('time: must be a string');
+  return {
+    execution: execution.toLowerCase() as Execution,
+    finished: finished.toLowerCase() as Finished,
+    progress,
+    details: details as string[],
+    time: root.time as string | undefined,
+  };
+}
+
+function asObject(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Invalid(`${name}: must be an object`);
+  return value as Record<string, unknown>;
+}
+
+/** The deployment log line for a feedback (details joined), so operators see what the device said. */
+/** A failure the device reports is an error in the deployment log; everything else is information. */
+export function levelOf(feedback: Feedback): 'info' | 'error' {
+  return feedback.finished === 'failure' || feedback.execution === 'rejected' ? 'error' : 'info';
+}
+
+export function logLine(kind: 'deployment' | 'cancel', feedback: Feedback): string {
+  const progress = feedback.progress ? ` ${feedback.progress.cnt}/${feedback.progress.of ?? '?'}` : '';
+  const details = feedback.details.length ? `: ${feedback.details.join(' | ')}` : '';
+  const line = `ddi ${kind} feedback ${feedback.execution}/${feedback.finished}${progress}${details}`;
+  // SWUpdate sends its whole trace as details; the log keeps the start of it.
+  return line.length > MAX_LOG_LINE ? `${line.slice(0, MAX_LOG_LINE)}…` : line;
+}

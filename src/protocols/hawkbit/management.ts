@@ -1,0 +1,73 @@
+// Management routes for the DDI side of a tenant (user JWT/PAT as for /api/management, Mender's error shape); under
+// /api/ddi/ because /api/management/ holds Mender's routes only:
+//   GET  /api/ddi/v1/settings              the tenant's DDI settings (gateway token shown only as set/unset)
+//   PUT  /api/ddi/v1/settings              {gateway_token?: string|null, anonymous?, auto_accept?,
+//                                          default_device_type?, polling_sleep? (seconds)}
+//   POST /api/ddi/v1/targets               {controller_id, token?, device_type?} → 201 {…, token}
+//                                          (pre-created targets are accepted devices)
+//   GET  /api/ddi/v1/targets/{controllerId}
+//   POST /api/ddi/v1/artifacts?filename=update.swu&version=v1&device_type=a,b[&type=swupdate]
+//        body: the raw file (application/octet-stream) → 201 the artifact (a module-image whose payload is the file)
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { uploadRawPayload } from '../../artifacts/raw.js';
+import { userOf } from '../../auth/guard.js';
+import { Invalid } from '../../errors.js';
+import type { Services } from '../../services.js';
+import type { DdiService } from './service.js';
+import type { DdiSettingsTable } from './tables.js';
+
+const BASE = '/api/ddi/v1';
+
+function settingsView(s: DdiSettingsTable) {
+  return {
+    gateway_token_set: s.gateway_token_hash !== null,
+    anonymous: s.anonymous === 1,
+    auto_accept: s.auto_accept === 1,
+    default_device_type: s.default_device_type,
+    polling_sleep: s.polling_sleep,
+  };
+}
+
+export async function ddiManagementRoutes(
+  app: FastifyInstance,
+  { ddi, services }: { ddi: DdiService; services: Services },
+) {
+  const tenantOf = (request: FastifyRequest) => userOf(request).tenantId;
+
+  app.get(`${BASE}/settings`, { schema: { hide: true } }, async (request) =>
+    settingsView(await ddi.settings(tenantOf(request))),
+  );
+  app.put(`${BASE}/settings`, { schema: { hide: true } }, async (request) =>
+    settingsView(await ddi.updateSettings(tenantOf(request), request.body)),
+  );
+  app.post(`${BASE}/targets`, { schema: { hide: true } }, async (request, reply) => {
+    const created = await ddi.createTarget(tenantOf(request), request.body);
+    return reply.code(201).send(created);
+  });
+  app.get(`${BASE}/targets/:controllerId`, { schema: { hide: true } }, async (request) =>
+    ddi.getTarget(tenantOf(request), (request.params as { controllerId: string }).controllerId),
+  );
+
+  await app.register(async (raw) => {
+    raw.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+    raw.post(`${BASE}/artifacts`, { schema: { hide: true } }, async (request, reply) => {
+      const query = request.query as Record<string, string | undefined>;
+      if (!request.body) throw new Invalid('body: the file, as application/octet-stream');
+      const artifact = await uploadRawPayload(
+        services.artifacts,
+        tenantOf(request),
+        services.config.dataDir,
+        {
+          fileName: query.filename ?? '',
+          version: query.version ?? '',
+          deviceTypes: (query.device_type ?? '').split(',').filter(Boolean),
+          type: query.type,
+          description: query.description,
+        },
+        request.body as Readable,
+      );
+      return reply.code(201).send(artifact);
+    });
+  });
+}

@@ -1,0 +1,59 @@
+// Kanto tables. A device is found by thing id (topics, credentials) and by device id (the deployment poll);
+// one apply per device deployment attempt, which the unique index makes true across server processes.
+import type { Kysely, Migration } from 'kysely';
+import { columnTypes } from '../../store/migration.js';
+
+export const kantoMigrations: Record<string, Migration> = {
+  '0070_kanto': {
+    async up(db: Kysely<unknown>) {
+      const t = columnTypes(db);
+      await db.schema
+        .createTable('kanto_devices')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('thing_id', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text')
+        .addColumn('device_type', 'text', (c) => c.notNull())
+        .addColumn('artifact_name', 'text')
+        .addColumn('last_seen_ts', 'text')
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addColumn('updated_ts', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('kanto_devices_pk', ['tenant_id', 'thing_id'])
+        .execute();
+      await db.schema
+        .createIndex('kanto_devices_device')
+        .on('kanto_devices')
+        .columns(['tenant_id', 'device_id'])
+        .unique()
+        .execute();
+      await db.schema
+        .createTable('kanto_activities')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('deployment_id', 'text')
+        .addColumn('attempt', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('artifact_name', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('reported', 'text', (c) => c.notNull())
+        .addColumn('feedback_ts', t.bigint, (c) => c.notNull().defaultTo(0))
+        .addColumn('feedback_digest', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('log_json', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addColumn('updated_ts', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('kanto_activities_attempt')
+        .on('kanto_activities')
+        .columns(['tenant_id', 'deployment_id', 'device_id', 'attempt'])
+        .unique()
+        .execute();
+      await db.schema
+        .createIndex('kanto_activities_device')
+        .on('kanto_activities')
+        .columns(['tenant_id', 'device_id', 'status'])
+        .execute();
+    },
+  },
+};

@@ -1,0 +1,55 @@
+// Kanto's own tables: which Flotilla devices are Kanto things (with their embedded-broker password and what they
+// run), and the activities (apply / refresh) sent to them, which carry the feedback's progress and log.
+/** The face (auth set name) Kanto things carry in the devices domain. */
+export const KANTO_FACE = 'kanto:mqtt';
+
+export interface KantoDeviceTable {
+  tenant_id: string;
+  /** The Flotilla device id. */
+  device_id: string;
+  /** The Ditto thing id `<namespace>:<name>`, which is also the Hono device id in topics. */
+  thing_id: string;
+  /** scrypt hash of the embedded-broker password; null when the device only uses an external broker. */
+  password_hash: string | null;
+  device_type: string;
+  /** The desired state artifact the device last completed; null before any. */
+  artifact_name: string | null;
+  /** When the device was last heard from (any valid message). */
+  last_seen_ts: string | null;
+  created_ts: string;
+  updated_ts: string;
+}
+
+export type ActivityKind = 'apply' | 'refresh';
+/** sent: waiting for the device's answer; acknowledged: 204 came; running: feedback came; then one of the ends. */
+export type ActivityStatus = 'sent' | 'acknowledged' | 'running' | 'completed' | 'failed';
+
+export interface KantoActivityTable {
+  tenant_id: string;
+  /** The activityId sent to the device. */
+  id: string;
+  device_id: string;
+  kind: ActivityKind;
+  /** Apply only: the deployment and the attempt (device deployment attempts) it serves. */
+  deployment_id: string | null;
+  attempt: number;
+  artifact_name: string | null;
+  status: ActivityStatus;
+  /** The last deployment status reported for it (pending until feedback moves it). */
+  reported: string;
+  /** The `timestamp` of the last feedback taken (ms since epoch): older ones are replays. */
+  feedback_ts: number;
+  /** sha256 of the last feedback taken: one with the same timestamp and digest is a replay, another is news. */
+  feedback_digest: string;
+  /** The deployment log lines written so far ([{timestamp, level, message}]). */
+  log_json: string;
+  created_ts: string;
+  updated_ts: string;
+}
+
+declare module '../../store/schema.js' {
+  interface Tables {
+    kanto_devices: KantoDeviceTable;
+    kanto_activities: KantoActivityTable;
+  }
+}

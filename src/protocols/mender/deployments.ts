@@ -1,0 +1,247 @@
+// Mender deployments management API (deployments-management-v1.yml, v2.yml and the enterprise parts of seed 001):
+// create for devices / all / group / saved filter, lists, statistics, devices of a deployment, logs, abort,
+// control map PATCH, and Flotilla's resume of a rollout paused by a failure threshold. Thin: rules live in
+// src/deployments.
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { pageOf, setPageHeaders } from '../../api/paging.js';
+import { userOf } from '../../auth/guard.js';
+import { deviceDeploymentStatuses } from '../../deployments/rules/status.js';
+import type { NewDeployment } from '../../deployments/service.js';
+import type { DeploymentFilter, DeviceStatusFilter } from '../../deployments/store.js';
+import { Invalid } from '../../errors.js';
+import type { Services } from '../../services.js';
+
+const V1 = '/api/management/v1/deployments/deployments';
+const V2 = '/api/management/v2/deployments/deployments';
+
+const Id = Type.Object({ id: Type.String() });
+const Paging = { page: Type.Optional(Type.Integer()), per_page: Type.Optional(Type.Integer()) };
+const DeploymentStatusQ = Type.Optional(
+  Type.Union(['inprogress', 'finished', 'pending', 'scheduled'].map((s) => Type.Literal(s))),
+);
+const TypeQ = Type.Optional(Type.Union([Type.Literal('software'), Type.Literal('configuration')]));
+const CreatedQ = { created_before: Type.Optional(Type.Integer()), created_after: Type.Optional(Type.Integer()) };
+const SortQ = Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')]));
+const DeviceStatusQ = Type.Optional(
+  Type.Union([...deviceDeploymentStatuses, 'pause', 'active', 'finished'].map((s) => Type.Literal(s))),
+);
+const StringOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
+
+interface ListQuery {
+  status?: string;
+  type?: 'software' | 'configuration';
+  search?: string;
+  id?: string | string[];
+  name?: string | string[];
+  page?: number;
+  per_page?: number;
+  created_before?: number;
+  created_after?: number;
+  sort?: 'asc' | 'desc';
+}
+
+function unixToIso(value: number | undefined): string | undefined {
+  return value === undefined ? undefined : new Date(value * 1000).toISOString();
+}
+
+function listFilter(q: ListQuery): DeploymentFilter {
+  const filter: DeploymentFilter = {
+    type: q.type,
+    search: q.search || undefined,
+    createdBefore: unixToIso(q.created_before),
+    createdAfter: unixToIso(q.created_after),
+  };
+  if (q.status === 'scheduled') filter.scheduled = true;
+  else if (q.status) filter.status = q.status as DeploymentFilter['status'];
+  const list = (v: string | string[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+  filter.ids = list(q.id);
+  filter.names = list(q.name);
+  return filter;
+}
+
+function created(reply: FastifyReply, id: string) {
+  reply.header('Location', `${V1}/${id}`);
+  return reply.status(201).send();
+}
+
+export async function deploymentRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  const deployments = services.deployments;
+
+  const list = async (request: FastifyRequest, reply: FastifyReply) => {
+    const q = request.query as ListQuery;
+    const page = pageOf(q);
+    const { deployments: rows, total } = await deployments.list(
+      userOf(request).tenantId,
+      listFilter(q),
+      q.sort === 'asc',
+      page,
+    );
+    setPageHeaders(request, reply, page, total);
+    return rows;
+  };
+
+  app.get(
+    V1,
+    {
+      schema: {
+        querystring: Type.Object({
+          status: DeploymentStatusQ,
+          type: TypeQ,
+          search: Type.Optional(Type.String()),
+          sort: SortQ,
+          ...Paging,
+          ...CreatedQ,
+        }),
+      },
+    },
+    list,
+  );
+
+  app.get(
+    V2,
+    {
+      schema: {
+        querystring: Type.Object({
+          id: StringOrList,
+          name: StringOrList,
+          status: DeploymentStatusQ,
+          type: TypeQ,
+          sort: SortQ,
+          ...Paging,
+          ...CreatedQ,
+        }),
+      },
+    },
+    list,
+  );
+
+  app.post(V1, async (request, reply) => {
+    const id = await deployments.create(userOf(request).tenantId, bodyOf(request), { kind: 'devices' });
+    return created(reply, id);
+  });
+
+  app.post(
+    `${V1}/group/:name`,
+    { schema: { params: Type.Object({ name: Type.String() }) } },
+    async (request, reply) => {
+      const body = bodyOf(request);
+      if (body.devices !== undefined || body.all_devices !== undefined) {
+        throw new Invalid('Validating request body: devices: must be blank for a group deployment.');
+      }
+      const group = (request.params as { name: string }).name;
+      const id = await deployments.create(userOf(request).tenantId, body, { kind: 'group', group });
+      return created(reply, id);
+    },
+  );
+
+  app.post(V2, async (request, reply) => {
+    const body = bodyOf(request) as NewDeployment & { filter_id?: unknown };
+    if (body.devices !== undefined || body.all_devices !== undefined) {
+      throw new Invalid('Validating request body: devices: must be blank for a filter deployment.');
+    }
+    const id = await deployments.create(userOf(request).tenantId, body, { kind: 'filter', filterId: body.filter_id });
+    return created(reply, id);
+  });
+
+  app.post(`${V1}/statistics/list`, async (request) => {
+    const body = request.body as { deployment_ids?: unknown } | undefined;
+    return deployments.statisticsList(userOf(request).tenantId, body?.deployment_ids);
+  });
+
+  app.get(`${V1}/:id`, { schema: { params: Id } }, async (request) =>
+    deployments.get(userOf(request).tenantId, (request.params as { id: string }).id),
+  );
+
+  app.patch(`${V1}/:id`, { schema: { params: Id } }, async (request, reply) => {
+    await deployments.setControlMap(userOf(request).tenantId, (request.params as { id: string }).id, request.body);
+    return reply.status(204).send();
+  });
+
+  // {"status":"aborted"} aborts (the spec); {"status":"inprogress"} resumes a rollout paused by a failure threshold
+  // (Flotilla).
+  app.put(
+    `${V1}/:id/status`,
+    {
+      schema: {
+        params: Id,
+        body: Type.Object({ status: Type.Union([Type.Literal('aborted'), Type.Literal('inprogress')]) }),
+      },
+    },
+    async (request, reply) => {
+      const { tenantId } = userOf(request);
+      const id = (request.params as { id: string }).id;
+      if ((request.body as { status: string }).status === 'aborted') await deployments.abort(tenantId, id);
+      else await deployments.resume(tenantId, id);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(`${V1}/:id/statistics`, { schema: { params: Id } }, async (request) =>
+    deployments.statistics(userOf(request).tenantId, (request.params as { id: string }).id),
+  );
+
+  app.get(`${V1}/:id/devices`, { schema: { params: Id } }, async (request) => {
+    const { devices } = await deployments.devices(userOf(request).tenantId, (request.params as { id: string }).id);
+    return devices;
+  });
+
+  app.get(
+    `${V1}/:id/devices/list`,
+    { schema: { params: Id, querystring: Type.Object({ status: DeviceStatusQ, ...Paging }) } },
+    async (request, reply) => {
+      const q = request.query as { status?: DeviceStatusFilter; page?: number; per_page?: number };
+      const page = pageOf(q);
+      const { devices, total } = await deployments.devices(
+        userOf(request).tenantId,
+        (request.params as { id: string }).id,
+        q.status,
+        page,
+      );
+      setPageHeaders(request, reply, page, total);
+      return devices;
+    },
+  );
+
+  app.get(`${V1}/:id/device_list`, { schema: { params: Id } }, async (request) =>
+    deployments.deviceIds(userOf(request).tenantId, (request.params as { id: string }).id),
+  );
+
+  app.get(
+    `${V1}/:id/devices/:device_id/log`,
+    { schema: { params: Type.Object({ id: Type.String(), device_id: Type.String() }) } },
+    async (request, reply) => {
+      const p = request.params as { id: string; device_id: string };
+      const text = await deployments.logText(userOf(request).tenantId, p.id, p.device_id);
+      return reply.type('text/plain; charset=utf-8').send(text);
+    },
+  );
+
+  app.get(
+    `${V1}/devices/:id`,
+    { schema: { params: Id, querystring: Type.Object({ status: DeviceStatusQ, ...Paging }) } },
+    async (request) => {
+      const q = request.query as { status?: DeviceStatusFilter; page?: number; per_page?: number };
+      const page = pageOf(q, 20, 20);
+      return deployments.history(userOf(request).tenantId, (request.params as { id: string }).id, q.status, page);
+    },
+  );
+
+  app.delete(`${V1}/devices/:id/history`, { schema: { params: Id } }, async (request, reply) => {
+    await deployments.resetHistory(userOf(request).tenantId, (request.params as { id: string }).id);
+    return reply.status(204).send();
+  });
+
+  app.delete(`${V1}/devices/:id`, { schema: { params: Id } }, async (request, reply) => {
+    await deployments.abortForDevice(userOf(request).tenantId, (request.params as { id: string }).id);
+    return reply.status(204).send();
+  });
+}
+
+function bodyOf(request: FastifyRequest): NewDeployment {
+  const body = request.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new Invalid('failed to decode request body: JSON payload is empty');
+  }
+  return body as NewDeployment;
+}

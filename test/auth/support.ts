@@ -1,12 +1,11 @@
-// Helpers for the hot-path tests: a second server process on the same database, and a count of the SQL statements
-// an app runs (until the store counts them itself).
+// Helpers for the hot-path tests: a second server process on the same database, and which traced statements touch
+// the tables behind authentication.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type CompiledQuery, type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import { buildApp } from '../../src/app.js';
-import type { Tables } from '../../src/store/schema.js';
 import type { TestApp } from '../support/app.js';
 
 /**
@@ -28,31 +27,6 @@ export async function secondProcess(t: TestApp): Promise<{ app: FastifyInstance;
     async close() {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-type Executor = { executeQuery(query: CompiledQuery, ...rest: unknown[]): Promise<unknown> };
-
-/**
- * Records the SQL of every statement run through any Kysely instance of this test process (the executor's
- * prototype is shared, transactions included) until `stop`.
- */
-export function recordStatements(db: Kysely<Tables>): { statements: string[]; stop(): void } {
-  let proto = Object.getPrototypeOf(db.getExecutor()) as Executor | null;
-  while (proto && !Object.hasOwn(proto, 'executeQuery')) proto = Object.getPrototypeOf(proto);
-  if (!proto) throw new Error('no executeQuery on the executor');
-  const owner = proto;
-  const original = owner.executeQuery;
-  const statements: string[] = [];
-  owner.executeQuery = function (this: Executor, query: CompiledQuery, ...rest: unknown[]) {
-    statements.push(query.sql);
-    return original.call(this, query, ...rest);
-  };
-  return {
-    statements,
-    stop() {
-      owner.executeQuery = original;
     },
   };
 }

@@ -576,6 +576,8 @@ for (const dialect of dialects) {
         { name: 'cpu', value: 'arm' },
       ]);
       await report(b, [{ name: 'os', value: 'linux' }]);
+      // Their first requests were check-ins (system/check_in_time), written behind the requests.
+      await t.services.devices.flushCheckIns();
       let res = await call('GET', `${V2}/filters/attributes`, w.token);
       assert.equal(res.statusCode, 200);
       assert.deepEqual(res.json(), [

@@ -52,6 +52,8 @@ export interface ArtifactUsage {
   activeDeploymentsUsing(tenantId: string, artifactIds: string[]): Promise<string[]>;
   /** True when any deployment ever used the artifact (Mender refuses edits then). */
   everUsed(tenantId: string, artifactId: string): Promise<boolean>;
+  /** A release (artifacts of one name) got a new artifact: what deployments cached of it is stale. */
+  releaseChanged?(tenantId: string, name: string): void;
 }
 
 export const noUsage: ArtifactUsage = {
@@ -208,6 +210,7 @@ export class ArtifactService {
       await this.deps.blobs.delete(blobKey);
       throw error;
     }
+    this.usage.releaseChanged?.(tenantId, row.name);
     return this.view({ ...row, tenant_id: tenantId }, parsed.deviceTypes);
   }
 
@@ -320,9 +323,19 @@ export class ArtifactService {
   /** A signed link to the artifact file; Flotilla serves it unless the blob store hands out its own URL. */
   async downloadLink(tenantId: string, id: string, baseUrl: string, ttlSeconds = this.deps.config.downloadLinkTtl) {
     const row = await this.row(tenantId, id);
+    return this.linkFor(tenantId, { id, name: row.name, blobKey: row.blob_key }, baseUrl, ttlSeconds);
+  }
+
+  /** The link for an artifact whose blob is known (a device's poll has it at hand: no look-up). */
+  async linkFor(
+    tenantId: string,
+    artifact: { id: string; name: string; blobKey: string },
+    baseUrl: string,
+    ttlSeconds = this.deps.config.downloadLinkTtl,
+  ) {
     const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-    const direct = await this.deps.blobs.downloadUrl(row.blob_key, expiresAt, `${row.name}.mender`);
-    const uri = direct ?? this.deps.links.url(baseUrl, downloadPath(tenantId, id), expiresAt);
+    const direct = await this.deps.blobs.downloadUrl(artifact.blobKey, expiresAt, `${artifact.name}.mender`);
+    const uri = direct ?? this.deps.links.url(baseUrl, downloadPath(tenantId, artifact.id), expiresAt);
     return { uri, expire: expiresAt.toISOString() };
   }
 

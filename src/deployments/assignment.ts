@@ -6,10 +6,10 @@ import { ArtifactStore } from '../artifacts/store.js';
 import { termOf } from '../inventory/predicates.js';
 import { now, type Store } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
-import type { AssignInput, Assignment } from './attempt-types.js';
+import type { AssignedArtifact, AssignInput, Assignment } from './attempt-types.js';
 import { newDeviceDeployment } from './creation.js';
 import type { ControlMapWire } from './rules/controlmap.js';
-import { type CandidateArtifact, decideNext, type NextRequest, requestConflicts } from './rules/matching.js';
+import { decideNext, type NextRequest, requestConflicts } from './rules/matching.js';
 import { mayReceive, type PhasePlan } from './rules/phases.js';
 import type { DeviceDeploymentStatus } from './rules/status.js';
 import { type AttemptRow, DeploymentStore } from './store.js';
@@ -31,6 +31,11 @@ export type ServerEnd = (
 export const GENERATION_TTL_MS = 1000;
 const MAX_IDLE_ENTRIES = 1_000_000;
 const MAX_ARTIFACTS = 10_000;
+/**
+ * How long a process trusts its list of a release's artifacts: the bound for an artifact uploaded on another process
+ * to reach devices polling this one (on this process it is at once).
+ */
+export const RELEASE_TTL_MS = 1000;
 
 export class Assignments {
   /** tenant → its deployments generation and when it was read. */
@@ -38,7 +43,9 @@ export class Assignments {
   /** tenant|device → the generation at which the device had nothing to do. */
   private readonly idle = new Map<string, number>();
   /** Artifacts are immutable in what a device needs of them (name, device types, depends, size). */
-  private readonly artifacts = new Map<string, CandidateArtifact>();
+  private readonly artifacts = new Map<string, AssignedArtifact>();
+  /** tenant|release name → its artifacts, read at most once per RELEASE_TTL_MS (a new one is forgotten at once). */
+  private readonly releases = new Map<string, { artifacts: AssignedArtifact[]; at: number }>();
 
   constructor(
     private readonly store: Store,
@@ -127,7 +134,8 @@ export class Assignments {
       });
       return { kind: 'none' };
     }
-    const artifact = decision.artifact;
+    // decideNext hands back one of the candidates (or the assigned artifact) it was given.
+    const artifact = decision.artifact as AssignedArtifact;
     if (dd.artifact_id !== artifact.id) changes.artifact_id = artifact.id;
     if (dd.device_type !== input.provides.device_type) changes.device_type = input.provides.device_type;
     if (dd.request_json !== requestJson) changes.request_json = requestJson;
@@ -174,7 +182,10 @@ export class Assignments {
     });
   }
 
-  private async candidates(tenantId: string, artifactName: string): Promise<CandidateArtifact[]> {
+  private async candidates(tenantId: string, artifactName: string): Promise<AssignedArtifact[]> {
+    const key = `${tenantId}|${artifactName}`;
+    const cached = this.releases.get(key);
+    if (cached && Date.now() - cached.at < RELEASE_TTL_MS) return cached.artifacts;
     const artifactStore = new ArtifactStore(this.store.db, tenantId);
     const rows = await artifactStore.byName(artifactName);
     const types = await artifactStore.deviceTypesOf(rows.map((r) => r.id));
@@ -184,13 +195,21 @@ export class Assignments {
       device_types: types.get(r.id) ?? [],
       depends: JSON.parse(r.depends_json),
       size: Number(r.size),
+      blobKey: r.blob_key,
     }));
     if (this.artifacts.size + out.length > MAX_ARTIFACTS) this.artifacts.clear();
     for (const candidate of out) this.artifacts.set(`${tenantId}|${candidate.id}`, candidate);
+    if (this.releases.size >= MAX_ARTIFACTS) this.releases.clear();
+    this.releases.set(key, { artifacts: out, at: Date.now() });
     return out;
   }
 
-  private async artifact(tenantId: string, id: string): Promise<CandidateArtifact | undefined> {
+  /** A release got a new artifact (or lost one): the next poll reads it again. */
+  releaseChanged(tenantId: string, name: string): void {
+    this.releases.delete(`${tenantId}|${name}`);
+  }
+
+  private async artifact(tenantId: string, id: string): Promise<AssignedArtifact | undefined> {
     const cached = this.artifacts.get(`${tenantId}|${id}`);
     if (cached) return cached;
     const row = await new ArtifactStore(this.store.db, tenantId).byId(id);

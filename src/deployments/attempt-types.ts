@@ -11,6 +11,11 @@ import type { DeviceDeploymentTable } from './tables.js';
 
 type Trx = Transaction<Tables>;
 
+/** An artifact a device is told to install: what matching needs, and where its bytes are (for the link). */
+export interface AssignedArtifact extends CandidateArtifact {
+  blobKey: string;
+}
+
 /** A step of an attempt that is still running. */
 export type Step = 'downloading' | 'installing' | 'rebooting' | PauseStatus;
 /** How an attempt ended, as a device says it. */
@@ -42,7 +47,7 @@ export type Assignment =
       deploymentId: string;
       attempt: number;
       status: DeviceDeploymentStatus;
-      artifact: CandidateArtifact;
+      artifact: AssignedArtifact;
       controlMap?: ControlMapWire;
     }
   | {

@@ -57,6 +57,11 @@ export class DeviceAttempts {
     return this.assignments.assign(tenantId, deviceId, input);
   }
 
+  /** A release got a new artifact: polls read its artifacts again. */
+  releaseChanged(tenantId: string, name: string): void {
+    this.assignments.releaseChanged(tenantId, name);
+  }
+
   /** After a transaction that bumped the tenant's deployments generation committed: this process sees it at once. */
   generationChanged(tenantId: string): void {
     this.assignments.generationChanged(tenantId);
@@ -145,6 +150,13 @@ export class DeviceAttempts {
             finished_ts: outcome.finished ? ts : null,
           };
     if (log.length) changes.has_log = 1;
+    const to = changes.status as DeviceDeploymentStatus;
+    if (log.length === 0 && !options.alongside && !this.settler.needed(deployment, dd.status, to)) {
+      // A step that changes nothing but the device's row: one statement is its own transaction.
+      const updated = await this.sql(ref.tenantId).updateDeviceDeployment(dd.id, dd.status, changes);
+      if (!updated) return 'raced';
+      return outcome.kind === 'retry' ? 'retrying' : 'applied';
+    }
     const applied = await this.store.transaction(async (trx) => {
       const store = this.sql(ref.tenantId, trx);
       const lock = this.settler.lockFor(deployment, dd.status, changes.status as DeviceDeploymentStatus);

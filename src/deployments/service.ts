@@ -411,6 +411,10 @@ export class DeploymentService implements ArtifactUsage {
     return this.store(tenantId).unfinishedUsing([...names]);
   }
 
+  releaseChanged(tenantId: string, name: string): void {
+    this.attempts.releaseChanged(tenantId, name);
+  }
+
   async everUsed(tenantId: string, artifactId: string): Promise<boolean> {
     const row = await new ArtifactStore(this.deps.store.db, tenantId).byId(artifactId);
     if (!row) return false;

@@ -19,6 +19,14 @@ export class DeploymentSettler {
     private readonly clock: () => Date,
   ) {}
 
+  /** Whether `settle` has anything to do for this move (else a report is its device's update alone). */
+  needed(deployment: DeploymentTable, from: DeviceDeploymentStatus, to: DeviceDeploymentStatus): boolean {
+    if (deployment.finished_ts) return false;
+    if (deployment.status === 'pending' && leavesPending(to)) return true;
+    if (isFinished(to) && !isFinished(from)) return true;
+    return to === 'failure' && !deployment.paused;
+  }
+
   /** The lock the device's update must take with it when it finishes the device (PostgreSQL), else undefined. */
   lockFor(
     deployment: DeploymentTable,

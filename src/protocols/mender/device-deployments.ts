@@ -98,7 +98,7 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
       artifact = {
         id,
         artifact_name: name,
-        source: await services.artifacts.downloadLink(tenantId, id, baseUrl(request)),
+        source: await services.artifacts.linkFor(tenantId, assignment.artifact, baseUrl(request)),
         device_types_compatible: [...device_types],
       };
     } else {

@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { adminToken, dialects, type TestApp, testApp } from '../../test/support/app.js';
-import { addArtifact, createDeployment, nextV2, report } from '../../test/support/deployment-fixtures.js';
+import {
+  addArtifact,
+  assignedAttempt,
+  createDeployment,
+  ddiTarget,
+  nextV2,
+  report,
+} from '../../test/support/deployment-fixtures.js';
 import { addDevice } from '../../test/support/inventory-fixtures.js';
 
 const MGMT = '/api/management/v1/deployments/deployments';
@@ -41,14 +48,7 @@ for (const dialect of dialects) {
         .execute();
 
     it('rolls a report back whole when it fails before commit, and takes the same report again', async () => {
-      const artifact = await addArtifact(t, { name: `crash-${++uniq}` });
-      const device = await addDevice(t);
-      const id = await createDeployment(t, token, {
-        name: 'crash',
-        artifact_name: artifact.name,
-        devices: [device.id],
-      });
-      assert.equal((await nextV2(t, device, { device_type: 'qemu', artifact_name: 'old' })).statusCode, 200);
+      const { id, device } = await assignedAttempt(t, token, `crash-${++uniq}`);
       const ref = { tenantId: t.tenant.id, deviceId: device.id, deploymentId: id, attempt: 1 };
       const line = { timestamp: new Date().toISOString(), level: 'info', message: 'started' };
       for (const step of ['downloading', 'success'] as const) {
@@ -78,15 +78,7 @@ for (const dialect of dialects) {
     });
 
     it('a failed server-side line with the failing report is one event: both or neither', async () => {
-      const artifact = await addArtifact(t, { name: `crash-${++uniq}` });
-      const device = await addDevice(t);
-      const id = await createDeployment(t, token, {
-        name: 'crash',
-        artifact_name: artifact.name,
-        devices: [device.id],
-        retries: 1,
-      });
-      assert.equal((await nextV2(t, device, { device_type: 'qemu', artifact_name: 'old' })).statusCode, 200);
+      const { id, device } = await assignedAttempt(t, token, `crash-${++uniq}`, { retries: 1 });
       const ref = { tenantId: t.tenant.id, deviceId: device.id, deploymentId: id, attempt: 1 };
       assert.equal(await attempts().progress(ref, 'installing'), 'applied');
       const log = [{ timestamp: new Date().toISOString(), level: 'error', message: 'flash failed' }];
@@ -107,14 +99,7 @@ for (const dialect of dialects) {
     });
 
     it('with onlyForward, a step behind the current one changes nothing (out-of-order feedback)', async () => {
-      const artifact = await addArtifact(t, { name: `order-${++uniq}` });
-      const device = await addDevice(t);
-      const id = await createDeployment(t, token, {
-        name: 'order',
-        artifact_name: artifact.name,
-        devices: [device.id],
-      });
-      assert.equal((await nextV2(t, device, { device_type: 'qemu', artifact_name: 'old' })).statusCode, 200);
+      const { id, device } = await assignedAttempt(t, token, `order-${++uniq}`);
       const ref = { tenantId: t.tenant.id, deviceId: device.id, deploymentId: id, attempt: 1 };
       assert.equal(await attempts().progress(ref, 'installing', { onlyForward: true }), 'applied');
       assert.equal(await attempts().progress(ref, 'downloading', { onlyForward: true }), 'unchanged');
@@ -168,14 +153,7 @@ for (const dialect of dialects) {
         const artifact = await addArtifact(t, { name: `mixed-${++uniq}`, deviceTypes: ['qemu', 'ddi-board'] });
         const mender = await addDevice(t);
         const controllerId = `ddi-${uniq}-${dialect}`;
-        const created = await t.app.inject({
-          method: 'POST',
-          url: '/api/ddi/v1/targets',
-          headers: { authorization: `Bearer ${token}` },
-          payload: { controller_id: controllerId, device_type: 'ddi-board' },
-        });
-        assert.equal(created.statusCode, 201, created.body);
-        const target = created.json() as { device_id: string; token: string };
+        const target = await ddiTarget(t, token, controllerId);
         const id = await createDeployment(t, token, {
           name: 'mixed',
           artifact_name: artifact.name,

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ArtifactStore } from '../../src/artifacts/store.js';
 import { now } from '../../src/store/db.js';
 import type { TestApp } from './app.js';
-import type { TestDevice } from './inventory-fixtures.js';
+import { addDevice, type TestDevice } from './inventory-fixtures.js';
 
 export interface TestArtifact {
   id: string;
@@ -107,4 +107,43 @@ export async function deployment(t: TestApp, token: string, deploymentId: string
 export function managementCaller(t: () => TestApp, token: () => string) {
   return (method: 'GET' | 'PUT' | 'PATCH' | 'DELETE' | 'POST', url: string, payload?: object) =>
     t().app.inject({ method, url, headers: { authorization: `Bearer ${token()}` }, ...(payload ? { payload } : {}) });
+}
+
+/**
+ * A device with an assigned attempt: an artifact `name` for qemu, a deployment of it to one new device, and that
+ * device's first v2 poll (200). Returns the deployment id and the device.
+ */
+export async function assignedAttempt(
+  t: TestApp,
+  token: string,
+  name: string,
+  options: { retries?: number } = {},
+): Promise<{ id: string; device: TestDevice }> {
+  const artifact = await addArtifact(t, { name });
+  const device = await addDevice(t);
+  const id = await createDeployment(t, token, {
+    name,
+    artifact_name: artifact.name,
+    devices: [device.id],
+    ...(options.retries ? { retries: options.retries } : {}),
+  });
+  const next = await nextV2(t, device, { device_type: 'qemu', artifact_name: 'old' });
+  if (next.statusCode !== 200) throw new Error(`next: ${next.statusCode} ${next.body}`);
+  return { id, device };
+}
+
+/** A hawkBit DDI target created through the operator API (device type `ddi-board`): its device id and token. */
+export async function ddiTarget(
+  t: TestApp,
+  token: string,
+  controllerId: string,
+): Promise<{ device_id: string; token: string }> {
+  const created = await t.app.inject({
+    method: 'POST',
+    url: '/api/ddi/v1/targets',
+    headers: { authorization: `Bearer ${token}` },
+    payload: { controller_id: controllerId, device_type: 'ddi-board' },
+  });
+  if (created.statusCode !== 201) throw new Error(`target: ${created.statusCode} ${created.body}`);
+  return created.json() as { device_id: string; token: string };
 }

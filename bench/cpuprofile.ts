@@ -39,6 +39,7 @@ export const CATEGORIES = [
   'Fastify',
   'Node http/net',
   'socket write syscalls',
+  'Node fs (artifact download)',
   'JSON',
   'GC',
   'pino',
@@ -137,6 +138,7 @@ function ownCategory(frame: CallFrame): Category | undefined {
   }
   if (url.startsWith('node:') || !url.includes('/')) {
     const m = url.replace(/^node:/, '');
+    if (m === 'fs' || m.startsWith('internal/fs/') || m === 'fs/promises') return 'Node fs (artifact download)';
     if (m.startsWith('internal/crypto') || m === 'crypto' || m.startsWith('internal/webcrypto')) return 'JWT/crypto';
     if (
       /^(_http_|http|https|net|stream|internal\/(http|streams|stream_base_commons|net|js_stream_socket)|internal\/url)/.test(

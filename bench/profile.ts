@@ -222,10 +222,24 @@ async function profileDeploy(dialect: Dialect, work: string, devices: number): P
       file = await stopForProfile(server, profileDir);
     }
     const summary = summariseProfile(file, window.fromUs, window.toUs);
+    progress(`profile deploy (${dialect}): the same round trips against a bare server`);
+    const constant = await startConstantServer();
+    let bare: Window;
+    try {
+      bare = await measured(
+        constant,
+        { ...fleet, databaseUrl: '' },
+        async () => (await drive(constant.url, fleet.tokens, 50, true)).requests,
+      );
+    } finally {
+      await constant.stop();
+    }
+    const took = (w: Window) => (w.toUs - w.fromUs) / 1e6;
     return [
       ...tableHead(dialect),
+      windowRow(`bare Node \`http\` (204), same round trips in ${took(bare).toFixed(1)} s`, bare, dialect, '–'),
       windowRow(
-        `Flotilla under \`--cpu-prof\`, ${devices.toLocaleString('en-US')} devices in ${((window.toUs - window.fromUs) / 1e6).toFixed(1)} s`,
+        `Flotilla under \`--cpu-prof\`, ${devices.toLocaleString('en-US')} devices in ${took(window).toFixed(1)} s (${(took(window) / took(bare)).toFixed(1)} × bare)`,
         window,
         dialect,
       ),

@@ -197,19 +197,31 @@ async function profilePoll(dialect: Dialect, work: string, devices: number, seco
   }
 }
 
-async function profileDeploy(dialect: Dialect, work: string, devices: number): Promise<string> {
-  const dataDir = join(work, `fleet-${dialect}`);
+/**
+ * One deployment of a fresh fleet of `devices`, driven as the simulation benchmark does; `profileDir`: the server
+ * runs under --cpu-prof and the profile is returned too.
+ */
+async function deployOnce(
+  dialect: Dialect,
+  work: string,
+  devices: number,
+  profileDir?: string,
+): Promise<{ window: Window; bare?: Window; file?: string }> {
+  const dataDir = join(work, `fleet-${dialect}-${profileDir ? 'profiled' : 'plain'}`);
   progress(`profile deploy (${dialect}): seeding ${devices} devices with a device JWT each`);
   const fleet = await seedFleet(dialect, dataDir, { devices, tokens: devices, groupEvery: 10 });
   try {
-    const profileDir = join(work, `profile-deploy-${dialect}`);
-    const server = await startProfiled(dataDir, fleet, profileDir);
+    const server = profileDir
+      ? await startProfiled(dataDir, fleet, profileDir)
+      : await startServer(dataDir, fleetEnv(fleet));
     let window: Window;
-    let file: string;
+    let file: string | undefined;
     try {
       const token = await login(server.url, fleet.adminEmail, fleet.adminPassword);
       await uploadArtifact(server.url, token, await smallArtifact(work, BENCH_RELEASE, BENCH_DEVICE_TYPE));
-      progress(`profile deploy (${dialect}): ${devices} devices through a deployment, 50 at a time`);
+      progress(
+        `profile deploy (${dialect}): ${devices} devices through a deployment, 50 at a time${profileDir ? ', under --cpu-prof' : ''}`,
+      );
       window = await measured(server, fleet, async () => {
         await call(server.url, token, 'POST', '/api/management/v1/deployments/deployments', 201, {
           name: 'profile',
@@ -219,38 +231,50 @@ async function profileDeploy(dialect: Dialect, work: string, devices: number): P
         return (await drive(server.url, fleet.tokens, 50, false)).requests;
       });
     } finally {
-      file = await stopForProfile(server, profileDir);
+      if (profileDir) file = await stopForProfile(server, profileDir);
+      else await server.stop();
     }
-    const summary = summariseProfile(file, window.fromUs, window.toUs);
+    if (profileDir) return { window, file };
     progress(`profile deploy (${dialect}): the same round trips against a bare server`);
     const constant = await startConstantServer();
-    let bare: Window;
     try {
-      bare = await measured(
+      const bare = await measured(
         constant,
         { ...fleet, databaseUrl: '' },
         async () => (await drive(constant.url, fleet.tokens, 50, true)).requests,
       );
+      return { window, bare };
     } finally {
       await constant.stop();
     }
-    const took = (w: Window) => (w.toUs - w.fromUs) / 1e6;
-    return [
-      ...tableHead(dialect),
-      windowRow(`bare Node \`http\` (204), same round trips in ${took(bare).toFixed(1)} s`, bare, dialect, '–'),
-      windowRow(
-        `Flotilla under \`--cpu-prof\`, ${devices.toLocaleString('en-US')} devices in ${took(window).toFixed(1)} s (${(took(window) / took(bare)).toFixed(1)} × bare)`,
-        window,
-        dialect,
-      ),
-      '',
-      `Profile (--cpu-prof): main thread busy ${us(summary.busySeconds, window.requests)} per request.`,
-      '',
-      profileMarkdown(summary),
-    ].join('\n');
   } finally {
     await fleet.drop();
   }
+}
+
+async function profileDeploy(dialect: Dialect, work: string, devices: number): Promise<string> {
+  const plain = await deployOnce(dialect, work, devices);
+  const profiled = await deployOnce(dialect, work, devices, join(work, `profile-deploy-${dialect}`));
+  const bare = plain.bare as Window;
+  const summary = summariseProfile(profiled.file as string, profiled.window.fromUs, profiled.window.toUs);
+  const took = (w: Window) => (w.toUs - w.fromUs) / 1e6;
+  const n = devices.toLocaleString('en-US');
+  const row = (what: string, w: Window) =>
+    windowRow(
+      `${what}, ${n} devices in ${took(w).toFixed(1)} s (${(took(w) / took(bare)).toFixed(1)} × bare)`,
+      w,
+      dialect,
+    );
+  return [
+    ...tableHead(dialect),
+    windowRow(`bare Node \`http\` (204), the same round trips in ${took(bare).toFixed(1)} s`, bare, dialect, '–'),
+    row('Flotilla', plain.window),
+    row('Flotilla under `--cpu-prof`', profiled.window),
+    '',
+    `Profile (--cpu-prof): main thread busy ${us(summary.busySeconds, profiled.window.requests)} per request.`,
+    '',
+    profileMarkdown(summary),
+  ].join('\n');
 }
 
 async function main(): Promise<void> {

@@ -93,7 +93,7 @@ Profile of the poll now (share of the busy main thread; SQLite, two runs, Postgr
 |---|---|
 | 36–44 % | socket write of the response (\`writeLatin1String\`): the same single write the bare server makes |
 | 12–14 % | Node http (parser, \`IncomingMessage\` headers, \`writeHead\`) |
-| 10–13 % | Flotilla's own code: \`tokenAlive\` 1.6–3.2 % (formats a Date as an ISO string to note each check-in), \`verify\` 1.5–2.8 % (the verified-token map hashes the 700-character token on every lookup), the guard 1–1.6 % (plus its \`Bearer\` regex 0.3 %), \`providesOf\` 0.8–1.4 %, \`assign\` 0.7–1.4 %, the liveness cache 0.5–1.3 % |
+| 10–13 % | Flotilla's own code: \`tokenAlive\` 1.6–3.2 % (its frame includes formatting a Date as an ISO string for each check-in note: builtins count for their caller), \`verify\` 1.5–2.8 % (the verified-token map hashes the 700-character token on every lookup), the guard 1–1.6 % (plus its \`Bearer\` regex 0.3 %), \`providesOf\` 0.8–1.4 %, \`assign\` 0.7–1.4 %, the liveness cache 0.5–1.3 % |
 | 9–11 % | Node core: events, microtasks, \`nextTick\` |
 | 8–10 % | Fastify: routing (\`find-my-way\`), hooks, reply |
 | 6–7 % | V8 and native code no frame owns (\`(program)\`) |
@@ -101,12 +101,12 @@ Profile of the poll now (share of the busy main thread; SQLite, two runs, Postgr
 | 1.3–1.7 % | pino: Fastify's per-request child logger stringifies its bindings (nothing is logged at \`warn\`) |
 | 1–2 % | GC |
 | 0.5–1 % | JWT (cache hits only) |
-| 0.6–1.6 % | SQL (SQLite or pg plus Kysely): the write-behind check-in flush and the revocation feed's poll, not the requests |
+| 0.6–1.6 % | SQL (SQLite or pg plus Kysely): background work (the write-behind check-in flush, the revocation feed's poll, the deployments generation), not the requests |
 
 Before, SQLite prepare (19–22 %), JWT verification (15–18 %), Kysely (13–15 %) and SQLite execution (10–11 %) took
 about two thirds of the poll; all four are now below 2 % together. **What is left is the HTTP framework and Node's
 own request handling**: Flotilla costs 60–95 µs more CPU per poll than a bare \`http\` server on this machine, of which
-its own code is about 15–20 µs. What would take it further, each worth 1–3 % of the poll (estimates from the shares,
+its own code is about 17–21 µs. What would take it further, each worth 1–3 % of the poll (estimates from the shares,
 not measured): note check-ins as epoch milliseconds and format them at the flush; look a token up by a short key
 (its \`jti\` after a cheap split, or one hash per request) rather than by its 700-character text; no per-request child
 logger (Fastify's \`disableRequestLogging\` and a logger made only when something is logged). Beyond those, the
@@ -115,25 +115,37 @@ shorten; that was not tried.
 
 ### Devices through a deployment (next, downloading, download, installing, rebooting, success; 50 at a time)
 
-| | before (research note 2.1–2.3) | now (2,000 devices) |
+| | before (research note 2.1–2.3) | now (2,000 devices unless said) |
 |---|---|---|
 | SQLite: time against the bare server | 21.1× (10,000 devices, load 3); best experiment 7.4× (5.1× against a slower bare run) | **4.0×** (19.7 s against 4.9 s, load 5); 2.9× and 5.8× in two runs with the profiler on (load 5 and 11) |
 | SQLite: server CPU per request | 1.86 ms (10,000 devices); best experiment 0.43 ms | **1.14 ms** (1.16 ms with the profiler; 1.17–1.34 ms at load 11) |
+| SQLite, 10,000 devices (the research note's size): time against the bare server | 21.1× (107.5 s against 5.09 s, load 3) | **8.9×** (123.4 s against 13.9 s, load 7–9); 5.3× with the profiler on |
+| SQLite, 10,000 devices: server CPU per request | 1.86 ms | **1.11–1.14 ms** (with and without the profiler) |
 | PostgreSQL: time against the bare server | 37–44× (load 2.8–8); best experiment 18× | **9.9×** (32.1 s against 3.3 s, load 5–10); 6.4× and 11.9× with the profiler on |
 | PostgreSQL: CPU per request, Node + backends | 1.82 ms + 3.66 ms (21.8 s + 43.9 s for 12,000 requests) | **1.39 ms + 1.07 ms** |
 
-SQLITE_10K
+Under this load the bare side of the flow (a client waiting on 50 connections) slowed more than Flotilla did (13.9 s
+for 10,000 devices against 5.09 s in the research note), so the × figures here are rough; CPU per request is the
+steadier one. It fell by about 40 % on SQLite (1.86 to 1.11–1.14 ms) and by 24 % in Node plus 71 % in the backends on
+PostgreSQL, and it no longer grows with the deployment: 1.14 ms per request at 2,000 devices and at 10,000 (before,
+each report recounted the whole deployment). It is still 2.6 times the 0.43 ms of the research note's best experiment
+(measured at load 2 with shortcuts that skipped rules). Load explains part of that (the poll cost 1.2–1.4 times as
+much at load 10 as at load 2 in the research note); Kysely explains more: its share is 20 % now against 8 % then,
+because the attempt query (\`withDeployment\` in src/deployments/store.ts, read on \`next\` and on every status report)
+joins the deployment and selects its 25 columns one by one as \`d.x as d_x\`, which Kysely parses again on every build
+(\`parseAliasedStringReference\` and \`parseStringReference\` 2.8 %), and \`splitAttemptRow\` then takes the row apart
+(2.1 %).
 
 Profile of the flow now, SQLite (PostgreSQL in brackets), against the research note's SQLite profile before:
 
 | share now | before | what |
 |---|---|---|
-| 16–24 % | 52.8 % | SQLite execution (\`stmt.all\`/\`run\` inside Kysely's \`executeQuery\`); the statistics \`GROUP BY\` per report is gone |
+| 16–25 % | 52.8 % | SQLite execution (\`stmt.all\`/\`run\` inside Kysely's \`executeQuery\`); the statistics \`GROUP BY\` per report is gone |
 | 0 % | 14.2 % | SQLite prepare (statement cache) |
 | 20–21 % (15–16 %) | 8.2 % | Kysely building and compiling queries (\`visitNode\`, \`freeze\`, \`parseStringReference\`, \`cloneWithWhere\` …) |
 | – (11–12 %) | – | pg driver: \`addFields\` 3.2–3.3 % (rebuilds the row parser from every RowDescription), \`cloneQueryConfig\` 1.2–1.4 % |
 | 8–12 % (25–30 %) | 2.9 % | socket write syscalls: the responses, and on PostgreSQL every query's \`writev\` (one per round trip) |
-| 10–11 % (7–8 %) | 4.6 % | Flotilla's own code: the statement cache's lookup 2–2.5 % (it hashes each freshly compiled SQL text; on PostgreSQL \`nameFor\` 1.5 % for the same reason), \`splitAttemptRow\` 1.6–2.4 % (splits a joined row of some 50 columns with \`Object.entries\`), \`now()\` 0.6 % |
+| 10–11 % (7–8 %) | 4.6 % | Flotilla's own code: the statement cache's lookup 2–2.7 % (a Map keyed by each freshly built SQL text, which V8 hashes anew each time, and the LRU update; on PostgreSQL \`nameFor\` 1.5 %, also a Map keyed by the text), \`splitAttemptRow\` 1.6–2.4 % (splits a joined row of about 45 columns with \`Object.entries\`), \`now()\` 0.6 % |
 | 7.5–7.7 % (5–8 %) | – | the artifact download's file calls (\`open\`, \`stat\`, \`read\`, \`close\` on the thread pool) for a 4 KiB artifact |
 | 6–9 % (4–5 %) | 3.6 % | GC |
 | 6–12 % | – | Node core: events, microtasks, \`nextTick\` |
@@ -143,9 +155,9 @@ Profile of the flow now, SQLite (PostgreSQL in brackets), against the research n
 
 **What is left on the flow is building SQL and running it.** On SQLite, Kysely's query building (about 240 µs per
 request) and SQLite's execution (about 240 µs) are 40 % of the CPU between them, and the statement cache's lookup
-of each newly built text adds 2.5 %. On PostgreSQL the same Kysely share is there, and the round trips dominate: the
-\`writev\` of each query, the pg driver's per-result work, and the backends' 1.07 ms per request (planning is gone with
-named statements; what is left is execution, WAL and commit). What would take it further (estimates, not measured):
+of each newly built text adds 2–2.7 %. On PostgreSQL the same Kysely share is there, and the round trips dominate: the
+\`writev\` of each query, the pg driver's per-result work, and the backends' 1.07 ms per request (named statements took
+most of the planning away in the research note's experiment; the backends' time was not broken down here). What would take it further (estimates, not measured):
 build each hot-path query once and keep its compiled text, binding only the parameters, which removes most of Kysely's
 share and, the text being the same string each time, the hash of the statement lookup and of \`nameFor\`; fewer round
 trips per status report on PostgreSQL (one statement, a CTE, instead of \`begin\`/…/\`commit\`); serve small artifacts

@@ -60,6 +60,112 @@ const atMostTimes = (ours: number, base: number, times: number) =>
   `≤ ${times} × baseline${ours / base <= times ? '' : ' (not met)'}`;
 const atMostMs = (ours: number, limit: number) => `≤ ${limit} ms${ours <= limit ? '' : ' (not met)'}`;
 
+/**
+ * Where the time goes on the device paths, from `npm run bench:profile` (bench/profile.ts): written by hand from
+ * the profiles of one day, so it is static text, rendered after the figures of every run. Update it when the hot
+ * paths change and you profile again.
+ */
+export const WHERE_THE_TIME_GOES = `## Where the time goes (profiled on 2026-12-07, commit 378fba3)
+
+Profiled with \`npm run bench:profile -- --dialect sqlite|postgres --what poll|deploy\` (bench/profile.ts): \`flotilla
+serve\` runs under \`node --cpu-prof\`, the profile is cut to the measured window, and its self time is summed by
+category (a frame without a script, such as a builtin or a native call, counts for its caller). Server CPU per request
+is read from /proc around the same window, on a run without the profiler and one with it. The machine (2 cores) was
+shared with other test runs, at a 1-minute load average of 5 to 12 throughout, so absolute figures move by a third from
+run to run; the research note (research/performance.md, commit 84fd027) measured the "before" figures mostly at load
+1.7 to 4.5, and its heavy-load figures (load ≈ 10) are the fairer comparison. Shares of a profile are steadier; under
+this load, the socket write syscalls are where the process is most often preempted, which inflates their share (the
+bare server pays for the same writes).
+
+### Device poll (Mender \`next\`, answer 204; 20,000 devices, 500 polling in turn, 10 connections, 8 s)
+
+| | before (research note 1.1, 1.4, 1.5) | now |
+|---|---|---|
+| SQL statements per steady-state poll | 3 | 0 |
+| server CPU per poll, SQLite | 473–494 µs (load 2), 577–670 µs (load ≈ 10) | **115–153 µs** (load 9–11; bare server: 56–57 µs) |
+| server CPU per poll, PostgreSQL: Node + backends | 611–719 µs + 572–627 µs | **127–128 µs + 3–4 µs** (bare: 55–61 µs) |
+| requests/s against the bare server, SQLite | 0.052–0.060 | 0.47 (4,627 / 9,825); a disturbed run 0.20, and 0.46 with the profiler on |
+| requests/s against the bare server, PostgreSQL | 0.042 | 0.65–0.81 (4,116 / 5,060 and 4,151 / 6,416) |
+
+Profile of the poll now (share of the busy main thread; SQLite, two runs, PostgreSQL alike):
+
+| share | what |
+|---|---|
+| 36–44 % | socket write of the response (\`writeLatin1String\`): the same single write the bare server makes |
+| 12–14 % | Node http (parser, \`IncomingMessage\` headers, \`writeHead\`) |
+| 10–13 % | Flotilla's own code: \`tokenAlive\` 1.6–3.2 % (its frame includes formatting a Date as an ISO string for each check-in note: builtins count for their caller), \`verify\` 1.5–2.8 % (the verified-token map hashes the 700-character token on every lookup), the guard 1–1.6 % (plus its \`Bearer\` regex 0.3 %), \`providesOf\` 0.8–1.4 %, \`assign\` 0.7–1.4 %, the liveness cache 0.5–1.3 % |
+| 9–11 % | Node core: events, microtasks, \`nextTick\` |
+| 8–10 % | Fastify: routing (\`find-my-way\`), hooks, reply |
+| 6–7 % | V8 and native code no frame owns (\`(program)\`) |
+| 3 % | JSON body (\`secure-json-parse\`) |
+| 1.3–1.7 % | pino: Fastify's per-request child logger stringifies its bindings (nothing is logged at \`warn\`) |
+| 1–2 % | GC |
+| 0.5–1 % | JWT (cache hits only) |
+| 0.6–1.6 % | SQL (SQLite or pg plus Kysely): background work (the write-behind check-in flush, the revocation feed's poll, the deployments generation), not the requests |
+
+Before, SQLite prepare (19–22 %), JWT verification (15–18 %), Kysely (13–15 %) and SQLite execution (10–11 %) took
+about two thirds of the poll; all four are now below 2 % together. **What is left is the HTTP framework and Node's
+own request handling**: Flotilla costs 60–95 µs more CPU per poll than a bare \`http\` server on this machine, of which
+its own code is about 17–21 µs. What would take it further, each worth 1–3 % of the poll (estimates from the shares,
+not measured): note check-ins as epoch milliseconds and format them at the flush; look a token up by a short key
+(its \`jti\` after a cheap split, or one hash per request) rather than by its 700-character text; no per-request child
+logger (Fastify's \`disableRequestLogging\` and a logger made only when something is logged). Beyond those, the
+remainder is Fastify's routing, hooks and body parsing and Node's http, which a leaner route for the poll could
+shorten; that was not tried.
+
+### Devices through a deployment (next, downloading, download, installing, rebooting, success; 50 at a time)
+
+| | before (research note 2.1–2.3) | now (2,000 devices unless said) |
+|---|---|---|
+| SQLite: time against the bare server | 21.1× (10,000 devices, load 3); best experiment 7.4× (5.1× against a slower bare run) | **4.0×** (19.7 s against 4.9 s, load 5); 2.9× and 5.8× in two runs with the profiler on (load 5 and 11) |
+| SQLite: server CPU per request | 1.86 ms (10,000 devices); best experiment 0.43 ms | **1.14 ms** (1.16 ms with the profiler; 1.17–1.34 ms at load 11) |
+| SQLite, 10,000 devices (the research note's size): time against the bare server | 21.1× (107.5 s against 5.09 s, load 3) | **8.9×** (123.4 s against 13.9 s, load 7–9); 5.3× with the profiler on |
+| SQLite, 10,000 devices: server CPU per request | 1.86 ms | **1.11–1.14 ms** (with and without the profiler) |
+| PostgreSQL: time against the bare server | 37–44× (load 2.8–8); best experiment 18× | **9.9×** (32.1 s against 3.3 s, load 5–10); 6.4× and 11.9× with the profiler on |
+| PostgreSQL: CPU per request, Node + backends | 1.82 ms + 3.66 ms (21.8 s + 43.9 s for 12,000 requests) | **1.39 ms + 1.07 ms** |
+
+Under this load the bare side of the flow (a client waiting on 50 connections) slowed more than Flotilla did (13.9 s
+for 10,000 devices against 5.09 s in the research note), so the × figures here are rough; CPU per request is the
+steadier one. It fell by about 40 % on SQLite (1.86 to 1.11–1.14 ms) and by 24 % in Node plus 71 % in the backends on
+PostgreSQL, and it no longer grows with the deployment: 1.14 ms per request at 2,000 devices and at 10,000 (before,
+each report recounted the whole deployment). It is still 2.6 times the 0.43 ms of the research note's best experiment
+(measured at load 2 with shortcuts that skipped rules). Load explains part of that (the poll cost 1.2–1.4 times as
+much at load 10 as at load 2 in the research note); Kysely explains more: its share is 20 % now against 8 % then,
+because the attempt query (\`withDeployment\` in src/deployments/store.ts, read on \`next\` and on every status report)
+joins the deployment and selects its 25 columns one by one as \`d.x as d_x\`, which Kysely parses again on every build
+(\`parseAliasedStringReference\` and \`parseStringReference\` 2.8 %), and \`splitAttemptRow\` then takes the row apart
+(2.1 %).
+
+Profile of the flow now, SQLite (PostgreSQL in brackets), against the research note's SQLite profile before:
+
+| share now | before | what |
+|---|---|---|
+| 16–25 % | 52.8 % | SQLite execution (\`stmt.all\`/\`run\` inside Kysely's \`executeQuery\`); the statistics \`GROUP BY\` per report is gone |
+| 0 % | 14.2 % | SQLite prepare (statement cache) |
+| 20–21 % (15–16 %) | 8.2 % | Kysely building and compiling queries (\`visitNode\`, \`freeze\`, \`parseStringReference\`, \`cloneWithWhere\` …) |
+| – (11–12 %) | – | pg driver: \`addFields\` 3.2–3.3 % (rebuilds the row parser from every RowDescription), \`cloneQueryConfig\` 1.2–1.4 % |
+| 8–12 % (25–30 %) | 2.9 % | socket write syscalls: the responses, and on PostgreSQL every query's \`writev\` (one per round trip) |
+| 10–11 % (7–8 %) | 4.6 % | Flotilla's own code: the statement cache's lookup 2–2.7 % (a Map keyed by each freshly built SQL text, which V8 hashes anew each time, and the LRU update; on PostgreSQL \`nameFor\` 1.5 %, also a Map keyed by the text), \`splitAttemptRow\` 1.6–2.4 % (splits a joined row of about 45 columns with \`Object.entries\`), \`now()\` 0.6 % |
+| 7.5–7.7 % (5–8 %) | – | the artifact download's file calls (\`open\`, \`stat\`, \`read\`, \`close\` on the thread pool) for a 4 KiB artifact |
+| 6–9 % (4–5 %) | 3.6 % | GC |
+| 6–12 % | – | Node core: events, microtasks, \`nextTick\` |
+| 5–6 % | 4.2 % | Node http |
+| 4–5 % (4 %) | 4.8 % | JWT: one RS256 verification per device (every device has its own token), through jose and WebCrypto |
+| 4 % (3 %) | 1.3 % | Fastify |
+
+**What is left on the flow is building SQL and running it.** On SQLite, Kysely's query building (about 240 µs per
+request) and SQLite's execution (about 240 µs) are 40 % of the CPU between them, and the statement cache's lookup
+of each newly built text adds 2–2.7 %. On PostgreSQL the same Kysely share is there, and the round trips dominate: the
+\`writev\` of each query, the pg driver's per-result work, and the backends' 1.07 ms per request (named statements took
+most of the planning away in the research note's experiment; the backends' time was not broken down here). What would take it further (estimates, not measured):
+build each hot-path query once and keep its compiled text, binding only the parameters, which removes most of Kysely's
+share and, the text being the same string each time, the hash of the statement lookup and of \`nameFor\`; fewer round
+trips per status report on PostgreSQL (one statement, a CTE, instead of \`begin\`/…/\`commit\`); serve small artifacts
+without four thread-pool hops (a cached file handle or one \`readFile\`); \`node:crypto.verify\` instead of jose's
+WebCrypto path for the first verification of each token (25 µs against 55–130 µs in the research note); and
+\`splitAttemptRow\` with the column lists known in advance.
+`;
+
 export function render(r: Results): string {
   const rows: string[] = [];
   const row = (figure: string, base: string, ours: string, ratio: string, target = '') =>
@@ -382,5 +488,6 @@ export function render(r: Results): string {
       '',
     );
   }
+  out.push(WHERE_THE_TIME_GOES);
   return out.join('\n');
 }

@@ -73,7 +73,7 @@ function send(agent: Agent, method: string, url: string, token: string, body?: s
  * Takes every device through the update, `concurrency` at a time. `bare`: the baseline server, which answers
  * 204 to everything, so the assignment and the link are made up; the requests are the same.
  */
-async function drive(
+export async function drive(
   base: string,
   tokens: string[],
   concurrency: number,

@@ -67,19 +67,30 @@ async function waitAnswering(url: string, child: ChildProcess, what: string): Pr
   throw new Error(`${what} did not answer at ${url} within 60 s`);
 }
 
-/** `flotilla serve` on a free port; only the benchmark's own FLOTILLA_* settings reach it. */
-export async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Server> {
+/**
+ * `flotilla serve` on a free port; only the benchmark's own FLOTILLA_* settings reach it. `execArgv`: options for
+ * the server's `node` (the profile benchmark passes `--cpu-prof`); none by default.
+ */
+export async function startServer(
+  dataDir: string,
+  env: Record<string, string> = {},
+  options: { execArgv?: string[] } = {},
+): Promise<Server> {
   const port = await freePort();
   const inherited: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && !name.startsWith('FLOTILLA_')) inherited[name] = value;
   }
   const child = track(
-    spawn(process.execPath, [FLOTILLA, 'serve', '--port', String(port), '--data', dataDir], {
-      // The embedded MQTT broker (Kanto) on a free port: Mosquitto may hold 1883.
-      env: { ...inherited, FLOTILLA_LOG_LEVEL: 'warn', FLOTILLA_HOST: '127.0.0.1', FLOTILLA_MQTT_PORT: '0', ...env },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    }),
+    spawn(
+      process.execPath,
+      [...(options.execArgv ?? []), FLOTILLA, 'serve', '--port', String(port), '--data', dataDir],
+      {
+        // The embedded MQTT broker (Kanto) on a free port: Mosquitto may hold 1883.
+        env: { ...inherited, FLOTILLA_LOG_LEVEL: 'warn', FLOTILLA_HOST: '127.0.0.1', FLOTILLA_MQTT_PORT: '0', ...env },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    ),
   );
   const url = `http://127.0.0.1:${port}`;
   await waitAnswering(`${url}/api/openapi.json`, child, 'flotilla serve');

@@ -151,8 +151,14 @@ describe('npm run bench (tiny sizes)', () => {
     assert.match(report, /\| Artifact upload throughput \| \d+ MiB\/s \| \d+ MiB\/s \|/);
     assert.match(report, /\| Artifact download throughput \(signed link\) \|/);
     assert.match(report, /\*\*Machine:\*\* .+ cores, \d+ GiB memory, Node v\d+/);
-    // Every row of the table carries a ratio, and some a target.
-    const rows = report.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| figure'));
+    assert.match(report, /^## Where the time goes \(profiled on \d{4}-\d\d-\d\d, commit [0-9a-f]{7,}\)$/m);
+    // Every row of the figures table carries a ratio, and some a target (the tables of the static "Where the time
+    // goes" section further down are not figures of this run).
+    const lines = report.split('\n');
+    const head = lines.findIndex((l) => l.startsWith('| figure |'));
+    const end = lines.indexOf('', head);
+    const rows = lines.slice(head + 2, end);
+    assert.ok(rows.every((l) => l.startsWith('| ')));
     assert.ok(rows.length >= 8);
     for (const row of rows) assert.match(row, /\*\*\d+\.\d+ (of baseline|× baseline)\*\* \| [^|]* \|$/, row);
 

@@ -1,5 +1,6 @@
 // Serves blobs behind signed, expiring links (the folder blob store has no URLs of its own): whole, or one
 // byte range (`Range: bytes=a-b`) answered with 206 and Content-Range, as mender-client resumes downloads.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { downloadPath } from '../artifacts/service.js';
@@ -55,14 +56,15 @@ export async function sendBlob(
 const Params = Type.Object({ tenant: Type.String(), id: Type.String() });
 const Query = Type.Object({ expires: Type.Optional(Type.String()), signature: Type.Optional(Type.String()) });
 
-export async function downloadRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+export async function downloadRoutes(fastify: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.route({
     method: ['GET', 'HEAD'],
     url: '/api/downloads/v1/:tenant/artifacts/:id',
     schema: { params: Params, querystring: Query, hide: true },
     handler: async (request, reply) => {
-      const { tenant, id } = request.params as { tenant: string; id: string };
-      if (!services.links.verify(downloadPath(tenant, id), request.query as never)) {
+      const { tenant, id } = request.params;
+      if (!services.links.verify(downloadPath(tenant, id), request.query)) {
         throw new Forbidden('the download link is invalid or has expired');
       }
       const row = await services.artifacts.row(tenant, id);

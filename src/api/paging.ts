@@ -1,7 +1,11 @@
 // Paging as the Mender APIs do it: `page` and `per_page` in the query, `X-Total-Count` and an RFC 8288 `Link`
 // header with first / prev / next.
+import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Invalid } from '../errors.js';
+
+/** The query's paging keys, to spread into a route's querystring schema; pageOf checks their range. */
+export const pagingQuery = { page: Type.Optional(Type.Integer()), per_page: Type.Optional(Type.Integer()) };
 
 export interface PageQuery {
   page?: number;

@@ -2,6 +2,7 @@
 // credentials but the link's signature, streamed to the blob store. Answers 200 with no body, as S3 does.
 
 import type { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { DirectUploads } from '../artifacts/uploads.js';
@@ -10,7 +11,8 @@ import type { Services } from '../services.js';
 const Params = Type.Object({ tenant: Type.String(), id: Type.String() });
 const Query = Type.Object({ expires: Type.Optional(Type.String()), signature: Type.Optional(Type.String()) });
 
-export async function uploadRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+export async function uploadRoutes(fastify: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const uploads = new DirectUploads(services, services.artifacts);
   // Every content type is taken as a stream here (this plugin's scope only): the body is an artifact, not JSON.
   app.removeAllContentTypeParsers();
@@ -19,9 +21,9 @@ export async function uploadRoutes(app: FastifyInstance, { services }: { service
     '/api/uploads/v1/:tenant/artifacts/:id',
     { schema: { params: Params, querystring: Query, hide: true } },
     async (request, reply) => {
-      const { tenant, id } = request.params as { tenant: string; id: string };
+      const { tenant, id } = request.params;
       const body = (request.body as Readable | undefined) ?? request.raw;
-      await uploads.receive(tenant, id, request.query as { expires?: string; signature?: string }, body);
+      await uploads.receive(tenant, id, request.query, body);
       return reply.status(200).send();
     },
   );

@@ -139,12 +139,13 @@ export function parseDesiredState(value: unknown): DesiredState {
   return { ...(baselines ? { baselines } : {}), domains };
 }
 
+/** A new desired state as it arrives (a JSON object whose fields parseNewDesiredState checks). */
 export interface NewDesiredState {
-  name: unknown;
-  version: unknown;
+  name?: unknown;
+  version?: unknown;
   description?: unknown;
-  device_types_compatible: unknown;
-  desired_state: unknown;
+  device_types_compatible?: unknown;
+  desired_state?: unknown;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;

@@ -1,38 +1,54 @@
 // hawkBit DDI controller routes (`/{tenant}/controller/v1/{controllerId}/...`): wire shapes only, the rules are in
 // service.ts. Authentication is the DDI's own (TargetToken, GatewayToken, anonymous), not a Mender JWT: the auth
 // guard leaves these paths to this plugin.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isJsonObject } from '../../api/schemas.js';
 import { Invalid } from '../../errors.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
 import { parseFeedback } from './feedback.js';
 import { type Chunk, type DdiService, sleepText, type Target } from './service.js';
 import type { DdiAction, DdiFileTable } from './tables.js';
 
-interface Params {
-  tenant: string;
-  controllerId: string;
-  actionId: string;
-  moduleId: string;
-  fileName: string;
-}
-
 const PREFIX = '/:tenant/controller/v1/:controllerId';
 
-export async function ddiRoutes(app: FastifyInstance, { ddi }: { ddi: DdiService }) {
+// Path parameters are strings as hawkBit's are; ids are looked up as given (an unknown or malformed id is a 404).
+const TargetParams = Type.Object({ tenant: Type.String(), controllerId: Type.String() });
+const ActionParams = Type.Object({ ...TargetParams.properties, actionId: Type.String() });
+const ModuleParams = Type.Object({ ...TargetParams.properties, moduleId: Type.String() });
+const FileParams = Type.Object({ ...ModuleParams.properties, fileName: Type.String() });
+// A string, not an integer: "lots" is answered by the handler with hawkBit's 400, after authentication.
+const HistoryQuery = Type.Object({ actionHistory: Type.Optional(Type.String()) });
+// Bodies are JSON the handlers check themselves (parseFeedback, the service), after authentication and with
+// hawkBit's texts: a body schema would answer a malformed body before a bad token is refused. The shape is
+// written down for the OpenAPI document only.
+const FeedbackBody = Type.Unknown({
+  description:
+    'DDI feedback: {id?, time?, status: {execution: closed|proceeding|canceled|scheduled|rejected|resumed|download|downloaded, result: {finished: success|failure|none, progress?: {cnt, of?}}, details?: string[]}}',
+});
+const ConfigDataBody = Type.Unknown({
+  description: 'DDI configData: {data: {key: value}, mode?: merge|replace|remove}',
+});
+const InstalledBaseBody = Type.Unknown({ description: 'What the target runs: {name, version}' });
+const ConfirmationBody = Type.Unknown({
+  description: 'DDI confirmation feedback: {confirmation: confirmed|denied, …}',
+});
+const TAGS = ['hawkBit DDI'];
+
+export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiService }) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.setErrorHandler(ddiErrorHandler);
 
-  const targetOf = async (request: FastifyRequest): Promise<Target> => {
-    const { tenant, controllerId } = request.params as Params;
-    return ddi.authenticate(await ddi.tenant(tenant), controllerId, request.headers.authorization);
-  };
-  const base = (request: FastifyRequest) => {
-    const { tenant, controllerId } = request.params as Params;
-    return `${request.protocol}://${request.host}/${encodeURIComponent(tenant)}/controller/v1/${encodeURIComponent(controllerId)}`;
-  };
+  const targetOf = async (request: FastifyRequest, params: Static<typeof TargetParams>): Promise<Target> =>
+    ddi.authenticate(await ddi.tenant(params.tenant), params.controllerId, request.headers.authorization);
+  /** The target's own URL, which the links of its answers start with. */
+  const baseOf = (request: FastifyRequest, { tenant, controllerId }: Static<typeof TargetParams>) =>
+    `${request.protocol}://${request.host}/${encodeURIComponent(tenant)}/controller/v1/${encodeURIComponent(controllerId)}`;
   const href = (url: string) => ({ href: url });
 
-  const artifactJson = (request: FastifyRequest, moduleId: number, file: DdiFileTable) => {
-    const url = `${base(request)}/softwaremodules/${moduleId}/artifacts/${encodeURIComponent(file.file_name)}`;
+  const artifactJson = (base: string, moduleId: number, file: DdiFileTable) => {
+    const url = `${base}/softwaremodules/${moduleId}/artifacts/${encodeURIComponent(file.file_name)}`;
     return {
       filename: file.file_name,
       hashes: { sha1: file.sha1, md5: file.md5, sha256: file.sha256 },
@@ -45,14 +61,13 @@ export async function ddiRoutes(app: FastifyInstance, { ddi }: { ddi: DdiService
       },
     };
   };
-  const chunkJson = (request: FastifyRequest, chunk: Chunk) => ({
+  const chunkJson = (base: string, chunk: Chunk) => ({
     part: chunk.part,
     version: chunk.version,
     name: chunk.name,
-    artifacts: chunk.artifacts.map((f) => artifactJson(request, chunk.moduleId, f)),
+    artifacts: chunk.artifacts.map((f) => artifactJson(base, chunk.moduleId, f)),
   });
-  const deploymentJson = async (request: FastifyRequest, target: Target, action: DdiAction) => {
-    const history = (request.query as { actionHistory?: string }).actionHistory;
+  const deploymentJson = async (base: string, history: string | undefined, target: Target, action: DdiAction) => {
     const count = history === undefined || history === '' ? 0 : Number.parseInt(history, 10);
     if (Number.isNaN(count)) throw new Invalid('actionHistory: must be a number');
     return {
@@ -61,126 +76,164 @@ export async function ddiRoutes(app: FastifyInstance, { ddi }: { ddi: DdiService
         // Flotilla deployments have no soft/forced split or maintenance window: every assignment is forced.
         download: 'forced',
         update: 'forced',
-        chunks: (await ddi.chunks(target, action)).map((c) => chunkJson(request, c)),
+        chunks: (await ddi.chunks(target, action)).map((c) => chunkJson(base, c)),
       },
       ...(count !== 0 ? { actionHistory: await ddi.actionHistory(target, action, count) } : {}),
     };
   };
 
-  app.get(PREFIX, { schema: { hide: true } }, async (request) => {
-    const target = await targetOf(request);
+  app.get(PREFIX, { schema: { tags: TAGS, params: TargetParams } }, async (request) => {
+    const target = await targetOf(request, request.params);
     const offer = await ddi.poll(target);
+    const base = baseOf(request, request.params);
     const links: Record<string, { href: string }> = {};
-    if (offer.cancelAction) links.cancelAction = href(`${base(request)}/cancelAction/${offer.cancelAction.id}`);
+    if (offer.cancelAction) links.cancelAction = href(`${base}/cancelAction/${offer.cancelAction.id}`);
     if (offer.deploymentBase)
       links.deploymentBase = href(
-        `${base(request)}/deploymentBase/${offer.deploymentBase.id}?c=${offer.deploymentBase.attempt}`,
+        `${base}/deploymentBase/${offer.deploymentBase.id}?c=${offer.deploymentBase.attempt}`,
       );
-    if (offer.installed) links.installedBase = href(`${base(request)}/installedBase/${offer.installed.id}`);
-    if (offer.configData) links.configData = href(`${base(request)}/configData`);
+    if (offer.installed) links.installedBase = href(`${base}/installedBase/${offer.installed.id}`);
+    if (offer.configData) links.configData = href(`${base}/configData`);
     return { config: { polling: { sleep: sleepText(offer.sleep) } }, _links: links };
   });
 
-  app.get(`${PREFIX}/deploymentBase/:actionId`, { schema: { hide: true } }, async (request) => {
-    const target = await targetOf(request);
-    const action = await ddi.action(target, (request.params as Params).actionId);
-    return deploymentJson(request, target, action);
+  const actionSchema = { tags: TAGS, params: ActionParams, querystring: HistoryQuery };
+  app.get(`${PREFIX}/deploymentBase/:actionId`, { schema: actionSchema }, async (request) => {
+    const target = await targetOf(request, request.params);
+    const action = await ddi.action(target, request.params.actionId);
+    return deploymentJson(baseOf(request, request.params), request.query.actionHistory, target, action);
   });
 
-  app.get(`${PREFIX}/installedBase/:actionId`, { schema: { hide: true } }, async (request, reply) => {
-    const target = await targetOf(request);
-    const action = await ddi.action(target, (request.params as Params).actionId);
+  app.get(`${PREFIX}/installedBase/:actionId`, { schema: actionSchema }, async (request, reply) => {
+    const target = await targetOf(request, request.params);
+    const action = await ddi.action(target, request.params.actionId);
     if (action.result !== 'success') return ddiError(reply, 404, 'action not found');
-    return deploymentJson(request, target, action);
+    return deploymentJson(baseOf(request, request.params), request.query.actionHistory, target, action);
   });
 
   const feedbackRoute = (kind: 'deploymentBase' | 'cancelAction') =>
-    app.post(`${PREFIX}/${kind}/:actionId/feedback`, { schema: { hide: true } }, async (request, reply) => {
-      const target = await targetOf(request);
-      const actionId = (request.params as Params).actionId;
-      const row = await ddi.actionRow(target, actionId);
-      const feedback = parseFeedback(request.body);
-      const body = request.body as { id?: unknown };
-      if (body.id !== undefined && String(body.id) !== actionId)
-        throw new Invalid('id: does not match the action in the path');
-      const outcome =
-        kind === 'deploymentBase'
-          ? await ddi.deploymentFeedback(target, row, feedback)
-          : await ddi.cancelFeedback(target, await ddi.action(target, actionId), feedback);
-      if (outcome === 'gone') return ddiError(reply, 410, 'action is not active anymore');
-      return reply.code(200).send();
-    });
+    app.post(
+      `${PREFIX}/${kind}/:actionId/feedback`,
+      { schema: { tags: TAGS, params: ActionParams, body: FeedbackBody } },
+      async (request, reply) => {
+        const target = await targetOf(request, request.params);
+        const actionId = request.params.actionId;
+        const row = await ddi.actionRow(target, actionId);
+        const feedback = parseFeedback(request.body);
+        const id = isJsonObject(request.body) ? request.body.id : undefined;
+        if (id !== undefined && String(id) !== actionId) throw new Invalid('id: does not match the action in the path');
+        const outcome =
+          kind === 'deploymentBase'
+            ? await ddi.deploymentFeedback(target, row, feedback)
+            : await ddi.cancelFeedback(target, await ddi.action(target, actionId), feedback);
+        if (outcome === 'gone') return ddiError(reply, 410, 'action is not active anymore');
+        return reply.code(200).send();
+      },
+    );
   feedbackRoute('deploymentBase');
   feedbackRoute('cancelAction');
 
-  app.get(`${PREFIX}/cancelAction/:actionId`, { schema: { hide: true } }, async (request, reply) => {
-    const target = await targetOf(request);
-    const action = await ddi.action(target, (request.params as Params).actionId);
-    if (action.status !== 'canceling') return ddiError(reply, 404, 'no cancellation for this action');
-    return { id: String(action.id), cancelAction: { stopId: String(action.id) } };
-  });
+  app.get(
+    `${PREFIX}/cancelAction/:actionId`,
+    { schema: { tags: TAGS, params: ActionParams } },
+    async (request, reply) => {
+      const target = await targetOf(request, request.params);
+      const action = await ddi.action(target, request.params.actionId);
+      if (action.status !== 'canceling') return ddiError(reply, 404, 'no cancellation for this action');
+      return { id: String(action.id), cancelAction: { stopId: String(action.id) } };
+    },
+  );
 
-  app.put(`${PREFIX}/configData`, { schema: { hide: true } }, async (request, reply) => {
-    const target = await targetOf(request);
-    await ddi.configData(target, request.body);
-    return reply.code(200).send();
-  });
+  app.put(
+    `${PREFIX}/configData`,
+    { schema: { tags: TAGS, params: TargetParams, body: ConfigDataBody } },
+    async (request, reply) => {
+      const target = await targetOf(request, request.params);
+      await ddi.configData(target, request.body);
+      return reply.code(200).send();
+    },
+  );
 
-  app.put(`${PREFIX}/installedBase`, { schema: { hide: true } }, async (request, reply) => {
-    const target = await targetOf(request);
-    await ddi.installedVersion(target, request.body);
-    return reply.code(200).send();
-  });
+  app.put(
+    `${PREFIX}/installedBase`,
+    { schema: { tags: TAGS, params: TargetParams, body: InstalledBaseBody } },
+    async (request, reply) => {
+      const target = await targetOf(request, request.params);
+      await ddi.installedVersion(target, request.body);
+      return reply.code(200).send();
+    },
+  );
 
   // Confirmation: Flotilla confirms every action itself (deployments are the operator's confirmation), so
   // auto-confirm is always active, no action ever waits for the device, and it cannot be switched off.
-  app.get(`${PREFIX}/confirmationBase`, { schema: { hide: true } }, async (request) => {
-    await targetOf(request);
+  app.get(`${PREFIX}/confirmationBase`, { schema: { tags: TAGS, params: TargetParams } }, async (request) => {
+    await targetOf(request, request.params);
     return {
       autoConfirm: { active: true, initiator: 'flotilla', remark: 'Flotilla deployments need no device confirmation' },
       _links: {},
     };
   });
-  app.post(`${PREFIX}/confirmationBase/activateAutoConfirm`, { schema: { hide: true } }, async (request, reply) => {
-    await targetOf(request);
-    const body = request.body;
-    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body)))
-      throw new Invalid('body: must be an object');
-    return reply.code(200).send();
-  });
-  app.post(`${PREFIX}/confirmationBase/deactivateAutoConfirm`, { schema: { hide: true } }, async (request, reply) => {
-    await targetOf(request);
-    return ddiError(reply, 409, 'auto-confirmation cannot be deactivated: Flotilla confirms every action');
-  });
-  app.get(`${PREFIX}/confirmationBase/:actionId`, { schema: { hide: true } }, async (request, reply) => {
-    const target = await targetOf(request);
-    await ddi.action(target, (request.params as Params).actionId);
-    return ddiError(reply, 404, 'action is not waiting for confirmation');
-  });
-  app.post(`${PREFIX}/confirmationBase/:actionId/feedback`, { schema: { hide: true } }, async (request, reply) => {
-    const target = await targetOf(request);
-    const action = await ddi.action(target, (request.params as Params).actionId);
-    const body = request.body as { confirmation?: unknown } | null;
-    if (body?.confirmation !== 'confirmed' && body?.confirmation !== 'denied')
-      throw new Invalid('confirmation: must be confirmed or denied');
-    // As hawkBit: a closed action is gone, an active one is not waiting for confirmation (never, here).
-    if (action.status === 'closed') return ddiError(reply, 410, `action ${action.id} is not active anymore`);
-    return ddiError(reply, 404, `action ${action.id} is not waiting for confirmation`);
-  });
+  app.post(
+    `${PREFIX}/confirmationBase/activateAutoConfirm`,
+    { schema: { tags: TAGS, params: TargetParams, body: Type.Unknown({ description: '{initiator?, remark?}' }) } },
+    async (request, reply) => {
+      await targetOf(request, request.params);
+      const body = request.body;
+      if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body)))
+        throw new Invalid('body: must be an object');
+      return reply.code(200).send();
+    },
+  );
+  app.post(
+    `${PREFIX}/confirmationBase/deactivateAutoConfirm`,
+    { schema: { tags: TAGS, params: TargetParams } },
+    async (request, reply) => {
+      await targetOf(request, request.params);
+      return ddiError(reply, 409, 'auto-confirmation cannot be deactivated: Flotilla confirms every action');
+    },
+  );
+  app.get(
+    `${PREFIX}/confirmationBase/:actionId`,
+    { schema: { tags: TAGS, params: ActionParams } },
+    async (request, reply) => {
+      const target = await targetOf(request, request.params);
+      await ddi.action(target, request.params.actionId);
+      return ddiError(reply, 404, 'action is not waiting for confirmation');
+    },
+  );
+  app.post(
+    `${PREFIX}/confirmationBase/:actionId/feedback`,
+    { schema: { tags: TAGS, params: ActionParams, body: ConfirmationBody } },
+    async (request, reply) => {
+      const target = await targetOf(request, request.params);
+      const action = await ddi.action(target, request.params.actionId);
+      const confirmation = isJsonObject(request.body) ? request.body.confirmation : undefined;
+      if (confirmation !== 'confirmed' && confirmation !== 'denied')
+        throw new Invalid('confirmation: must be confirmed or denied');
+      // As hawkBit: a closed action is gone, an active one is not waiting for confirmation (never, here).
+      if (action.status === 'closed') return ddiError(reply, 410, `action ${action.id} is not active anymore`);
+      return ddiError(reply, 404, `action ${action.id} is not waiting for confirmation`);
+    },
+  );
 
-  app.get(`${PREFIX}/softwaremodules/:moduleId/artifacts`, { schema: { hide: true } }, async (request) => {
-    const target = await targetOf(request);
-    const moduleId = (request.params as Params).moduleId;
-    const module = await ddi.module(target, moduleId);
-    return module.files.map((f) => artifactJson(request, Number(moduleId), f));
-  });
+  app.get(
+    `${PREFIX}/softwaremodules/:moduleId/artifacts`,
+    { schema: { tags: TAGS, params: ModuleParams } },
+    async (request) => {
+      const target = await targetOf(request, request.params);
+      const moduleId = request.params.moduleId;
+      const module = await ddi.module(target, moduleId);
+      const base = baseOf(request, request.params);
+      return module.files.map((f) => artifactJson(base, Number(moduleId), f));
+    },
+  );
 
   app.get(
     `${PREFIX}/softwaremodules/:moduleId/artifacts/:fileName`,
-    { schema: { hide: true } },
+    { schema: { tags: TAGS, params: FileParams } },
     async (request, reply) => {
-      const target = await targetOf(request);
-      const { moduleId, fileName } = request.params as Params;
+      const target = await targetOf(request, request.params);
+      const { moduleId, fileName } = request.params;
       const module = await ddi.module(target, moduleId);
       const md5sum = fileName.endsWith('.MD5SUM');
       const name = md5sum ? fileName.slice(0, -'.MD5SUM'.length) : fileName;

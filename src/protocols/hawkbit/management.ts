@@ -9,6 +9,8 @@
 //   POST /api/ddi/v1/artifacts?filename=update.swu&version=v1&device_type=a,b[&type=swupdate]
 //        body: the raw file (application/octet-stream) → 201 the artifact (a module-image whose payload is the file)
 import type { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { uploadRawPayload } from '../../artifacts/raw.js';
 import { userOf } from '../../auth/guard.js';
@@ -18,6 +20,21 @@ import type { DdiService } from './service.js';
 import type { DdiSettingsTable } from './tables.js';
 
 const BASE = '/api/ddi/v1';
+const TAGS = ['hawkBit DDI management'];
+// Bodies are checked by the DDI service (Mender's error shape, its own texts); their shapes are written down here
+// for the OpenAPI document only.
+const SettingsBody = Type.Unknown({
+  description:
+    '{gateway_token?: string|null, anonymous?: boolean, auto_accept?: boolean, default_device_type?: string, polling_sleep?: seconds}',
+});
+const NewTargetBody = Type.Unknown({ description: '{controller_id, token?, device_type?}' });
+const RawArtifactQuery = Type.Object({
+  filename: Type.Optional(Type.String()),
+  version: Type.Optional(Type.String()),
+  device_type: Type.Optional(Type.String({ description: 'comma-separated device types' })),
+  type: Type.Optional(Type.String()),
+  description: Type.Optional(Type.String()),
+});
 
 function settingsView(s: DdiSettingsTable) {
   return {
@@ -30,29 +47,33 @@ function settingsView(s: DdiSettingsTable) {
 }
 
 export async function ddiManagementRoutes(
-  app: FastifyInstance,
+  fastify: FastifyInstance,
   { ddi, services }: { ddi: DdiService; services: Services },
 ) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tenantOf = (request: FastifyRequest) => userOf(request).tenantId;
 
-  app.get(`${BASE}/settings`, { schema: { hide: true } }, async (request) =>
+  app.get(`${BASE}/settings`, { schema: { tags: TAGS } }, async (request) =>
     settingsView(await ddi.settings(tenantOf(request))),
   );
-  app.put(`${BASE}/settings`, { schema: { hide: true } }, async (request) =>
+  app.put(`${BASE}/settings`, { schema: { tags: TAGS, body: SettingsBody } }, async (request) =>
     settingsView(await ddi.updateSettings(tenantOf(request), request.body)),
   );
-  app.post(`${BASE}/targets`, { schema: { hide: true } }, async (request, reply) => {
+  app.post(`${BASE}/targets`, { schema: { tags: TAGS, body: NewTargetBody } }, async (request, reply) => {
     const created = await ddi.createTarget(tenantOf(request), request.body);
     return reply.code(201).send(created);
   });
-  app.get(`${BASE}/targets/:controllerId`, { schema: { hide: true } }, async (request) =>
-    ddi.getTarget(tenantOf(request), (request.params as { controllerId: string }).controllerId),
+  app.get(
+    `${BASE}/targets/:controllerId`,
+    { schema: { tags: TAGS, params: Type.Object({ controllerId: Type.String() }) } },
+    async (request) => ddi.getTarget(tenantOf(request), request.params.controllerId),
   );
 
-  await app.register(async (raw) => {
+  await app.register(async (plugin) => {
+    const raw = plugin.withTypeProvider<TypeBoxTypeProvider>();
     raw.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
-    raw.post(`${BASE}/artifacts`, { schema: { hide: true } }, async (request, reply) => {
-      const query = request.query as Record<string, string | undefined>;
+    raw.post(`${BASE}/artifacts`, { schema: { tags: TAGS, querystring: RawArtifactQuery } }, async (request, reply) => {
+      const query = request.query;
       if (!request.body) throw new Invalid('body: the file, as application/octet-stream');
       const artifact = await uploadRawPayload(
         services.artifacts,

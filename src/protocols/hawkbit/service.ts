@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Transaction } from 'kysely';
+import { isJsonObject } from '../../api/schemas.js';
 import type { ArtifactView } from '../../artifacts/service.js';
 import type { AttemptRef, AttemptState } from '../../deployments/attempts.js';
 import { Conflict, Invalid, NotFound, Unauthorized } from '../../errors.js';
@@ -554,12 +555,12 @@ export class DdiService {
    * `device_type` among them becomes the target's device type for deployments.
    */
   async configData(target: Target, body: unknown): Promise<void> {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Invalid('body: must be an object');
-    const { data, mode = 'merge' } = body as { data?: unknown; mode?: unknown };
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new Invalid('data: must be an object');
+    if (!isJsonObject(body)) throw new Invalid('body: must be an object');
+    const { data, mode = 'merge' } = body;
+    if (!isJsonObject(data)) throw new Invalid('data: must be an object');
     if (mode !== 'merge' && mode !== 'replace' && mode !== 'remove')
       throw new Invalid('mode: merge, replace or remove');
-    const entries = Object.entries(data as Record<string, unknown>);
+    const entries = Object.entries(data);
     if (entries.length > 200) throw new Invalid('data: at most 200 attributes');
     for (const [name, value] of entries) {
       if (!name || name.length > 128 || typeof value !== 'string' || value.length > 512)

@@ -5,9 +5,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
-import { type Static, Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { pageOf, setPageHeaders } from '../../api/paging.js';
+import { pageOf, pagingQuery, setPageHeaders } from '../../api/paging.js';
+import { literals } from '../../api/schemas.js';
 import type { ArtifactView, ReleaseView } from '../../artifacts/service.js';
 import type { TextMatch } from '../../artifacts/store.js';
 import { DirectUploads } from '../../artifacts/uploads.js';
@@ -20,14 +22,17 @@ const V2 = '/api/management/v2/deployments';
 
 const Id = Type.Object({ id: Type.String() });
 const ReleaseName = Type.Object({ release_name: Type.String() });
-const Paging = { page: Type.Optional(Type.Integer()), per_page: Type.Optional(Type.Integer()) };
+const Paging = pagingQuery;
 const V1Filters = {
   name: Type.Optional(Type.String()),
   description: Type.Optional(Type.String()),
   device_type: Type.Optional(Type.String()),
 };
-const ReleaseSorts = Type.Union(
-  ['artifacts_count', 'modified', 'name', 'tags'].flatMap((f) => [Type.Literal(`${f}:asc`), Type.Literal(`${f}:desc`)]),
+const ReleaseSorts = literals(
+  (['artifacts_count', 'modified', 'name', 'tags'] as const).flatMap((f) => [
+    `${f}:asc` as const,
+    `${f}:desc` as const,
+  ]),
 );
 
 /** v2 text filters: exact values, or one value ending in `*` for a prefix. */
@@ -88,14 +93,15 @@ function baseUrl(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`;
 }
 
-export async function artifactRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+export async function artifactRoutes(fastify: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const artifacts = services.artifacts;
   await app.register(multipart, {
     limits: { fileSize: services.config.maxArtifactSize + 1, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20 },
   });
 
   app.get(`${V1}/artifacts`, { schema: { querystring: Type.Object(V1Filters) } }, async (request) => {
-    const q = request.query as { name?: string; description?: string; device_type?: string };
+    const q = request.query;
     const { artifacts: list } = await artifacts.list(
       userOf(request).tenantId,
       { name: contains(q.name), description: contains(q.description), deviceType: contains(q.device_type) },
@@ -111,22 +117,12 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
         querystring: Type.Object({
           ...V1Filters,
           ...Paging,
-          sort: Type.Optional(
-            Type.Union([
-              Type.Literal('name:asc'),
-              Type.Literal('name:desc'),
-              Type.Literal('modified:asc'),
-              Type.Literal('modified:desc'),
-            ]),
-          ),
+          sort: Type.Optional(literals(['name:asc', 'name:desc', 'modified:asc', 'modified:desc'])),
         }),
       },
     },
     async (request, reply) => {
-      const q = request.query as { name?: string; description?: string; device_type?: string; sort?: 'name:asc' } & {
-        page?: number;
-        per_page?: number;
-      };
+      const q = request.query;
       const page = pageOf(q);
       const result = await artifacts.list(
         userOf(request).tenantId,
@@ -152,13 +148,7 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
       },
     },
     async (request, reply) => {
-      const q = request.query as {
-        name?: string | string[];
-        description?: string;
-        device_type?: string;
-        page?: number;
-        per_page?: number;
-      };
+      const q = request.query;
       const page = pageOf(q);
       // One row more than the page tells whether there is a next page without counting the whole table.
       const result = await artifacts.list(
@@ -210,7 +200,7 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
     async (request, reply) => {
       // The optional metadata body (file lists for a server that skips verification) is not needed: Flotilla
       // always reads the artifact itself.
-      await uploads.complete(userOf(request).tenantId, (request.params as { id: string }).id);
+      await uploads.complete(userOf(request).tenantId, request.params.id);
       return reply.status(202).send();
     },
   );
@@ -257,35 +247,26 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
   });
 
   app.get(`${V1}/artifacts/:id`, { schema: { params: Id } }, async (request) => {
-    return artifacts.get(userOf(request).tenantId, (request.params as Static<typeof Id>).id);
+    return artifacts.get(userOf(request).tenantId, request.params.id);
   });
 
   app.put(
     `${V1}/artifacts/:id`,
     { schema: { params: Id, body: Type.Object({ description: Type.Optional(Type.String()) }) } },
     async (request, reply) => {
-      const body = (request.body ?? {}) as { description?: string };
-      await artifacts.editDescription(
-        userOf(request).tenantId,
-        (request.params as Static<typeof Id>).id,
-        body.description ?? '',
-      );
+      const body = request.body ?? {};
+      await artifacts.editDescription(userOf(request).tenantId, request.params.id, body.description ?? '');
       return reply.status(204).send();
     },
   );
 
   app.delete(`${V1}/artifacts/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await artifacts.delete(userOf(request).tenantId, (request.params as Static<typeof Id>).id);
+    await artifacts.delete(userOf(request).tenantId, request.params.id);
     return reply.status(204).send();
   });
 
   app.get(`${V1}/artifacts/:id/download`, { schema: { params: Id } }, async (request) => {
-    return artifacts.downloadLink(
-      userOf(request).tenantId,
-      (request.params as Static<typeof Id>).id,
-      baseUrl(request),
-      15 * 60,
-    );
+    return artifacts.downloadLink(userOf(request).tenantId, request.params.id, baseUrl(request), 15 * 60);
   });
 
   app.get(`${V1}/limits/storage`, async (request) => artifacts.storageUsage(userOf(request).tenantId));
@@ -304,7 +285,7 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
     async (request) => {
       const { releases } = await artifacts.listReleases(
         userOf(request).tenantId,
-        releaseFilterV1(request.query as never),
+        releaseFilterV1(request.query),
         'name:asc',
       );
       return releases.map(releaseV1);
@@ -324,12 +305,12 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
       },
     },
     async (request, reply) => {
-      const q = request.query as { sort?: string; page?: number; per_page?: number };
+      const q = request.query;
       const page = pageOf(q);
       const { releases, total } = await artifacts.listReleases(
         userOf(request).tenantId,
-        releaseFilterV1(request.query as never),
-        (q.sort ?? 'name:asc') as never,
+        releaseFilterV1(request.query),
+        q.sort ?? 'name:asc',
         page,
       );
       setPageHeaders(request, reply, page, total);
@@ -351,21 +332,14 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
       },
     },
     async (request, reply) => {
-      const q = request.query as {
-        name?: string;
-        tag?: string | string[];
-        update_type?: string;
-        sort?: string;
-        page?: number;
-        per_page?: number;
-      };
+      const q = request.query;
       const page = pageOf(q);
       const tags =
         q.tag === undefined ? undefined : (Array.isArray(q.tag) ? q.tag : [q.tag]).map((t) => t.toLowerCase());
       const { releases, total } = await artifacts.listReleases(
         userOf(request).tenantId,
         { name: v2Match(q.name), tags, updateType: q.update_type || undefined },
-        (q.sort ?? 'name:asc') as never,
+        q.sort ?? 'name:asc',
         page,
       );
       setPageHeaders(request, reply, page, total);
@@ -377,7 +351,7 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
     `${V2}/deployments/releases`,
     { schema: { querystring: Type.Object({ name: Type.Union([Type.String(), Type.Array(Type.String())]) }) } },
     async (request, reply) => {
-      const q = request.query as { name: string | string[] };
+      const q = request.query;
       const names = (Array.isArray(q.name) ? q.name : [q.name]).filter((n) => n !== '');
       if (names.length === 0) throw new Invalid('at least one release name is required');
       const { activeDeployments } = await artifacts.deleteReleases(userOf(request).tenantId, names);
@@ -393,21 +367,15 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
   );
 
   app.get(`${V2}/deployments/releases/:release_name`, { schema: { params: ReleaseName } }, async (request) => {
-    return releaseV2(
-      await artifacts.getRelease(userOf(request).tenantId, (request.params as Static<typeof ReleaseName>).release_name),
-    );
+    return releaseV2(await artifacts.getRelease(userOf(request).tenantId, request.params.release_name));
   });
 
   app.patch(
     `${V2}/deployments/releases/:release_name`,
     { schema: { params: ReleaseName, body: Type.Object({ notes: Type.Optional(Type.String()) }) } },
     async (request, reply) => {
-      const body = (request.body ?? {}) as { notes?: string };
-      await artifacts.updateReleaseNotes(
-        userOf(request).tenantId,
-        (request.params as Static<typeof ReleaseName>).release_name,
-        body.notes ?? '',
-      );
+      const body = request.body ?? {};
+      await artifacts.updateReleaseNotes(userOf(request).tenantId, request.params.release_name, body.notes ?? '');
       return reply.status(204).send();
     },
   );
@@ -416,11 +384,7 @@ export async function artifactRoutes(app: FastifyInstance, { services }: { servi
     `${V2}/deployments/releases/:release_name/tags`,
     { schema: { params: ReleaseName, body: Type.Array(Type.String()) } },
     async (request, reply) => {
-      await artifacts.setReleaseTags(
-        userOf(request).tenantId,
-        (request.params as Static<typeof ReleaseName>).release_name,
-        (request.body ?? []) as string[],
-      );
+      await artifacts.setReleaseTags(userOf(request).tenantId, request.params.release_name, request.body ?? []);
       return reply.status(204).send();
     },
   );

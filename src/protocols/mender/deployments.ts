@@ -2,13 +2,15 @@
 // create for devices / all / group / saved filter, lists, statistics, devices of a deployment, logs, abort,
 // control map PATCH, and Flotilla's resume of a rollout paused by a failure threshold. Thin: rules live in
 // src/deployments.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { pageOf, setPageHeaders } from '../../api/paging.js';
+import { pageOf, pagingQuery, setPageHeaders } from '../../api/paging.js';
+import { isJsonObject, literals } from '../../api/schemas.js';
 import { userOf } from '../../auth/guard.js';
 import { deviceDeploymentStatuses } from '../../deployments/rules/status.js';
 import type { NewDeployment } from '../../deployments/service.js';
-import type { DeploymentFilter, DeviceStatusFilter } from '../../deployments/store.js';
+import type { DeploymentFilter } from '../../deployments/store.js';
 import { Invalid } from '../../errors.js';
 import type { Services } from '../../services.js';
 
@@ -16,20 +18,16 @@ const V1 = '/api/management/v1/deployments/deployments';
 const V2 = '/api/management/v2/deployments/deployments';
 
 const Id = Type.Object({ id: Type.String() });
-const Paging = { page: Type.Optional(Type.Integer()), per_page: Type.Optional(Type.Integer()) };
-const DeploymentStatusQ = Type.Optional(
-  Type.Union(['inprogress', 'finished', 'pending', 'scheduled'].map((s) => Type.Literal(s))),
-);
+const Paging = pagingQuery;
+const DeploymentStatusQ = Type.Optional(literals(['inprogress', 'finished', 'pending', 'scheduled']));
 const TypeQ = Type.Optional(Type.Union([Type.Literal('software'), Type.Literal('configuration')]));
 const CreatedQ = { created_before: Type.Optional(Type.Integer()), created_after: Type.Optional(Type.Integer()) };
 const SortQ = Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')]));
-const DeviceStatusQ = Type.Optional(
-  Type.Union([...deviceDeploymentStatuses, 'pause', 'active', 'finished'].map((s) => Type.Literal(s))),
-);
+const DeviceStatusQ = Type.Optional(literals([...deviceDeploymentStatuses, 'pause', 'active', 'finished']));
 const StringOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
 
 interface ListQuery {
-  status?: string;
+  status?: 'inprogress' | 'finished' | 'pending' | 'scheduled';
   type?: 'software' | 'configuration';
   search?: string;
   id?: string | string[];
@@ -53,7 +51,7 @@ function listFilter(q: ListQuery): DeploymentFilter {
     createdAfter: unixToIso(q.created_after),
   };
   if (q.status === 'scheduled') filter.scheduled = true;
-  else if (q.status) filter.status = q.status as DeploymentFilter['status'];
+  else if (q.status) filter.status = q.status;
   const list = (v: string | string[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
   filter.ids = list(q.id);
   filter.names = list(q.name);
@@ -65,11 +63,11 @@ function created(reply: FastifyReply, id: string) {
   return reply.status(201).send();
 }
 
-export async function deploymentRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+export async function deploymentRoutes(fastify: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const deployments = services.deployments;
 
-  const list = async (request: FastifyRequest, reply: FastifyReply) => {
-    const q = request.query as ListQuery;
+  const list = async (request: FastifyRequest, reply: FastifyReply, q: ListQuery) => {
     const page = pageOf(q);
     const { deployments: rows, total } = await deployments.list(
       userOf(request).tenantId,
@@ -95,7 +93,7 @@ export async function deploymentRoutes(app: FastifyInstance, { services }: { ser
         }),
       },
     },
-    list,
+    async (request, reply) => list(request, reply, request.query),
   );
 
   app.get(
@@ -113,7 +111,7 @@ export async function deploymentRoutes(app: FastifyInstance, { services }: { ser
         }),
       },
     },
-    list,
+    async (request, reply) => list(request, reply, request.query),
   );
 
   app.post(V1, async (request, reply) => {
@@ -129,7 +127,7 @@ export async function deploymentRoutes(app: FastifyInstance, { services }: { ser
       if (body.devices !== undefined || body.all_devices !== undefined) {
         throw new Invalid('Validating request body: devices: must be blank for a group deployment.');
       }
-      const group = (request.params as { name: string }).name;
+      const group = request.params.name;
       const id = await deployments.create(userOf(request).tenantId, body, { kind: 'group', group });
       return created(reply, id);
     },
@@ -145,16 +143,16 @@ export async function deploymentRoutes(app: FastifyInstance, { services }: { ser
   });
 
   app.post(`${V1}/statistics/list`, async (request) => {
-    const body = request.body as { deployment_ids?: unknown } | undefined;
-    return deployments.statisticsList(userOf(request).tenantId, body?.deployment_ids);
+    const ids = isJsonObject(request.body) ? request.body.deployment_ids : undefined;
+    return deployments.statisticsList(userOf(request).tenantId, ids);
   });
 
   app.get(`${V1}/:id`, { schema: { params: Id } }, async (request) =>
-    deployments.get(userOf(request).tenantId, (request.params as { id: string }).id),
+    deployments.get(userOf(request).tenantId, request.params.id),
   );
 
   app.patch(`${V1}/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await deployments.setControlMap(userOf(request).tenantId, (request.params as { id: string }).id, request.body);
+    await deployments.setControlMap(userOf(request).tenantId, request.params.id, request.body);
     return reply.status(204).send();
   });
 
@@ -170,19 +168,19 @@ export async function deploymentRoutes(app: FastifyInstance, { services }: { ser
     },
     async (request, reply) => {
       const { tenantId } = userOf(request);
-      const id = (request.params as { id: string }).id;
-      if ((request.body as { status: string }).status === 'aborted') await deployments.abort(tenantId, id);
+      const id = request.params.id;
+      if (request.body.status === 'aborted') await deployments.abort(tenantId, id);
       else await deployments.resume(tenantId, id);
       return reply.status(204).send();
     },
   );
 
   app.get(`${V1}/:id/statistics`, { schema: { params: Id } }, async (request) =>
-    deployments.statistics(userOf(request).tenantId, (request.params as { id: string }).id),
+    deployments.statistics(userOf(request).tenantId, request.params.id),
   );
 
   app.get(`${V1}/:id/devices`, { schema: { params: Id } }, async (request) => {
-    const { devices } = await deployments.devices(userOf(request).tenantId, (request.params as { id: string }).id);
+    const { devices } = await deployments.devices(userOf(request).tenantId, request.params.id);
     return devices;
   });
 
@@ -190,28 +188,23 @@ export async function deploymentRoutes(app: FastifyInstance, { services }: { ser
     `${V1}/:id/devices/list`,
     { schema: { params: Id, querystring: Type.Object({ status: DeviceStatusQ, ...Paging }) } },
     async (request, reply) => {
-      const q = request.query as { status?: DeviceStatusFilter; page?: number; per_page?: number };
+      const q = request.query;
       const page = pageOf(q);
-      const { devices, total } = await deployments.devices(
-        userOf(request).tenantId,
-        (request.params as { id: string }).id,
-        q.status,
-        page,
-      );
+      const { devices, total } = await deployments.devices(userOf(request).tenantId, request.params.id, q.status, page);
       setPageHeaders(request, reply, page, total);
       return devices;
     },
   );
 
   app.get(`${V1}/:id/device_list`, { schema: { params: Id } }, async (request) =>
-    deployments.deviceIds(userOf(request).tenantId, (request.params as { id: string }).id),
+    deployments.deviceIds(userOf(request).tenantId, request.params.id),
   );
 
   app.get(
     `${V1}/:id/devices/:device_id/log`,
     { schema: { params: Type.Object({ id: Type.String(), device_id: Type.String() }) } },
     async (request, reply) => {
-      const p = request.params as { id: string; device_id: string };
+      const p = request.params;
       const text = await deployments.logText(userOf(request).tenantId, p.id, p.device_id);
       return reply.type('text/plain; charset=utf-8').send(text);
     },
@@ -221,19 +214,19 @@ export async function deploymentRoutes(app: FastifyInstance, { services }: { ser
     `${V1}/devices/:id`,
     { schema: { params: Id, querystring: Type.Object({ status: DeviceStatusQ, ...Paging }) } },
     async (request) => {
-      const q = request.query as { status?: DeviceStatusFilter; page?: number; per_page?: number };
+      const q = request.query;
       const page = pageOf(q, 20, 20);
-      return deployments.history(userOf(request).tenantId, (request.params as { id: string }).id, q.status, page);
+      return deployments.history(userOf(request).tenantId, request.params.id, q.status, page);
     },
   );
 
   app.delete(`${V1}/devices/:id/history`, { schema: { params: Id } }, async (request, reply) => {
-    await deployments.resetHistory(userOf(request).tenantId, (request.params as { id: string }).id);
+    await deployments.resetHistory(userOf(request).tenantId, request.params.id);
     return reply.status(204).send();
   });
 
   app.delete(`${V1}/devices/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await deployments.abortForDevice(userOf(request).tenantId, (request.params as { id: string }).id);
+    await deployments.abortForDevice(userOf(request).tenantId, request.params.id);
     return reply.status(204).send();
   });
 }

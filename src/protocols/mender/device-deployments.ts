@@ -1,8 +1,10 @@
 // Mender device deployments API (deployments-devices-v1.yml and the enterprise v2 routes of seed 001): /next,
 // status and log reports, the update control map, and the configuration download. Thin: the rules are in
 // src/deployments.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isJsonObject } from '../../api/schemas.js';
 import { deviceOf } from '../../auth/guard.js';
 import type { Assignment, AttemptRef, ReportResult } from '../../deployments/attempts.js';
 import type { ControlMapWire } from '../../deployments/rules/controlmap.js';
@@ -46,23 +48,22 @@ function refusal(result: ReportResult | 'ok'): Error | undefined {
   return undefined;
 }
 
-interface LogBody {
-  messages?: unknown;
-}
-
 /** Mender's device log body: every message with a timestamp (a date), a level and a message. */
 function parseLog(body: unknown): { timestamp: string; level: string; message: string }[] {
-  const messages = (body as LogBody | null)?.messages;
+  const messages = isJsonObject(body) ? body.messages : undefined;
   if (!Array.isArray(messages) || messages.length === 0) throw new Invalid('messages: cannot be blank.');
-  return messages.map((m, index) => {
-    const entry = (m ?? {}) as Record<string, unknown>;
-    for (const key of ['timestamp', 'level', 'message'] as const) {
-      if (typeof entry[key] !== 'string') throw new Invalid(`messages[${index}].${key}: cannot be blank.`);
-    }
-    if (Number.isNaN(Date.parse(entry.timestamp as string))) {
-      throw new Invalid(`messages[${index}].timestamp: must be a valid date.`);
-    }
-    return { timestamp: entry.timestamp as string, level: entry.level as string, message: entry.message as string };
+  return messages.map((m: unknown, index) => {
+    const entry = isJsonObject(m) ? m : {};
+    const text = (key: 'timestamp' | 'level' | 'message'): string => {
+      const value = entry[key];
+      if (typeof value !== 'string') throw new Invalid(`messages[${index}].${key}: cannot be blank.`);
+      return value;
+    };
+    const timestamp = text('timestamp');
+    const level = text('level');
+    const message = text('message');
+    if (Number.isNaN(Date.parse(timestamp))) throw new Invalid(`messages[${index}].timestamp: must be a valid date.`);
+    return { timestamp, level, message };
   });
 }
 
@@ -72,16 +73,15 @@ function baseUrl(request: FastifyRequest): string {
 
 /** A flat map of strings (the v1 POST body, v2 device_provides); anything else is a 400. */
 function providesOf(value: unknown): DeviceProvides {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Invalid('failed to decode request body: expected an object');
-  }
+  if (!isJsonObject(value)) throw new Invalid('failed to decode request body: expected an object');
   for (const [key, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw new Invalid(`failed to decode request body: ${key} must be a string`);
   }
   return value as DeviceProvides;
 }
 
-export async function deviceDeploymentRoutes(app: FastifyInstance, { services }: { services: Services }) {
+export async function deviceDeploymentRoutes(fastify: FastifyInstance, { services }: { services: Services }) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const deployments = services.deployments;
 
   const attempts = deployments.attempts;
@@ -140,9 +140,9 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
     return reply.status(200).send(await instructions(request, tenantId, deviceId, assignment));
   };
 
-  const ref = (request: FastifyRequest): AttemptRef => {
+  const ref = (request: FastifyRequest, deploymentId: string): AttemptRef => {
     const { tenantId, deviceId } = deviceOf(request);
-    return { tenantId, deviceId, deploymentId: (request.params as { id: string }).id };
+    return { tenantId, deviceId, deploymentId };
   };
 
   app.get(
@@ -156,7 +156,7 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
       },
     },
     async (request, reply) => {
-      const q = request.query as { artifact_name?: string; device_type?: string };
+      const q = request.query;
       const provides = { artifact_name: q.artifact_name ?? '', device_type: q.device_type ?? '' } as DeviceProvides;
       return answerNext(request, reply, provides, false);
     },
@@ -167,9 +167,8 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
   );
 
   app.post(`${V2}/device/deployments/next`, async (request, reply) => {
-    const body = request.body as { device_provides?: unknown; update_control_map?: unknown } | undefined;
-    if (typeof body !== 'object' || body === null)
-      throw new Invalid('failed to decode request body: expected an object');
+    const body = request.body;
+    if (!isJsonObject(body)) throw new Invalid('failed to decode request body: expected an object');
     if (body.update_control_map !== undefined && typeof body.update_control_map !== 'boolean') {
       throw new Invalid('failed to decode request body: update_control_map must be a boolean');
     }
@@ -183,8 +182,8 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
   });
 
   app.put(`${V1}/device/deployments/:id/status`, { schema: { params: Id } }, async (request, reply) => {
-    const report = parseStatusReport((request.body ?? {}) as { status?: unknown; substate?: unknown });
-    const result = await attempts.report(ref(request), report.status, { substate: report.substate });
+    const report = parseStatusReport(request.body);
+    const result = await attempts.report(ref(request, request.params.id), report.status, { substate: report.substate });
     const error = refusal(result);
     if (error) throw error;
     return reply.status(204).send();
@@ -192,13 +191,13 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
 
   app.put(`${V1}/device/deployments/:id/log`, { schema: { params: Id } }, async (request, reply) => {
     const lines = parseLog(request.body);
-    const error = refusal(await attempts.replaceLog(ref(request), lines));
+    const error = refusal(await attempts.replaceLog(ref(request, request.params.id), lines));
     if (error) throw error;
     return reply.status(204).send();
   });
 
   app.get(`${V2}/device/deployments/:id/update_control_map`, { schema: { params: Id } }, async (request) => {
-    const map = await attempts.controlMap(ref(request));
+    const map = await attempts.controlMap(ref(request, request.params.id));
     if (!map) throw new NotFound('deployment not found');
     return { update_control_map: map };
   });
@@ -218,8 +217,8 @@ export async function deviceDeploymentRoutes(app: FastifyInstance, { services }:
       },
     },
     async (request, reply) => {
-      const p = request.params as { deployment_id: string; device_type: string; device_id: string };
-      const q = request.query as { expires?: string; signature?: string; tenant_id?: string };
+      const p = request.params;
+      const q = request.query;
       const path = configurationPath(p.deployment_id, p.device_type, p.device_id);
       if (!q.tenant_id || !services.links.verify(configurationSignedPath(path, q.tenant_id), q)) {
         throw new Forbidden('the download link has expired or the signature is invalid');

@@ -1,25 +1,27 @@
 // Mender deviceauth routes: the device's auth request (deviceauth-devices-v1.yml) and the management v2 API
 // (deviceauth-management-v2.yml), translated to the device admission service.
-import { type Static, Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { pageOf, setPageHeaders } from '../../api/paging.js';
+import { pageOf, pagingQuery, setPageHeaders } from '../../api/paging.js';
+import { literals } from '../../api/schemas.js';
 import { userOf } from '../../auth/guard.js';
 import { RateLimiter } from '../../auth/ratelimit.js';
 import { PreauthConflict } from '../../devices/service.js';
-import type { DeviceStatus } from '../../devices/tables.js';
 import type { Services } from '../../services.js';
 
 const M = '/api/management/v2/devauth';
 const DEVICE_STATUSES = ['pending', 'accepted', 'rejected', 'preauthorized', 'noauth'] as const;
-const DeviceStatusSchema = Type.Union(DEVICE_STATUSES.map((s) => Type.Literal(s)));
+const DeviceStatusSchema = literals(DEVICE_STATUSES);
 const StringOrList = Type.Union([Type.String(), Type.Array(Type.String())]);
 const Id = Type.Object({ id: Type.String() });
 const AuthSetParams = Type.Object({ id: Type.String(), aid: Type.String() });
-const Paging = { page: Type.Optional(Type.Integer()), per_page: Type.Optional(Type.Integer()) };
+const Paging = pagingQuery;
 
-const list = (v: string | string[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+const list = <T extends string>(v: T | T[] | undefined) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
 
-export async function deviceauthRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+export async function deviceauthRoutes(fastify: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const devices = services.devices;
   const limiter = new RateLimiter(services.config.rateLimit.max, services.config.rateLimit.windowMs);
 
@@ -46,7 +48,7 @@ export async function deviceauthRoutes(app: FastifyInstance, { services }: { ser
       },
     },
     async (request, reply) => {
-      const q = request.query as { status?: DeviceStatus; id?: string | string[]; page?: number; per_page?: number };
+      const q = request.query;
       const page = pageOf(q, 20, 500);
       const result = await devices.list(
         userOf(request).tenantId,
@@ -71,7 +73,7 @@ export async function deviceauthRoutes(app: FastifyInstance, { services }: { ser
     },
     async (request, reply) => {
       try {
-        const id = await devices.preauthorize(userOf(request).tenantId, request.body as never);
+        const id = await devices.preauthorize(userOf(request).tenantId, request.body);
         return reply.status(201).header('Location', `${M}/devices/${id}`).send();
       } catch (error) {
         if (error instanceof PreauthConflict) return reply.status(409).send(error.device);
@@ -92,11 +94,11 @@ export async function deviceauthRoutes(app: FastifyInstance, { services }: { ser
       },
     },
     async (request, reply) => {
-      const body = (request.body ?? {}) as { status?: DeviceStatus | DeviceStatus[]; id?: string | string[] };
-      const page = pageOf(request.query as { page?: number; per_page?: number }, 20, 500);
+      const body = request.body ?? {};
+      const page = pageOf(request.query, 20, 500);
       const result = await devices.list(
         userOf(request).tenantId,
-        { statuses: list(body.status) as DeviceStatus[] | undefined, ids: list(body.id) },
+        { statuses: list(body.status), ids: list(body.id) },
         page,
       );
       setPageHeaders(request, reply, page, undefined, result.hasMore);
@@ -108,28 +110,28 @@ export async function deviceauthRoutes(app: FastifyInstance, { services }: { ser
     `${M}/devices/count`,
     { schema: { querystring: Type.Object({ status: Type.Optional(DeviceStatusSchema) }) } },
     async (request) => {
-      const q = request.query as { status?: DeviceStatus };
+      const q = request.query;
       return { count: await devices.count(userOf(request).tenantId, q.status) };
     },
   );
 
   app.get(`${M}/devices/:id`, { schema: { params: Id } }, async (request) => {
-    return devices.get(userOf(request).tenantId, (request.params as Static<typeof Id>).id);
+    return devices.get(userOf(request).tenantId, request.params.id);
   });
 
   app.delete(`${M}/devices/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await devices.decommission(userOf(request).tenantId, (request.params as Static<typeof Id>).id);
+    await devices.decommission(userOf(request).tenantId, request.params.id);
     return reply.status(204).send();
   });
 
   app.delete(`${M}/devices/:id/auth/:aid`, { schema: { params: AuthSetParams } }, async (request, reply) => {
-    const p = request.params as Static<typeof AuthSetParams>;
+    const p = request.params;
     await devices.deleteAuthSet(userOf(request).tenantId, p.id, p.aid);
     return reply.status(204).send();
   });
 
   app.get(`${M}/devices/:id/auth/:aid/status`, { schema: { params: AuthSetParams } }, async (request) => {
-    const p = request.params as Static<typeof AuthSetParams>;
+    const p = request.params;
     return { status: await devices.authSetStatus(userOf(request).tenantId, p.id, p.aid) };
   });
 
@@ -137,19 +139,14 @@ export async function deviceauthRoutes(app: FastifyInstance, { services }: { ser
     `${M}/devices/:id/auth/:aid/status`,
     { schema: { params: AuthSetParams, body: Type.Object({ status: Type.String() }) } },
     async (request, reply) => {
-      const p = request.params as Static<typeof AuthSetParams>;
-      await devices.setAuthSetStatus(
-        userOf(request).tenantId,
-        p.id,
-        p.aid,
-        (request.body as { status: string }).status,
-      );
+      const p = request.params;
+      await devices.setAuthSetStatus(userOf(request).tenantId, p.id, p.aid, request.body.status);
       return reply.status(204).send();
     },
   );
 
   app.delete(`${M}/tokens/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await devices.revokeToken(userOf(request).tenantId, (request.params as Static<typeof Id>).id);
+    await devices.revokeToken(userOf(request).tenantId, request.params.id);
     return reply.status(204).send();
   });
 

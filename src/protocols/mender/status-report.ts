@@ -1,6 +1,7 @@
 // Mender's status report body (PUT /api/devices/v1/deployments/device/deployments/{id}/status) read into the
 // domain's typed report, with Mender's own error texts.
 
+import { isJsonObject } from '../../api/schemas.js';
 import {
   isDeviceDeploymentStatus,
   type ReportableStatus,
@@ -17,8 +18,8 @@ export const maxSubstateBytes = 200;
  * Source: model/status.go (UnmarshalText error for unknown names, ozzo-validation "key: message." otherwise).
  * Deviation: a missing status is a 400 here; Mender lets it through and fails later with a 500.
  */
-export function parseStatusReport(body: { status?: unknown; substate?: unknown }): StatusReport {
-  const { status, substate } = body;
+export function parseStatusReport(body: unknown): StatusReport {
+  const { status, substate } = isJsonObject(body) ? body : {};
   if (typeof status === 'string' && !isDeviceDeploymentStatus(status)) {
     throw new Invalid(`invalid status for device '${status}'`);
   }

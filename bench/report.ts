@@ -266,8 +266,8 @@ export function render(r: Results): string {
         .map((d) => `${NAME[d.dialect]}: ${int(d.poll?.halfRate ?? 0)}`)
         .join(', ')} requests/s), on both sides.`,
       "The fixed rates are paced evenly by the benchmark's own client (request *i* is sent at *i*/rate over up to",
-      `${PACED_CONNECTIONS} keep-alive connections, and its latency counts from when it was due, so waiting for a`,
-      "connection counts too): autocannon's `overallRate` sends each second's quota in a burst at the start of the",
+      `${PACED_CONNECTIONS} keep-alive connections; its latency counts from when it was written, or from when it was due if`,
+      "it had to wait for a free connection): autocannon's `overallRate` sends each second's quota in a burst at the start of the",
       "second, which at half load is full load half of the time. Latencies at full speed are each response's own time",
       "as autocannon's client sees it (its histogram counts whole milliseconds, too coarse for the baseline). Every",
       'response must be a 2xx, or the run fails. PostgreSQL runs on a fresh database, dropped afterwards.',

@@ -371,17 +371,23 @@ async function flotillaRun(dialect: Dialect, work: string, sizes: KantoSizes, ti
     });
     const id = String(created.headers.get('location')).split('/').pop();
     await finished;
+    let stats: Record<string, number> = {};
     await until(
       'the statistics to count every device a success',
       async () => {
-        const stats = (await (await call(url, admin, 'GET', `${DEPLOYMENTS}/${id}/statistics`, 200)).json()) as Record<
+        stats = (await (await call(url, admin, 'GET', `${DEPLOYMENTS}/${id}/statistics`, 200)).json()) as Record<
           string,
           number
         >;
         return stats.success === sizes.devices ? true : undefined;
       },
       timeoutSeconds,
-    );
+    ).catch((error: Error) => {
+      const counted = Object.entries(stats).filter(([, n]) => n > 0);
+      throw new Error(
+        `${error.message} (every device completed; the statistics say ${JSON.stringify(Object.fromEntries(counted))})`,
+      );
+    });
     const seconds = secondsSince(start);
     const deployment = (await (await call(url, admin, 'GET', `${DEPLOYMENTS}/${id}`, 200)).json()) as {
       status: string;

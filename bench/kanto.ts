@@ -116,6 +116,8 @@ export interface KantoResult {
   baselineSeconds: number;
   /** Registering and connecting the devices on Flotilla (not part of any figure). */
   setupSeconds: number;
+  /** Devices that missed the refresh Flotilla sent as they connected, and got it only when it was sent again. */
+  missedRefresh: number;
 }
 
 /** The simulated devices, with what they sent and received since `reset`, and their end. */
@@ -396,6 +398,7 @@ async function flotillaRun(dialect: Dialect, work: string, sizes: KantoSizes, ti
     return {
       seconds,
       setupSeconds,
+      missedRefresh: late.size,
       messages: devices.published + devices.commands,
       commands: devices.commands,
     };
@@ -426,5 +429,6 @@ export async function benchKanto(dialect: Dialect, work: string, sizes: KantoSiz
     flotillaSeconds: flotilla.seconds,
     baselineSeconds: baseline.seconds,
     setupSeconds: flotilla.setupSeconds,
+    missedRefresh: flotilla.missedRefresh,
   };
 }

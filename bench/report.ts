@@ -355,21 +355,27 @@ export function render(r: Results): string {
   if (simulation) out.push('### Devices through a full deployment', '', ...simulation.description, '');
   const [kanto] = r.kanto;
   if (kanto) {
+    const setup = r.kanto.map((k) => `${NAME[k.dialect]}: ${sec(k.setupSeconds)}`).join(', ');
+    const missed = r.kanto
+      .map((k) => `${NAME[k.dialect]}: ${int(k.missedRefresh)} of ${int(k.devices)} devices missed it`)
+      .join(', ');
     out.push(
       '### Kanto devices through a desired-state deployment',
       '',
       `${int(kanto.devices)} Kanto devices: the Kanto device simulator of src/agent/kanto (the one \`flotilla simulate\` runs: the`,
       "update manager's UpdateManager feature over Hono-style MQTT, one connection each, in the benchmark process),",
       'registered through the operator API (`POST /api/kanto/v1/devices`) on a fresh store per database and',
-      `connected to the embedded broker of \`flotilla serve\` (${r.kanto.map((k) => `${NAME[k.dialect]}: ${sec(k.setupSeconds)}`).join(', ')}, with`,
-      'the current-state refresh Flotilla asks of each device on connect; every registration and connection checks',
-      'an scrypt password). One deployment of a desired state (two containers) to all of them, timed from the `POST`',
-      'that creates it until the statistics count every device a success; the deployment must then be finished.',
-      'Flotilla pushes `apply` to each device; the device answers `204` and reports `IDENTIFYING`, `IDENTIFIED`,',
-      '`RUNNING` (and again after each of download, update and activate, which take no time) and `COMPLETED`, then',
-      `its new current state: ${int(kanto.messages)} MQTT messages in all, ${int(kanto.commands)} of them to the devices. Flotilla looks for`,
-      'Kanto devices with a deployment due every second (`FLOTILLA_KANTO_PUSH_INTERVAL=1`; the default is 5 s): as for',
-      'the Mender devices above, this measures the server rather than the wait.',
+      `connected to the embedded broker of \`flotilla serve\`, which then asks each for its current state (set-up: ${setup}; every`,
+      'registration and connection checks an scrypt password). Flotilla sends that refresh as the connection comes up,',
+      'and a device that has not subscribed yet misses it and gets it only when it is sent again after the 30-s command',
+      `timeout (${missed}), which is then most of the set-up. One deployment of a desired state (two containers)`,
+      'to all of them, timed from the `POST` that creates it until the statistics count every device a success (the',
+      "last device's new current state may still be on its way to inventory then); the deployment must then be",
+      'finished. Flotilla pushes `apply` to each device; the device answers `204` and reports `IDENTIFYING`,',
+      '`IDENTIFIED`, `RUNNING` (and again after each of download, update and activate, which take no time) and',
+      `\`COMPLETED\`, then its new current state: ${int(kanto.messages)} MQTT messages in all, ${int(kanto.commands)} of them to the devices. Flotilla`,
+      'looks for Kanto devices with a deployment due every second (`FLOTILLA_KANTO_PUSH_INTERVAL=1`; the default is',
+      '5 s): as for the Mender devices above, this measures the server rather than the wait.',
       '',
       'Baseline: the same number of simulated devices moving the same messages (counted on both sides; they must',
       'match) through a bare [aedes](https://github.com/moscajs/aedes) broker, the broker library Flotilla embeds, in',

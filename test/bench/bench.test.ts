@@ -118,6 +118,7 @@ describe('npm run bench (tiny sizes)', () => {
       assert.equal(kanto.messages, 5 * 10);
       positive(kanto.flotillaSeconds, 'kanto');
       positive(kanto.baselineSeconds, 'kanto baseline');
+      assert.ok(kanto.missedRefresh >= 0 && kanto.missedRefresh <= kanto.devices);
     }
     assert.deepEqual(results.skipped, []);
 

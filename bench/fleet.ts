@@ -55,7 +55,7 @@ export interface Fleet {
    * Gives `count` more devices (outside the sample, spread over the fleet) a device JWT each, through the
    * benchmark's own connection; resolves with the tokens. Each device gets at most one in the fleet's life.
    */
-  mintTokens(count: number): Promise<string[]>;
+  mintTokens(count: number): Promise<{ tokens: string[]; deviceIds: string[] }>;
   /** Devices that have no token yet (what mintTokens can still give out). */
   untokened(): number;
   /** Opens the fleet's store (the benchmark's own connection, next to the server's). */
@@ -228,7 +228,7 @@ export async function seedFleet(dialect: Dialect, dataDir: string, options: Flee
         try {
           const minted = await giveTokens(store, tenantId, devices, authSets, chosen, expires);
           for (const i of chosen) tokened.add(i);
-          return minted;
+          return { tokens: minted, deviceIds: chosen.map((i) => devices[i].id) };
         } finally {
           await store.close();
         }

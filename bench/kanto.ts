@@ -116,6 +116,8 @@ export interface KantoResult {
   baselineSeconds: number;
   /** Registering and connecting the devices on Flotilla (not part of any figure). */
   setupSeconds: number;
+  /** Devices that missed the refresh Flotilla sent as they connected, and got it only when it was sent again. */
+  missedRefresh: number;
 }
 
 /** The simulated devices, with what they sent and received since `reset`, and their end. */
@@ -371,17 +373,23 @@ async function flotillaRun(dialect: Dialect, work: string, sizes: KantoSizes, ti
     });
     const id = String(created.headers.get('location')).split('/').pop();
     await finished;
+    let stats: Record<string, number> = {};
     await until(
       'the statistics to count every device a success',
       async () => {
-        const stats = (await (await call(url, admin, 'GET', `${DEPLOYMENTS}/${id}/statistics`, 200)).json()) as Record<
+        stats = (await (await call(url, admin, 'GET', `${DEPLOYMENTS}/${id}/statistics`, 200)).json()) as Record<
           string,
           number
         >;
         return stats.success === sizes.devices ? true : undefined;
       },
       timeoutSeconds,
-    );
+    ).catch((error: Error) => {
+      const counted = Object.entries(stats).filter(([, n]) => n > 0);
+      throw new Error(
+        `${error.message} (every device completed; the statistics say ${JSON.stringify(Object.fromEntries(counted))})`,
+      );
+    });
     const seconds = secondsSince(start);
     const deployment = (await (await call(url, admin, 'GET', `${DEPLOYMENTS}/${id}`, 200)).json()) as {
       status: string;
@@ -390,6 +398,7 @@ async function flotillaRun(dialect: Dialect, work: string, sizes: KantoSizes, ti
     return {
       seconds,
       setupSeconds,
+      missedRefresh: late.size,
       messages: devices.published + devices.commands,
       commands: devices.commands,
     };
@@ -420,5 +429,6 @@ export async function benchKanto(dialect: Dialect, work: string, sizes: KantoSiz
     flotillaSeconds: flotilla.seconds,
     baselineSeconds: baseline.seconds,
     setupSeconds: flotilla.setupSeconds,
+    missedRefresh: flotilla.missedRefresh,
   };
 }

@@ -1,6 +1,8 @@
 // A fixed offered rate, paced evenly (open loop): request i is due at start + i / rate whatever became of the ones
-// before it, as devices poll on their own clocks, and its latency counts from when it was due, so a request that
-// waited for a free connection or behind a slow answer shows that wait (no coordinated omission).
+// before it, as devices poll on their own clocks. Its latency counts from when it was written to a connection, or,
+// when all connections were busy and it had to wait for one, from when it was due: a device of its own would have
+// sent it then, so a slow server shows in full (no coordinated omission), while the client's own timer lag on a
+// busy machine does not.
 //
 // Why not autocannon's `overallRate`: it lets each connection send its quota for the second as fast as it can at
 // the start of every second and then idle, so at half the server's most requests/s the server runs at full load
@@ -31,14 +33,15 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 /** One keep-alive connection with at most one request in flight; `onAnswer` hears of each complete answer. */
 class Connection {
   private buffered: Buffer = Buffer.alloc(0);
-  private pending: { due: number } | undefined;
+  /** When the request in flight started to count. */
+  private pending: { since: number } | undefined;
   readonly socket: Socket;
   closed = false;
 
   constructor(
     host: string,
     port: number,
-    private readonly onAnswer: (connection: Connection, due: number, status: number) => void,
+    private readonly onAnswer: (connection: Connection, since: number, status: number) => void,
     private readonly onClose: (connection: Connection, error?: Error) => void,
   ) {
     this.socket = connect({ host, port, noDelay: true });
@@ -51,8 +54,9 @@ class Connection {
     return this.pending !== undefined;
   }
 
-  send(request: Buffer, due: number): void {
-    this.pending = { due };
+  /** Writes `request`; its latency counts from `since` (now, unless it waited for this connection). */
+  send(request: Buffer, since = performance.now()): void {
+    this.pending = { since };
     this.socket.write(request);
   }
 
@@ -79,7 +83,7 @@ class Connection {
     this.buffered = this.buffered.subarray(end);
     const pending = this.pending;
     this.pending = undefined;
-    if (pending) this.onAnswer(this, pending.due, status);
+    if (pending) this.onAnswer(this, pending.since, status);
     if (/\r\nconnection:\s*close/i.test(head)) this.socket.end();
   }
 
@@ -146,9 +150,9 @@ export function paced(options: PacedOptions): Promise<LoadFigures> {
       if (next) connection.send(prebuilt[next.index % prebuilt.length], next.due);
       else idle.push(connection);
     };
-    const onAnswer = (connection: Connection, due: number, status: number) => {
+    const onAnswer = (connection: Connection, since: number, status: number) => {
       lastEnd = performance.now();
-      if (status >= 200 && status < 300) times.push(lastEnd - due);
+      if (status >= 200 && status < 300) times.push(lastEnd - since);
       else failures.push(`status ${status}`);
       settle();
       dispatch(connection);
@@ -171,7 +175,7 @@ export function paced(options: PacedOptions): Promise<LoadFigures> {
     };
     const fire = (index: number, due: number) => {
       const connection = idle.pop() ?? (all.size < options.maxConnections ? open() : undefined);
-      if (connection) connection.send(prebuilt[index % prebuilt.length], due);
+      if (connection) connection.send(prebuilt[index % prebuilt.length]);
       else waiting.push({ index, due });
     };
     const tick = () => {

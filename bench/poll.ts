@@ -3,11 +3,13 @@
 // - a fixed offered rate, paced evenly (latency when the server keeps up);
 // - as fast as autocannon's connections go (the most requests per second);
 // - a paced rate of half Flotilla's own most requests/s (the latency a fleet sees with headroom to spare);
-// - the real fleet: as fast as the connections go, but every request from another device that last polled half an
-//   hour ago, so each one pays the check-in write (once a minute per device) that the sampled devices, polling
-//   several times a second, pay only once a minute.
+// - the real fleet: as fast as the connections go, but every request from another device whose last check-in is older
+//   than a minute, so each pays the check-in (written at most once a minute per device) that the sampled devices,
+//   polling several times a second, pay only once a minute. Twice: each device's first poll to this server process
+//   (first contact, cold caches), then, its stored check-in set back half an hour, its next (a known device).
 // The sampled devices check in during the warm-up, and Flotilla's three steady-state runs all end within the
 // minute after, so none of their check-ins falls due inside those runs.
+import { call, login } from './api.js';
 import type { Fleet } from './fleet.js';
 import { BENCH_DEVICE_TYPE, BENCH_INSTALLED } from './fleet.js';
 import { type LoadFigures, load, type RequestVariant } from './load.js';
@@ -34,16 +36,32 @@ export interface PollSizes {
   realFleetMaxDevices: number;
 }
 
+/** One pass of the real-fleet devices: each polls once, as fast as the connections go. */
+export interface RealFleetPass {
+  /** The polls (autocannon's own figures: latency, and the run's time). */
+  polls: LoadFigures;
+  /**
+   * Seconds from the last answer until the server had written every check-in it still held in memory (a server
+   * that writes check-ins behind, in batches), asked for by a management read of one of the devices.
+   */
+  flushSeconds: number;
+  /** Devices per second over the polls and that last write together: the figure. */
+  requestsPerSecond: number;
+  /** Devices whose check-in the store holds from this pass, read afterwards: each poll's write, shown done. */
+  checkIns: number;
+}
+
 export interface RealFleetResult {
-  /** Devices that polled once each (one request each). */
+  /** Devices that polled once in each pass. */
   devices: number;
   /** How many a run of realFleetSeconds at the most requests/s measured just before needs. */
   needed: number;
   /** Seconds spent minting their tokens (not part of any figure). */
   mintSeconds: number;
-  flotilla: LoadFigures;
-  /** Devices whose check-in the store holds from the run, read afterwards: each request's write, shown to be done. */
-  checkIns: number;
+  /** Each device's first poll to this server process (its token new to the server's caches). */
+  firstContact: RealFleetPass;
+  /** Each device's next poll, its last check-in set back by POLL_INTERVAL_MINUTES: the real fleet's steady state. */
+  steady: RealFleetPass;
 }
 
 export interface PollResult {
@@ -60,8 +78,8 @@ export interface PollResult {
 }
 
 /**
- * Devices whose check-in time is `since` or later, once `expected` are there or 10 s have passed (a server may
- * write check-ins behind, in batches). Only the real-fleet devices polled since then.
+ * Devices whose check-in time is `since` or later, once `expected` are there or 10 s have passed. Only the
+ * real-fleet devices polled since then.
  */
 async function checkInsSince(fleet: Fleet, since: string, expected: number): Promise<number> {
   const store = await fleet.open();
@@ -78,6 +96,26 @@ async function checkInsSince(fleet: Fleet, since: string, expected: number): Pro
       if (count >= expected || Date.now() > deadline) return count;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Sets the check-in of the devices that checked in since `since` back to `minutes` ago, on the benchmark's own
+ * connection while the server idles: as if that long had passed since their last poll. The server decides whether
+ * a check-in is due against the store, so their next poll writes one again.
+ */
+async function setCheckInsBack(fleet: Fleet, since: string, minutes: number): Promise<number> {
+  const store = await fleet.open();
+  try {
+    const result = await store.db
+      .updateTable('devices')
+      .set({ check_in_ts: new Date(Date.now() - minutes * 60_000).toISOString() })
+      .where('tenant_id', '=', fleet.tenantId)
+      .where('check_in_ts', '>=', since)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   } finally {
     await store.close();
   }
@@ -103,6 +141,7 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
       durationSeconds: sizes.durationSeconds,
       maxConnections: PACED_CONNECTIONS,
     });
+  const admin = await login(server.url, fleet.adminEmail, fleet.adminPassword);
   const constant = await startConstantServer();
   try {
     progress(`poll (${fleet.dialect}): warm-up ${sizes.warmupSeconds} s`);
@@ -122,25 +161,46 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
     const steadySeconds = secondsSince(checkedIn);
     const baselineHalf = await steady(constant.url, halfRate);
 
-    // Every request another device, none of which polled within the minute: each pays its check-in write.
+    // The real fleet: every request another device whose last check-in is older than a minute, so each pays its
+    // check-in. First each device's first poll to this server process, then, with its check-in set back, its next.
     const needed = Math.ceil(flotillaMax.requestsPerSecond * sizes.realFleetSeconds);
     const count = Math.max(sizes.connections, Math.min(needed, sizes.realFleetMaxDevices, fleet.untokened()));
     progress(`poll (${fleet.dialect}): real fleet, minting tokens for ${count} devices (${needed} wanted)`);
     const minting = process.hrtime.bigint();
-    const realTokens = await fleet.mintTokens(count);
+    const minted = await fleet.mintTokens(count);
     const mintSeconds = secondsSince(minting);
-    progress(`poll (${fleet.dialect}): real fleet, ${count} devices polling once each at full speed`);
-    const since = new Date().toISOString();
-    const real = await load({
-      url: server.url,
-      method: 'POST',
-      body,
-      requests: variants(realTokens),
-      connections: sizes.connections,
-      durationSeconds: sizes.durationSeconds,
-      once: true,
-    });
-    const checkIns = await checkInsSince(fleet, since, count);
+    let since = '';
+    const pass = async (): Promise<RealFleetPass> => {
+      since = new Date().toISOString();
+      const polls = await load({
+        url: server.url,
+        method: 'POST',
+        body,
+        requests: variants(minted.tokens),
+        connections: sizes.connections,
+        durationSeconds: sizes.durationSeconds,
+        once: true,
+      });
+      // A server may hold check-ins in memory and write them in batches every few seconds: the bookkeeping of the
+      // last polls is then still to do when the last answer comes. Reading one of the devices through the
+      // management API makes it write them all first, so the clock stops when every check-in is written (and not a
+      // moment of waiting for the next batch later).
+      const flushing = process.hrtime.bigint();
+      await call(server.url, admin, 'GET', `/api/management/v2/devauth/devices/${minted.deviceIds[count - 1]}`, 200);
+      const flushSeconds = secondsSince(flushing);
+      return {
+        polls,
+        flushSeconds,
+        requestsPerSecond: count / (polls.seconds + flushSeconds),
+        checkIns: await checkInsSince(fleet, since, count),
+      };
+    };
+    progress(`poll (${fleet.dialect}): real fleet, ${count} devices' first polls, once each at full speed`);
+    const firstContact = await pass();
+    const setBack = await setCheckInsBack(fleet, since, POLL_INTERVAL_MINUTES);
+    if (setBack !== count) throw new Error(`real fleet: ${setBack} check-ins set back, ${count} expected`);
+    progress(`poll (${fleet.dialect}): real fleet, the same devices ${POLL_INTERVAL_MINUTES} minutes later`);
+    const steadyPass = await pass();
     return {
       devices: fleet.devices,
       tokens: fleet.tokens.length,
@@ -149,7 +209,7 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
       baseline: { fixed: baselineFixed, max: baselineMax, half: baselineHalf },
       flotilla: { fixed: flotillaFixed, max: flotillaMax, half: flotillaHalf },
       steadySeconds,
-      realFleet: { devices: count, needed, mintSeconds, flotilla: real, checkIns },
+      realFleet: { devices: count, needed, mintSeconds, firstContact, steady: steadyPass },
     };
   } finally {
     await constant.stop();

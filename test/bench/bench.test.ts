@@ -68,12 +68,15 @@ describe('npm run bench (tiny sizes)', () => {
       assert.equal(poll.flotilla.fixed.requests, 50);
       assert.equal(poll.halfRate, Math.max(1, Math.round(poll.flotilla.max.requestsPerSecond / 2)));
       assert.equal(poll.baseline.half.requests, poll.halfRate);
-      // The real fleet: as many fresh devices as the measured rate needs, at most 100 here, each polling once.
+      // The real fleet: as many fresh devices as the measured rate needs, at most 100 here, each polling once a pass.
       const real = poll.realFleet;
       assert.equal(real.devices, Math.max(2, Math.min(real.needed, 100)));
-      assert.equal(real.flotilla.requests, real.devices);
-      assert.equal(real.checkIns, real.devices, 'every real-fleet poll wrote its check-in');
-      positive(real.flotilla.requestsPerSecond, `${d.dialect} real-fleet requests/s`);
+      for (const pass of [real.firstContact, real.steady]) {
+        assert.equal(pass.polls.requests, real.devices);
+        assert.equal(pass.checkIns, real.devices, 'every real-fleet poll wrote its check-in');
+        positive(pass.requestsPerSecond, `${d.dialect} real-fleet requests/s`);
+        assert.ok(pass.requestsPerSecond <= pass.polls.requestsPerSecond, 'the last check-in writes count too');
+      }
       assert.equal(ddi.targets, 10);
       assert.match(ddi.answer, /^\{"config":\{"polling":\{"sleep":"\d\d:\d\d:\d\d"\}\}/);
       positive(ddi.flotilla.requestsPerSecond, `${d.dialect} DDI requests/s`);
@@ -118,6 +121,7 @@ describe('npm run bench (tiny sizes)', () => {
       assert.equal(kanto.messages, 5 * 10);
       positive(kanto.flotillaSeconds, 'kanto');
       positive(kanto.baselineSeconds, 'kanto baseline');
+      assert.ok(kanto.missedRefresh >= 0 && kanto.missedRefresh <= kanto.devices);
     }
     assert.deepEqual(results.skipped, []);
 
@@ -136,6 +140,12 @@ describe('npm run bench (tiny sizes)', () => {
       assert.match(
         report,
         new RegExp(`\\| Device poll as a real fleet polls, ${name}: most requests/s .* \\| ≥ 0\\.[45] of baseline`),
+      );
+      assert.match(
+        report,
+        new RegExp(
+          `\\| Device poll, first contact, ${name}: most requests/s .*\\| \\*\\*\\d+\\.\\d+ of baseline\\*\\* \\|`,
+        ),
       );
       assert.match(
         report,

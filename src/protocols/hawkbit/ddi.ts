@@ -8,7 +8,8 @@ import { isJsonObject } from '../../api/schemas.js';
 import { Invalid } from '../../errors.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
 import { parseFeedback } from './feedback.js';
-import { type Chunk, type DdiService, sleepText, type Target } from './service.js';
+import type { Chunk } from './payloads.js';
+import { type DdiService, sleepText, type Target } from './service.js';
 import type { DdiAction, DdiFileTable } from './tables.js';
 
 const PREFIX = '/:tenant/controller/v1/:controllerId';
@@ -76,15 +77,15 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
         // Flotilla deployments have no soft/forced split or maintenance window: every assignment is forced.
         download: 'forced',
         update: 'forced',
-        chunks: (await ddi.chunks(target, action)).map((c) => chunkJson(base, c)),
+        chunks: (await ddi.payloads.chunks(target, action)).map((c) => chunkJson(base, c)),
       },
-      ...(count !== 0 ? { actionHistory: await ddi.actionHistory(target, action, count) } : {}),
+      ...(count !== 0 ? { actionHistory: await ddi.actions.actionHistory(target, action, count) } : {}),
     };
   };
 
   app.get(PREFIX, { schema: { tags: TAGS, params: TargetParams } }, async (request) => {
     const target = await targetOf(request, request.params);
-    const offer = await ddi.poll(target);
+    const offer = await ddi.actions.poll(target);
     const base = baseOf(request, request.params);
     const links: Record<string, { href: string }> = {};
     if (offer.cancelAction) links.cancelAction = href(`${base}/cancelAction/${offer.cancelAction.id}`);
@@ -100,13 +101,13 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   const actionSchema = { tags: TAGS, params: ActionParams, querystring: HistoryQuery };
   app.get(`${PREFIX}/deploymentBase/:actionId`, { schema: actionSchema }, async (request) => {
     const target = await targetOf(request, request.params);
-    const action = await ddi.action(target, request.params.actionId);
+    const action = await ddi.actions.action(target, request.params.actionId);
     return deploymentJson(baseOf(request, request.params), request.query.actionHistory, target, action);
   });
 
   app.get(`${PREFIX}/installedBase/:actionId`, { schema: actionSchema }, async (request, reply) => {
     const target = await targetOf(request, request.params);
-    const action = await ddi.action(target, request.params.actionId);
+    const action = await ddi.actions.action(target, request.params.actionId);
     if (action.result !== 'success') return ddiError(reply, 404, 'action not found');
     return deploymentJson(baseOf(request, request.params), request.query.actionHistory, target, action);
   });
@@ -118,14 +119,14 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
       async (request, reply) => {
         const target = await targetOf(request, request.params);
         const actionId = request.params.actionId;
-        const row = await ddi.actionRow(target, actionId);
+        const row = await ddi.actions.actionRow(target, actionId);
         const feedback = parseFeedback(request.body);
         const id = isJsonObject(request.body) ? request.body.id : undefined;
         if (id !== undefined && String(id) !== actionId) throw new Invalid('id: does not match the action in the path');
         const outcome =
           kind === 'deploymentBase'
-            ? await ddi.deploymentFeedback(target, row, feedback)
-            : await ddi.cancelFeedback(target, await ddi.action(target, actionId), feedback);
+            ? await ddi.actions.deploymentFeedback(target, row, feedback)
+            : await ddi.actions.cancelFeedback(target, await ddi.actions.action(target, actionId), feedback);
         if (outcome === 'gone') return ddiError(reply, 410, 'action is not active anymore');
         return reply.code(200).send();
       },
@@ -138,7 +139,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     { schema: { tags: TAGS, params: ActionParams } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
-      const action = await ddi.action(target, request.params.actionId);
+      const action = await ddi.actions.action(target, request.params.actionId);
       if (action.status !== 'canceling') return ddiError(reply, 404, 'no cancellation for this action');
       return { id: String(action.id), cancelAction: { stopId: String(action.id) } };
     },
@@ -197,7 +198,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     { schema: { tags: TAGS, params: ActionParams } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
-      await ddi.action(target, request.params.actionId);
+      await ddi.actions.action(target, request.params.actionId);
       return ddiError(reply, 404, 'action is not waiting for confirmation');
     },
   );
@@ -206,7 +207,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     { schema: { tags: TAGS, params: ActionParams, body: ConfirmationBody } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
-      const action = await ddi.action(target, request.params.actionId);
+      const action = await ddi.actions.action(target, request.params.actionId);
       const confirmation = isJsonObject(request.body) ? request.body.confirmation : undefined;
       if (confirmation !== 'confirmed' && confirmation !== 'denied')
         throw new Invalid('confirmation: must be confirmed or denied');
@@ -222,7 +223,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     async (request) => {
       const target = await targetOf(request, request.params);
       const moduleId = request.params.moduleId;
-      const module = await ddi.module(target, moduleId);
+      const module = await ddi.payloads.module(target, moduleId);
       const base = baseOf(request, request.params);
       return module.files.map((f) => artifactJson(base, Number(moduleId), f));
     },
@@ -234,7 +235,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const { moduleId, fileName } = request.params;
-      const module = await ddi.module(target, moduleId);
+      const module = await ddi.payloads.module(target, moduleId);
       const md5sum = fileName.endsWith('.MD5SUM');
       const name = md5sum ? fileName.slice(0, -'.MD5SUM'.length) : fileName;
       const file = module.files.find((f) => f.file_name === name);
@@ -244,7 +245,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
         return reply.type('text/plain').send(`${file.md5}  ${name}\n`);
       }
       return sendFile(request, reply, file, (start, end) =>
-        ddi.openFile(target, module.artifact.id, module.index, name, start, end),
+        ddi.payloads.openFile(target, module.artifact.id, module.index, name, start, end),
       );
     },
   );

@@ -1,0 +1,221 @@
+// hawkBit DDI actions: what a poll offers (the device's live attempt as a numeric action, or the cancellation it
+// still has to confirm, else a new action for whatever the deployments domain assigns), each action's lifecycle
+// read off the attempt it serves (never stored), its history, and feedback onto the attempt in one transaction.
+import type { Transaction } from 'kysely';
+import type { AttemptRef, AttemptState } from '../../deployments/attempts.js';
+import { NotFound } from '../../errors.js';
+import type { Services } from '../../services.js';
+import type { Tables } from '../../store/schema.js';
+import { cancellationAcknowledged, deploymentEffect, type Feedback, levelOf, logLine } from './feedback.js';
+import type { DdiAction, DdiActionRow } from './tables.js';
+import type { Target, Targets } from './target.js';
+
+/** How long a process trusts a cached action row (only a cancellation's acknowledgement changes it). */
+const ROW_TTL_MS = 1000;
+
+const now = () => new Date().toISOString();
+
+/** What DDI shows of an action, read off the state of the attempt it serves. */
+export function actionOf(row: DdiActionRow, state: AttemptState): DdiAction {
+  switch (state.kind) {
+    case 'live':
+      return { ...row, status: 'open', result: null };
+    case 'aborted':
+    case 'decommissioned':
+      // The operator aborted (or decommissioned): the device must confirm the cancellation before the action ends.
+      return row.cancel_acknowledged_ts
+        ? { ...row, status: 'closed', result: 'canceled' }
+        : { ...row, status: 'canceling', result: null };
+    case 'ended':
+      return { ...row, status: 'closed', result: state.status };
+    case 'gone':
+      return { ...row, status: 'closed', result: 'gone' };
+  }
+}
+
+export class DdiActions {
+  /** Actions whose state can never change again (closed), so polls need not ask the domain about them. */
+  private readonly closed = new Map<string, string | null>();
+  private readonly rows = new Map<string, { row: DdiActionRow; at: number }>();
+
+  constructor(
+    private readonly services: Services,
+    private readonly targets: Targets,
+  ) {}
+
+  private store(tenantId: string, trx?: Transaction<Tables>) {
+    return this.targets.store(tenantId, trx);
+  }
+
+  private refOf(target: Target, row: DdiActionRow): AttemptRef {
+    return {
+      tenantId: target.tenantId,
+      deviceId: target.row.device_id,
+      deploymentId: row.deployment_id,
+      attempt: row.attempt,
+    };
+  }
+
+  /** The action with its lifecycle, as the deployments domain sees its attempt. */
+  private async view(target: Target, row: DdiActionRow): Promise<DdiAction> {
+    const key = `${target.tenantId}|${row.id}`;
+    const result = this.closed.get(key);
+    if (result !== undefined) return { ...row, status: 'closed', result };
+    const action = actionOf(row, await this.services.deployments.attempts.state(this.refOf(target, row)));
+    if (action.status === 'closed' && action.result !== 'success') {
+      if (this.closed.size > 100_000) this.closed.clear();
+      this.closed.set(key, action.result);
+    }
+    return action;
+  }
+
+  /**
+   * What the base poll offers: the open action's cancellation (its device deployment was aborted) or its
+   * deploymentBase; otherwise whatever `deployments.next` hands out becomes a new action. Also configData until
+   * the target sent it, and installedBase for the last action that ended in success.
+   */
+  async poll(target: Target) {
+    const settings = await this.targets.settings(target.tenantId);
+    const offer: { deploymentBase?: DdiAction; cancelAction?: DdiAction } = {};
+    if (target.deviceStatus === 'accepted') {
+      const action = await this.currentAction(target);
+      if (action?.status === 'canceling') offer.cancelAction = action;
+      else if (action) offer.deploymentBase = action;
+    }
+    const installed = target.row.installed_action_id;
+    return {
+      sleep: settings.polling_sleep,
+      ...offer,
+      configData: !target.row.config_sent,
+      installed: installed === null ? undefined : { id: installed },
+    };
+  }
+
+  /**
+   * The action of the device's live attempt (or the cancellation the device still has to confirm), else a new one
+   * for whatever the deployments domain assigns now. Which attempt is live is the domain's answer, not DDI's.
+   */
+  private async currentAction(target: Target): Promise<DdiAction | undefined> {
+    const store = this.store(target.tenantId);
+    const deviceId = target.row.device_id;
+    const latest = await store.latestAction(deviceId);
+    if (latest) {
+      this.rows.set(`${target.tenantId}|${latest.id}`, { row: latest, at: Date.now() });
+      const action = await this.view(target, latest);
+      if (action.status !== 'closed') return action;
+    }
+    const assignment = await this.services.deployments.attempts.assign(target.tenantId, deviceId, {
+      provides: {
+        device_type: await this.targets.deviceType(target),
+        artifact_name: target.row.artifact_name ?? 'none',
+      },
+      checkDepends: true,
+      controlMap: false,
+    });
+    if (assignment.kind !== 'install') return undefined;
+    const ts = now();
+    const row = await store.actionFor({
+      tenant_id: target.tenantId,
+      device_id: deviceId,
+      deployment_id: assignment.deploymentId,
+      attempt: assignment.attempt,
+      artifact_id: assignment.artifact.id,
+      artifact_name: assignment.artifact.name,
+      cancel_acknowledged_ts: null,
+      created_ts: ts,
+      updated_ts: ts,
+    });
+    return { ...row, status: 'open', result: null };
+  }
+
+  /** The target's own action; another target's (or another tenant's) is not found. */
+  async action(target: Target, actionId: string): Promise<DdiAction> {
+    return this.view(target, await this.actionRow(target, actionId));
+  }
+
+  /**
+   * The action's row alone (its lifecycle not looked up), cached for ROW_TTL_MS: only the cancellation's
+   * acknowledgement ever changes in it, and this process forgets the row when it writes one.
+   */
+  async actionRow(target: Target, actionId: string): Promise<DdiActionRow> {
+    if (!/^\d{1,15}$/.test(actionId)) throw new NotFound('action not found');
+    const key = `${target.tenantId}|${actionId}`;
+    const cached = this.rows.get(key);
+    let row = cached && Date.now() - cached.at < ROW_TTL_MS ? cached.row : undefined;
+    if (!row) {
+      row = await this.store(target.tenantId).action(Number(actionId));
+      if (row) {
+        if (this.rows.size > 100_000) this.rows.clear();
+        this.rows.set(key, { row, at: Date.now() });
+      }
+    }
+    if (!row || row.device_id !== target.row.device_id) throw new NotFound('action not found');
+    return row;
+  }
+
+  /**
+   * hawkBit's actionHistory: the action's status in hawkBit's words and up to `count` lines of its deployment log,
+   * newest first (`count` < 0: all).
+   */
+  async actionHistory(target: Target, action: DdiAction, count: number) {
+    const status =
+      action.status === 'canceling'
+        ? 'CANCELING'
+        : action.status === 'open'
+          ? 'RUNNING'
+          : (({ success: 'FINISHED', canceled: 'CANCELED' } as Record<string, string>)[action.result ?? ''] ?? 'ERROR');
+    const text = await this.services.deployments
+      .logText(target.tenantId, action.deployment_id, target.row.device_id)
+      .catch(() => '');
+    const lines = text.split('\n').filter(Boolean).reverse();
+    return { status, messages: count < 0 ? lines : lines.slice(0, count) };
+  }
+
+  /** deploymentBase feedback: the status onto the attempt, details into its log, one transaction. */
+  async deploymentFeedback(target: Target, action: DdiActionRow, feedback: Feedback): Promise<'ok' | 'gone'> {
+    // Whether the attempt is still live is the domain's answer to the report (a refused one is gone).
+    const { tenantId } = target;
+    const ref = this.refOf(target, action);
+    const line = { timestamp: now(), level: levelOf(feedback), message: logLine('deployment', feedback) };
+    const effect = deploymentEffect(feedback);
+    if (!effect.status)
+      return (await this.services.deployments.attempts.appendLog(ref, [line])) === 'ok' ? 'ok' : 'gone';
+    const installed = effect.status === 'success';
+    const result = await this.services.deployments.attempts.report(ref, effect.status, {
+      log: [line],
+      // What the target runs now, in the same transaction as the attempt's success.
+      alongside: installed
+        ? async (trx) => {
+            const row = {
+              ...target.row,
+              artifact_name: action.artifact_name,
+              installed_action_id: action.id,
+              updated_ts: now(),
+            };
+            await this.store(tenantId, trx).updateTarget(row.controller_id, {
+              artifact_name: row.artifact_name,
+              installed_action_id: row.installed_action_id,
+              updated_ts: row.updated_ts,
+            });
+            await this.targets.writeInventory(tenantId, row.device_id, row, trx);
+          }
+        : undefined,
+    });
+    return result === 'applied' || result === 'retrying' || result === 'unchanged' ? 'ok' : 'gone';
+  }
+
+  /** cancelAction feedback: logged; an acknowledgement closes the action (in the same transaction). */
+  async cancelFeedback(target: Target, action: DdiAction, feedback: Feedback): Promise<'ok' | 'gone'> {
+    if (action.status === 'closed') return 'gone';
+    if (action.status !== 'canceling') throw new NotFound('no cancellation for this action');
+    const line = { timestamp: now(), level: levelOf(feedback), message: logLine('cancel', feedback) };
+    const acknowledged = cancellationAcknowledged(feedback);
+    const written = await this.services.deployments.attempts.appendLog(this.refOf(target, action), [line], {
+      alongside: acknowledged
+        ? (trx) => this.store(target.tenantId, trx).acknowledgeCancel(action.id, now())
+        : undefined,
+    });
+    this.rows.delete(`${target.tenantId}|${action.id}`);
+    return written === 'ok' ? 'ok' : 'gone';
+  }
+}

@@ -39,7 +39,7 @@ export const FULL: Sizes = {
     offeredRate: 200,
     connections: 10,
     realFleetSeconds: 5,
-    realFleetMaxDevices: 15_000,
+    realFleetMaxDevices: 12_000,
   },
   transfer: { sizeMiB: Number(process.env.BENCH_UPLOAD_MIB ?? 1024), uploadRuns: 2, baselineRuns: 3, downloadRuns: 3 },
   deploy: { groupRuns: 3, statisticsRuns: 20 },

@@ -135,7 +135,7 @@ describe('npm run bench (tiny sizes)', () => {
       assert.match(report, new RegExp(`\\| 20 devices through a deployment: time to all-success, ${name} \\|`));
       assert.match(
         report,
-        new RegExp(`\\| Device poll, ${name}: p99 latency at half of Flotilla's most \\(\\d+ req/s offered\\) \\|`),
+        new RegExp(`\\| Device poll, ${name}: p99 latency at half of Flotilla's most \\([\\d,]+ req/s offered\\) \\|`),
       );
       assert.match(
         report,

@@ -65,14 +65,18 @@ async function baselineCreate(store: Store, tenantId: string, group?: string): P
       aborted: 0,
     };
     await trx.insertInto('deployments').values(row).execute();
-    const inGroup = group
-      ? sql`and exists (select 1 from attributes a where a.tenant_id = d.tenant_id and a.device_id = d.id
-          and a.scope = 'system' and a.name = 'group' and a.idx = 0 and a.value_str = ${group})`
-      : sql``;
+    // A group is read from its attributes first (CROSS JOIN fixes that order on SQLite): with the planner left to
+    // choose, a fleet whose attributes had just changed (the real-fleet poll's check-ins) got a plan that ran for
+    // minutes.
+    const source = group
+      ? sql`from attributes a cross join devices d
+          where a.tenant_id = ${tenantId} and a.scope = 'system' and a.name = 'group' and a.idx = 0
+          and a.value_str = ${group} and d.tenant_id = a.tenant_id and d.id = a.device_id and d.status = 'accepted'`
+      : sql`from devices d where d.tenant_id = ${tenantId} and d.status = 'accepted'`;
     await sql`insert into device_deployments
         (tenant_id, id, deployment_id, device_id, status, active, attempts, has_log, deployment_created_ts, created_ts)
       select d.tenant_id, d.id || ${`:${id}`}, ${id}, d.id, 'pending', 1, 1, 0, ${ts}, ${ts}
-      from devices d where d.tenant_id = ${tenantId} and d.status = 'accepted' ${inGroup}`.execute(trx);
+      ${source}`.execute(trx);
   });
   const seconds = secondsSince(start);
   await store.transaction(async (trx) => {

@@ -117,13 +117,6 @@ export async function benchDeployments(
   await uploadArtifact(server.url, token, await smallArtifact(work, BENCH_RELEASE, BENCH_DEVICE_TYPE));
   const store = await fleet.open();
   try {
-    if (fleet.dialect === 'sqlite') {
-      // The real-fleet poll just wrote 12,000 devices' first check-ins into inventory. With the planner statistics
-      // of the seeded fleet, SQLite then answered the group's device search with a plan that ran for minutes (a
-      // known gap: PRAGMA optimize does not re-analyze after a change this small). Fresh statistics, as a
-      // long-running server's would be, before the figures; the gap is an open issue, not hidden here.
-      await sql`analyze`.execute(store.db);
-    }
     progress(`deployments (${fleet.dialect}): all ${fleet.devices} devices`);
     const allBaseline = await baselineCreate(store, fleet.tenantId);
     const [allId, allSeconds] = await flotillaCreate(server, token, DEPLOYMENTS, {

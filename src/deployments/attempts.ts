@@ -243,15 +243,6 @@ export class DeviceAttempts {
     return JSON.parse(row.deployment.control_map_json) as ControlMapWire;
   }
 
-  /** The device's last attempt that ended in success (what it runs, as far as deployments know). */
-  async lastSucceeded(
-    tenantId: string,
-    deviceId: string,
-  ): Promise<{ deploymentId: string; attempt: number } | undefined> {
-    const dd = await this.sql(tenantId).lastSucceeded(deviceId);
-    return dd && { deploymentId: dd.deployment_id, attempt: dd.attempts };
-  }
-
   // ---- background and operators --------------------------------------------------------------------------------
 
   /**

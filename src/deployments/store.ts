@@ -227,29 +227,6 @@ export class DeploymentStore {
     return Number(row.total);
   }
 
-  /** The device's oldest active device deployment (the poll's first, indexed query). */
-  async activeDeviceDeployment(deviceId: string): Promise<DeviceDeploymentTable | undefined> {
-    return this.db
-      .selectFrom('device_deployments')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('device_id', '=', deviceId)
-      .where('active', '=', 1)
-      .orderBy('deployment_created_ts')
-      .limit(1)
-      .executeTakeFirst();
-  }
-
-  async activeDeviceDeployments(deviceId: string): Promise<DeviceDeploymentTable[]> {
-    return this.db
-      .selectFrom('device_deployments')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('device_id', '=', deviceId)
-      .where('active', '=', 1)
-      .execute();
-  }
-
   /** Unfinished dynamic deployments the device has no device deployment in yet, oldest first. */
   async openDynamicDeployments(deviceId: string): Promise<DeploymentTable[]> {
     return this.db
@@ -620,19 +597,6 @@ export class DeploymentStore {
         oc.column('tenant_id').doUpdateSet((eb) => ({ generation: eb('deployment_generations.generation', '+', 1) })),
       )
       .execute();
-  }
-
-  /** The device's last device deployment that ended in success, newest first (what it runs, as far as we know). */
-  async lastSucceeded(deviceId: string): Promise<DeviceDeploymentTable | undefined> {
-    return this.db
-      .selectFrom('device_deployments')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('device_id', '=', deviceId)
-      .where('status', '=', 'success')
-      .orderBy('finished_ts', 'desc')
-      .limit(1)
-      .executeTakeFirst();
   }
 
   /** Unfinished deployments of any of these artifact names. */

@@ -70,6 +70,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.maxJsonBody,
+    // X-Forwarded-For / -Proto / -Host count only from these peers (request.ip, request.protocol, request.host).
+    // (A hop count as the function proxy-addr makes of one: Fastify's types leave numbers out.)
+    trustProxy:
+      typeof config.trustProxy === 'number'
+        ? (_address: string, hop: number) => hop < (config.trustProxy as number)
+        : config.trustProxy,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
   });

@@ -29,6 +29,49 @@ describe('config', () => {
     assert.throws(() => loadConfig({}, { FLOTILLA_DEPLOYMENT_TIMEOUT: 'soon' }), /FLOTILLA_DEPLOYMENT_TIMEOUT/);
   });
 
+  it('reads the public URL (kept without its trailing slash) and refuses one links cannot start with', () => {
+    assert.equal(loadConfig({}, {}).publicUrl, '');
+    assert.equal(
+      loadConfig({}, { FLOTILLA_PUBLIC_URL: 'https://updates.example.com/' }).publicUrl,
+      'https://updates.example.com',
+    );
+    assert.equal(
+      loadConfig({ 'public-url': 'http://10.0.0.5:8080/fleet//' }, { FLOTILLA_PUBLIC_URL: 'https://a.example' })
+        .publicUrl,
+      'http://10.0.0.5:8080/fleet',
+    );
+    for (const bad of [
+      'updates.example.com',
+      'ftp://x.example',
+      'https://x.example/?a=1',
+      'https://u:p@x.example',
+      'https://x.example/#top',
+    ]) {
+      assert.throws(() => loadConfig({}, { FLOTILLA_PUBLIC_URL: bad }), /FLOTILLA_PUBLIC_URL/, bad);
+    }
+  });
+
+  it('trusts a proxy on loopback by default; true, false, a hop count or addresses and ranges otherwise', () => {
+    assert.deepEqual(loadConfig({}, {}).trustProxy, ['loopback']);
+    const of = (value: string) => loadConfig({}, { FLOTILLA_TRUST_PROXY: value }).trustProxy;
+    assert.equal(of('true'), true);
+    assert.equal(of('false'), false);
+    assert.equal(of('2'), 2);
+    assert.deepEqual(of('10.0.0.0/8, 192.168.1.7,::1, fd00::/8,uniquelocal'), [
+      '10.0.0.0/8',
+      '192.168.1.7',
+      '::1',
+      'fd00::/8',
+      'uniquelocal',
+    ]);
+    assert.deepEqual(loadConfig({ 'trust-proxy': '127.0.0.1' }, { FLOTILLA_TRUST_PROXY: 'true' }).trustProxy, [
+      '127.0.0.1',
+    ]);
+    for (const bad of ['yes', 'proxy.example.com', '10.0.0.0/8/1', 'loopback/8', ',']) {
+      assert.throws(() => of(bad), /FLOTILLA_TRUST_PROXY/, bad);
+    }
+  });
+
   it('refuses a port that is not a number', () => {
     assert.throws(() => loadConfig({ port: 'eighty' }, {}), /--port/);
     assert.throws(() => loadConfig({}, { FLOTILLA_PORT: '-1' }), /FLOTILLA_PORT/);

@@ -1,10 +1,22 @@
 // One place for configuration: defaults < environment < flags. Nothing else reads process.env.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 export interface Config {
   /** TCP port of the HTTP server; 0 picks a free one. */
   port: number;
   host: string;
+  /**
+   * The URL people and devices reach this server by (`https://updates.example.com`, maybe with a path prefix a
+   * proxy strips): every link the server hands out starts with it. Empty: each link is built from its request's
+   * scheme and host (X-Forwarded-Proto / X-Forwarded-Host from a trusted proxy).
+   */
+  publicUrl: string;
+  /**
+   * Which peers may set X-Forwarded-For / -Proto / -Host (Fastify's trustProxy): true (any), false (none), a hop
+   * count, or addresses, CIDR ranges and the names loopback, linklocal, uniquelocal.
+   */
+  trustProxy: boolean | number | string[];
   /** Data directory: SQLite database and blob folder live here on the embedded default. */
   dataDir: string;
   /** `postgres://...` selects PostgreSQL; empty selects SQLite in the data directory. */
@@ -50,6 +62,9 @@ export function defaultConfig(): Config {
   return {
     port: 8080,
     host: '0.0.0.0',
+    publicUrl: '',
+    // A proxy on the same host (the usual TLS front) is believed; anything further away must be named.
+    trustProxy: ['loopback'],
     dataDir: resolve('data'),
     databaseUrl: '',
     defaultTenantName: 'default',
@@ -87,6 +102,8 @@ export function fromEnv(base: Config, env: Env): Config {
   const c = { ...base, rateLimit: { ...base.rateLimit } };
   if (env.FLOTILLA_PORT) c.port = intOf('FLOTILLA_PORT', env.FLOTILLA_PORT);
   if (env.FLOTILLA_HOST) c.host = env.FLOTILLA_HOST;
+  if (env.FLOTILLA_PUBLIC_URL !== undefined) c.publicUrl = publicUrlOf('FLOTILLA_PUBLIC_URL', env.FLOTILLA_PUBLIC_URL);
+  if (env.FLOTILLA_TRUST_PROXY) c.trustProxy = trustProxyOf('FLOTILLA_TRUST_PROXY', env.FLOTILLA_TRUST_PROXY);
   if (env.FLOTILLA_DATA) c.dataDir = resolve(env.FLOTILLA_DATA);
   if (env.FLOTILLA_DATABASE_URL) c.databaseUrl = env.FLOTILLA_DATABASE_URL;
   if (env.FLOTILLA_TENANT_TOKEN) c.defaultTenantToken = env.FLOTILLA_TENANT_TOKEN;
@@ -104,6 +121,48 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_KANTO_PUSH_INTERVAL)
     c.kantoPushInterval = intOf('FLOTILLA_KANTO_PUSH_INTERVAL', env.FLOTILLA_KANTO_PUSH_INTERVAL);
   return c;
+}
+
+/** An absolute http(s) URL without query, fragment or credentials; kept without its trailing slash. */
+function publicUrlOf(name: string, value: string): string {
+  if (value === '') return '';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${name} must be an absolute http:// or https:// URL, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`${name} must be an http:// or https:// URL, got ${JSON.stringify(value)}`);
+  if (url.search || url.hash || url.username || url.password)
+    throw new Error(`${name} must not carry a query, a fragment or credentials, got ${JSON.stringify(value)}`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `true`, `false`, a hop count, or a comma-separated list of addresses, CIDR ranges and proxy-addr's names. */
+function trustProxyOf(name: string, value: string): boolean | number | string[] {
+  const text = value.trim();
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  if (/^\d+$/.test(text)) return intOf(name, text);
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const ok = PROXY_NAMES.has(address)
+      ? bits === undefined
+      : isIP(address) !== 0 && rest.length === 0 && (bits === undefined || /^\d{1,3}$/.test(bits) || isIP(bits) === 4);
+    if (!ok)
+      throw new Error(
+        `${name}: ${JSON.stringify(entry)} is no address, CIDR range or loopback/linklocal/uniquelocal (or use true, false, a hop count)`,
+      );
+  }
+  if (entries.length === 0) throw new Error(`${name} is empty`);
+  return entries;
 }
 
 function mqttPortOf(name: string, value: string): number | 'off' {
@@ -132,6 +191,8 @@ export function fromFlags(base: Config, flags: Record<string, string>): Config {
   const c = { ...base };
   if (flags.port !== undefined) c.port = intOf('--port', flags.port);
   if (flags.host !== undefined) c.host = flags.host;
+  if (flags['public-url'] !== undefined) c.publicUrl = publicUrlOf('--public-url', flags['public-url']);
+  if (flags['trust-proxy'] !== undefined) c.trustProxy = trustProxyOf('--trust-proxy', flags['trust-proxy']);
   if (flags.data !== undefined) c.dataDir = resolve(flags.data);
   if (flags['database-url'] !== undefined) c.databaseUrl = flags['database-url'];
   if (flags['deployment-timeout'] !== undefined)

@@ -1,7 +1,9 @@
 // One onRequest hook decides which credentials a route takes, so no route can forget: /api/management/* wants a
-// user JWT or PAT, /api/devices/* a device JWT; a few routes are open because they authenticate otherwise (a
+// user JWT or PAT, /api/devices/* a device JWT (from the Authorization header, or the `JWT` cookie the web GUI sends
+// where a browser cannot set headers); a few routes are open because they authenticate otherwise (a
 // signed link, a signed auth request, the DDI's own tokens). Closed by default: a path no rule names needs a user
 // token, so a route added under a new prefix is protected until someone decides otherwise.
+import { parseCookie } from 'cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden, Unauthorized } from '../errors.js';
 import type { DevicePrincipal, Principal, TokenRegistry, UserPrincipal } from './principal.js';
@@ -55,6 +57,24 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
+/**
+ * The `JWT` cookie of a Cookie header (parsed by jshttp's `cookie`): Mender's web GUI authenticates websockets and
+ * file downloads with it, since a browser can set no header there. Exported for the websocket routes.
+ */
+export function jwtCookieOf(cookieHeader: string | undefined): string | undefined {
+  if (!cookieHeader) return undefined;
+  return parseCookie(cookieHeader).JWT || undefined;
+}
+
+/**
+ * The request's token as Mender reads it (pkg/identity ExtractJWTFromHeader): the Authorization header when there
+ * is one (and then it must be `Bearer <token>`), else the `JWT` cookie.
+ */
+export function requestToken(request: FastifyRequest): string | undefined {
+  if (request.headers.authorization !== undefined) return bearerToken(request);
+  return jwtCookieOf(request.headers.cookie);
+}
+
 export function installAuthGuard(app: FastifyInstance, tokens: TokenIssuer, registry: TokenRegistry): void {
   app.decorateRequest('principal', undefined);
   // By the route's template when a route matched (the router decodes and normalises the raw URL, so the template
@@ -72,8 +92,8 @@ export function installAuthGuard(app: FastifyInstance, tokens: TokenIssuer, regi
     const template = request.routeOptions.url;
     const audience = template === undefined ? audienceOf(request.url) : routeAudience(template);
     if (audience === 'none') return;
-    const token = bearerToken(request);
-    if (!token) throw new Unauthorized('missing or malformed Authorization header');
+    const token = requestToken(request);
+    if (!token) throw new Unauthorized('missing or malformed Authorization header (or JWT cookie)');
     const claims = await tokens.verify(token);
     if (claims.kind !== audience) {
       throw new Forbidden(

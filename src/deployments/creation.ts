@@ -77,3 +77,16 @@ export function phasesOf(value: unknown): PhaseInput[] {
     return p as PhaseInput;
   });
 }
+
+/** The body's own device targets: `devices` (a list of ids; null reads as none) and `all_devices` (null: false). */
+export function listedTargets(body: NewDeployment): { ids: string[]; all: boolean } {
+  const { devices, all_devices: all } = body;
+  if (all !== undefined && all !== null && typeof all !== 'boolean') {
+    throw new Invalid('Validating request body: all_devices: must be a boolean.');
+  }
+  if (devices === undefined || devices === null) return { ids: [], all: all === true };
+  if (!Array.isArray(devices) || !devices.every((d) => typeof d === 'string' && d !== '')) {
+    throw new Invalid('Validating request body: devices: must be a list of device ids.');
+  }
+  return { ids: devices as string[], all: all === true };
+}

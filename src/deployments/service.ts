@@ -14,7 +14,14 @@ import type { InventoryService } from '../inventory/service.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
 import { DeviceAttempts } from './attempts.js';
-import { type DeploymentTargetInput, type NewDeployment, optionalCount, phasesOf, requiredString } from './creation.js';
+import {
+  type DeploymentTargetInput,
+  listedTargets,
+  type NewDeployment,
+  optionalCount,
+  phasesOf,
+  requiredString,
+} from './creation.js';
 import { deploymentControlMap } from './rules/controlmap.js';
 import type { DeviceProvides } from './rules/matching.js';
 import { firstPhaseStart, phaseOfPosition, planPhases } from './rules/phases.js';
@@ -73,28 +80,24 @@ export class DeploymentService implements ArtifactUsage {
     let kind: DeploymentTarget = 'devices';
     let group: string | null = null;
     let filter: { id: string; name: string; terms: unknown[] } | null = null;
+    const { ids, all } = listedTargets(body);
     if (target.kind === 'devices') {
-      const listed = body.devices;
-      const all = body.all_devices;
-      if (all !== undefined && typeof all !== 'boolean') {
-        throw new Invalid('Validating request body: all_devices: must be a boolean.');
-      }
-      if (listed !== undefined && listed !== null) {
-        if (!Array.isArray(listed) || !listed.every((d) => typeof d === 'string' && d !== '')) {
-          throw new Invalid('Validating request body: devices: must be a list of device ids.');
-        }
-      }
-      const ids = (listed as string[] | undefined) ?? [];
-      if (all === true && ids.length > 0) {
+      if (all && ids.length > 0) {
         throw new Invalid('Validating request body: devices: must be blank when all_devices is set.');
       }
-      if (all !== true && ids.length === 0) throw new Invalid('Validating request body: devices: cannot be blank.');
-      if (all === true) {
+      if (!all && ids.length === 0) throw new Invalid('Validating request body: devices: cannot be blank.');
+      if (all) {
         kind = 'all';
         deviceIds = await this.targets.accepted(tenantId, []);
       } else {
         deviceIds = await this.targets.existing(tenantId, [...new Set(ids)]);
       }
+    } else if (ids.length > 0 || all) {
+      // Mender refuses only a device list or all_devices: true beside a group or filter; its GUI sends
+      // "all_devices": false with every group and filter deployment.
+      throw new Invalid(
+        `The deployment for ${target.kind} constructor should have neither list of devices nor all_devices flag set`,
+      );
     } else if (target.kind === 'group') {
       kind = 'group';
       group = target.group;
@@ -324,20 +327,26 @@ export class DeploymentService implements ArtifactUsage {
   }
 
   /** A device's deployments (newest first), each with the deployment and the device's part in it. */
-  async history(tenantId: string, deviceId: string, status: DeviceStatusFilter | undefined, page: Page) {
+  async history(
+    tenantId: string,
+    deviceId: string,
+    status: DeviceStatusFilter | readonly DeviceStatusFilter[] | undefined,
+    page: Page,
+  ) {
     const store = this.store(tenantId);
-    const rows = await store.history(deviceId, status, page);
+    const { rows, total } = await store.history(deviceId, status, page);
     const deployments = await this.views(
       tenantId,
       await store.deploymentsByIds([...new Set(rows.map((r) => r.deployment_id))]),
     );
     const byId = new Map(deployments.map((d) => [d.id, d]));
     const images = await this.images(tenantId, rows);
-    return rows.map((r) => ({
+    const history = rows.map((r) => ({
       id: r.id,
       deployment: byId.get(r.deployment_id),
       device: deviceWithImage(r, r.artifact_id ? images.get(r.artifact_id) : undefined),
     }));
+    return { history, total };
   }
 
   /** Aborts a deployment: every device that has not finished becomes aborted; the deployment finishes. */

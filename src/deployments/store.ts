@@ -367,21 +367,33 @@ export class DeploymentStore {
     return { rows, total };
   }
 
-  /** A device's device deployments, newest deployment first. */
-  async history(deviceId: string, status: DeviceStatusFilter | undefined, page: Page) {
-    let query = this.db
-      .selectFrom('device_deployments')
+  /** A device's device deployments, newest deployment first, and how many there are in all (the pager's total). */
+  async history(
+    deviceId: string,
+    status: DeviceStatusFilter | readonly DeviceStatusFilter[] | undefined,
+    page: Page,
+  ): Promise<{ rows: DeviceDeploymentTable[]; total: number }> {
+    const base = () => {
+      let q = this.db
+        .selectFrom('device_deployments')
+        .where('tenant_id', '=', this.tenantId)
+        .where('device_id', '=', deviceId)
+        .where('deleted_ts', 'is', null);
+      const statuses = (typeof status === 'string' ? [status] : (status ?? [])).flatMap(statusesOf);
+      if (statuses.length > 0) q = q.where('status', 'in', statuses as DeviceDeploymentStatus[]);
+      return q;
+    };
+    const rows = await base()
       .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('device_id', '=', deviceId)
-      .where('deleted_ts', 'is', null);
-    if (status) query = query.where('status', 'in', statusesOf(status) as DeviceDeploymentStatus[]);
-    return query
       .orderBy('deployment_created_ts', 'desc')
       .orderBy('id')
       .limit(page.perPage)
       .offset((page.page - 1) * page.perPage)
       .execute();
+    const { n } = await base()
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return { rows, total: Number(n) };
   }
 
   /** A device's finished device deployments still in its history. */

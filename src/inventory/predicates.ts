@@ -15,8 +15,11 @@ export type Condition =
   | { kind: 'eqArray'; negate: boolean; values: Scalar[] }
   /** `$in` / `$nin` (negated). */
   | { kind: 'in'; negate: boolean; values: (Scalar | boolean)[] }
-  /** `$gt $gte $lt $lte`: only values of the same type bracket compare (numbers with numbers, strings with strings). */
-  | { kind: 'range'; op: '>' | '>=' | '<' | '<='; value: Scalar | boolean }
+  /**
+   * `$gt $gte $lt $lte`: only values of the same type bracket compare (numbers with numbers, strings with strings).
+   * `$ltne` is `<` or the attribute is missing (`orMissing`).
+   */
+  | { kind: 'range'; op: '>' | '>=' | '<' | '<='; value: Scalar | boolean; orMissing?: boolean }
   | { kind: 'exists'; exists: boolean }
   /** `$regex` on string values; `valid` false means the pattern does not compile, so nothing matches. */
   | { kind: 'regex'; pattern: string; caseInsensitive: boolean; valid: boolean }
@@ -90,6 +93,11 @@ export function termOf(raw: unknown): Term {
       // Comparing with a whole array is MongoDB's array ordering, which no client uses: refused rather than guessed.
       if (!isScalar(value)) throw new Invalid(`${p.type}: value must be a string or a number`);
       return term({ kind: 'range', op: RANGE[p.type], value });
+    case '$ltne':
+      // "Less than or does not exist" (Mender's inventory API, FilterPredicate): the GUI finds offline devices
+      // with `system/check_in_time $ltne <threshold>`, devices that never checked in included.
+      if (!isScalar(value)) throw new Invalid(`${p.type}: value must be a string or a number`);
+      return term({ kind: 'range', op: '<', value, orMissing: true });
     case '$exists':
       if (typeof value === 'boolean') return term({ kind: 'exists', exists: value });
       if (typeof value === 'number') return term({ kind: 'exists', exists: value !== 0 });
@@ -98,7 +106,6 @@ export function termOf(raw: unknown): Term {
       if (typeof value !== 'string') throw new Invalid('$regex has to be a string');
       return term(regexOf(value));
     default:
-      // `$ltne` is in Mender's list of accepted types but is no MongoDB operator: Mender answers 400 (BadValue).
       throw new Invalid(`type: unknown operator ${p.type}`);
   }
 }

@@ -116,10 +116,15 @@ export class DeviceSearch {
       }
       case 'in':
         return not(any(valueIn(c.values)), c.negate);
-      case 'range':
-        if (typeof c.value === 'string') return any(sql`a.value_str ${sql.raw(c.op)} ${c.value}`);
-        if (typeof c.value === 'number') return any(sql`a.value_num ${sql.raw(c.op)} ${c.value}`);
-        return FALSE;
+      case 'range': {
+        const compared =
+          typeof c.value === 'string'
+            ? any(sql`a.value_str ${sql.raw(c.op)} ${c.value}`)
+            : typeof c.value === 'number'
+              ? any(sql`a.value_num ${sql.raw(c.op)} ${c.value}`)
+              : FALSE;
+        return c.orMissing ? sql`(${compared} or not ${any(TRUE)})` : compared;
+      }
       case 'exists':
         return c.exists ? any(TRUE) : sql`not ${any(TRUE)}`;
       case 'regex':

@@ -16,7 +16,31 @@ const enterpriseDeploymentsReason =
   'Enterprise deployments API (update control maps, v2 next with provides, filter deployments): documented in ' +
   '../shared/seeds/001_04e9a76ae7f6d9d4.txt, absent from the flat specs (see specs/mender/SOURCES.md).';
 
+const iotManagerReason =
+  "Mender's open-source iot-manager (mender-server backend/services/iot-manager/api/http/router.go) has no flat " +
+  'spec here. Flotilla has no integrations: the lists are empty, creation answers 501 with the reason, every ' +
+  'integration id is unknown (src/protocols/mender/iot-manager.ts). The web GUI reads the list on every page load.';
+
+const tenantadmReason =
+  "tenantadm is Enterprise (docs.mender.io/api/tenant-info); Mender's web GUI with Enterprise features on reads " +
+  "the caller's tenant from it. Answered with the tenant descriptor (id, name, tenant_token, status) of the open " +
+  "edition's tenant (src/protocols/mender/tenantadm.ts).";
+
 export const undocumentedRoutes: Record<string, string> = {
+  ...Object.fromEntries(
+    [
+      'GET /api/management/v1/iot-manager/integrations',
+      'POST /api/management/v1/iot-manager/integrations',
+      'GET /api/management/v1/iot-manager/integrations/{id}',
+      'DELETE /api/management/v1/iot-manager/integrations/{id}',
+      'PUT /api/management/v1/iot-manager/integrations/{id}/credentials',
+      'GET /api/management/v1/iot-manager/devices/{id}/state',
+      'GET /api/management/v1/iot-manager/devices/{id}/state/{integrationId}',
+      'PUT /api/management/v1/iot-manager/devices/{id}/state/{integrationId}',
+      'GET /api/management/v1/iot-manager/events',
+    ].map((route) => [route, iotManagerReason]),
+  ),
+  'GET /api/management/v1/tenantadm/user/tenant': tenantadmReason,
   ...Object.fromEntries(
     [
       'POST /api/management/v2/inventory/filters',

@@ -100,6 +100,8 @@ export interface MenderFleetOptions {
   logLevel?: 'debug' | 'info' | 'warning';
   /** More environment for every daemon (its update modules and scripts inherit it). */
   env?: Record<string, string>;
+  /** More mender.conf settings (e.g. ServerCertificate), over the defaults. */
+  config?: Record<string, unknown>;
 }
 
 export class MenderClient {
@@ -169,6 +171,7 @@ export async function startMenderClients(options: MenderFleetOptions): Promise<M
       DeviceTypeFile: join(dir, 'device_type'),
       // Several daemons side by side: none of them may claim the io.mender.* names on a shared bus.
       DBus: { Enabled: false },
+      ...options.config,
     };
     const configPath = join(dir, 'mender.conf');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);

@@ -4,6 +4,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { publicBaseOf } from '../../api/public-url.js';
 import { isJsonObject } from '../../api/schemas.js';
 import { Invalid } from '../../errors.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
@@ -37,7 +38,7 @@ const ConfirmationBody = Type.Unknown({
 });
 const TAGS = ['hawkBit DDI'];
 
-export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiService }) {
+export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { ddi: DdiService; publicUrl: string }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.setErrorHandler(ddiErrorHandler);
 
@@ -45,7 +46,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     ddi.authenticate(await ddi.tenant(params.tenant), params.controllerId, request.headers.authorization);
   /** The target's own URL, which the links of its answers start with. */
   const baseOf = (request: FastifyRequest, { tenant, controllerId }: Static<typeof TargetParams>) =>
-    `${request.protocol}://${request.host}/${encodeURIComponent(tenant)}/controller/v1/${encodeURIComponent(controllerId)}`;
+    `${publicBaseOf(request, publicUrl)}/${encodeURIComponent(tenant)}/controller/v1/${encodeURIComponent(controllerId)}`;
   const href = (url: string) => ({ href: url });
 
   const artifactJson = (base: string, moduleId: number, file: DdiFileTable) => {

@@ -8,7 +8,7 @@ import { DdiService } from './service.js';
 
 export async function hawkbitProtocol(app: FastifyInstance, services: Services): Promise<DdiService> {
   const ddi = new DdiService(services);
-  await app.register(ddiRoutes, { ddi });
+  await app.register(ddiRoutes, { ddi, publicUrl: services.config.publicUrl });
   await app.register(ddiManagementRoutes, { ddi, services });
   return ddi;
 }

@@ -9,6 +9,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { pageOf, pagingQuery, setPageHeaders } from '../../api/paging.js';
+import { publicBaseOf } from '../../api/public-url.js';
 import { literals } from '../../api/schemas.js';
 import type { ArtifactView, ReleaseView } from '../../artifacts/service.js';
 import type { TextMatch } from '../../artifacts/store.js';
@@ -89,13 +90,10 @@ function releaseV2(release: ReleaseView) {
   };
 }
 
-function baseUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
-}
-
 export async function artifactRoutes(fastify: FastifyInstance, { services }: { services: Services }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const artifacts = services.artifacts;
+  const baseUrl = (request: FastifyRequest) => publicBaseOf(request, services.config.publicUrl);
   await app.register(multipart, {
     limits: { fileSize: services.config.maxArtifactSize + 1, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20 },
   });

@@ -23,7 +23,11 @@ const DeploymentStatusQ = Type.Optional(literals(['inprogress', 'finished', 'pen
 const TypeQ = Type.Optional(Type.Union([Type.Literal('software'), Type.Literal('configuration')]));
 const CreatedQ = { created_before: Type.Optional(Type.Integer()), created_after: Type.Optional(Type.Integer()) };
 const SortQ = Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')]));
-const DeviceStatusQ = Type.Optional(literals([...deviceDeploymentStatuses, 'pause', 'active', 'finished']));
+const DeviceStatus = literals([...deviceDeploymentStatuses, 'pause', 'active', 'finished']);
+const DeviceStatusQ = Type.Optional(DeviceStatus);
+// The GUI's device drawer asks for a status group as repeated keys (`status=downloading&status=installing…`);
+// Mender's server reads only the first of them, Flotilla answers the whole group.
+const DeviceStatusesQ = Type.Optional(Type.Union([DeviceStatus, Type.Array(DeviceStatus)]));
 const StringOrList = Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())]));
 
 interface ListQuery {
@@ -124,9 +128,6 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
     { schema: { params: Type.Object({ name: Type.String() }) } },
     async (request, reply) => {
       const body = bodyOf(request);
-      if (body.devices !== undefined || body.all_devices !== undefined) {
-        throw new Invalid('Validating request body: devices: must be blank for a group deployment.');
-      }
       const group = request.params.name;
       const id = await deployments.create(userOf(request).tenantId, body, { kind: 'group', group });
       return created(reply, id);
@@ -135,9 +136,6 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
 
   app.post(V2, async (request, reply) => {
     const body = bodyOf(request) as NewDeployment & { filter_id?: unknown };
-    if (body.devices !== undefined || body.all_devices !== undefined) {
-      throw new Invalid('Validating request body: devices: must be blank for a filter deployment.');
-    }
     const id = await deployments.create(userOf(request).tenantId, body, { kind: 'filter', filterId: body.filter_id });
     return created(reply, id);
   });
@@ -212,11 +210,13 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
 
   app.get(
     `${V1}/devices/:id`,
-    { schema: { params: Id, querystring: Type.Object({ status: DeviceStatusQ, ...Paging }) } },
-    async (request) => {
+    { schema: { params: Id, querystring: Type.Object({ status: DeviceStatusesQ, ...Paging }) } },
+    async (request, reply) => {
       const q = request.query;
       const page = pageOf(q, 20, 20);
-      return deployments.history(userOf(request).tenantId, request.params.id, q.status, page);
+      const { history, total } = await deployments.history(userOf(request).tenantId, request.params.id, q.status, page);
+      setPageHeaders(request, reply, page, total);
+      return history;
     },
   );
 

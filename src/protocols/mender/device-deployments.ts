@@ -4,6 +4,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { publicBaseOf } from '../../api/public-url.js';
 import { isJsonObject } from '../../api/schemas.js';
 import { deviceOf } from '../../auth/guard.js';
 import type { Assignment, AttemptRef, ReportResult } from '../../deployments/attempts.js';
@@ -67,10 +68,6 @@ function parseLog(body: unknown): { timestamp: string; level: string; message: s
   });
 }
 
-function baseUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
-}
-
 /** A flat map of strings (the v1 POST body, v2 device_provides); anything else is a 400. */
 function providesOf(value: unknown): DeviceProvides {
   if (!isJsonObject(value)) throw new Invalid('failed to decode request body: expected an object');
@@ -83,6 +80,7 @@ function providesOf(value: unknown): DeviceProvides {
 export async function deviceDeploymentRoutes(fastify: FastifyInstance, { services }: { services: Services }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const deployments = services.deployments;
+  const baseUrl = (request: FastifyRequest) => publicBaseOf(request, services.config.publicUrl);
 
   const attempts = deployments.attempts;
 

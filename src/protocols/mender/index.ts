@@ -1,5 +1,6 @@
 // Mender: the device API (auth requests, inventory, deployments) and the management API (users, device
-// admission, inventory and groups, artifacts and releases, deployments), registered in one place.
+// admission, inventory and groups, artifacts and releases, deployments; the iot-manager and tenantadm calls the web
+// GUI makes, answered for an open edition), registered in one place.
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { artifactRoutes } from './artifacts.js';
@@ -7,6 +8,8 @@ import { deploymentRoutes } from './deployments.js';
 import { deviceDeploymentRoutes } from './device-deployments.js';
 import { deviceauthRoutes } from './deviceauth.js';
 import { inventoryRoutes } from './inventory.js';
+import { iotManagerRoutes } from './iot-manager.js';
+import { tenantadmRoutes } from './tenantadm.js';
 import { useradmRoutes } from './useradm.js';
 
 export async function menderProtocol(app: FastifyInstance, services: Services): Promise<void> {
@@ -16,4 +19,6 @@ export async function menderProtocol(app: FastifyInstance, services: Services): 
   await app.register(artifactRoutes, { services });
   await app.register(deploymentRoutes, { services });
   await app.register(deviceDeploymentRoutes, { services });
+  await app.register(iotManagerRoutes, { services });
+  await app.register(tenantadmRoutes, { services });
 }

@@ -433,7 +433,7 @@ for (const dialect of dialects) {
       for (const [type, value] of [
         ['$in', 'not-an-array'],
         ['$nin', 5],
-        ['$ltne', 1],
+        ['$ltne', [1]],
         ['$bogus', 1],
         ['$regex', 5],
         ['$exists', 'yes'],

@@ -71,7 +71,7 @@ export async function kantoRoutes(fastify: FastifyInstance, options: { services:
     const row = await kanto.devices.get(tenantId, request.params.id);
     return {
       ...viewOf(row),
-      connected: kanto.broker?.isConnected({ tenantId, deviceId: row.thing_id }) ?? null,
+      connected: kanto.broker?.isListening({ tenantId, deviceId: row.thing_id }) ?? null,
     };
   });
 

@@ -1,6 +1,15 @@
 // Applies every domain's migrations at start. Each domain keeps its own in its folder; names start with a
 // number so that tables are created before the tables that refer to them.
-import { type Kysely, type Migration, Migrator, sql } from 'kysely';
+import {
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
+  type Kysely,
+  type Migration,
+  Migrator,
+  type SchemaMetadata,
+  sql,
+  type TableMetadata,
+} from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
@@ -32,7 +41,11 @@ export async function migrate(db: Kysely<any>): Promise<void> {
     dialectOf(db) === 'postgres'
       ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0].schema
       : undefined;
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => all }, migrationTableSchema });
+  const migrator = new Migrator({
+    db: migrationTableSchema ? inOwnSchema(db, migrationTableSchema) : db,
+    provider: { getMigrations: async () => all },
+    migrationTableSchema,
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
@@ -40,4 +53,38 @@ export async function migrate(db: Kysely<any>): Promise<void> {
       `migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : error}`,
     );
   }
+}
+
+/**
+ * The database as the migrator sees it on PostgreSQL: its introspection (which bookkeeping tables exist) looks at
+ * this schema only. Kysely's own lists the tables of every schema and calls has_schema_privilege on each name, which
+ * fails ("schema … does not exist") when another schema of the database is dropped at that moment — as tests, each in
+ * a schema of their own, do all the time.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema
+function inOwnSchema(db: Kysely<any>, schema: string): Kysely<any> {
+  const introspection: DatabaseIntrospector = {
+    async getSchemas(): Promise<SchemaMetadata[]> {
+      return [{ name: schema }];
+    },
+    async getTables(): Promise<TableMetadata[]> {
+      const tables = sql<{
+        name: string;
+      }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ${schema}`;
+      const { rows } = await tables.execute(db);
+      // Only names matter to the migrator; columns are not read.
+      return rows.map((row) => ({ name: row.name, schema, isView: false, columns: [] }));
+    },
+    async getMetadata(): Promise<DatabaseMetadata> {
+      return { tables: await this.getTables() };
+    },
+  };
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === 'introspection') return introspection;
+      // Kysely keeps its state in private fields: methods must run on the instance itself, not the proxy.
+      const value = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

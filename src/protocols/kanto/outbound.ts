@@ -48,8 +48,13 @@ export class Pushes {
    * from is tried, and one that does not answer fails the attempt after the command timeout (retries apply).
    */
   reachable(device: KantoDeviceTable): boolean {
+    return this.listening(device) && device.last_seen_ts !== null;
+  }
+
+  /** Whether the device's connector takes commands (on an external broker: whether the device was ever heard). */
+  private listening(device: KantoDeviceTable): boolean {
     const listening = this.ctx.broker.isListening({ tenantId: device.tenant_id, deviceId: device.thing_id });
-    return listening !== false && device.last_seen_ts !== null;
+    return listening ?? device.last_seen_ts !== null;
   }
 
   /** Asks the deployments domain what the device should run and, if anything, sends it as `apply`. */
@@ -103,7 +108,8 @@ export class Pushes {
   /** Operators: refresh one device's current state now. */
   async refresh(tenantId: string, deviceId: string): Promise<{ activity_id: string }> {
     const device = await this.ctx.devices.get(tenantId, deviceId);
-    if (!this.reachable(device)) throw new Conflict('the Kanto device is not connected');
+    // A refresh only asks: it may go to a connector whose update manager has not spoken yet.
+    if (!this.listening(device)) throw new Conflict('the Kanto device is not connected');
     const ref = { tenantId, deviceId: device.thing_id };
     let activityId = '';
     await this.ctx.enqueue(ref, async () => {

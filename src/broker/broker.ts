@@ -12,12 +12,16 @@ export interface Broker {
   publish(topic: string, payload: string | Buffer): Promise<void>;
   subscribe(filter: string, handler: MessageHandler): Promise<void>;
   /**
-   * Whether a device can be reached now: the embedded broker knows its connections; an external broker cannot
-   * tell, so it answers undefined and the adapter judges by what it last heard from the device.
+   * Whether a device can take commands now: its connection (the device's connector, e.g. Kanto's suite-connector,
+   * not the update manager behind it) is up and subscribed to its commands. The embedded broker knows; an external
+   * broker cannot tell, so it answers undefined and the adapter judges by what it last heard from the device.
    */
-  isConnected(ref: DeviceRef): boolean | undefined;
-  /** Called when a device connects (embedded broker only: an external broker does not say). */
-  onDeviceConnected(handler: (ref: DeviceRef) => void): void;
+  isListening(ref: DeviceRef): boolean | undefined;
+  /**
+   * Called when a device's connection subscribes to its commands (embedded broker only: an external broker does
+   * not say). Not on connect: a command sent before the subscription exists is lost.
+   */
+  onDeviceListening(handler: (ref: DeviceRef) => void): void;
   /** Where devices connect, for logs and tests. */
   address(): string;
   close(): Promise<void>;

@@ -31,6 +31,21 @@ export interface EmbeddedBrokerOptions {
 
 const keyOf = (ref: DeviceRef) => `${ref.tenantId}\u0000${ref.deviceId}`;
 
+function addTo(map: Map<string, Set<Client>>, key: string, client: Client): void {
+  const clients = map.get(key) ?? new Set<Client>();
+  clients.add(client);
+  map.set(key, clients);
+}
+
+/** Removes the client; answers how many clients the key still has. */
+function removeFrom(map: Map<string, Set<Client>>, key: string, client: Client): number {
+  const clients = map.get(key);
+  if (!clients) return 0;
+  clients.delete(client);
+  if (clients.size === 0) map.delete(key);
+  return clients.size;
+}
+
 export class EmbeddedBroker implements Broker {
   readonly kind = 'embedded' as const;
   private aedes: Aedes | undefined;
@@ -38,9 +53,11 @@ export class EmbeddedBroker implements Broker {
   private readonly sessions = new WeakMap<Client, Session>();
   /** Connected clients per device (a reconnecting device may briefly have two). */
   private readonly online = new Map<string, Set<Client>>();
+  /** The connected clients of a device that are subscribed to its commands. */
+  private readonly listening = new Map<string, Set<Client>>();
   /** Which device each connected client id belongs to. */
   private readonly clientOwners = new Map<string, string>();
-  private readonly connectedHandlers: ((ref: DeviceRef) => void)[] = [];
+  private readonly listeningHandlers: ((ref: DeviceRef) => void)[] = [];
   private port = 0;
 
   constructor(private readonly options: EmbeddedBrokerOptions) {}
@@ -113,18 +130,30 @@ export class EmbeddedBroker implements Broker {
       if (!session) return;
       const key = keyOf(session.ref);
       this.clientOwners.set(client.id, key);
-      if (!this.online.has(key)) this.online.set(key, new Set());
-      this.online.get(key)?.add(client);
-      for (const handler of this.connectedHandlers) handler(session.ref);
+      addTo(this.online, key, client);
+    });
+    // A device can take commands once its command subscription exists: only then is it told that it is listening.
+    // (The event carries the filters as the device sent them, with the QoS granted: 128 is a refusal.)
+    const commands = (filter: string, ref: DeviceRef) => deviceSubscription(filter, ref) !== undefined;
+    aedes.on('subscribe', (subscriptions, client) => {
+      const session = client && this.sessions.get(client);
+      if (!session || !subscriptions.some((s) => (s.qos as number) !== 128 && commands(s.topic, session.ref))) return;
+      addTo(this.listening, keyOf(session.ref), client);
+      for (const handler of this.listeningHandlers) handler(session.ref);
+    });
+    aedes.on('unsubscribe', (unsubscriptions, client) => {
+      const session = client && this.sessions.get(client);
+      if (session && unsubscriptions.some((filter) => commands(filter, session.ref))) {
+        removeFrom(this.listening, keyOf(session.ref), client);
+      }
     });
     aedes.on('clientDisconnect', (client) => {
       const session = this.sessions.get(client);
       if (!session) return;
-      const clients = this.online.get(keyOf(session.ref));
-      clients?.delete(client);
-      if (!clients?.size && this.clientOwners.get(client.id) === keyOf(session.ref))
-        this.clientOwners.delete(client.id);
-      if (clients?.size === 0) this.online.delete(keyOf(session.ref));
+      const key = keyOf(session.ref);
+      removeFrom(this.listening, key, client);
+      const left = removeFrom(this.online, key, client);
+      if (left === 0 && this.clientOwners.get(client.id) === key) this.clientOwners.delete(client.id);
     });
     aedes.on('clientError', (client, error) =>
       log.debug({ client: client.id, err: error }, 'kanto: MQTT client error'),
@@ -177,12 +206,12 @@ export class EmbeddedBroker implements Broker {
     );
   }
 
-  isConnected(ref: DeviceRef): boolean {
-    return (this.online.get(keyOf(ref))?.size ?? 0) > 0;
+  isListening(ref: DeviceRef): boolean {
+    return (this.listening.get(keyOf(ref))?.size ?? 0) > 0;
   }
 
-  onDeviceConnected(handler: (ref: DeviceRef) => void): void {
-    this.connectedHandlers.push(handler);
+  onDeviceListening(handler: (ref: DeviceRef) => void): void {
+    this.listeningHandlers.push(handler);
   }
 
   address(): string {

@@ -99,11 +99,11 @@ export class ExternalBroker implements Broker {
     if (client.connected) await client.subscribeAsync(filter, { qos: 1 });
   }
 
-  isConnected(_ref: DeviceRef): undefined {
+  isListening(_ref: DeviceRef): undefined {
     return undefined;
   }
 
-  onDeviceConnected(): void {
+  onDeviceListening(): void {
     // An external broker does not tell who connects; the adapter learns it from the device's first message.
   }
 

@@ -18,7 +18,8 @@ export type CommandForm = 'hono' | 'generic';
 export type CloudTopic =
   | { kind: 'event'; ref: DeviceRef }
   | { kind: 'telemetry'; ref: DeviceRef }
-  | { kind: 'response'; ref: DeviceRef; requestId: string; status: number };
+  /** `status` is undefined where the topic names the operation instead (the envelope's status counts). */
+  | { kind: 'response'; ref: DeviceRef; requestId: string; status: number | undefined };
 
 /** A tenant or device segment: one topic level, no wildcards. */
 export function isSegment(value: string): boolean {
@@ -29,7 +30,12 @@ export function commandTopic(ref: DeviceRef, requestId: string, subject: string)
   return `command/${ref.tenantId}/${ref.deviceId}//req/${requestId}/${subject}`;
 }
 
-export function responseTopic(ref: DeviceRef, requestId: string, status: number): string {
+/** The filter that carries a device's commands in the per-device form (what a device's subscription becomes). */
+export function commandFilter(ref: DeviceRef): string {
+  return `command/${ref.tenantId}/${ref.deviceId}//req/#`;
+}
+
+export function responseTopic(ref: DeviceRef, requestId: string, status: number | string): string {
   return `command/${ref.tenantId}/${ref.deviceId}//res/${requestId}/${status}`;
 }
 
@@ -51,9 +57,12 @@ export function parseCloudTopic(topic: string): CloudTopic | undefined {
   if (kind === 'event' && plain) return { kind: 'event', ref };
   if (kind === 'telemetry' && plain) return { kind: 'telemetry', ref };
   if (kind === 'command' && tail.length === 4 && tail[0] === '' && tail[1] === 'res') {
+    // Hono puts the request id and the status in the topic; the examples of Kanto's update manager API answer on
+    // `command//<device>/res//apply` (no request id, the operation where the status goes). The Ditto envelope
+    // carries the correlation id and the status either way, so both forms are answers.
     const [, , requestId, status] = tail;
-    if (!requestId || !/^[1-5][0-9][0-9]$/.test(status)) return undefined;
-    return { kind: 'response', ref, requestId, status: Number(status) };
+    if (!status || !isSegment(status) || requestId.length > 256) return undefined;
+    return { kind: 'response', ref, requestId, status: /^[1-5][0-9][0-9]$/.test(status) ? Number(status) : undefined };
   }
   return undefined;
 }
@@ -73,19 +82,21 @@ export function devicePublishTopic(topic: string, ref: DeviceRef): string | unde
     if (topic === short || topic === `${short}/` || topic === `${short}//`) return `${long}/${own}`;
     if (topic === `${short}/${own}` || topic === `${short}/${own}/`) return `${long}/${own}`;
   }
-  const response = /^command\/([^/]*)\/([^/]*)\/\/?res\/([^/]+)\/([1-5][0-9][0-9])$/.exec(topic);
+  // Hono's `command///res/<req-id>/<status>`, with the device (and tenant) named or not, and the update manager
+  // examples' `command//<device>/res//<operation>`.
+  const response = /^command\/([^/]*)\/([^/]*)\/\/?res\/([^/]*)\/([^/]+)$/.exec(topic);
   if (response) {
     const [, tenant, device, requestId, status] = response;
     const deviceOk = device === '' || device === ref.deviceId;
     const tenantOk = tenant === '' || (tenant === ref.tenantId && device === ref.deviceId);
-    if (deviceOk && tenantOk) return responseTopic(ref, requestId, Number(status));
+    if (deviceOk && tenantOk && isSegment(status)) return responseTopic(ref, requestId, status);
   }
   return undefined;
 }
 
 /** An embedded-broker device subscribes: the per-device filter it really gets, and its form; undefined refuses. */
 export function deviceSubscription(filter: string, ref: DeviceRef): { filter: string; form: CommandForm } | undefined {
-  const own = `command/${ref.tenantId}/${ref.deviceId}//req/#`;
+  const own = commandFilter(ref);
   if (filter === 'command///req/#' || filter === 'command//+/req/#' || filter === `command//${ref.deviceId}/req/#`) {
     return { filter: own, form: 'hono' };
   }

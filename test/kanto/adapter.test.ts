@@ -135,8 +135,14 @@ for (const dialect of dialects) {
         await device.publishEvent('{not json');
         await device.publishEvent({
           topic: `${prefix}/things/twin/commands/modify`,
-          path: '/features/Other',
+          path: '/features/UpdateManager/bogus',
           value: {},
+        });
+        // Another feature of a full Kanto device is none of Flotilla's business: ignored, not refused.
+        await device.publishEvent({
+          topic: `${prefix}/things/twin/commands/modify`,
+          path: '/features/ContainerFactory',
+          value: { definition: ['com.bosch.iot.suite.edge.containers:ContainerFactory:1.3.0'] },
         });
         await device.publishEvent({
           topic: `${prefix}/things/twin/commands/modify`,
@@ -180,6 +186,7 @@ for (const dialect of dialects) {
         assert.ok(reasons.some((r) => r.includes('replayed')));
         assert.ok(reasons.some((r) => r.includes('unknown correlation id')));
         assert.ok(reasons.some((r) => r.includes('unknown activity')));
+        assert.equal(reasons.length, 7, reasons.join('\n'));
         assert.deepEqual(await inventory(t, deviceId), before, 'inventory unchanged');
         assert.ok(device.connected, 'the device connection stays up');
         // The adapter still works for this device afterwards.

@@ -24,6 +24,7 @@ import { inventoryOf } from '../../src/protocols/kanto/current-state.js';
 import { parseUsername } from '../../src/protocols/kanto/devices.js';
 import {
   commandEnvelope,
+  consentAnswerEnvelope,
   isThingId,
   MalformedMessage,
   parseEnvelope,
@@ -45,11 +46,18 @@ describe('Hono topics', () => {
       requestId: 'abc',
       status: 204,
     });
+    // The update manager API's examples answer on `command//<device>/res//apply`: the envelope carries the status.
+    assert.deepEqual(parseCloudTopic('command/tenant-1/org.eclipse.kanto:exampleDevice//res//apply'), {
+      kind: 'response',
+      ref,
+      requestId: '',
+      status: undefined,
+    });
     for (const bad of [
       'e',
       'event//x',
       'event/t',
-      'command/t/d//res/abc/ok',
+      'command/t/d//res/abc/',
       'command/t/d//req/abc/apply',
       'event/t/d/x',
     ]) {
@@ -65,6 +73,10 @@ describe('Hono topics', () => {
     assert.equal(devicePublishTopic('t', ref), `telemetry/${own}`);
     assert.equal(devicePublishTopic('command///res/0215/204', ref), `command/${own}//res/0215/204`);
     assert.equal(devicePublishTopic(`command/${own}//res/0215/400`, ref), `command/${own}//res/0215/400`);
+    assert.equal(
+      devicePublishTopic('command//org.eclipse.kanto:exampleDevice/res//apply', ref),
+      `command/${own}//res//apply`,
+    );
     assert.equal(devicePublishTopic('event/tenant-1/org.eclipse.kanto:other', ref), undefined);
     assert.equal(devicePublishTopic('command/tenant-2/org.eclipse.kanto:exampleDevice//res/1/204', ref), undefined);
     assert.equal(devicePublishTopic(`command/${own}//req/1/apply`, ref), undefined, 'devices cannot send commands');
@@ -150,6 +162,15 @@ describe('Ditto envelopes', () => {
       refresh,
     );
     assert.deepEqual(parseDesiredState(apply.value.desiredState), apply.value.desiredState);
+    // The owner's answer to a consent request carries the request's correlation id.
+    const request = readDeviceMessage(parseEnvelope(example('consent.request.event.json')));
+    assert.equal(request.kind, 'consent');
+    const consent = exampleJson('consent-feedback.command.json');
+    assert.equal(request.kind === 'consent' && request.correlationId, consent.headers['correlation-id']);
+    assert.deepEqual(
+      consentAnswerEnvelope('org.eclipse.kanto:exampleDevice', consent.headers['correlation-id'], consent.value),
+      consent,
+    );
   });
 
   it('refuses malformed envelopes with the reason', () => {
@@ -198,10 +219,18 @@ describe('Ditto envelopes', () => {
     );
     assert.throws(
       bad((e) => {
-        e.path = '/features/Other/outbox/messages/feedback';
+        e.path = '/features/UpdateManager/outbox/feedback';
       }),
       /unknown message path/,
     );
+    // Other features of the thing are told apart from malformed messages (ignored, not refused).
+    const other = structuredClone(feedback);
+    other.path = '/features/Other/outbox/messages/feedback';
+    assert.deepEqual(readDeviceMessage(parseEnvelope(Buffer.from(JSON.stringify(other)))), {
+      kind: 'other-feature',
+      thingId: 'org.eclipse.kanto:exampleDevice',
+      feature: 'Other',
+    });
     const response = exampleJson('apply.response-204.json');
     delete response.headers['correlation-id'];
     assert.throws(() => readDeviceMessage(parseEnvelope(Buffer.from(JSON.stringify(response)))), /correlation-id/);
@@ -350,42 +379,62 @@ describe('desired states', () => {
 });
 
 describe('command tracker', () => {
+  const verdict = (answer: { verdict: string }) => answer.verdict;
+
   it('settles on the answer, refuses replays, unknown ids and other devices', async () => {
     const tracker = new CommandTracker({ timeoutMs: 10_000, attempts: 3 });
     const sent: string[] = [];
-    const outcome = tracker.run(ref, async (id) => {
+    const outcome = tracker.run(ref, 'activity-1', async (id) => {
       sent.push(id);
     });
     assert.equal(sent.length, 1);
-    assert.equal(tracker.answer(sent[0], { ...ref, deviceId: 'x:y' }, 204), 'wrong-device');
-    assert.equal(tracker.answer('never-sent', ref, 204), 'unknown');
-    assert.equal(tracker.answer(sent[0], ref, 204), 'accepted');
+    assert.equal(verdict(tracker.answer(sent[0], { ...ref, deviceId: 'x:y' }, 204)), 'wrong-device');
+    assert.equal(verdict(tracker.answer('never-sent', ref, 204)), 'unknown');
+    assert.deepEqual(tracker.answer(sent[0], ref, 204), { verdict: 'accepted', key: 'activity-1' });
     assert.deepEqual(await outcome, { kind: 'answered', status: 204 });
-    assert.equal(tracker.answer(sent[0], ref, 204), 'replayed');
+    assert.equal(verdict(tracker.answer(sent[0], ref, 204)), 'replayed');
+    assert.equal(tracker.isWaiting('activity-1'), false);
     tracker.close();
   });
 
   it('sends again with a new correlation id, then times out', async () => {
     const tracker = new CommandTracker({ timeoutMs: 20, attempts: 3 });
     const sent: string[] = [];
-    const outcome = await tracker.run(ref, async (id) => {
+    const outcome = await tracker.run(ref, 'activity-1', async (id) => {
       sent.push(id);
     });
     assert.deepEqual(outcome, { kind: 'timeout', attempts: 3 });
     assert.equal(new Set(sent).size, 3);
-    assert.equal(tracker.answer(sent[0], ref, 204), 'replayed', 'a late answer is refused');
+    assert.equal(verdict(tracker.answer(sent[0], ref, 204)), 'replayed', 'a late answer is refused');
     assert.equal(tracker.pending, 0);
   });
 
   it('an answer to an earlier attempt still settles the command', async () => {
     const tracker = new CommandTracker({ timeoutMs: 20, attempts: 5 });
     const sent: string[] = [];
-    const outcome = tracker.run(ref, async (id) => {
+    const outcome = tracker.run(ref, 'activity-1', async (id) => {
       sent.push(id);
       if (sent.length === 2) setImmediate(() => tracker.answer(sent[0], ref, 400, 'bad'));
     });
     assert.deepEqual(await outcome, { kind: 'answered', status: 400, error: 'bad' });
     assert.equal(sent.length, 2);
+    tracker.close();
+  });
+
+  it('settles without an answer once the device shows it started (nothing is sent again)', async () => {
+    const tracker = new CommandTracker({ timeoutMs: 20, attempts: 5 });
+    const sent: string[] = [];
+    const outcome = tracker.run(ref, 'activity-1', async (id) => {
+      sent.push(id);
+    });
+    assert.equal(tracker.isWaiting('activity-1'), true);
+    assert.equal(tracker.started('another-activity'), false);
+    assert.equal(tracker.started('activity-1'), true);
+    assert.deepEqual(await outcome, { kind: 'started' });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(sent.length, 1, 'sent once');
+    assert.equal(verdict(tracker.answer(sent[0], ref, 204)), 'replayed', 'a late 204 is a replay');
+    assert.equal(tracker.started('activity-1'), false);
     tracker.close();
   });
 });

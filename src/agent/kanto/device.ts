@@ -7,6 +7,7 @@
 //
 // Topics: `hono` (Flotilla's embedded broker, like Hono's MQTT adapter: `command///req/#`, `e`,
 // `command///res/<req-id>/<status>`) or `generic` (a plain broker: tenant and device in every topic).
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -44,6 +45,16 @@ export interface KantoDeviceOptions {
   reportEachPhase?: boolean;
   /** Milliseconds each phase takes (default 0). */
   phaseDelayMs?: number;
+  /**
+   * How command answers travel. `hono` (default): on the response topic, as Hono's MQTT adapter has them. `seed`:
+   * on the topic form of the update manager API's examples, `command//<thing>/res//<operation>` (embedded broker).
+   * `none`: never, as behind a suite-connector in generic mode, which does not forward them.
+   */
+  answers?: 'hono' | 'seed' | 'none';
+  /** Milliseconds between connecting (feature created, current state reported) and subscribing to commands. */
+  subscribeDelayMs?: number;
+  /** Phases before which the update manager asks its owner's consent (and waits for it). */
+  ownerConsent?: Phase[];
   hardwareNodes?: { id: string; version?: string; name?: string; parameters?: KeyValue[] }[];
   installed?: InstalledComponent[];
   clientId?: string;
@@ -75,6 +86,7 @@ export class KantoDeviceSimulator extends EventEmitter {
   private installed: InstalledComponent[];
   private running: Promise<void> = Promise.resolve();
   private lastTimestamp = 0;
+  private consentWaiting: { correlationId: string; resolve: (approved: boolean) => void } | undefined;
   /** Every command received, for tests that replay or inspect them. */
   readonly commands: { topic: string; requestId: string; envelope: Envelope }[] = [];
   /** Every answer sent, for tests that replay one. */
@@ -114,9 +126,8 @@ export class KantoDeviceSimulator extends EventEmitter {
     });
     this.client = client;
     client.on('message', (topic, payload) => this.onCommand(topic, payload));
-    const filter = this.options.topics === 'hono' ? 'command///req/#' : `command/${this.own}//req/#`;
-    const granted = await client.subscribeAsync(filter, { qos: 1 });
-    if (granted.some((g) => g.qos === 128)) throw new Error(`subscription to ${filter} refused`);
+    // The update manager subscribes first; a connector in front of it may come up (and subscribe) later.
+    if (!this.options.subscribeDelayMs) await this.subscribe();
     await this.publishEvent({
       topic: `${this.namespacePath}/things/twin/commands/modify`,
       headers: { 'response-required': false },
@@ -124,6 +135,16 @@ export class KantoDeviceSimulator extends EventEmitter {
       value: { definition: [DEFINITION], properties: { domain: this.domain } },
     });
     await this.reportCurrentState('');
+    if (this.options.subscribeDelayMs) {
+      await sleep(this.options.subscribeDelayMs);
+      await this.subscribe();
+    }
+  }
+
+  private async subscribe(): Promise<void> {
+    const filter = this.options.topics === 'hono' ? 'command///req/#' : `command/${this.own}//req/#`;
+    const granted = await this.connection().subscribeAsync(filter, { qos: 1 });
+    if (granted.some((g) => g.qos === 128)) throw new Error(`subscription to ${filter} refused`);
   }
 
   get connected(): boolean {
@@ -134,7 +155,8 @@ export class KantoDeviceSimulator extends EventEmitter {
     return this.options.topics === 'hono' ? 'e' : `event/${this.own}`;
   }
 
-  private responseTopic(requestId: string, status: number): string {
+  private responseTopic(requestId: string, status: number, operation = ''): string {
+    if (this.options.answers === 'seed' && operation) return `command//${this.options.thingId}/res//${operation}`;
     return this.options.topics === 'hono'
       ? `command///res/${requestId}/${status}`
       : `command/${this.own}//res/${requestId}/${status}`;
@@ -147,9 +169,9 @@ export class KantoDeviceSimulator extends EventEmitter {
   }
 
   /** Publishes an answer on the response topic (raw, for hostile tests). */
-  async publishResponse(requestId: string, status: number, message: object | string): Promise<void> {
+  async publishResponse(requestId: string, status: number, message: object | string, operation = ''): Promise<void> {
     const payload = typeof message === 'string' ? message : JSON.stringify(message);
-    const topic = this.responseTopic(requestId, status);
+    const topic = this.responseTopic(requestId, status, operation);
     this.responses.push({ topic, payload });
     await this.connection().publishAsync(topic, payload, { qos: 1 });
   }
@@ -223,27 +245,63 @@ export class KantoDeviceSimulator extends EventEmitter {
     const ignoreClosed = (error: unknown) => this.emit('publish-error', error);
     if (operation === 'apply') this.onApply(requestId, envelope).catch(ignoreClosed);
     else if (operation === 'refresh') this.onRefresh(requestId, envelope).catch(ignoreClosed);
+    else if (operation === 'consent') this.onConsentAnswer(requestId, envelope).catch(ignoreClosed);
+  }
+
+  /** The owner's answer: taken only with the correlation id of the request (as the update manager checks). */
+  private async onConsentAnswer(requestId: string, envelope: Envelope): Promise<void> {
+    const waiting = this.consentWaiting;
+    const value = envelope.value as { ownerConsentFeedback?: { status?: string } } | undefined;
+    if (!waiting || envelope.headers?.['correlation-id'] !== waiting.correlationId) {
+      return this.answer(requestId, envelope, 'consent', 'correlation id mismatch');
+    }
+    this.consentWaiting = undefined;
+    await this.answer(requestId, envelope, 'consent');
+    waiting.resolve(value?.ownerConsentFeedback?.status === 'APPROVED');
+  }
+
+  /** Asks the owner's consent before `command` and waits for the answer; true when approved. */
+  private async askConsent(activityId: string, command: string): Promise<boolean> {
+    const correlationId = randomUUID();
+    const answered = new Promise<boolean>((resolve) => {
+      this.consentWaiting = { correlationId, resolve };
+    });
+    await this.publishEvent({
+      topic: `${this.namespacePath}/things/live/messages/consent`,
+      headers: { 'content-type': 'application/json', 'correlation-id': correlationId, 'response-required': true },
+      path: `${FEATURE}/outbox/messages/consent`,
+      value: { activityId, timestamp: this.timestamp(), ownerConsent: { command } },
+    });
+    this.emit('consent', activityId, command);
+    return answered;
   }
 
   private async answer(requestId: string, request: Envelope, operation: string, error?: string): Promise<void> {
     const correlationId = request.headers?.['correlation-id'];
     // An absent response-required means true; without a correlation-id nothing can be matched, so nothing is sent.
     if (request.headers?.['response-required'] === false || typeof correlationId !== 'string') return;
+    if (this.options.answers === 'none') return;
     const base = { topic: request.topic, path: `${FEATURE}/outbox/messages/${operation}` };
     if (!error) {
-      await this.publishResponse(requestId, 204, {
-        ...base,
-        headers: { 'correlation-id': correlationId, 'response-required': false },
-        status: 204,
-      });
+      await this.publishResponse(
+        requestId,
+        204,
+        { ...base, headers: { 'correlation-id': correlationId, 'response-required': false }, status: 204 },
+        operation,
+      );
       return;
     }
-    await this.publishResponse(requestId, 400, {
-      ...base,
-      headers: { 'content-type': 'application/json', 'correlation-id': correlationId, 'response-required': false },
-      value: { error: 'messages:parameter.invalid', status: 400, message: error },
-      status: 400,
-    });
+    await this.publishResponse(
+      requestId,
+      400,
+      {
+        ...base,
+        headers: { 'content-type': 'application/json', 'correlation-id': correlationId, 'response-required': false },
+        value: { error: 'messages:parameter.invalid', status: 400, message: error },
+        status: 400,
+      },
+      operation,
+    );
   }
 
   private readValue(envelope: Envelope): { activityId: string; timestamp?: number; desiredState?: unknown } | string {
@@ -358,6 +416,17 @@ export class KantoDeviceSimulator extends EventEmitter {
       ['activate', 'UPDATING', 'UPDATE_SUCCESS', 'UPDATE_FAILURE'],
     ];
     for (const [phase, busy, success, failure] of phases) {
+      if (this.options.ownerConsent?.includes(phase)) {
+        const command = phase === 'download' ? 'DOWNLOAD' : phase === 'update' ? 'UPDATE' : 'ACTIVATE';
+        if (!(await this.askConsent(activityId, command))) {
+          // Denied: the update manager rolls the agents back; nothing of the desired state was applied.
+          for (const action of actions) action.status = 'UPDATE_FAILURE';
+          await this.feedback(activityId, 'INCOMPLETE', actions, `the owner denied the update before ${command}`);
+          await this.reportCurrentState(activityId);
+          this.emit('finished', activityId, 'INCOMPLETE');
+          return;
+        }
+      }
       for (const action of actions) {
         const removal = removals.some((r) => r.id === action.component.id);
         action.status = removal ? (phase === 'update' ? 'REMOVING' : action.status) : busy;

@@ -21,7 +21,9 @@ export type DeviceMessage =
   | { kind: 'properties'; thingId: string; properties: FeatureProperties }
   | { kind: 'feedback'; thingId: string; activityId: string; timestamp: number; feedback: Feedback }
   | { kind: 'response'; thingId: string; operation: string; correlationId: string; status: number; error?: string }
-  | { kind: 'consent'; thingId: string; activityId: string; command: string };
+  | { kind: 'consent'; thingId: string; activityId: string; command: string; correlationId: string }
+  /** A message about another feature of the thing (a full Kanto device has several): not Flotilla's business. */
+  | { kind: 'other-feature'; thingId: string; feature: string };
 
 export interface FeatureProperties {
   domain?: string;
@@ -205,6 +207,10 @@ export function readDeviceMessage(envelope: DittoEnvelope): DeviceMessage {
   const channel = `${parts[3]}/${parts[4]}`;
   const action = parts.slice(5).join('/');
   const { path } = envelope;
+  const feature = /^\/features\/([^/]+)/.exec(path)?.[1];
+  if (feature && feature !== FEATURE && (channel === 'twin/commands' || channel === 'live/messages')) {
+    return { kind: 'other-feature', thingId, feature };
+  }
   if (channel === 'twin/commands' && (action === 'modify' || action === 'merge' || action === 'create')) {
     if (path === FEATURE_PATH) {
       if (!isObject(envelope.value)) fail('feature value must be an object');
@@ -247,7 +253,9 @@ export function readDeviceMessage(envelope: DittoEnvelope): DeviceMessage {
     if (typeof value.activityId !== 'string') fail('consent activityId must be a string');
     const consent = value.ownerConsent;
     if (!isObject(consent) || typeof consent.command !== 'string') fail('ownerConsent.command is missing');
-    return { kind: 'consent', thingId, activityId: value.activityId, command: consent.command };
+    const correlationId = envelope.headers?.['correlation-id'];
+    if (typeof correlationId !== 'string' || !correlationId) fail('a consent request needs a correlation-id header');
+    return { kind: 'consent', thingId, activityId: value.activityId, command: consent.command, correlationId };
   }
   fail(`unknown outbox message ${operation}`);
 }
@@ -263,6 +271,24 @@ export function commandEnvelope(
     topic: `${topicPrefixOf(thingId)}/things/live/messages/${operation}`,
     headers: { 'content-type': 'application/json', 'correlation-id': correlationId, 'response-required': true },
     path: `${FEATURE_PATH}/inbox/messages/${operation}`,
+    value,
+  };
+}
+
+/**
+ * The owner's answer to a consent request: an inbox `consent` message carrying the request's correlation id (the
+ * update manager refuses any other), as examples/consent-feedback.command.json shows it; the update manager
+ * answers it with 204.
+ */
+export function consentAnswerEnvelope(
+  thingId: string,
+  correlationId: string,
+  value: { activityId: string; timestamp: number; ownerConsentFeedback: { status: 'APPROVED' | 'DENIED' } },
+): DittoEnvelope {
+  return {
+    topic: `${topicPrefixOf(thingId)}/things/live/messages/consent`,
+    headers: { 'content-type': 'application/json', 'correlation-id': correlationId, 'response-required': true },
+    path: `${FEATURE_PATH}/inbox/messages/consent`,
     value,
   };
 }

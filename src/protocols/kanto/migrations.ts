@@ -56,4 +56,37 @@ export const kantoMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Numbered after every other domain's migrations (a migration may not come before one already applied). The
+  // activity's `reported` status and JSON log were written and never read: the attempt keeps both.
+  '0105_kanto_consent': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('kanto_activities').dropColumn('reported').execute();
+      await db.schema.alterTable('kanto_activities').dropColumn('log_json').execute();
+      await db.schema
+        .createTable('kanto_consents')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('activity_id', 'text', (c) => c.primaryKey())
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('deployment_id', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('correlation_id', 'text', (c) => c.notNull())
+        .addColumn('requested_ts', 'text', (c) => c.notNull())
+        .addColumn('answer', 'text')
+        .addColumn('answered_ts', 'text')
+        .execute();
+      await db.schema
+        .createIndex('kanto_consents_deployment')
+        .on('kanto_consents')
+        .columns(['tenant_id', 'deployment_id', 'answered_ts'])
+        .execute();
+      await db.schema
+        .createTable('kanto_consent_decisions')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('deployment_id', 'text', (c) => c.notNull())
+        .addColumn('decision', 'text', (c) => c.notNull())
+        .addColumn('decided_ts', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('kanto_consent_decisions_pk', ['tenant_id', 'deployment_id'])
+        .execute();
+    },
+  },
 };

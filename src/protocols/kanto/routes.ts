@@ -1,6 +1,7 @@
 // Management routes for Kanto: desired states (stored as artifacts, deployed like any other), Kanto device
-// registration (thing id, device type, embedded-broker password) and an on-demand refresh of a device's current
-// state. All under /api/kanto/v1, for which the auth guard asks for a user token.
+// registration (thing id, device type, embedded-broker password), an on-demand refresh of a device's current
+// state, and owner consent decisions per deployment. All under /api/kanto/v1, for which the auth guard asks for a
+// user token.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -23,6 +24,15 @@ const NewDesiredStateBody = Type.Unknown({
 const NewDeviceBody = Type.Unknown({
   description: '{thing_id, device_type?, password?, generate_password?: boolean}',
 });
+
+const ConsentBody = Type.Object(
+  {
+    decision: Type.Union([Type.Literal('approved'), Type.Literal('denied')], {
+      description: "the owner's answer to every consent request of the deployment's Kanto devices",
+    }),
+  },
+  { additionalProperties: false },
+);
 
 export async function kantoRoutes(fastify: FastifyInstance, options: { services: Services; kanto: Kanto }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -71,9 +81,26 @@ export async function kantoRoutes(fastify: FastifyInstance, options: { services:
     const row = await kanto.devices.get(tenantId, request.params.id);
     return {
       ...viewOf(row),
-      connected: kanto.broker?.isConnected({ tenantId, deviceId: row.thing_id }) ?? null,
+      // The device's connector (suite-connector, or the update manager itself) is connected and subscribed to its
+      // commands; that says nothing of the update manager behind a connector, whose last message is `last_seen`.
+      // Null on an external broker, which does not say who is connected.
+      connector_connected: kanto.broker?.isListening({ tenantId, deviceId: row.thing_id }) ?? null,
     };
   });
+
+  // Owner consent, per deployment: what the operator decided for every device of it, and the devices' requests.
+  app.get(`${KANTO_PREFIX}/deployments/:id/consent`, { schema: { params: Id } }, async (request) => {
+    return kanto.running().consents.view(userOf(request).tenantId, request.params.id);
+  });
+
+  app.put(
+    `${KANTO_PREFIX}/deployments/:id/consent`,
+    { schema: { params: Id, body: ConsentBody } },
+    async (request) => {
+      const { decision } = request.body;
+      return kanto.running().consents.decide(userOf(request).tenantId, request.params.id, decision);
+    },
+  );
 
   app.post(`${KANTO_PREFIX}/devices/:id/refresh`, { schema: { params: Id } }, async (request, reply) => {
     const tenantId = userOf(request).tenantId;

@@ -1,7 +1,15 @@
 // Kanto's SQL, through Kysely: Kanto devices, activities, and the look at device deployments that finds work due.
 import type { Kysely } from 'kysely';
 import type { Tables } from '../../store/schema.js';
-import { type ActivityStatus, KANTO_FACE, type KantoActivityTable, type KantoDeviceTable } from './tables.js';
+import {
+  type ActivityStatus,
+  type ConsentDecision,
+  KANTO_FACE,
+  type KantoActivityTable,
+  type KantoConsentDecisionTable,
+  type KantoConsentTable,
+  type KantoDeviceTable,
+} from './tables.js';
 
 export const OPEN_ACTIVITY: ActivityStatus[] = ['sent', 'acknowledged', 'running'];
 
@@ -153,5 +161,64 @@ export class KantoStore {
       .where('attempt', '=', ref.attempt)
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  /** A consent request replaces the activity's earlier one (the update manager asks before each phase). */
+  async saveConsentRequest(row: KantoConsentTable): Promise<void> {
+    await this.db.deleteFrom('kanto_consents').where('activity_id', '=', row.activity_id).execute();
+    await this.db.insertInto('kanto_consents').values(row).execute();
+  }
+
+  /** Records the answer unless one was recorded already (by another process or message); answers whether it did. */
+  async answerConsent(row: KantoConsentTable, answer: ConsentDecision, ts: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('kanto_consents')
+      .set({ answer, answered_ts: ts })
+      .where('activity_id', '=', row.activity_id)
+      .where('correlation_id', '=', row.correlation_id)
+      .where('answered_ts', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  waitingConsents(tenantId: string, where: { deploymentId?: string; deviceId?: string }) {
+    let query = this.db
+      .selectFrom('kanto_consents')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('answered_ts', 'is', null);
+    if (where.deploymentId) query = query.where('deployment_id', '=', where.deploymentId);
+    if (where.deviceId) query = query.where('device_id', '=', where.deviceId);
+    return query.execute();
+  }
+
+  consentRequests(tenantId: string, deploymentId: string): Promise<KantoConsentTable[]> {
+    return this.db
+      .selectFrom('kanto_consents')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .orderBy('requested_ts')
+      .execute();
+  }
+
+  consentDecision(tenantId: string, deploymentId: string): Promise<KantoConsentDecisionTable | undefined> {
+    return this.db
+      .selectFrom('kanto_consent_decisions')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .executeTakeFirst();
+  }
+
+  /** An operator may change the decision; requests already answered keep their answer. */
+  async saveConsentDecision(row: KantoConsentDecisionTable): Promise<void> {
+    await this.db
+      .insertInto('kanto_consent_decisions')
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(['tenant_id', 'deployment_id']).doUpdateSet({ decision: row.decision, decided_ts: row.decided_ts }),
+      )
+      .execute();
   }
 }

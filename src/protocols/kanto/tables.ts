@@ -1,5 +1,6 @@
 // Kanto's own tables: which Flotilla devices are Kanto things (with their embedded-broker password and what they
-// run), and the activities (apply / refresh) sent to them, which carry the feedback's progress and log.
+// run), the activities (apply / refresh) sent to them with the replay guard of their feedback (progress and logs
+// live with the domain's attempt), and owner consent requests with the operators' decisions.
 /** The face (auth set name) Kanto things carry in the devices domain. */
 export const KANTO_FACE = 'kanto:mqtt';
 
@@ -35,14 +36,10 @@ export interface KantoActivityTable {
   attempt: number;
   artifact_name: string | null;
   status: ActivityStatus;
-  /** The last deployment status reported for it (pending until feedback moves it). */
-  reported: string;
   /** The `timestamp` of the last feedback taken (ms since epoch): older ones are replays. */
   feedback_ts: number;
   /** sha256 of the last feedback taken: one with the same timestamp and digest is a replay, another is news. */
   feedback_digest: string;
-  /** The deployment log lines written so far ([{timestamp, level, message}]). */
-  log_json: string;
   created_ts: string;
   updated_ts: string;
 }
@@ -51,5 +48,37 @@ declare module '../../store/schema.js' {
   interface Tables {
     kanto_devices: KantoDeviceTable;
     kanto_activities: KantoActivityTable;
+  }
+}
+
+export type ConsentDecision = 'approved' | 'denied';
+
+/** A device's request for its owner's consent during an apply (the latest per activity), and its answer. */
+export interface KantoConsentTable {
+  tenant_id: string;
+  activity_id: string;
+  device_id: string;
+  deployment_id: string;
+  /** DOWNLOAD, UPDATE or ACTIVATE: the phase the update manager is about to start. */
+  command: string;
+  /** The request's Ditto correlation id, which the answer must carry. */
+  correlation_id: string;
+  requested_ts: string;
+  answer: ConsentDecision | null;
+  answered_ts: string | null;
+}
+
+/** The operator's consent decision for every device of a deployment. */
+export interface KantoConsentDecisionTable {
+  tenant_id: string;
+  deployment_id: string;
+  decision: ConsentDecision;
+  decided_ts: string;
+}
+
+declare module '../../store/schema.js' {
+  interface Tables {
+    kanto_consents: KantoConsentTable;
+    kanto_consent_decisions: KantoConsentDecisionTable;
   }
 }

@@ -51,6 +51,11 @@ export interface Config {
   mqttPort: number | 'off';
   /** `mqtt://user:pass@host:port` of an external broker (Mosquitto, Hono); when set, no embedded broker runs. */
   mqttUrl: string;
+  /**
+   * The embedded broker's MQTT over TLS listener (Hono's MQTT adapter listens on 8883): its port (0 picks a free
+   * one) or 'off', and the PEM files of its certificate (chain) and private key.
+   */
+  mqttTls: { port: number | 'off'; certFile: string; keyFile: string };
   /** Kanto commands: seconds to wait for the device's answer, attempts before the device deployment fails. */
   kantoCommandTimeout: number;
   kantoCommandAttempts: number;
@@ -82,6 +87,7 @@ export function defaultConfig(): Config {
     logLevel: 'info',
     mqttPort: 1883,
     mqttUrl: '',
+    mqttTls: { port: 'off', certFile: '', keyFile: '' },
     kantoCommandTimeout: 30,
     kantoCommandAttempts: 3,
     kantoPushInterval: 5,
@@ -118,6 +124,12 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_SWEEP_INTERVAL) c.sweepInterval = intOf('FLOTILLA_SWEEP_INTERVAL', env.FLOTILLA_SWEEP_INTERVAL);
   if (env.FLOTILLA_MQTT_PORT) c.mqttPort = mqttPortOf('FLOTILLA_MQTT_PORT', env.FLOTILLA_MQTT_PORT);
   if (env.FLOTILLA_MQTT_URL) c.mqttUrl = env.FLOTILLA_MQTT_URL;
+  c.mqttTls = mqttTlsOf(c.mqttTls, {
+    port: env.FLOTILLA_MQTT_TLS_PORT,
+    certFile: env.FLOTILLA_MQTT_TLS_CERT,
+    keyFile: env.FLOTILLA_MQTT_TLS_KEY,
+    names: ['FLOTILLA_MQTT_TLS_PORT', 'FLOTILLA_MQTT_TLS_CERT', 'FLOTILLA_MQTT_TLS_KEY'],
+  });
   if (env.FLOTILLA_KANTO_PUSH_INTERVAL)
     c.kantoPushInterval = intOf('FLOTILLA_KANTO_PUSH_INTERVAL', env.FLOTILLA_KANTO_PUSH_INTERVAL);
   return c;
@@ -169,6 +181,23 @@ function mqttPortOf(name: string, value: string): number | 'off' {
   return value === 'off' ? 'off' : intOf(name, value);
 }
 
+/** The TLS listener's settings over `base`: a port needs both PEM files. */
+function mqttTlsOf(
+  base: Config['mqttTls'],
+  given: { port?: string; certFile?: string; keyFile?: string; names: [string, string, string] },
+): Config['mqttTls'] {
+  const [portName, certName, keyName] = given.names;
+  const tls = {
+    port: given.port ? mqttPortOf(portName, given.port) : base.port,
+    certFile: given.certFile ? resolve(given.certFile) : base.certFile,
+    keyFile: given.keyFile ? resolve(given.keyFile) : base.keyFile,
+  };
+  if (tls.port !== 'off' && (!tls.certFile || !tls.keyFile)) {
+    throw new Error(`${portName} needs a certificate and a key: ${certName} and ${keyName} (PEM files)`);
+  }
+  return tls;
+}
+
 /** Parses `--name value` and `--name=value` flags; returns the flags and the remaining words. */
 export function parseFlags(argv: string[]): { flags: Record<string, string>; rest: string[] } {
   const flags: Record<string, string> = {};
@@ -199,6 +228,12 @@ export function fromFlags(base: Config, flags: Record<string, string>): Config {
     c.deploymentTimeout = intOf('--deployment-timeout', flags['deployment-timeout']);
   if (flags['mqtt-port'] !== undefined) c.mqttPort = mqttPortOf('--mqtt-port', flags['mqtt-port']);
   if (flags['mqtt-url'] !== undefined) c.mqttUrl = flags['mqtt-url'];
+  c.mqttTls = mqttTlsOf(c.mqttTls, {
+    port: flags['mqtt-tls-port'],
+    certFile: flags['mqtt-tls-cert'],
+    keyFile: flags['mqtt-tls-key'],
+    names: ['--mqtt-tls-port', '--mqtt-tls-cert', '--mqtt-tls-key'],
+  });
   return c;
 }
 

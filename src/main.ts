@@ -9,6 +9,9 @@ const USAGE = `usage:
   flotilla serve [--port N] [--data DIR]        start the server (env FLOTILLA_PORT, FLOTILLA_DATA, FLOTILLA_DATABASE_URL)
         [--mqtt-port N|off] [--mqtt-url URL]   Kanto: embedded MQTT broker port (default 1883, env FLOTILLA_MQTT_PORT)
                                                 or an external broker (env FLOTILLA_MQTT_URL=mqtt://host:port)
+        [--mqtt-tls-port N|off --mqtt-tls-cert PEM --mqtt-tls-key PEM]
+                                                Kanto: MQTT over TLS on the embedded broker (default off; env
+                                                FLOTILLA_MQTT_TLS_PORT, FLOTILLA_MQTT_TLS_CERT, FLOTILLA_MQTT_TLS_KEY)
         [--public-url URL] [--trust-proxy LIST]  the URL every link starts with (env FLOTILLA_PUBLIC_URL), and the
                                                 proxies whose X-Forwarded-* count (env FLOTILLA_TRUST_PROXY, default loopback)
   flotilla migrate [--data DIR]                 apply database migrations and exit

@@ -4,6 +4,7 @@
 // the device may not make is acknowledged and dropped (MQTT 3.1.1 cannot refuse one without closing the
 // connection), with a log line.
 import { createServer, type Server } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Broker, BrokerLog, DeviceAuthenticator, MessageHandler } from './broker.js';
 import {
@@ -25,6 +26,8 @@ interface Session {
 export interface EmbeddedBrokerOptions {
   port: number;
   host: string;
+  /** MQTT over TLS beside plain MQTT, on the same broker (the same devices, credentials and topics). */
+  tls?: { port: number; cert: Buffer; key: Buffer };
   authenticate: DeviceAuthenticator;
   log: BrokerLog;
 }
@@ -50,6 +53,7 @@ export class EmbeddedBroker implements Broker {
   readonly kind = 'embedded' as const;
   private aedes: Aedes | undefined;
   private server: Server | undefined;
+  private tlsServer: TlsServer | undefined;
   private readonly sessions = new WeakMap<Client, Session>();
   /** Connected clients per device (a reconnecting device may briefly have two). */
   private readonly online = new Map<string, Set<Client>>();
@@ -159,21 +163,21 @@ export class EmbeddedBroker implements Broker {
       log.debug({ client: client.id, err: error }, 'kanto: MQTT client error'),
     );
     this.aedes = aedes;
-    const server = createServer(aedes.handle);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    }).catch(async (error) => {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      this.aedes = undefined;
+    const { tls } = this.options;
+    try {
+      this.server = await listen(createServer(aedes.handle), this.options.port, this.options.host);
+      if (tls) {
+        this.tlsServer = await listen(
+          createTlsServer({ cert: tls.cert, key: tls.key }, aedes.handle),
+          tls.port,
+          this.options.host,
+        );
+      }
+    } catch (error) {
+      await this.close();
       throw error;
-    });
-    const address = server.address();
-    this.port = typeof address === 'object' && address ? address.port : this.options.port;
-    this.server = server;
+    }
+    this.port = portOf(this.server, this.options.port);
   }
 
   private broker(): Aedes {
@@ -223,12 +227,36 @@ export class EmbeddedBroker implements Broker {
     return this.port;
   }
 
+  /** Where devices connect over TLS, when that listener runs. */
+  tlsAddress(): string | undefined {
+    if (!this.tlsServer || !this.options.tls) return undefined;
+    const host = this.options.host === '0.0.0.0' ? '127.0.0.1' : this.options.host;
+    return `mqtts://${host}:${portOf(this.tlsServer, this.options.tls.port)}`;
+  }
+
   async close(): Promise<void> {
-    const aedes = this.aedes;
-    const server = this.server;
+    const { aedes, server, tlsServer } = this;
     this.aedes = undefined;
     this.server = undefined;
+    this.tlsServer = undefined;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of [server, tlsServer]) {
+      if (s?.listening) await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
   }
+}
+
+function listen<S extends Server>(server: S, port: number, host: string): Promise<S> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function portOf(server: Server | undefined, fallback: number): number {
+  const address = server?.address();
+  return typeof address === 'object' && address ? address.port : fallback;
 }

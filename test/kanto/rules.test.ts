@@ -103,13 +103,14 @@ describe('Hono topics', () => {
     assert.ok(!topicMatches('#', '$flotilla/dropped'));
   });
 
-  it('parses embedded-broker usernames <thing-id>@<tenant-id>', () => {
+  it('parses embedded-broker usernames <auth-id>@<tenant> as Hono does', () => {
     assert.deepEqual(parseUsername('org.eclipse.kanto:exampleDevice@tenant-1'), {
-      thingId: 'org.eclipse.kanto:exampleDevice',
-      tenantId: 'tenant-1',
+      authId: 'org.eclipse.kanto:exampleDevice',
+      tenant: 'tenant-1',
     });
-    assert.deepEqual(parseUsername('ns:a@b@tenant'), { thingId: 'ns:a@b', tenantId: 'tenant' });
-    for (const bad of ['', 'nothing', '@tenant', 'no-colon@tenant', 'ns:dev@', 'ns:d/ev@t', 'ns:dev@t/x']) {
+    assert.deepEqual(parseUsername('ns:a@b@tenant'), { authId: 'ns:a@b', tenant: 'tenant' });
+    assert.deepEqual(parseUsername('sensor-0815@DEFAULT'), { authId: 'sensor-0815', tenant: 'DEFAULT' });
+    for (const bad of ['', 'nothing', '@tenant', 'has space@tenant', 'ns:dev@', 'ns:d/ev@t', 'ns:dev@t/x', 'a#b@t']) {
       assert.equal(parseUsername(bad), undefined, bad);
     }
     assert.ok(isThingId('org.eclipse.kanto:exampleDevice'));

@@ -28,6 +28,8 @@ export interface InstalledComponent {
 
 export interface KantoDeviceOptions {
   url: string;
+  /** For an `mqtts://` URL: the certificate (PEM) to trust besides the system's. */
+  ca?: string | Buffer;
   username?: string;
   password?: string;
   /** The tenant segment of per-device topics (Flotilla's tenant id). */
@@ -123,6 +125,7 @@ export class KantoDeviceSimulator extends EventEmitter {
       clean: true,
       reconnectPeriod: 0,
       protocolVersion: 4,
+      ...(this.options.ca ? { ca: this.options.ca } : {}),
     });
     this.client = client;
     client.on('message', (topic, payload) => this.onCommand(topic, payload));

@@ -1,11 +1,13 @@
 // Kanto devices: an operator registers a thing (thing id, device type, and for the embedded broker a password,
 // stored scrypt-hashed); the thing becomes a Flotilla device with a `kanto:mqtt` face, preauthorized, so it is
 // accepted when it first shows up and appears in the same device list and admission API as every other device.
-// Embedded-broker credentials: username `<thing-id>@<tenant-id>`, the password set at registration.
+// Embedded-broker credentials, as Hono's MQTT adapter takes them: username `<auth-id>@<tenant>`, where the auth-id is
+// the thing id unless registered apart and the tenant is its id or its name (the hawkBit tenant name, DEFAULT for the
+// default tenant), and the password set at registration.
 import { randomBytes } from 'node:crypto';
 import type { DeviceAuthenticator } from '../../broker/broker.js';
 import { isSegment } from '../../broker/topics.js';
-import { Invalid, NotFound } from '../../errors.js';
+import { Conflict, Invalid, NotFound } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { now } from '../../store/db.js';
 import { hashPassword, verifyPassword } from '../../users/password.js';
@@ -18,14 +20,19 @@ export const DEFAULT_DEVICE_TYPE = 'kanto';
 
 export const identityOf = (thingId: string) => ({ thing_id: thingId });
 
-/** `<thing-id>@<tenant-id>`; the thing id may itself hold an `@`, the tenant id cannot. */
-export function parseUsername(username: string): { thingId: string; tenantId: string } | undefined {
+/** A Hono auth-id: a non-empty name without whitespace or MQTT topic characters. */
+export function isAuthId(value: unknown): value is string {
+  return typeof value === 'string' && /^[^\s/+#\p{Cc}]{1,256}$/u.test(value);
+}
+
+/** `<auth-id>@<tenant>`; the auth-id may itself hold an `@` (thing ids may), the tenant cannot. */
+export function parseUsername(username: string): { authId: string; tenant: string } | undefined {
   const at = username.lastIndexOf('@');
   if (at <= 0) return undefined;
-  const thingId = username.slice(0, at);
-  const tenantId = username.slice(at + 1);
-  if (!isThingId(thingId) || !isSegment(tenantId)) return undefined;
-  return { thingId, tenantId };
+  const authId = username.slice(0, at);
+  const tenant = username.slice(at + 1);
+  if (!isAuthId(authId) || !isSegment(tenant)) return undefined;
+  return { authId, tenant };
 }
 
 export interface KantoDeviceView {
@@ -34,6 +41,8 @@ export interface KantoDeviceView {
   device_type: string;
   artifact_name: string | null;
   last_seen: string | null;
+  /** What the device logs in with (Hono's auth-id). */
+  auth_id: string;
   /** Embedded broker: the MQTT username; the tenant segment of per-device topics is the tenant id. */
   username: string;
   tenant_id: string;
@@ -47,7 +56,8 @@ export function viewOf(row: KantoDeviceTable): KantoDeviceView {
     device_type: row.device_type,
     artifact_name: row.artifact_name,
     last_seen: row.last_seen_ts,
-    username: `${row.thing_id}@${row.tenant_id}`,
+    auth_id: row.auth_id,
+    username: `${row.auth_id}@${row.tenant_id}`,
     tenant_id: row.tenant_id,
     has_password: row.password_hash !== null,
   };
@@ -63,7 +73,13 @@ export class KantoDevices {
   /** Registers (or re-registers) a thing; answers its view and, when Flotilla made the password up, the password. */
   async register(
     tenantId: string,
-    body: { thing_id?: unknown; password?: unknown; device_type?: unknown; generate_password?: unknown },
+    body: {
+      thing_id?: unknown;
+      auth_id?: unknown;
+      password?: unknown;
+      device_type?: unknown;
+      generate_password?: unknown;
+    },
   ): Promise<KantoDeviceView & { password?: string }> {
     if (!isThingId(body.thing_id)) {
       throw new Invalid('thing_id: must be "<namespace>:<name>" without "/", "+", "#" or spaces (at most 256)');
@@ -71,6 +87,9 @@ export class KantoDevices {
     const thingId = body.thing_id;
     if (body.password !== undefined && (typeof body.password !== 'string' || body.password.length < 12)) {
       throw new Invalid('password: must be a string of at least 12 characters');
+    }
+    if (body.auth_id !== undefined && !isAuthId(body.auth_id)) {
+      throw new Invalid('auth_id: must be 1 to 256 characters without spaces, "/", "+" or "#"');
     }
     if (body.device_type !== undefined && (typeof body.device_type !== 'string' || !body.device_type.trim())) {
       throw new Invalid('device_type: must be a non-empty string');
@@ -87,6 +106,7 @@ export class KantoDevices {
       tenant_id: tenantId,
       device_id: admitted.deviceId,
       thing_id: thingId,
+      auth_id: (body.auth_id as string | undefined) ?? existing?.auth_id ?? thingId,
       password_hash: password ? await hashPassword(password) : (existing?.password_hash ?? null),
       device_type: (body.device_type as string | undefined) ?? existing?.device_type ?? DEFAULT_DEVICE_TYPE,
       artifact_name: existing?.device_id === admitted.deviceId ? existing.artifact_name : null,
@@ -94,6 +114,10 @@ export class KantoDevices {
       created_ts: existing?.created_ts ?? ts,
       updated_ts: ts,
     };
+    const taken = await this.store.deviceByAuthId(tenantId, row.auth_id);
+    if (taken && taken.thing_id !== thingId) {
+      throw new Conflict(`auth_id: ${row.auth_id} is the auth-id of thing ${taken.thing_id} already`);
+    }
     await this.services.store.transaction(async (trx) => {
       await new KantoStore(trx).upsertDevice(row);
       // Deployments match on device_type from the first moment, before the device ever reports.
@@ -124,16 +148,18 @@ export class KantoDevices {
       const bad = (reason: string) => ({ refused: 'bad-credentials' as const, reason });
       if (!username) return bad('anonymous clients are refused');
       const parsed = parseUsername(username);
-      if (!parsed) return bad('username must be <thing-id>@<tenant-id>');
-      if (!(await this.services.tenants.byId(parsed.tenantId))) return bad('unknown tenant');
-      const row = await this.store.deviceByThing(parsed.tenantId, parsed.thingId);
+      if (!parsed) return bad('username must be <auth-id>@<tenant>');
+      const tenant =
+        (await this.services.tenants.byId(parsed.tenant)) ?? (await this.services.tenants.byHawkbitName(parsed.tenant));
+      if (!tenant) return bad('unknown tenant');
+      const row = await this.store.deviceByAuthId(tenant.id, parsed.authId);
       if (!row?.password_hash) return bad('unknown thing or no password registered');
       if (!password || !(await verifyPassword(password.toString('utf8'), row.password_hash))) {
         return bad('wrong password');
       }
       const status = await this.admit(row);
       if (status !== 'ok') return { refused: 'not-authorized' as const, reason: status };
-      return { tenantId: parsed.tenantId, deviceId: parsed.thingId };
+      return { tenantId: tenant.id, deviceId: row.thing_id };
     };
   }
 

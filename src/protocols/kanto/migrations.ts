@@ -1,6 +1,6 @@
 // Kanto tables. A device is found by thing id (topics, credentials) and by device id (the deployment poll);
 // one apply per device deployment attempt, which the unique index makes true across server processes.
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import { columnTypes } from '../../store/migration.js';
 
 export const kantoMigrations: Record<string, Migration> = {
@@ -60,6 +60,15 @@ export const kantoMigrations: Record<string, Migration> = {
   // activity's `reported` status and JSON log were written and never read: the attempt keeps both.
   '0105_kanto_consent': {
     async up(db: Kysely<unknown>) {
+      // Hono's auth-id: what a device logs in with, its own name beside the thing id (the thing id until set).
+      await db.schema.alterTable('kanto_devices').addColumn('auth_id', 'text').execute();
+      await sql`UPDATE kanto_devices SET auth_id = thing_id`.execute(db);
+      await db.schema
+        .createIndex('kanto_devices_auth_id')
+        .on('kanto_devices')
+        .columns(['tenant_id', 'auth_id'])
+        .unique()
+        .execute();
       await db.schema.alterTable('kanto_activities').dropColumn('reported').execute();
       await db.schema.alterTable('kanto_activities').dropColumn('log_json').execute();
       await db.schema

@@ -93,14 +93,10 @@ export async function kantoRoutes(fastify: FastifyInstance, options: { services:
     return kanto.running().consents.view(userOf(request).tenantId, request.params.id);
   });
 
-  app.put(
-    `${KANTO_PREFIX}/deployments/:id/consent`,
-    { schema: { params: Id, body: ConsentBody } },
-    async (request) => {
-      const { decision } = request.body;
-      return kanto.running().consents.decide(userOf(request).tenantId, request.params.id, decision);
-    },
-  );
+  app.put(`${KANTO_PREFIX}/deployments/:id/consent`, { schema: { params: Id, body: ConsentBody } }, async (request) => {
+    const { decision } = request.body;
+    return kanto.running().consents.decide(userOf(request).tenantId, request.params.id, decision);
+  });
 
   app.post(`${KANTO_PREFIX}/devices/:id/refresh`, { schema: { params: Id } }, async (request, reply) => {
     const tenantId = userOf(request).tenantId;

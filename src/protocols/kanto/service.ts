@@ -2,6 +2,7 @@
 // else the embedded one on --mqtt-port, unless that is 'off') and the adapter above it. A port already taken (e.g.
 // by a Mosquitto on 1883) is a clear warning, not a failed start: HTTP keeps serving, Kanto over MQTT is off.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Broker, BrokerLog } from '../../broker/broker.js';
 import { EmbeddedBroker } from '../../broker/embedded.js';
 import { ExternalBroker } from '../../broker/external.js';
@@ -42,11 +43,15 @@ export class Kanto {
     if (this.config.mqttUrl) {
       broker = new ExternalBroker({ url: this.config.mqttUrl, log });
     } else if (this.config.mqttPort !== 'off') {
+      const { mqttTls } = this.config;
       broker = new EmbeddedBroker({
         port: this.config.mqttPort,
         host: this.config.host,
         authenticate: this.devices.authenticator(),
         log,
+        ...(mqttTls.port !== 'off'
+          ? { tls: { port: mqttTls.port, cert: readFileSync(mqttTls.certFile), key: readFileSync(mqttTls.keyFile) } }
+          : {}),
       });
     } else {
       log.info({}, 'kanto: no MQTT broker configured (--mqtt-port off, no FLOTILLA_MQTT_URL); Kanto devices are off');
@@ -76,7 +81,8 @@ export class Kanto {
     await adapter.start();
     this.broker = broker;
     this.adapter = adapter;
-    log.info({ broker: broker.kind, address: broker.address() }, 'kanto: MQTT broker ready');
+    const tls = broker instanceof EmbeddedBroker ? broker.tlsAddress() : undefined;
+    log.info({ broker: broker.kind, address: broker.address(), ...(tls ? { tls } : {}) }, 'kanto: MQTT broker ready');
   }
 
   /** The running adapter, or a 409 saying Kanto is off. */

@@ -48,6 +48,15 @@ export class KantoStore {
       .executeTakeFirst();
   }
 
+  deviceByAuthId(tenantId: string, authId: string): Promise<KantoDeviceTable | undefined> {
+    return this.db
+      .selectFrom('kanto_devices')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('auth_id', '=', authId)
+      .executeTakeFirst();
+  }
+
   deviceById(tenantId: string, deviceId: string): Promise<KantoDeviceTable | undefined> {
     return this.db
       .selectFrom('kanto_devices')

@@ -10,6 +10,8 @@ export interface KantoDeviceTable {
   device_id: string;
   /** The Ditto thing id `<namespace>:<name>`, which is also the Hono device id in topics. */
   thing_id: string;
+  /** Hono's auth-id: the name the device logs in with (`<auth-id>@<tenant>`); the thing id unless set apart. */
+  auth_id: string;
   /** scrypt hash of the embedded-broker password; null when the device only uses an external broker. */
   password_hash: string | null;
   device_type: string;

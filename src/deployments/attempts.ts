@@ -170,6 +170,77 @@ export class DeviceAttempts {
     return outcome.kind === 'retry' ? 'retrying' : 'applied';
   }
 
+  // ---- cancellations a device confirms or refuses (hawkBit DDI) --------------------------------------------------
+
+  /**
+   * The device cancels its live attempt (or confirms a cancellation already made): the attempt ends `aborted`, not
+   * as a failure, so no retry follows. An attempt already aborted stays so (`unchanged`, the log still written).
+   */
+  async cancelledByDevice(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
+    return this.store.transaction(async (trx): Promise<ReportResult> => {
+      const store = this.sql(ref.tenantId, trx);
+      const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
+      const state = stateOf(dd, ref.attempt);
+      if (!dd) return 'gone';
+      if (state.kind === 'gone' || state.kind === 'decommissioned' || state.kind === 'ended') return state.kind;
+      if (state.kind === 'live') {
+        const ts = now();
+        const changed = await store.updateDeviceDeployment(dd.id, dd.status, {
+          status: 'aborted',
+          active: 0,
+          finished_ts: ts,
+          ...(options.log?.length ? { has_log: 1 } : {}),
+        });
+        if (!changed) throw new Conflict('the device deployment changed concurrently; report again');
+        await this.recount(ref.tenantId, ref.deploymentId, trx);
+      }
+      await this.logWithin(trx, store, { ...dd, has_log: state.kind === 'live' ? 1 : dd.has_log }, options);
+      return state.kind === 'live' ? 'applied' : 'unchanged';
+    });
+  }
+
+  /**
+   * The device refuses an operator's abort it cannot carry out now (hawkBit's rejected cancellation): the aborted
+   * attempt goes on where it was (installing once started, else pending), so the device can still end it with its
+   * own outcome. Only an abort is refused this way; a decommissioned device's attempt stays ended.
+   */
+  async cancellationRefused(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
+    return this.store.transaction(async (trx): Promise<ReportResult> => {
+      const store = this.sql(ref.tenantId, trx);
+      const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
+      const state = stateOf(dd, ref.attempt);
+      if (!dd) return 'gone';
+      if (state.kind === 'gone' || state.kind === 'decommissioned' || state.kind === 'ended') return state.kind;
+      if (state.kind === 'aborted') {
+        const changed = await store.updateDeviceDeployment(dd.id, dd.status, {
+          status: dd.started_ts ? 'installing' : 'pending',
+          active: 1,
+          finished_ts: null,
+          ...(options.log?.length ? { has_log: 1 } : {}),
+        });
+        if (!changed) throw new Conflict('the device deployment changed concurrently; report again');
+        await this.recount(ref.tenantId, ref.deploymentId, trx);
+      }
+      await this.logWithin(trx, store, { ...dd, has_log: state.kind === 'aborted' ? 1 : dd.has_log }, options);
+      return state.kind === 'aborted' ? 'applied' : 'unchanged';
+    });
+  }
+
+  /** The lines and the protocol's own facts of a cancellation, in its transaction (`dd` as it is now). */
+  private async logWithin(
+    trx: Trx,
+    store: DeploymentStore,
+    dd: DeviceDeploymentTable,
+    options: Pick<ReportOptions, 'log' | 'alongside'>,
+  ): Promise<void> {
+    const log = options.log ?? [];
+    if (log.length) {
+      await store.appendLog(dd.deployment_id, dd.device_id, log);
+      if (!dd.has_log) await store.updateDeviceDeployment(dd.id, dd.status, { has_log: 1 });
+    }
+    await options.alongside?.(trx);
+  }
+
   /** Server-side ends (noartifact, already-installed, a conflicting request's failure): one transaction. */
   private async serverEnds(
     tenantId: string,

@@ -2,11 +2,11 @@
 // still has to confirm, else a new action for whatever the deployments domain assigns), each action's lifecycle
 // read off the attempt it serves (never stored), its history, and feedback onto the attempt in one transaction.
 import type { Transaction } from 'kysely';
-import type { AttemptRef, AttemptState } from '../../deployments/attempts.js';
+import type { AttemptRef, AttemptState, ReportResult } from '../../deployments/attempts.js';
 import { NotFound } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { Tables } from '../../store/schema.js';
-import { cancellationAcknowledged, deploymentEffect, type Feedback, levelOf, logLine } from './feedback.js';
+import { cancelEffect, deploymentEffect, type Feedback, levelOf, logLine } from './feedback.js';
 import type { DdiAction, DdiActionRow } from './tables.js';
 import type { Target, Targets } from './target.js';
 
@@ -171,51 +171,82 @@ export class DdiActions {
     return { status, messages: count < 0 ? lines : lines.slice(0, count) };
   }
 
-  /** deploymentBase feedback: the status onto the attempt, details into its log, one transaction. */
+  /** deploymentBase feedback onto the attempt (see feedback.ts), details into its log, one transaction. */
   async deploymentFeedback(target: Target, action: DdiActionRow, feedback: Feedback): Promise<'ok' | 'gone'> {
     // Whether the attempt is still live is the domain's answer to the report (a refused one is gone).
     const { tenantId } = target;
     const ref = this.refOf(target, action);
     const line = { timestamp: now(), level: levelOf(feedback), message: logLine('deployment', feedback) };
+    const attempts = this.services.deployments.attempts;
     const effect = deploymentEffect(feedback);
-    if (!effect.status)
-      return (await this.services.deployments.attempts.appendLog(ref, [line])) === 'ok' ? 'ok' : 'gone';
-    const installed = effect.status === 'success';
-    const result = await this.services.deployments.attempts.report(ref, effect.status, {
-      log: [line],
-      // What the target runs now, in the same transaction as the attempt's success.
-      alongside: installed
-        ? async (trx) => {
-            const row = {
-              ...target.row,
-              artifact_name: action.artifact_name,
-              installed_action_id: action.id,
-              updated_ts: now(),
-            };
-            await this.store(tenantId, trx).updateTarget(row.controller_id, {
-              artifact_name: row.artifact_name,
-              installed_action_id: row.installed_action_id,
-              updated_ts: row.updated_ts,
-            });
-            await this.targets.writeInventory(tenantId, row.device_id, row, trx);
-          }
-        : undefined,
-    });
-    return result === 'applied' || result === 'retrying' || result === 'unchanged' ? 'ok' : 'gone';
+    let result: ReportResult | 'ok' | 'gone';
+    switch (effect.kind) {
+      case 'log':
+        result = await attempts.appendLog(ref, [line]);
+        break;
+      case 'canceled':
+        result = await attempts.cancelledByDevice(ref, {
+          log: [line],
+          alongside: (trx) => this.store(tenantId, trx).acknowledgeCancel(action.id, now()),
+        });
+        this.rows.delete(`${tenantId}|${action.id}`);
+        break;
+      case 'step':
+      case 'downloaded':
+        result = await attempts.progress(ref, effect.kind === 'step' ? effect.step : 'downloading', { log: [line] });
+        break;
+      case 'end':
+        result = await attempts.end(ref, effect.outcome, {
+          log: [line],
+          // What the target runs now, in the same transaction as the attempt's success.
+          alongside: effect.outcome === 'success' ? (trx) => this.installed(target, action, trx) : undefined,
+        });
+        break;
+    }
+    return result === 'ok' || result === 'applied' || result === 'retrying' || result === 'unchanged' ? 'ok' : 'gone';
   }
 
-  /** cancelAction feedback: logged; an acknowledgement closes the action (in the same transaction). */
+  /** The target runs the action's artifact now: its row and its inventory, in the caller's transaction. */
+  private async installed(target: Target, action: DdiActionRow, trx: Transaction<Tables>): Promise<void> {
+    const row = {
+      ...target.row,
+      artifact_name: action.artifact_name,
+      installed_action_id: action.id,
+      updated_ts: now(),
+    };
+    await this.store(target.tenantId, trx).updateTarget(row.controller_id, {
+      artifact_name: row.artifact_name,
+      installed_action_id: row.installed_action_id,
+      updated_ts: row.updated_ts,
+    });
+    await this.targets.writeInventory(target.tenantId, row.device_id, row, trx);
+  }
+
+  /**
+   * cancelAction feedback: an acknowledgement closes the action; a refusal (rejected, or closed with failure) is a
+   * warning and the attempt goes on, so the target can still close it; the rest is logged. One transaction each.
+   */
   async cancelFeedback(target: Target, action: DdiAction, feedback: Feedback): Promise<'ok' | 'gone'> {
     if (action.status === 'closed') return 'gone';
     if (action.status !== 'canceling') throw new NotFound('no cancellation for this action');
+    const ref = this.refOf(target, action);
     const line = { timestamp: now(), level: levelOf(feedback), message: logLine('cancel', feedback) };
-    const acknowledged = cancellationAcknowledged(feedback);
-    const written = await this.services.deployments.attempts.appendLog(this.refOf(target, action), [line], {
-      alongside: acknowledged
-        ? (trx) => this.store(target.tenantId, trx).acknowledgeCancel(action.id, now())
-        : undefined,
-    });
+    const attempts = this.services.deployments.attempts;
+    let result: ReportResult | 'ok' | 'gone';
+    switch (cancelEffect(feedback)) {
+      case 'acknowledged':
+        result = await attempts.appendLog(ref, [line], {
+          alongside: (trx) => this.store(target.tenantId, trx).acknowledgeCancel(action.id, now()),
+        });
+        break;
+      case 'refused':
+        result = await attempts.cancellationRefused(ref, { log: [line] });
+        break;
+      case 'log':
+        result = await attempts.appendLog(ref, [line]);
+        break;
+    }
     this.rows.delete(`${target.tenantId}|${action.id}`);
-    return written === 'ok' ? 'ok' : 'gone';
+    return result === 'ok' || result === 'applied' || result === 'unchanged' ? 'ok' : 'gone';
   }
 }

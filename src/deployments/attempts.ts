@@ -20,6 +20,7 @@ import {
 } from './attempt-types.js';
 import { newDeviceDeployment } from './creation.js';
 import type { ControlMapWire } from './rules/controlmap.js';
+import { type HandlingNow, handlingAt, storedHandling } from './rules/handling.js';
 import {
   applyStatusReport,
   type DeviceDeploymentStatus,
@@ -86,6 +87,23 @@ export class DeviceAttempts {
   /** The device says how the attempt ended; a failure with attempts left becomes the next attempt. */
   end(ref: AttemptRef, outcome: Outcome, options: ReportOptions = {}): Promise<ReportResult> {
     return this.report(ref, outcome, options);
+  }
+
+  /**
+   * The device has downloaded the attempt's artifact. A download-only deployment's attempt ends there: success,
+   * nothing installed (hawkBit: a DOWNLOADED download-only action is finished); any other goes on downloading.
+   */
+  async downloaded(ref: AttemptRef, options: ReportOptions = {}): Promise<ReportResult> {
+    const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+    if (storedHandling(row?.deployment.handling_json ?? null).type !== 'downloadonly')
+      return this.report(ref, 'downloading', options);
+    return this.report(ref, 'success', { substate: 'downloaded (download only, not installed)', ...options });
+  }
+
+  /** How the device should handle the attempt now: download/update handling and the maintenance window. */
+  async handling(ref: AttemptRef): Promise<HandlingNow> {
+    const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+    return handlingAt(storedHandling(row?.deployment.handling_json ?? null), this.clock());
   }
 
   /** Any status a device may report (Mender lets a device report any of them, in any order). */

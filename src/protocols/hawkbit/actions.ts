@@ -171,6 +171,11 @@ export class DdiActions {
     return { status, messages: count < 0 ? lines : lines.slice(0, count) };
   }
 
+  /** How the target should handle the action now: hawkBit's download/update and maintenanceWindow, by the domain. */
+  handling(target: Target, action: DdiActionRow) {
+    return this.services.deployments.attempts.handling(this.refOf(target, action));
+  }
+
   /** deploymentBase feedback onto the attempt (see feedback.ts), details into its log, one transaction. */
   async deploymentFeedback(target: Target, action: DdiActionRow, feedback: Feedback): Promise<'ok' | 'gone'> {
     // Whether the attempt is still live is the domain's answer to the report (a refused one is gone).
@@ -192,16 +197,22 @@ export class DdiActions {
         this.rows.delete(`${tenantId}|${action.id}`);
         break;
       case 'step':
-      case 'downloaded':
-        result = await attempts.progress(ref, effect.kind === 'step' ? effect.step : 'downloading', { log: [line] });
+        result = await attempts.progress(ref, effect.step, { log: [line] });
         break;
-      case 'end':
+      case 'downloaded':
+        result = await attempts.downloaded(ref, { log: [line] });
+        break;
+      case 'end': {
+        // A success on an action whose update part is `skip` (download-only, or outside its maintenance window)
+        // installed nothing: SWUpdate answers `skip` with closed/success "Skipped Update.". Otherwise the target runs
+        // the action's artifact now, written in the same transaction as the attempt's success.
+        const installs = effect.outcome === 'success' && (await this.handling(target, action)).update !== 'skip';
         result = await attempts.end(ref, effect.outcome, {
           log: [line],
-          // What the target runs now, in the same transaction as the attempt's success.
-          alongside: effect.outcome === 'success' ? (trx) => this.installed(target, action, trx) : undefined,
+          alongside: installs ? (trx) => this.installed(target, action, trx) : undefined,
         });
         break;
+      }
     }
     return result === 'ok' || result === 'applied' || result === 'retrying' || result === 'unchanged' ? 'ok' : 'gone';
   }

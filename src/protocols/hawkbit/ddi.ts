@@ -74,9 +74,8 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     return {
       id: String(action.id),
       deployment: {
-        // Flotilla deployments have no soft/forced split or maintenance window: every assignment is forced.
-        download: 'forced',
-        update: 'forced',
+        // The deployment's handling now (forced, soft, time-forced, download-only; the maintenance window).
+        ...(await ddi.actions.handling(target, action)),
         chunks: (await ddi.payloads.chunks(target, action)).map((c) => chunkJson(base, c)),
       },
       ...(count !== 0 ? { actionHistory: await ddi.actions.actionHistory(target, action, count) } : {}),

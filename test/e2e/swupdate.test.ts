@@ -9,6 +9,8 @@
 // - an operator aborts while SWUpdate waits to close an installed action; the target refuses the cancellation
 //   (REJECTED, sent as the spec's device would: SWUpdate's own cancel reply is always closed/success), so the action
 //   goes on, and SWUpdate restarted with `-c 2` closes it: success, with the warning in the device's log.
+// - a download-only deployment (deploymentBase `update: skip`): SWUpdate downloads nothing and closes the action
+//   with "Skipped Update."; the attempt ends success and the target still runs what it ran (never installed).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -80,8 +82,13 @@ for (const dialect of dialects)
       const res = await api('GET', `${D1}/deployments/${deploymentId}/devices/${deviceId}/log`);
       return res.status === 200 ? String(res.json) : '';
     };
-    const deploy = async (name: string, artifactName: string) => {
-      const res = await api('POST', `${D1}/deployments`, { name, artifact_name: artifactName, devices: [deviceId] });
+    const deploy = async (name: string, artifactName: string, options: object = {}) => {
+      const res = await api('POST', `${D1}/deployments`, {
+        name,
+        artifact_name: artifactName,
+        devices: [deviceId],
+        ...options,
+      });
       assert.equal(res.status, 201, JSON.stringify(res.json));
       return String(res.headers.get('location')).split('/').pop() as string;
     };
@@ -220,6 +227,22 @@ for (const dialect of dialects)
         await deviceLog(id),
         /warning: ddi cancel feedback rejected\/none: update installed, reboot pending/,
       );
+      const target = await api('GET', `/api/ddi/v1/targets/${controllerId}`);
+      assert.equal(target.json.artifact_name, 'swu-e2e-3');
+      await stopClient();
+    });
+
+    step('download-only: SWUpdate skips the update as told, downloads nothing, installs nothing', async () => {
+      await uploadSwu('swu-e2e-4');
+      const id = await deploy('swupdate e2e download only', 'swu-e2e-4', { action_type: 'downloadonly' });
+      client = startSwupdate(kit!, { serverUrl: server!.url, controllerId, targetToken });
+      const status = await waitFor('the device deployment to end', async () => {
+        const s = await deviceStatus(id);
+        return s === 'success' || s === 'failure' ? s : undefined;
+      });
+      assert.equal(status, 'success');
+      assert.match(await deviceLog(id), /closed\/success: Skipped Update\./);
+      assert.doesNotMatch(client.log(), /softwaremodules/);
       const target = await api('GET', `/api/ddi/v1/targets/${controllerId}`);
       assert.equal(target.json.artifact_name, 'swu-e2e-3');
       await stopClient();

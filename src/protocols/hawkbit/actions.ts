@@ -1,6 +1,8 @@
 // hawkBit DDI actions: what a poll offers (the device's live attempt as a numeric action, or the cancellation it
 // still has to confirm, else a new action for whatever the deployments domain assigns), each action's lifecycle
 // read off the attempt it serves (never stored), its history, and feedback onto the attempt in one transaction.
+// Also the confirmation flow (DDI's own: Mender has no such step): with the tenant's auto-confirm off, a new action
+// waits for the target's confirmation (or its auto-confirmation) before its deploymentBase is offered.
 import type { Transaction } from 'kysely';
 import type { AttemptRef, AttemptState, ReportResult } from '../../deployments/attempts.js';
 import { NotFound } from '../../errors.js';
@@ -56,12 +58,14 @@ export class DdiActions {
     };
   }
 
-  /** The action with its lifecycle, as the deployments domain sees its attempt. */
+  /** The action with its lifecycle, as the deployments domain sees its attempt (and whether it awaits confirmation). */
   private async view(target: Target, row: DdiActionRow): Promise<DdiAction> {
     const key = `${target.tenantId}|${row.id}`;
     const result = this.closed.get(key);
     if (result !== undefined) return { ...row, status: 'closed', result };
     const action = actionOf(row, await this.services.deployments.attempts.state(this.refOf(target, row)));
+    if (action.status === 'open' && !row.confirmed_ts && !(await this.targets.settings(target.tenantId)).auto_confirm)
+      return { ...action, status: 'waiting' };
     if (action.status === 'closed' && action.result !== 'success') {
       if (this.closed.size > 100_000) this.closed.clear();
       this.closed.set(key, action.result);
@@ -76,10 +80,11 @@ export class DdiActions {
    */
   async poll(target: Target) {
     const settings = await this.targets.settings(target.tenantId);
-    const offer: { deploymentBase?: DdiAction; cancelAction?: DdiAction } = {};
+    const offer: { deploymentBase?: DdiAction; cancelAction?: DdiAction; confirmationBase?: DdiAction } = {};
     if (target.deviceStatus === 'accepted') {
       const action = await this.currentAction(target);
       if (action?.status === 'canceling') offer.cancelAction = action;
+      else if (action?.status === 'waiting') offer.confirmationBase = action;
       else if (action) offer.deploymentBase = action;
     }
     const installed = target.row.installed_action_id;
@@ -114,6 +119,8 @@ export class DdiActions {
     });
     if (assignment.kind !== 'install') return undefined;
     const ts = now();
+    // Confirmed at once unless the target must confirm it (the tenant's auto-confirm off, the target's own not on).
+    const autoConfirmed = (await this.targets.settings(target.tenantId)).auto_confirm || target.row.auto_confirm_json;
     const row = await store.actionFor({
       tenant_id: target.tenantId,
       device_id: deviceId,
@@ -122,10 +129,11 @@ export class DdiActions {
       artifact_id: assignment.artifact.id,
       artifact_name: assignment.artifact.name,
       cancel_acknowledged_ts: null,
+      confirmed_ts: autoConfirmed ? ts : null,
       created_ts: ts,
       updated_ts: ts,
     });
-    return { ...row, status: 'open', result: null };
+    return this.view(target, row);
   }
 
   /** The target's own action; another target's (or another tenant's) is not found. */
@@ -158,12 +166,14 @@ export class DdiActions {
    * newest first (`count` < 0: all).
    */
   async actionHistory(target: Target, action: DdiAction, count: number) {
+    const open = { canceling: 'CANCELING', open: 'RUNNING', waiting: 'WAIT_FOR_CONFIRMATION' } as Record<
+      string,
+      string
+    >;
     const status =
-      action.status === 'canceling'
-        ? 'CANCELING'
-        : action.status === 'open'
-          ? 'RUNNING'
-          : (({ success: 'FINISHED', canceled: 'CANCELED' } as Record<string, string>)[action.result ?? ''] ?? 'ERROR');
+      open[action.status] ??
+      ({ success: 'FINISHED', canceled: 'CANCELED' } as Record<string, string>)[action.result ?? ''] ??
+      'ERROR';
     const text = await this.services.deployments
       .logText(target.tenantId, action.deployment_id, target.row.device_id)
       .catch(() => '');
@@ -260,4 +270,78 @@ export class DdiActions {
     this.rows.delete(`${target.tenantId}|${action.id}`);
     return result === 'ok' || result === 'applied' || result === 'unchanged' ? 'ok' : 'gone';
   }
+
+  // ---- confirmation ------------------------------------------------------------------------------------------------
+
+  /**
+   * The target's answer to an action waiting for confirmation: confirmed, the action proceeds (its deploymentBase is
+   * offered); denied, the target refuses the update and the attempt ends aborted (not a failure), with its details
+   * in the log. One transaction each.
+   */
+  async confirmationFeedback(target: Target, action: DdiAction, answer: Confirmation): Promise<'ok' | 'gone'> {
+    if (action.status === 'closed') return 'gone';
+    if (action.status !== 'waiting') throw new NotFound(`action ${action.id} is not waiting for confirmation`);
+    const ref = this.refOf(target, action);
+    const code = answer.code !== undefined ? ` (code ${answer.code})` : '';
+    const details = answer.details.length ? `: ${answer.details.join(' | ')}` : '';
+    const line = {
+      timestamp: now(),
+      level: answer.confirmation === 'denied' ? 'warning' : 'info',
+      message: `ddi confirmation feedback ${answer.confirmation}${code}${details}`.slice(0, 4000),
+    };
+    const attempts = this.services.deployments.attempts;
+    const result =
+      answer.confirmation === 'confirmed'
+        ? await attempts.appendLog(ref, [line], {
+            live: true,
+            alongside: (trx) => this.store(target.tenantId, trx).confirm(target.row.device_id, now(), action.id),
+          })
+        : await attempts.cancelledByDevice(ref, {
+            log: [line],
+            alongside: (trx) => this.store(target.tenantId, trx).acknowledgeCancel(action.id, now()),
+          });
+    this.rows.delete(`${target.tenantId}|${action.id}`);
+    return result === 'ok' || result === 'applied' || result === 'unchanged' ? 'ok' : 'gone';
+  }
+
+  /** The target's auto-confirmation: what GET confirmationBase shows (the tenant's own auto-confirm wins). */
+  async autoConfirmation(target: Target): Promise<AutoConfirmation> {
+    if ((await this.targets.settings(target.tenantId)).auto_confirm)
+      return { active: true, initiator: 'flotilla', remark: 'the tenant confirms every action', tenantWide: true };
+    const own = target.row.auto_confirm_json;
+    return own
+      ? { active: true, ...(JSON.parse(own) as object), tenantWide: false }
+      : { active: false, tenantWide: false };
+  }
+
+  /**
+   * activateAutoConfirm: the target's current and future actions are confirmed (hawkBit: "all current active as well
+   * as future actions"), in one transaction; deactivateAutoConfirm: future ones wait again, current ones stay as
+   * they are.
+   */
+  async setAutoConfirmation(target: Target, on: { initiator?: string; remark?: string } | false): Promise<void> {
+    const ts = now();
+    const json = on ? JSON.stringify({ ...on, activatedAt: Date.parse(ts) }) : null;
+    await this.services.store.transaction(async (trx) => {
+      const store = this.store(target.tenantId, trx);
+      await store.updateTarget(target.row.controller_id, { auto_confirm_json: json, updated_ts: ts });
+      if (on) await store.confirm(target.row.device_id, ts);
+    });
+    this.rows.clear();
+  }
+}
+
+export interface Confirmation {
+  confirmation: 'confirmed' | 'denied';
+  code?: number;
+  details: string[];
+}
+
+export interface AutoConfirmation {
+  active: boolean;
+  initiator?: string;
+  remark?: string;
+  activatedAt?: number;
+  /** The tenant's auto-confirm (targets cannot switch it off), not the target's own. */
+  tenantWide: boolean;
 }

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isJsonObject } from '../../api/schemas.js';
 import { Invalid } from '../../errors.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
-import { parseFeedback } from './feedback.js';
+import { parseConfirmation, parseFeedback } from './feedback.js';
 import type { Chunk } from './payloads.js';
 import { type DdiService, sleepText, type Target } from './service.js';
 import type { DdiAction, DdiFileTable } from './tables.js';
@@ -33,8 +33,9 @@ const ConfigDataBody = Type.Unknown({
 });
 const InstalledBaseBody = Type.Unknown({ description: 'What the target runs: {name, version}' });
 const ConfirmationBody = Type.Unknown({
-  description: 'DDI confirmation feedback: {confirmation: confirmed|denied, …}',
+  description: 'DDI confirmation feedback: {confirmation: confirmed|denied, code?: integer, details?: string[]}',
 });
+const ActivateAutoConfirmBody = Type.Unknown({ description: '{initiator?: string, remark?: string}' });
 const TAGS = ['hawkBit DDI'];
 
 export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiService }) {
@@ -92,15 +93,21 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
       links.deploymentBase = href(
         `${base}/deploymentBase/${offer.deploymentBase.id}?c=${offer.deploymentBase.attempt}`,
       );
+    if (offer.confirmationBase)
+      links.confirmationBase = href(
+        `${base}/confirmationBase/${offer.confirmationBase.id}?c=${offer.confirmationBase.attempt}`,
+      );
     if (offer.installed) links.installedBase = href(`${base}/installedBase/${offer.installed.id}`);
     if (offer.configData) links.configData = href(`${base}/configData`);
     return { config: { polling: { sleep: sleepText(offer.sleep) } }, _links: links };
   });
 
   const actionSchema = { tags: TAGS, params: ActionParams, querystring: HistoryQuery };
-  app.get(`${PREFIX}/deploymentBase/:actionId`, { schema: actionSchema }, async (request) => {
+  app.get(`${PREFIX}/deploymentBase/:actionId`, { schema: actionSchema }, async (request, reply) => {
     const target = await targetOf(request, request.params);
     const action = await ddi.actions.action(target, request.params.actionId);
+    // As hawkBit: an action waiting for confirmation is exposed by confirmationBase only.
+    if (action.status === 'waiting') return ddiError(reply, 404, `action ${action.id} is waiting for confirmation`);
     return deploymentJson(baseOf(request, request.params), request.query.actionHistory, target, action);
   });
 
@@ -164,23 +171,37 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     },
   );
 
-  // Confirmation: Flotilla confirms every action itself (deployments are the operator's confirmation), so
-  // auto-confirm is always active, no action ever waits for the device, and it cannot be switched off.
+  // Confirmation: with the tenant's auto-confirm on (the default) every action is confirmed at once and targets
+  // cannot switch that off; with it off, each new action waits for the target's confirmation or its own
+  // auto-confirmation (actions.ts).
   app.get(`${PREFIX}/confirmationBase`, { schema: { tags: TAGS, params: TargetParams } }, async (request) => {
-    await targetOf(request, request.params);
-    return {
-      autoConfirm: { active: true, initiator: 'flotilla', remark: 'Flotilla deployments need no device confirmation' },
-      _links: {},
-    };
+    const target = await targetOf(request, request.params);
+    const base = baseOf(request, request.params);
+    const { tenantWide, ...autoConfirm } = await ddi.actions.autoConfirmation(target);
+    const links: Record<string, { href: string }> = {};
+    if (!autoConfirm.active) {
+      links.activateAutoConfirm = href(`${base}/confirmationBase/activateAutoConfirm`);
+      const waiting = (await ddi.actions.poll(target)).confirmationBase;
+      if (waiting) links.confirmationBase = href(`${base}/confirmationBase/${waiting.id}?c=${waiting.attempt}`);
+    } else if (!tenantWide) {
+      links.deactivateAutoConfirm = href(`${base}/confirmationBase/deactivateAutoConfirm`);
+    }
+    return { autoConfirm, _links: links };
   });
   app.post(
     `${PREFIX}/confirmationBase/activateAutoConfirm`,
-    { schema: { tags: TAGS, params: TargetParams, body: Type.Unknown({ description: '{initiator?, remark?}' }) } },
+    { schema: { tags: TAGS, params: TargetParams, body: ActivateAutoConfirmBody } },
     async (request, reply) => {
-      await targetOf(request, request.params);
-      const body = request.body;
-      if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body)))
-        throw new Invalid('body: must be an object');
+      const target = await targetOf(request, request.params);
+      const body = request.body ?? {};
+      if (!isJsonObject(body)) throw new Invalid('body: must be an object');
+      for (const key of ['initiator', 'remark'] as const)
+        if (body[key] !== undefined && (typeof body[key] !== 'string' || (body[key] as string).length > 255))
+          throw new Invalid(`${key}: must be a string of at most 255 characters`);
+      await ddi.actions.setAutoConfirmation(target, {
+        ...(typeof body.initiator === 'string' ? { initiator: body.initiator } : {}),
+        ...(typeof body.remark === 'string' ? { remark: body.remark } : {}),
+      });
       return reply.code(200).send();
     },
   );
@@ -188,17 +209,31 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     `${PREFIX}/confirmationBase/deactivateAutoConfirm`,
     { schema: { tags: TAGS, params: TargetParams } },
     async (request, reply) => {
-      await targetOf(request, request.params);
-      return ddiError(reply, 409, 'auto-confirmation cannot be deactivated: Flotilla confirms every action');
+      const target = await targetOf(request, request.params);
+      if ((await ddi.actions.autoConfirmation(target)).tenantWide)
+        return ddiError(reply, 409, 'auto-confirmation is the tenant setting here: targets cannot deactivate it');
+      await ddi.actions.setAutoConfirmation(target, false);
+      return reply.code(200).send();
     },
   );
   app.get(
     `${PREFIX}/confirmationBase/:actionId`,
-    { schema: { tags: TAGS, params: ActionParams } },
+    { schema: { tags: TAGS, params: ActionParams, querystring: HistoryQuery } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
-      await ddi.actions.action(target, request.params.actionId);
-      return ddiError(reply, 404, 'action is not waiting for confirmation');
+      const action = await ddi.actions.action(target, request.params.actionId);
+      if (action.status !== 'waiting') return ddiError(reply, 404, 'action is not waiting for confirmation');
+      const { deployment, ...rest } = await deploymentJson(
+        baseOf(request, request.params),
+        request.query.actionHistory,
+        target,
+        action,
+      );
+      return {
+        id: rest.id,
+        confirmation: deployment,
+        ...(rest.actionHistory ? { actionHistory: rest.actionHistory } : {}),
+      };
     },
   );
   app.post(
@@ -207,12 +242,10 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const action = await ddi.actions.action(target, request.params.actionId);
-      const confirmation = isJsonObject(request.body) ? request.body.confirmation : undefined;
-      if (confirmation !== 'confirmed' && confirmation !== 'denied')
-        throw new Invalid('confirmation: must be confirmed or denied');
-      // As hawkBit: a closed action is gone, an active one is not waiting for confirmation (never, here).
-      if (action.status === 'closed') return ddiError(reply, 410, `action ${action.id} is not active anymore`);
-      return ddiError(reply, 404, `action ${action.id} is not waiting for confirmation`);
+      const answer = parseConfirmation(request.body);
+      if ((await ddi.actions.confirmationFeedback(target, action, answer)) === 'gone')
+        return ddiError(reply, 410, `action ${action.id} is not active anymore`);
+      return reply.code(200).send();
     },
   );
 

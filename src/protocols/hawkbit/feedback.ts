@@ -16,6 +16,7 @@
 //                                                   (hawkBit: CANCEL_REJECTED / ERROR → back to RUNNING)
 //   anything else                                 → logged only
 import { Invalid } from '../../errors.js';
+import type { Confirmation } from './actions.js';
 
 const MAX_LOG_LINE = 4000;
 
@@ -106,6 +107,24 @@ export function parseFeedback(body: unknown): Feedback {
     progress,
     details: details as string[],
     time: root.time as string | undefined,
+  };
+}
+
+/** A confirmation feedback body (DdiConfirmationFeedback): `confirmation`, optional `code` and `details`. */
+export function parseConfirmation(body: unknown): Confirmation {
+  const root = asObject(body, 'body');
+  const confirmation = root.confirmation;
+  if (confirmation !== 'confirmed' && confirmation !== 'denied')
+    throw new Invalid('confirmation: must be confirmed or denied');
+  if (root.code !== undefined && root.code !== null && (typeof root.code !== 'number' || !Number.isInteger(root.code)))
+    throw new Invalid('code: must be an integer');
+  const details = root.details ?? [];
+  if (!Array.isArray(details) || details.some((d) => typeof d !== 'string'))
+    throw new Invalid('details: must be a list of strings');
+  return {
+    confirmation,
+    ...(typeof root.code === 'number' ? { code: root.code } : {}),
+    details: details as string[],
   };
 }
 

@@ -3,12 +3,27 @@
 // guard leaves these paths to this plugin.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isJsonObject } from '../../api/schemas.js';
 import { Invalid } from '../../errors.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
 import { parseConfirmation, parseFeedback } from './feedback.js';
 import type { Chunk } from './payloads.js';
+import {
+  ActionFeedback,
+  ActivateAutoConfirmation,
+  Artifact,
+  AssignedVersion,
+  Cancel,
+  ConfigData,
+  ConfirmationBase,
+  ConfirmationBaseAction,
+  ConfirmationFeedback,
+  ControllerBase,
+  DeploymentBase,
+  responses,
+} from './schemas.js';
 import { type DdiService, sleepText, type Target } from './service.js';
 import type { DdiAction, DdiFileTable } from './tables.js';
 
@@ -22,25 +37,16 @@ const FileParams = Type.Object({ ...ModuleParams.properties, fileName: Type.Stri
 // A string, not an integer: "lots" is answered by the handler with hawkBit's 400, after authentication.
 const HistoryQuery = Type.Object({ actionHistory: Type.Optional(Type.String()) });
 // Bodies are JSON the handlers check themselves (parseFeedback, the service), after authentication and with
-// hawkBit's texts: a body schema would answer a malformed body before a bad token is refused. The shape is
-// written down for the OpenAPI document only.
-const FeedbackBody = Type.Unknown({
-  description:
-    'DDI feedback: {id?, time?, status: {execution: closed|proceeding|canceled|scheduled|rejected|resumed|download|downloaded, result: {finished: success|failure|none, progress?: {cnt, of?}}, details?: string[]}}',
-});
-const ConfigDataBody = Type.Unknown({
-  description: 'DDI configData: {data: {key: value}, mode?: merge|replace|remove}',
-});
-const InstalledBaseBody = Type.Unknown({ description: 'What the target runs: {name, version}' });
-const ConfirmationBody = Type.Unknown({
-  description: 'DDI confirmation feedback: {confirmation: confirmed|denied, code?: integer, details?: string[]}',
-});
-const ActivateAutoConfirmBody = Type.Unknown({ description: '{initiator?: string, remark?: string}' });
+// hawkBit's texts: a validating body schema would answer a malformed body before a bad token is refused. So the body
+// schemas (schemas.ts) are not validated here (the validator compiler below), only written into the OpenAPI document.
 const TAGS = ['hawkBit DDI'];
 
 export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiService }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.setErrorHandler(ddiErrorHandler);
+  // Paths and queries are checked by schema as everywhere; bodies by the handlers, after authentication.
+  const ajv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? () => true : ajv.compile(schema)));
 
   const targetOf = async (request: FastifyRequest, params: Static<typeof TargetParams>): Promise<Target> =>
     ddi.authenticate(await ddi.tenant(params.tenant), params.controllerId, request.headers.authorization);
@@ -83,26 +89,35 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
     };
   };
 
-  app.get(PREFIX, { schema: { tags: TAGS, params: TargetParams } }, async (request) => {
-    const target = await targetOf(request, request.params);
-    const offer = await ddi.actions.poll(target);
-    const base = baseOf(request, request.params);
-    const links: Record<string, { href: string }> = {};
-    if (offer.cancelAction) links.cancelAction = href(`${base}/cancelAction/${offer.cancelAction.id}`);
-    if (offer.deploymentBase)
-      links.deploymentBase = href(
-        `${base}/deploymentBase/${offer.deploymentBase.id}?c=${offer.deploymentBase.attempt}`,
-      );
-    if (offer.confirmationBase)
-      links.confirmationBase = href(
-        `${base}/confirmationBase/${offer.confirmationBase.id}?c=${offer.confirmationBase.attempt}`,
-      );
-    if (offer.installed) links.installedBase = href(`${base}/installedBase/${offer.installed.id}`);
-    if (offer.configData) links.configData = href(`${base}/configData`);
-    return { config: { polling: { sleep: sleepText(offer.sleep) } }, _links: links };
-  });
+  app.get(
+    PREFIX,
+    { schema: { tags: TAGS, params: TargetParams, response: responses(ControllerBase) } },
+    async (request) => {
+      const target = await targetOf(request, request.params);
+      const offer = await ddi.actions.poll(target);
+      const base = baseOf(request, request.params);
+      const links: Record<string, { href: string }> = {};
+      if (offer.cancelAction) links.cancelAction = href(`${base}/cancelAction/${offer.cancelAction.id}`);
+      if (offer.deploymentBase)
+        links.deploymentBase = href(
+          `${base}/deploymentBase/${offer.deploymentBase.id}?c=${offer.deploymentBase.attempt}`,
+        );
+      if (offer.confirmationBase)
+        links.confirmationBase = href(
+          `${base}/confirmationBase/${offer.confirmationBase.id}?c=${offer.confirmationBase.attempt}`,
+        );
+      if (offer.installed) links.installedBase = href(`${base}/installedBase/${offer.installed.id}`);
+      if (offer.configData) links.configData = href(`${base}/configData`);
+      return { config: { polling: { sleep: sleepText(offer.sleep) } }, _links: links };
+    },
+  );
 
-  const actionSchema = { tags: TAGS, params: ActionParams, querystring: HistoryQuery };
+  const actionSchema = {
+    tags: TAGS,
+    params: ActionParams,
+    querystring: HistoryQuery,
+    response: responses(DeploymentBase),
+  };
   app.get(`${PREFIX}/deploymentBase/:actionId`, { schema: actionSchema }, async (request, reply) => {
     const target = await targetOf(request, request.params);
     const action = await ddi.actions.action(target, request.params.actionId);
@@ -121,7 +136,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   const feedbackRoute = (kind: 'deploymentBase' | 'cancelAction') =>
     app.post(
       `${PREFIX}/${kind}/:actionId/feedback`,
-      { schema: { tags: TAGS, params: ActionParams, body: FeedbackBody } },
+      { schema: { tags: TAGS, params: ActionParams, body: ActionFeedback, response: responses() } },
       async (request, reply) => {
         const target = await targetOf(request, request.params);
         const actionId = request.params.actionId;
@@ -142,7 +157,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
 
   app.get(
     `${PREFIX}/cancelAction/:actionId`,
-    { schema: { tags: TAGS, params: ActionParams } },
+    { schema: { tags: TAGS, params: ActionParams, response: responses(Cancel) } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const action = await ddi.actions.action(target, request.params.actionId);
@@ -153,7 +168,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
 
   app.put(
     `${PREFIX}/configData`,
-    { schema: { tags: TAGS, params: TargetParams, body: ConfigDataBody } },
+    { schema: { tags: TAGS, params: TargetParams, body: ConfigData, response: responses() } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       await ddi.configData(target, request.body);
@@ -163,7 +178,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
 
   app.put(
     `${PREFIX}/installedBase`,
-    { schema: { tags: TAGS, params: TargetParams, body: InstalledBaseBody } },
+    { schema: { tags: TAGS, params: TargetParams, body: AssignedVersion, response: responses() } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       await ddi.installedVersion(target, request.body);
@@ -174,7 +189,8 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   // Confirmation: with the tenant's auto-confirm on (the default) every action is confirmed at once and targets
   // cannot switch that off; with it off, each new action waits for the target's confirmation or its own
   // auto-confirmation (actions.ts).
-  app.get(`${PREFIX}/confirmationBase`, { schema: { tags: TAGS, params: TargetParams } }, async (request) => {
+  const confirmationBaseSchema = { tags: TAGS, params: TargetParams, response: responses(ConfirmationBase) };
+  app.get(`${PREFIX}/confirmationBase`, { schema: confirmationBaseSchema }, async (request) => {
     const target = await targetOf(request, request.params);
     const base = baseOf(request, request.params);
     const { tenantWide, ...autoConfirm } = await ddi.actions.autoConfirmation(target);
@@ -190,7 +206,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   });
   app.post(
     `${PREFIX}/confirmationBase/activateAutoConfirm`,
-    { schema: { tags: TAGS, params: TargetParams, body: ActivateAutoConfirmBody } },
+    { schema: { tags: TAGS, params: TargetParams, body: ActivateAutoConfirmation, response: responses() } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const body = request.body ?? {};
@@ -207,7 +223,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   );
   app.post(
     `${PREFIX}/confirmationBase/deactivateAutoConfirm`,
-    { schema: { tags: TAGS, params: TargetParams } },
+    { schema: { tags: TAGS, params: TargetParams, response: responses() } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       if ((await ddi.actions.autoConfirmation(target)).tenantWide)
@@ -218,7 +234,14 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   );
   app.get(
     `${PREFIX}/confirmationBase/:actionId`,
-    { schema: { tags: TAGS, params: ActionParams, querystring: HistoryQuery } },
+    {
+      schema: {
+        tags: TAGS,
+        params: ActionParams,
+        querystring: HistoryQuery,
+        response: responses(ConfirmationBaseAction),
+      },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const action = await ddi.actions.action(target, request.params.actionId);
@@ -238,7 +261,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   );
   app.post(
     `${PREFIX}/confirmationBase/:actionId/feedback`,
-    { schema: { tags: TAGS, params: ActionParams, body: ConfirmationBody } },
+    { schema: { tags: TAGS, params: ActionParams, body: ConfirmationFeedback, response: responses() } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const action = await ddi.actions.action(target, request.params.actionId);
@@ -251,7 +274,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
 
   app.get(
     `${PREFIX}/softwaremodules/:moduleId/artifacts`,
-    { schema: { tags: TAGS, params: ModuleParams } },
+    { schema: { tags: TAGS, params: ModuleParams, response: responses(Type.Array(Artifact)) } },
     async (request) => {
       const target = await targetOf(request, request.params);
       const moduleId = request.params.moduleId;
@@ -263,7 +286,13 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
 
   app.get(
     `${PREFIX}/softwaremodules/:moduleId/artifacts/:fileName`,
-    { schema: { tags: TAGS, params: FileParams } },
+    {
+      schema: {
+        tags: TAGS,
+        params: FileParams,
+        description: 'The file (Range: one byte range, 206), or `<fileName>.MD5SUM`: its md5 as md5sum writes it',
+      },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const { moduleId, fileName } = request.params;

@@ -41,6 +41,7 @@ describe('DDI routes in the served OpenAPI document', () => {
     );
     const feedback = served.paths[`${base}/deploymentBase/{actionId}/feedback`].post;
     assert.ok(feedback.requestBody.content['application/json'].schema.properties.status);
+    assert.ok(feedback.requestBody.content['application/cbor'].schema.properties.status);
     const confirmation = served.paths[`${base}/confirmationBase/{actionId}/feedback`].post;
     assert.ok(confirmation.requestBody.content['application/json'].schema.properties.confirmation);
     assert.ok(served.paths[base].get.responses['200'].content['application/json'].schema.properties._links);

@@ -10,6 +10,13 @@ export interface DdiBench {
   deviceId: string;
   mgmt(method: 'GET' | 'PUT' | 'POST' | 'DELETE', url: string, payload?: unknown): Promise<LightMyRequestResponse>;
   ddi(method: 'GET' | 'PUT' | 'POST', path: string, payload?: unknown): Promise<LightMyRequestResponse>;
+  /** A DDI request with the target's token and the given headers (and raw body). */
+  ddiWith(
+    method: 'GET' | 'PUT' | 'POST',
+    path: string,
+    headers: Record<string, string>,
+    payload?: Buffer | Uint8Array,
+  ): Promise<LightMyRequestResponse>;
   /** Uploads a small .swu named `version` and deploys it to the target with the extra `options`; the deployment id. */
   deploy(version: string, options?: object): Promise<string>;
   /** The action id the base poll links to (deploymentBase, cancelAction or confirmationBase), if any. */
@@ -42,12 +49,20 @@ export async function ddiBench(dialect: Dialect, controllerId = 'dev-1'): Promis
       headers: { authorization: `TargetToken ${targetToken}` },
       ...(payload !== undefined ? { payload: payload as object } : {}),
     });
+  const ddiWith: DdiBench['ddiWith'] = (method, path, headers, payload) =>
+    t.app.inject({
+      method,
+      url: `/DEFAULT/controller/v1/${controllerId}${path}`,
+      headers: { authorization: `TargetToken ${targetToken}`, ...headers },
+      ...(payload !== undefined ? { payload: Buffer.from(payload) } : {}),
+    });
   return {
     t,
     token,
     deviceId,
     mgmt,
     ddi,
+    ddiWith,
     async deploy(version, options = {}) {
       const up = await t.app.inject({
         method: 'POST',

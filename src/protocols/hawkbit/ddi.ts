@@ -7,6 +7,7 @@ import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isJsonObject } from '../../api/schemas.js';
 import { Invalid } from '../../errors.js';
+import { CBOR, ddiCbor } from './cbor.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
 import { parseConfirmation, parseFeedback } from './feedback.js';
 import type { Chunk } from './payloads.js';
@@ -40,6 +41,8 @@ const HistoryQuery = Type.Object({ actionHistory: Type.Optional(Type.String()) }
 // hawkBit's texts: a validating body schema would answer a malformed body before a bad token is refused. So the body
 // schemas (schemas.ts) are not validated here (the validator compiler below), only written into the OpenAPI document.
 const TAGS = ['hawkBit DDI'];
+/** Request body types the DDI spec offers (CBOR: cbor.ts). */
+const BODY_TYPES = ['application/json', CBOR];
 
 export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiService }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -47,6 +50,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   // Paths and queries are checked by schema as everywhere; bodies by the handlers, after authentication.
   const ajv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? () => true : ajv.compile(schema)));
+  ddiCbor(app);
 
   const targetOf = async (request: FastifyRequest, params: Static<typeof TargetParams>): Promise<Target> =>
     ddi.authenticate(await ddi.tenant(params.tenant), params.controllerId, request.headers.authorization);
@@ -136,7 +140,9 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   const feedbackRoute = (kind: 'deploymentBase' | 'cancelAction') =>
     app.post(
       `${PREFIX}/${kind}/:actionId/feedback`,
-      { schema: { tags: TAGS, params: ActionParams, body: ActionFeedback, response: responses() } },
+      {
+        schema: { tags: TAGS, params: ActionParams, body: ActionFeedback, consumes: BODY_TYPES, response: responses() },
+      },
       async (request, reply) => {
         const target = await targetOf(request, request.params);
         const actionId = request.params.actionId;
@@ -168,7 +174,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
 
   app.put(
     `${PREFIX}/configData`,
-    { schema: { tags: TAGS, params: TargetParams, body: ConfigData, response: responses() } },
+    { schema: { tags: TAGS, params: TargetParams, body: ConfigData, consumes: BODY_TYPES, response: responses() } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       await ddi.configData(target, request.body);
@@ -178,7 +184,9 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
 
   app.put(
     `${PREFIX}/installedBase`,
-    { schema: { tags: TAGS, params: TargetParams, body: AssignedVersion, response: responses() } },
+    {
+      schema: { tags: TAGS, params: TargetParams, body: AssignedVersion, consumes: BODY_TYPES, response: responses() },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       await ddi.installedVersion(target, request.body);
@@ -206,7 +214,15 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   });
   app.post(
     `${PREFIX}/confirmationBase/activateAutoConfirm`,
-    { schema: { tags: TAGS, params: TargetParams, body: ActivateAutoConfirmation, response: responses() } },
+    {
+      schema: {
+        tags: TAGS,
+        params: TargetParams,
+        body: ActivateAutoConfirmation,
+        consumes: BODY_TYPES,
+        response: responses(),
+      },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const body = request.body ?? {};
@@ -261,7 +277,15 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi }: { ddi: DdiSer
   );
   app.post(
     `${PREFIX}/confirmationBase/:actionId/feedback`,
-    { schema: { tags: TAGS, params: ActionParams, body: ConfirmationFeedback, response: responses() } },
+    {
+      schema: {
+        tags: TAGS,
+        params: ActionParams,
+        body: ConfirmationFeedback,
+        consumes: BODY_TYPES,
+        response: responses(),
+      },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const action = await ddi.actions.action(target, request.params.actionId);

@@ -276,7 +276,9 @@ export class DdiActions {
   /**
    * The target's answer to an action waiting for confirmation: confirmed, the action proceeds (its deploymentBase is
    * offered); denied, the target refuses the update and the attempt ends aborted (not a failure), with its details
-   * in the log. One transaction each.
+   * in the log. One transaction each. The DDI spec does not say what a deny does; hawkBit keeps the action waiting
+   * (WAIT_FOR_CONFIRMATION) for a later confirm. Flotilla ends it, as issue 19 asks: the refusal shows in the
+   * deployment's statistics and the deployment can finish.
    */
   async confirmationFeedback(target: Target, action: DdiAction, answer: Confirmation): Promise<'ok' | 'gone'> {
     if (action.status === 'closed') return 'gone';

@@ -188,6 +188,7 @@ for (const dialect of dialects)
     });
 
     step('a rejected cancellation: the action goes on and SWUpdate closes it with success', async () => {
+      await stopClient();
       await uploadSwu('swu-e2e-3');
       const id = await deploy('swupdate e2e rejected cancel', 'swu-e2e-3');
       client = startSwupdate(kit!, { serverUrl: server!.url, controllerId, targetToken });
@@ -233,6 +234,7 @@ for (const dialect of dialects)
     });
 
     step('download-only: SWUpdate skips the update as told, downloads nothing, installs nothing', async () => {
+      await stopClient();
       await uploadSwu('swu-e2e-4');
       const id = await deploy('swupdate e2e download only', 'swu-e2e-4', { action_type: 'downloadonly' });
       client = startSwupdate(kit!, { serverUrl: server!.url, controllerId, targetToken });

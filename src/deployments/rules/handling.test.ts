@@ -73,6 +73,10 @@ describe('deployment handling', () => {
     ['a broken schedule', { maintenance_window: { schedule: '0 0 99 ? * *', duration: '01:00:00', timezone: 'Z' } }],
     ['a bad duration', { maintenance_window: { schedule: '0 0 2 ? * *', duration: '1h', timezone: 'Z' } }],
     ['a zero duration', { maintenance_window: { schedule: '0 0 2 ? * *', duration: '00:00:00', timezone: 'Z' } }],
+    [
+      'an oversized schedule',
+      { maintenance_window: { schedule: `0 0 2 ? * ${'1,'.repeat(100)}1`, duration: '01:00:00', timezone: 'Z' } },
+    ],
     ['a named timezone', { maintenance_window: { schedule: '0 0 2 ? * *', duration: '01:00:00', timezone: 'CET' } }],
     [
       'a schedule that never opens again',

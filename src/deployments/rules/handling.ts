@@ -68,6 +68,8 @@ export function handlingOf(
     const { schedule, duration, timezone } = window as Record<string, unknown>;
     if (typeof schedule !== 'string' || typeof duration !== 'string' || typeof timezone !== 'string')
       fail('maintenance_window: schedule, duration and timezone are required strings.');
+    // hawkBit's own bound on a schedule (Action.MAINTENANCE_WINDOW_SCHEDULE_LENGTH).
+    if ((schedule as string).length > 128) fail('maintenance_window: schedule must be at most 128 characters.');
     handling.maintenanceWindow = { schedule, duration, timezone } as MaintenanceWindow;
     durationMs(handling.maintenanceWindow.duration);
     if (!cronOf(handling.maintenanceWindow).nextRun(now))

@@ -54,6 +54,7 @@ async function baselineCreate(store: Store, tenantId: string, group?: string): P
       max_devices: 0,
       control_map_json: null,
       force_installation: 0,
+      handling_json: null,
       status: 'pending',
       created_ts: ts,
       finished_ts: null,

@@ -20,6 +20,7 @@ import {
 } from './attempt-types.js';
 import { newDeviceDeployment } from './creation.js';
 import type { ControlMapWire } from './rules/controlmap.js';
+import { type HandlingNow, handlingAt, storedHandling } from './rules/handling.js';
 import {
   applyStatusReport,
   type DeviceDeploymentStatus,
@@ -86,6 +87,23 @@ export class DeviceAttempts {
   /** The device says how the attempt ended; a failure with attempts left becomes the next attempt. */
   end(ref: AttemptRef, outcome: Outcome, options: ReportOptions = {}): Promise<ReportResult> {
     return this.report(ref, outcome, options);
+  }
+
+  /**
+   * The device has downloaded the attempt's artifact. A download-only deployment's attempt ends there: success,
+   * nothing installed (hawkBit: a DOWNLOADED download-only action is finished); any other goes on downloading.
+   */
+  async downloaded(ref: AttemptRef, options: ReportOptions = {}): Promise<ReportResult> {
+    const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+    if (storedHandling(row?.deployment.handling_json ?? null).type !== 'downloadonly')
+      return this.report(ref, 'downloading', options);
+    return this.report(ref, 'success', { substate: 'downloaded (download only, not installed)', ...options });
+  }
+
+  /** How the device should handle the attempt now: download/update handling and the maintenance window. */
+  async handling(ref: AttemptRef): Promise<HandlingNow> {
+    const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+    return handlingAt(storedHandling(row?.deployment.handling_json ?? null), this.clock());
   }
 
   /** Any status a device may report (Mender lets a device report any of them, in any order). */
@@ -168,6 +186,77 @@ export class DeviceAttempts {
     });
     if (!applied) return 'raced';
     return outcome.kind === 'retry' ? 'retrying' : 'applied';
+  }
+
+  // ---- cancellations a device confirms or refuses (hawkBit DDI) --------------------------------------------------
+
+  /**
+   * The device cancels its live attempt (or confirms a cancellation already made): the attempt ends `aborted`, not
+   * as a failure, so no retry follows. An attempt already aborted stays so (`unchanged`, the log still written).
+   */
+  async cancelledByDevice(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
+    return this.store.transaction(async (trx): Promise<ReportResult> => {
+      const store = this.sql(ref.tenantId, trx);
+      const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
+      const state = stateOf(dd, ref.attempt);
+      if (!dd) return 'gone';
+      if (state.kind === 'gone' || state.kind === 'decommissioned' || state.kind === 'ended') return state.kind;
+      if (state.kind === 'live') {
+        const ts = now();
+        const changed = await store.updateDeviceDeployment(dd.id, dd.status, {
+          status: 'aborted',
+          active: 0,
+          finished_ts: ts,
+          ...(options.log?.length ? { has_log: 1 } : {}),
+        });
+        if (!changed) throw new Conflict('the device deployment changed concurrently; report again');
+        await this.recount(ref.tenantId, ref.deploymentId, trx);
+      }
+      await this.logWithin(trx, store, { ...dd, has_log: state.kind === 'live' ? 1 : dd.has_log }, options);
+      return state.kind === 'live' ? 'applied' : 'unchanged';
+    });
+  }
+
+  /**
+   * The device refuses an operator's abort it cannot carry out now (hawkBit's rejected cancellation): the aborted
+   * attempt goes on where it was (installing once started, else pending), so the device can still end it with its
+   * own outcome. Only an abort is refused this way; a decommissioned device's attempt stays ended.
+   */
+  async cancellationRefused(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
+    return this.store.transaction(async (trx): Promise<ReportResult> => {
+      const store = this.sql(ref.tenantId, trx);
+      const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
+      const state = stateOf(dd, ref.attempt);
+      if (!dd) return 'gone';
+      if (state.kind === 'gone' || state.kind === 'decommissioned' || state.kind === 'ended') return state.kind;
+      if (state.kind === 'aborted') {
+        const changed = await store.updateDeviceDeployment(dd.id, dd.status, {
+          status: dd.started_ts ? 'installing' : 'pending',
+          active: 1,
+          finished_ts: null,
+          ...(options.log?.length ? { has_log: 1 } : {}),
+        });
+        if (!changed) throw new Conflict('the device deployment changed concurrently; report again');
+        await this.recount(ref.tenantId, ref.deploymentId, trx);
+      }
+      await this.logWithin(trx, store, { ...dd, has_log: state.kind === 'aborted' ? 1 : dd.has_log }, options);
+      return state.kind === 'aborted' ? 'applied' : 'unchanged';
+    });
+  }
+
+  /** The lines and the protocol's own facts of a cancellation, in its transaction (`dd` as it is now). */
+  private async logWithin(
+    trx: Trx,
+    store: DeploymentStore,
+    dd: DeviceDeploymentTable,
+    options: Pick<ReportOptions, 'log' | 'alongside'>,
+  ): Promise<void> {
+    const log = options.log ?? [];
+    if (log.length) {
+      await store.appendLog(dd.deployment_id, dd.device_id, log);
+      if (!dd.has_log) await store.updateDeviceDeployment(dd.id, dd.status, { has_log: 1 });
+    }
+    await options.alongside?.(trx);
   }
 
   /** Server-side ends (noartifact, already-installed, a conflicting request's failure): one transaction. */

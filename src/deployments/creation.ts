@@ -15,6 +15,10 @@ export interface NewDeployment {
   max_devices?: unknown;
   update_control_map?: unknown;
   force_installation?: unknown;
+  /** Flotilla: how devices handle it (hawkBit action types, rules/handling.ts). */
+  action_type?: unknown;
+  force_time?: unknown;
+  maintenance_window?: unknown;
 }
 
 export type DeploymentTargetInput =

@@ -159,4 +159,10 @@ export const deploymentMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0106_deployment_handling': {
+    // How devices should handle the deployment (rules/handling.ts): null is forced with no maintenance window.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('deployments').addColumn('handling_json', 'text').execute();
+    },
+  },
 };

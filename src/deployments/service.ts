@@ -23,6 +23,7 @@ import {
   requiredString,
 } from './creation.js';
 import { deploymentControlMap } from './rules/controlmap.js';
+import { handlingJson, handlingOf } from './rules/handling.js';
 import type { DeviceProvides } from './rules/matching.js';
 import { firstPhaseStart, phaseOfPosition, planPhases } from './rules/phases.js';
 import { type Statistics, statisticsOf } from './rules/statistics.js';
@@ -70,6 +71,7 @@ export class DeploymentService implements ArtifactUsage {
     if (body.force_installation !== undefined && typeof body.force_installation !== 'boolean') {
       throw new Invalid('Validating request body: force_installation: must be a boolean.');
     }
+    const handling = handlingOf(body, new Date());
     const id = randomUUID();
     const controlMap =
       body.update_control_map === undefined || body.update_control_map === null
@@ -146,6 +148,7 @@ export class DeploymentService implements ArtifactUsage {
       max_devices: maxDevices,
       control_map_json: controlMap ? JSON.stringify(controlMap) : null,
       force_installation: force ? 1 : 0,
+      handling_json: handlingJson(handling),
       status: 'pending',
       created_ts: ts,
       finished_ts: null,
@@ -199,6 +202,7 @@ export class DeploymentService implements ArtifactUsage {
         max_devices: 0,
         control_map_json: controlMap ? JSON.stringify(controlMap) : null,
         force_installation: 1,
+        handling_json: null,
         status: 'pending',
         created_ts: ts,
         finished_ts: null,

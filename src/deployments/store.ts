@@ -37,6 +37,7 @@ const DEPLOYMENT_COLUMNS = [
   'max_devices',
   'control_map_json',
   'force_installation',
+  'handling_json',
   'status',
   'created_ts',
   'finished_ts',

@@ -32,6 +32,8 @@ export interface DeploymentTable {
   max_devices: number;
   control_map_json: string | null;
   force_installation: number;
+  /** DeploymentHandling (rules/handling.ts) as JSON; null: forced, no maintenance window. */
+  handling_json: string | null;
   status: StoredDeploymentStatus;
   created_ts: string;
   finished_ts: string | null;

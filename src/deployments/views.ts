@@ -1,6 +1,7 @@
 // Wire shapes of the Mender deployments API built from stored rows: DeploymentV1/V2, DeviceWithImage and the
 // device deployment of a device's history.
 import type { ArtifactView } from '../artifacts/service.js';
+import { storedHandling } from './rules/handling.js';
 import { admittedPerPhase, type PhasePlan } from './rules/phases.js';
 import { type DeploymentStatus, deploymentStatus, type Statistics, statisticsOf } from './rules/statistics.js';
 import type { DeploymentTable, DeviceDeploymentTable } from './tables.js';
@@ -25,6 +26,10 @@ export interface DeploymentView {
   type: string;
   configuration?: string;
   force_installation?: boolean;
+  /** Flotilla: how devices handle it, when not forced (hawkBit action types; Mender devices ignore it). */
+  action_type?: string;
+  force_time?: string;
+  maintenance_window?: { schedule: string; duration: string; timezone: string };
   /** Flotilla: the rollout is paused because a phase crossed its failure threshold. */
   paused?: boolean;
   statistics: { status: Statistics; total_size?: number };
@@ -91,6 +96,12 @@ export function deploymentView(
   }
   if (row.configuration !== null) view.configuration = row.configuration;
   if (row.force_installation) view.force_installation = true;
+  if (row.handling_json) {
+    const handling = storedHandling(row.handling_json);
+    view.action_type = handling.type;
+    if (handling.forceTime) view.force_time = handling.forceTime;
+    if (handling.maintenanceWindow) view.maintenance_window = handling.maintenanceWindow;
+  }
   if (row.paused) view.paused = true;
   return view;
 }

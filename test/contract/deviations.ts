@@ -139,3 +139,23 @@ export const specPatches: SpecPatch[] = [
       'text is what the real inventory service implements. (Also `anyOf` for the empty-array reason above.)',
   },
 ];
+
+const deploymentHandlingReason =
+  'Flotilla: how hawkBit DDI devices handle a deployment (src/deployments/rules/handling.ts): action_type ' +
+  'forced|soft|timeforced|downloadonly, force_time (timeforced), maintenance_window {schedule (Quartz cron), ' +
+  "duration HH:mm:ss, timezone +HH:mm} — hawkBit's assignment options, which DDI shows as deploymentBase " +
+  'download/update/maintenanceWindow. Mender has no such fields: optional, absent means forced with no window ' +
+  '(what Mender does), and Mender devices ignore them (their way to hold an install is the update control map).';
+
+/**
+ * Fields Flotilla takes or answers beyond a Mender spec's schema, keyed `file#Schema.field`, with the reason. The
+ * contract tests check each is really absent from that schema (else it is no deviation).
+ */
+export const extraFields: Record<string, string> = Object.fromEntries(
+  ['NewDeployment', 'NewDeploymentForGroup', 'DeploymentV1'].flatMap((schema) =>
+    ['action_type', 'force_time', 'maintenance_window'].map((field) => [
+      `deployments-management-v1.yml#${schema}.${field}`,
+      deploymentHandlingReason,
+    ]),
+  ),
+);

@@ -320,7 +320,7 @@ for (const dialect of dialects) {
       assert.equal((await ddi('GET', `/deploymentBase/${actionId}?actionHistory=lots`)).statusCode, 400);
     });
 
-    it('confirmation: auto-confirm is always on, no action waits, malformed confirmation feedback is a 400', async () => {
+    it('confirmation: auto-confirm is on by default, no action waits, malformed confirmation feedback is a 400', async () => {
       const base = await ddi('GET', '/confirmationBase');
       assert.equal(base.statusCode, 200);
       assert.equal(base.json().autoConfirm.active, true);
@@ -406,6 +406,7 @@ for (const dialect of dialects) {
         gateway_token_set: true,
         anonymous: false,
         auto_accept: false,
+        auto_confirm: true,
         default_device_type: 'ddi',
         polling_sleep: 2,
       });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  cancellationAcknowledged,
+  cancelEffect,
   deploymentEffect,
   levelOf,
   logLine,
@@ -13,34 +13,38 @@ const fb = (execution: string, finished = 'none', extra: object = {}) => ({
   status: { execution, result: { finished }, details: [], ...extra },
 });
 
-describe('DDI deployment feedback → device deployment status', () => {
-  const cases: [string, string, string | undefined, boolean][] = [
-    ['closed', 'success', 'success', true],
-    ['closed', 'none', 'success', true],
-    ['closed', 'failure', 'failure', true],
-    ['canceled', 'none', 'failure', true],
-    ['rejected', 'none', 'failure', true],
-    ['download', 'none', 'downloading', false],
-    ['downloaded', 'none', 'downloading', false],
-    ['proceeding', 'none', 'installing', false],
-    ['scheduled', 'none', undefined, false],
-    ['resumed', 'none', undefined, false],
+describe('DDI deployment feedback → what it does to the attempt', () => {
+  const cases: [string, string, object][] = [
+    ['closed', 'success', { kind: 'end', outcome: 'success' }],
+    // The spec: NONE "will not be interpreted by the update server and handled like SUCCESS".
+    ['closed', 'none', { kind: 'end', outcome: 'success' }],
+    ['closed', 'failure', { kind: 'end', outcome: 'failure' }],
+    // CANCELED is the target's cancellation (hawkBit: CANCELED), never a failure.
+    ['canceled', 'none', { kind: 'canceled' }],
+    ['canceled', 'failure', { kind: 'canceled' }],
+    // REJECTED is a warning (hawkBit: WARNING): it changes nothing.
+    ['rejected', 'none', { kind: 'log' }],
+    ['download', 'none', { kind: 'step', step: 'downloading' }],
+    ['downloaded', 'none', { kind: 'downloaded' }],
+    ['proceeding', 'none', { kind: 'step', step: 'installing' }],
+    ['scheduled', 'none', { kind: 'log' }],
+    ['resumed', 'none', { kind: 'log' }],
   ];
-  for (const [execution, finished, status, closes] of cases) {
-    it(`${execution}/${finished} → ${status ?? 'no change'}${closes ? ', closes the action' : ''}`, () => {
-      const feedback = parseFeedback(fb(execution, finished));
-      assert.deepEqual(deploymentEffect(feedback), status ? { status, closes } : { closes });
+  for (const [execution, finished, effect] of cases) {
+    it(`${execution}/${finished} → ${JSON.stringify(effect)}`, () => {
+      assert.deepEqual(deploymentEffect(parseFeedback(fb(execution, finished))), effect);
     });
   }
 });
 
 describe('DDI cancel feedback', () => {
-  it('closed/success and canceled acknowledge the cancellation; the rest does not', () => {
-    assert.equal(cancellationAcknowledged(parseFeedback(fb('closed', 'success'))), true);
-    assert.equal(cancellationAcknowledged(parseFeedback(fb('canceled'))), true);
-    assert.equal(cancellationAcknowledged(parseFeedback(fb('closed', 'failure'))), false);
-    assert.equal(cancellationAcknowledged(parseFeedback(fb('rejected'))), false);
-    assert.equal(cancellationAcknowledged(parseFeedback(fb('proceeding'))), false);
+  it('closed/success|none and canceled acknowledge; rejected and closed/failure refuse (hawkBit: back to RUNNING)', () => {
+    assert.equal(cancelEffect(parseFeedback(fb('closed', 'success'))), 'acknowledged');
+    assert.equal(cancelEffect(parseFeedback(fb('closed', 'none'))), 'acknowledged');
+    assert.equal(cancelEffect(parseFeedback(fb('canceled'))), 'acknowledged');
+    assert.equal(cancelEffect(parseFeedback(fb('closed', 'failure'))), 'refused');
+    assert.equal(cancelEffect(parseFeedback(fb('rejected'))), 'refused');
+    assert.equal(cancelEffect(parseFeedback(fb('proceeding'))), 'log');
   });
 });
 
@@ -92,10 +96,10 @@ describe('DDI feedback body', () => {
 });
 
 describe('DDI feedback in the deployment log', () => {
-  it('is an error when the device reports a failure or a rejection, information otherwise', () => {
+  it('is an error when the device reports a failure, a warning for a rejection, information otherwise', () => {
     const at = (execution: string, finished: string) => levelOf({ execution, finished, details: [] } as never);
     assert.equal(at('closed', 'failure'), 'error');
-    assert.equal(at('rejected', 'none'), 'error');
+    assert.equal(at('rejected', 'none'), 'warning');
     assert.equal(at('proceeding', 'none'), 'info');
     assert.equal(at('closed', 'success'), 'info');
   });

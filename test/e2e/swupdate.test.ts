@@ -6,6 +6,11 @@
 //   success. The deployment shows the device as `success`, and inventory the new artifact_name.
 // - an operator aborts a deployment before the client downloads anything: SWUpdate is offered cancelAction and
 //   acknowledges it, without downloading.
+// - an operator aborts while SWUpdate waits to close an installed action; the target refuses the cancellation
+//   (REJECTED, sent as the spec's device would: SWUpdate's own cancel reply is always closed/success), so the action
+//   goes on, and SWUpdate restarted with `-c 2` closes it: success, with the warning in the device's log.
+// - a download-only deployment (deploymentBase `update: skip`): SWUpdate downloads nothing and closes the action
+//   with "Skipped Update."; the attempt ends success and the target still runs what it ran (never installed).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -77,8 +82,13 @@ for (const dialect of dialects)
       const res = await api('GET', `${D1}/deployments/${deploymentId}/devices/${deviceId}/log`);
       return res.status === 200 ? String(res.json) : '';
     };
-    const deploy = async (name: string, artifactName: string) => {
-      const res = await api('POST', `${D1}/deployments`, { name, artifact_name: artifactName, devices: [deviceId] });
+    const deploy = async (name: string, artifactName: string, options: object = {}) => {
+      const res = await api('POST', `${D1}/deployments`, {
+        name,
+        artifact_name: artifactName,
+        devices: [deviceId],
+        ...options,
+      });
       assert.equal(res.status, 201, JSON.stringify(res.json));
       return String(res.headers.get('location')).split('/').pop() as string;
     };
@@ -175,5 +185,68 @@ for (const dialect of dialects)
       const afterLinks = (await after.json())._links;
       assert.equal(afterLinks.cancelAction, undefined);
       assert.equal(afterLinks.deploymentBase, undefined);
+    });
+
+    step('a rejected cancellation: the action goes on and SWUpdate closes it with success', async () => {
+      await stopClient();
+      await uploadSwu('swu-e2e-3');
+      const id = await deploy('swupdate e2e rejected cancel', 'swu-e2e-3');
+      client = startSwupdate(kit!, { serverUrl: server!.url, controllerId, targetToken });
+      await waitFor('SWUpdate to report all chunks installed', async () =>
+        (await deviceLog(id)).includes('All Chunks Installed') ? true : undefined,
+      );
+      await stopClient();
+      assert.equal((await api('PUT', `${D1}/deployments/${id}/status`, { status: 'aborted' })).status, 204);
+      const ddi = (path: string, init: RequestInit = {}) =>
+        fetch(`${server!.url}/DEFAULT/controller/v1/${controllerId}${path}`, {
+          ...init,
+          headers: { authorization: `TargetToken ${targetToken}`, 'content-type': 'application/json' },
+        });
+      const cancel = (await (await ddi('')).json())._links.cancelAction?.href as string;
+      assert.ok(cancel, 'the cancellation is offered');
+      const actionId = cancel.split('/').pop();
+      const rejected = await ddi(`/cancelAction/${actionId}/feedback`, {
+        method: 'POST',
+        body: JSON.stringify({
+          id: actionId,
+          status: {
+            execution: 'rejected',
+            result: { finished: 'none' },
+            details: ['update installed, reboot pending'],
+          },
+        }),
+      });
+      assert.equal(rejected.status, 200, await rejected.text());
+      assert.equal(await deviceStatus(id), 'installing');
+      client = startSwupdate(kit!, { serverUrl: server!.url, controllerId, targetToken, confirm: 2 });
+      const status = await waitFor('the device deployment to end', async () => {
+        const s = await deviceStatus(id);
+        return s === 'success' || s === 'failure' ? s : undefined;
+      });
+      assert.equal(status, 'success');
+      assert.match(
+        await deviceLog(id),
+        /warning: ddi cancel feedback rejected\/none: update installed, reboot pending/,
+      );
+      const target = await api('GET', `/api/ddi/v1/targets/${controllerId}`);
+      assert.equal(target.json.artifact_name, 'swu-e2e-3');
+      await stopClient();
+    });
+
+    step('download-only: SWUpdate skips the update as told, downloads nothing, installs nothing', async () => {
+      await stopClient();
+      await uploadSwu('swu-e2e-4');
+      const id = await deploy('swupdate e2e download only', 'swu-e2e-4', { action_type: 'downloadonly' });
+      client = startSwupdate(kit!, { serverUrl: server!.url, controllerId, targetToken });
+      const status = await waitFor('the device deployment to end', async () => {
+        const s = await deviceStatus(id);
+        return s === 'success' || s === 'failure' ? s : undefined;
+      });
+      assert.equal(status, 'success');
+      assert.match(await deviceLog(id), /closed\/success( 0\/0)?: Skipped Update\./);
+      assert.doesNotMatch(client.log(), /softwaremodules/);
+      const target = await api('GET', `/api/ddi/v1/targets/${controllerId}`);
+      assert.equal(target.json.artifact_name, 'swu-e2e-3');
+      await stopClient();
     });
   });

@@ -3,13 +3,29 @@
 // guard leaves these paths to this plugin.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
+import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { publicBaseOf } from '../../api/public-url.js';
 import { isJsonObject } from '../../api/schemas.js';
 import { Invalid } from '../../errors.js';
+import { CBOR, ddiCbor } from './cbor.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
-import { parseFeedback } from './feedback.js';
+import { parseConfirmation, parseFeedback } from './feedback.js';
 import type { Chunk } from './payloads.js';
+import {
+  ActionFeedback,
+  ActivateAutoConfirmation,
+  Artifact,
+  AssignedVersion,
+  Cancel,
+  ConfigData,
+  ConfirmationBase,
+  ConfirmationBaseAction,
+  ConfirmationFeedback,
+  ControllerBase,
+  DeploymentBase,
+  responses,
+} from './schemas.js';
 import { type DdiService, sleepText, type Target } from './service.js';
 import type { DdiAction, DdiFileTable } from './tables.js';
 
@@ -23,24 +39,19 @@ const FileParams = Type.Object({ ...ModuleParams.properties, fileName: Type.Stri
 // A string, not an integer: "lots" is answered by the handler with hawkBit's 400, after authentication.
 const HistoryQuery = Type.Object({ actionHistory: Type.Optional(Type.String()) });
 // Bodies are JSON the handlers check themselves (parseFeedback, the service), after authentication and with
-// hawkBit's texts: a body schema would answer a malformed body before a bad token is refused. The shape is
-// written down for the OpenAPI document only.
-const FeedbackBody = Type.Unknown({
-  description:
-    'DDI feedback: {id?, time?, status: {execution: closed|proceeding|canceled|scheduled|rejected|resumed|download|downloaded, result: {finished: success|failure|none, progress?: {cnt, of?}}, details?: string[]}}',
-});
-const ConfigDataBody = Type.Unknown({
-  description: 'DDI configData: {data: {key: value}, mode?: merge|replace|remove}',
-});
-const InstalledBaseBody = Type.Unknown({ description: 'What the target runs: {name, version}' });
-const ConfirmationBody = Type.Unknown({
-  description: 'DDI confirmation feedback: {confirmation: confirmed|denied, …}',
-});
+// hawkBit's texts: a validating body schema would answer a malformed body before a bad token is refused. So the body
+// schemas (schemas.ts) are not validated here (the validator compiler below), only written into the OpenAPI document.
 const TAGS = ['hawkBit DDI'];
+/** Request body types the DDI spec offers (CBOR: cbor.ts). */
+const BODY_TYPES = ['application/json', CBOR];
 
 export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { ddi: DdiService; publicUrl: string }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.setErrorHandler(ddiErrorHandler);
+  // Paths and queries are checked by schema as everywhere; bodies by the handlers, after authentication.
+  const ajv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? () => true : ajv.compile(schema)));
+  ddiCbor(app);
 
   const targetOf = async (request: FastifyRequest, params: Static<typeof TargetParams>): Promise<Target> =>
     ddi.authenticate(await ddi.tenant(params.tenant), params.controllerId, request.headers.authorization);
@@ -75,34 +86,48 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
     return {
       id: String(action.id),
       deployment: {
-        // Flotilla deployments have no soft/forced split or maintenance window: every assignment is forced.
-        download: 'forced',
-        update: 'forced',
+        // The deployment's handling now (forced, soft, time-forced, download-only; the maintenance window).
+        ...(await ddi.actions.handling(target, action)),
         chunks: (await ddi.payloads.chunks(target, action)).map((c) => chunkJson(base, c)),
       },
       ...(count !== 0 ? { actionHistory: await ddi.actions.actionHistory(target, action, count) } : {}),
     };
   };
 
-  app.get(PREFIX, { schema: { tags: TAGS, params: TargetParams } }, async (request) => {
-    const target = await targetOf(request, request.params);
-    const offer = await ddi.actions.poll(target);
-    const base = baseOf(request, request.params);
-    const links: Record<string, { href: string }> = {};
-    if (offer.cancelAction) links.cancelAction = href(`${base}/cancelAction/${offer.cancelAction.id}`);
-    if (offer.deploymentBase)
-      links.deploymentBase = href(
-        `${base}/deploymentBase/${offer.deploymentBase.id}?c=${offer.deploymentBase.attempt}`,
-      );
-    if (offer.installed) links.installedBase = href(`${base}/installedBase/${offer.installed.id}`);
-    if (offer.configData) links.configData = href(`${base}/configData`);
-    return { config: { polling: { sleep: sleepText(offer.sleep) } }, _links: links };
-  });
+  app.get(
+    PREFIX,
+    { schema: { tags: TAGS, params: TargetParams, response: responses(ControllerBase) } },
+    async (request) => {
+      const target = await targetOf(request, request.params);
+      const offer = await ddi.actions.poll(target);
+      const base = baseOf(request, request.params);
+      const links: Record<string, { href: string }> = {};
+      if (offer.cancelAction) links.cancelAction = href(`${base}/cancelAction/${offer.cancelAction.id}`);
+      if (offer.deploymentBase)
+        links.deploymentBase = href(
+          `${base}/deploymentBase/${offer.deploymentBase.id}?c=${offer.deploymentBase.attempt}`,
+        );
+      if (offer.confirmationBase)
+        links.confirmationBase = href(
+          `${base}/confirmationBase/${offer.confirmationBase.id}?c=${offer.confirmationBase.attempt}`,
+        );
+      if (offer.installed) links.installedBase = href(`${base}/installedBase/${offer.installed.id}`);
+      if (offer.configData) links.configData = href(`${base}/configData`);
+      return { config: { polling: { sleep: sleepText(offer.sleep) } }, _links: links };
+    },
+  );
 
-  const actionSchema = { tags: TAGS, params: ActionParams, querystring: HistoryQuery };
-  app.get(`${PREFIX}/deploymentBase/:actionId`, { schema: actionSchema }, async (request) => {
+  const actionSchema = {
+    tags: TAGS,
+    params: ActionParams,
+    querystring: HistoryQuery,
+    response: responses(DeploymentBase),
+  };
+  app.get(`${PREFIX}/deploymentBase/:actionId`, { schema: actionSchema }, async (request, reply) => {
     const target = await targetOf(request, request.params);
     const action = await ddi.actions.action(target, request.params.actionId);
+    // As hawkBit: an action waiting for confirmation is exposed by confirmationBase only.
+    if (action.status === 'waiting') return ddiError(reply, 404, `action ${action.id} is waiting for confirmation`);
     return deploymentJson(baseOf(request, request.params), request.query.actionHistory, target, action);
   });
 
@@ -116,7 +141,9 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
   const feedbackRoute = (kind: 'deploymentBase' | 'cancelAction') =>
     app.post(
       `${PREFIX}/${kind}/:actionId/feedback`,
-      { schema: { tags: TAGS, params: ActionParams, body: FeedbackBody } },
+      {
+        schema: { tags: TAGS, params: ActionParams, body: ActionFeedback, consumes: BODY_TYPES, response: responses() },
+      },
       async (request, reply) => {
         const target = await targetOf(request, request.params);
         const actionId = request.params.actionId;
@@ -137,7 +164,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
 
   app.get(
     `${PREFIX}/cancelAction/:actionId`,
-    { schema: { tags: TAGS, params: ActionParams } },
+    { schema: { tags: TAGS, params: ActionParams, response: responses(Cancel) } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const action = await ddi.actions.action(target, request.params.actionId);
@@ -148,7 +175,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
 
   app.put(
     `${PREFIX}/configData`,
-    { schema: { tags: TAGS, params: TargetParams, body: ConfigDataBody } },
+    { schema: { tags: TAGS, params: TargetParams, body: ConfigData, consumes: BODY_TYPES, response: responses() } },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       await ddi.configData(target, request.body);
@@ -158,7 +185,9 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
 
   app.put(
     `${PREFIX}/installedBase`,
-    { schema: { tags: TAGS, params: TargetParams, body: InstalledBaseBody } },
+    {
+      schema: { tags: TAGS, params: TargetParams, body: AssignedVersion, consumes: BODY_TYPES, response: responses() },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       await ddi.installedVersion(target, request.body);
@@ -166,61 +195,111 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
     },
   );
 
-  // Confirmation: Flotilla confirms every action itself (deployments are the operator's confirmation), so
-  // auto-confirm is always active, no action ever waits for the device, and it cannot be switched off.
-  app.get(`${PREFIX}/confirmationBase`, { schema: { tags: TAGS, params: TargetParams } }, async (request) => {
-    await targetOf(request, request.params);
-    return {
-      autoConfirm: { active: true, initiator: 'flotilla', remark: 'Flotilla deployments need no device confirmation' },
-      _links: {},
-    };
+  // Confirmation: with the tenant's auto-confirm on (the default) every action is confirmed at once and targets
+  // cannot switch that off; with it off, each new action waits for the target's confirmation or its own
+  // auto-confirmation (actions.ts).
+  const confirmationBaseSchema = { tags: TAGS, params: TargetParams, response: responses(ConfirmationBase) };
+  app.get(`${PREFIX}/confirmationBase`, { schema: confirmationBaseSchema }, async (request) => {
+    const target = await targetOf(request, request.params);
+    const base = baseOf(request, request.params);
+    const { tenantWide, ...autoConfirm } = await ddi.actions.autoConfirmation(target);
+    const links: Record<string, { href: string }> = {};
+    if (!autoConfirm.active) {
+      links.activateAutoConfirm = href(`${base}/confirmationBase/activateAutoConfirm`);
+      const waiting = (await ddi.actions.poll(target)).confirmationBase;
+      if (waiting) links.confirmationBase = href(`${base}/confirmationBase/${waiting.id}?c=${waiting.attempt}`);
+    } else if (!tenantWide) {
+      links.deactivateAutoConfirm = href(`${base}/confirmationBase/deactivateAutoConfirm`);
+    }
+    return { autoConfirm, _links: links };
   });
   app.post(
     `${PREFIX}/confirmationBase/activateAutoConfirm`,
-    { schema: { tags: TAGS, params: TargetParams, body: Type.Unknown({ description: '{initiator?, remark?}' }) } },
+    {
+      schema: {
+        tags: TAGS,
+        params: TargetParams,
+        body: ActivateAutoConfirmation,
+        consumes: BODY_TYPES,
+        response: responses(),
+      },
+    },
     async (request, reply) => {
-      await targetOf(request, request.params);
-      const body = request.body;
-      if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body)))
-        throw new Invalid('body: must be an object');
+      const target = await targetOf(request, request.params);
+      const body = request.body ?? {};
+      if (!isJsonObject(body)) throw new Invalid('body: must be an object');
+      for (const key of ['initiator', 'remark'] as const)
+        if (body[key] !== undefined && (typeof body[key] !== 'string' || (body[key] as string).length > 255))
+          throw new Invalid(`${key}: must be a string of at most 255 characters`);
+      await ddi.actions.setAutoConfirmation(target, {
+        ...(typeof body.initiator === 'string' ? { initiator: body.initiator } : {}),
+        ...(typeof body.remark === 'string' ? { remark: body.remark } : {}),
+      });
       return reply.code(200).send();
     },
   );
   app.post(
     `${PREFIX}/confirmationBase/deactivateAutoConfirm`,
-    { schema: { tags: TAGS, params: TargetParams } },
+    { schema: { tags: TAGS, params: TargetParams, response: responses() } },
     async (request, reply) => {
-      await targetOf(request, request.params);
-      return ddiError(reply, 409, 'auto-confirmation cannot be deactivated: Flotilla confirms every action');
+      const target = await targetOf(request, request.params);
+      if ((await ddi.actions.autoConfirmation(target)).tenantWide)
+        return ddiError(reply, 409, 'auto-confirmation is the tenant setting here: targets cannot deactivate it');
+      await ddi.actions.setAutoConfirmation(target, false);
+      return reply.code(200).send();
     },
   );
   app.get(
     `${PREFIX}/confirmationBase/:actionId`,
-    { schema: { tags: TAGS, params: ActionParams } },
+    {
+      schema: {
+        tags: TAGS,
+        params: ActionParams,
+        querystring: HistoryQuery,
+        response: responses(ConfirmationBaseAction),
+      },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
-      await ddi.actions.action(target, request.params.actionId);
-      return ddiError(reply, 404, 'action is not waiting for confirmation');
+      const action = await ddi.actions.action(target, request.params.actionId);
+      if (action.status !== 'waiting') return ddiError(reply, 404, 'action is not waiting for confirmation');
+      const { deployment, ...rest } = await deploymentJson(
+        baseOf(request, request.params),
+        request.query.actionHistory,
+        target,
+        action,
+      );
+      return {
+        id: rest.id,
+        confirmation: deployment,
+        ...(rest.actionHistory ? { actionHistory: rest.actionHistory } : {}),
+      };
     },
   );
   app.post(
     `${PREFIX}/confirmationBase/:actionId/feedback`,
-    { schema: { tags: TAGS, params: ActionParams, body: ConfirmationBody } },
+    {
+      schema: {
+        tags: TAGS,
+        params: ActionParams,
+        body: ConfirmationFeedback,
+        consumes: BODY_TYPES,
+        response: responses(),
+      },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const action = await ddi.actions.action(target, request.params.actionId);
-      const confirmation = isJsonObject(request.body) ? request.body.confirmation : undefined;
-      if (confirmation !== 'confirmed' && confirmation !== 'denied')
-        throw new Invalid('confirmation: must be confirmed or denied');
-      // As hawkBit: a closed action is gone, an active one is not waiting for confirmation (never, here).
-      if (action.status === 'closed') return ddiError(reply, 410, `action ${action.id} is not active anymore`);
-      return ddiError(reply, 404, `action ${action.id} is not waiting for confirmation`);
+      const answer = parseConfirmation(request.body);
+      if ((await ddi.actions.confirmationFeedback(target, action, answer)) === 'gone')
+        return ddiError(reply, 410, `action ${action.id} is not active anymore`);
+      return reply.code(200).send();
     },
   );
 
   app.get(
     `${PREFIX}/softwaremodules/:moduleId/artifacts`,
-    { schema: { tags: TAGS, params: ModuleParams } },
+    { schema: { tags: TAGS, params: ModuleParams, response: responses(Type.Array(Artifact)) } },
     async (request) => {
       const target = await targetOf(request, request.params);
       const moduleId = request.params.moduleId;
@@ -232,7 +311,13 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
 
   app.get(
     `${PREFIX}/softwaremodules/:moduleId/artifacts/:fileName`,
-    { schema: { tags: TAGS, params: FileParams } },
+    {
+      schema: {
+        tags: TAGS,
+        params: FileParams,
+        description: 'The file (Range: one byte range, 206), or `<fileName>.MD5SUM`: its md5 as md5sum writes it',
+      },
+    },
     async (request, reply) => {
       const target = await targetOf(request, request.params);
       const { moduleId, fileName } = request.params;

@@ -1,18 +1,22 @@
-// hawkBit DDI feedback onto the one deployment state machine (pure rules). The DDI feedback table:
-//   deploymentBase feedback                       → device deployment status (Mender words)
-//   closed + success | none                       → success (hawkBit: FINISHED; `none` is not a failure there)
-//   closed + failure                              → failure
-//   canceled (the device gave up) | rejected      → failure (Flotilla has no "declined": the attempt ends;
-//                                                   retries of the deployment apply as for Mender devices)
+// hawkBit DDI feedback onto the one deployment state machine (pure rules). The DDI feedback table (the spec's "State
+// Machine Mapping"):
+//   deploymentBase feedback                       → what it does to the action's attempt
+//   closed + success | none                       → ends success (hawkBit: FINISHED; `none` is handled like SUCCESS)
+//   closed + failure                              → ends failure
+//   canceled                                      → the target cancels (or confirms a cancellation): the attempt ends
+//                                                   aborted, not a failure (hawkBit: CANCELED)
+//   rejected                                      → a warning in the action's history; nothing changes (hawkBit: WARNING)
 //   download                                      → downloading
-//   downloaded                                    → downloading (download done; installing starts with proceeding)
+//   downloaded                                    → downloaded (the domain ends a download-only attempt there)
 //   proceeding                                    → installing
 //   scheduled | resumed                           → no status change (logged only)
 //   cancelAction feedback (the operator aborted; the device deployment is already `aborted`)
-//   closed + success | canceled                   → the cancellation is acknowledged: the action closes
-//   closed + failure | rejected                   → the device could not cancel: logged, the action stays canceling
+//   closed + success | none, canceled             → the cancellation is acknowledged: the action closes
+//   rejected, closed + failure                    → the target cannot cancel now: a warning, and the action goes on
+//                                                   (hawkBit: CANCEL_REJECTED / ERROR → back to RUNNING)
 //   anything else                                 → logged only
 import { Invalid } from '../../errors.js';
+import type { Confirmation } from './actions.js';
 
 const MAX_LOG_LINE = 4000;
 
@@ -39,32 +43,37 @@ export interface Feedback {
   time?: string;
 }
 
-/** What a deploymentBase feedback does: a status for the state machine (or none) and whether the action closes. */
-export interface DeploymentEffect {
-  status?: 'success' | 'failure' | 'downloading' | 'installing';
-  closes: boolean;
-}
+/** What a deploymentBase feedback does to the action's attempt. */
+export type DeploymentEffect =
+  | { kind: 'end'; outcome: 'success' | 'failure' }
+  | { kind: 'step'; step: 'downloading' | 'installing' }
+  | { kind: 'downloaded' }
+  | { kind: 'canceled' }
+  | { kind: 'log' };
 
 export function deploymentEffect(feedback: Pick<Feedback, 'execution' | 'finished'>): DeploymentEffect {
   switch (feedback.execution) {
     case 'closed':
-      return { status: feedback.finished === 'failure' ? 'failure' : 'success', closes: true };
+      return { kind: 'end', outcome: feedback.finished === 'failure' ? 'failure' : 'success' };
     case 'canceled':
-    case 'rejected':
-      return { status: 'failure', closes: true };
+      return { kind: 'canceled' };
     case 'download':
+      return { kind: 'step', step: 'downloading' };
     case 'downloaded':
-      return { status: 'downloading', closes: false };
+      return { kind: 'downloaded' };
     case 'proceeding':
-      return { status: 'installing', closes: false };
+      return { kind: 'step', step: 'installing' };
     default:
-      return { closes: false };
+      return { kind: 'log' };
   }
 }
 
-/** True when a cancelAction feedback acknowledges the cancellation (the action then closes). */
-export function cancellationAcknowledged(feedback: Pick<Feedback, 'execution' | 'finished'>): boolean {
-  return feedback.execution === 'canceled' || (feedback.execution === 'closed' && feedback.finished === 'success');
+/** What a cancelAction feedback does: acknowledges the cancellation, refuses it (the action goes on), or is logged. */
+export function cancelEffect(feedback: Pick<Feedback, 'execution' | 'finished'>): 'acknowledged' | 'refused' | 'log' {
+  if (feedback.execution === 'canceled') return 'acknowledged';
+  if (feedback.execution === 'rejected') return 'refused';
+  if (feedback.execution === 'closed') return feedback.finished === 'failure' ? 'refused' : 'acknowledged';
+  return 'log';
 }
 
 /**
@@ -101,17 +110,37 @@ export function parseFeedback(body: unknown): Feedback {
   };
 }
 
+/** A confirmation feedback body (DdiConfirmationFeedback): `confirmation`, optional `code` and `details`. */
+export function parseConfirmation(body: unknown): Confirmation {
+  const root = asObject(body, 'body');
+  const confirmation = root.confirmation;
+  if (confirmation !== 'confirmed' && confirmation !== 'denied')
+    throw new Invalid('confirmation: must be confirmed or denied');
+  if (root.code !== undefined && root.code !== null && (typeof root.code !== 'number' || !Number.isInteger(root.code)))
+    throw new Invalid('code: must be an integer');
+  const details = root.details ?? [];
+  if (!Array.isArray(details) || details.some((d) => typeof d !== 'string'))
+    throw new Invalid('details: must be a list of strings');
+  return {
+    confirmation,
+    ...(typeof root.code === 'number' ? { code: root.code } : {}),
+    details: details as string[],
+  };
+}
+
 function asObject(value: unknown, name: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new Invalid(`${name}: must be an object`);
   return value as Record<string, unknown>;
 }
 
-/** The deployment log line for a feedback (details joined), so operators see what the device said. */
-/** A failure the device reports is an error in the deployment log; everything else is information. */
-export function levelOf(feedback: Feedback): 'info' | 'error' {
-  return feedback.finished === 'failure' || feedback.execution === 'rejected' ? 'error' : 'info';
+/** A failure the device reports is an error in the deployment log, a rejection a warning, the rest information. */
+export function levelOf(feedback: Feedback): 'info' | 'warning' | 'error' {
+  if (feedback.finished === 'failure') return 'error';
+  return feedback.execution === 'rejected' ? 'warning' : 'info';
 }
+
+/** The deployment log line for a feedback (details joined), so operators see what the device said. */
 
 export function logLine(kind: 'deployment' | 'cancel', feedback: Feedback): string {
   const progress = feedback.progress ? ` ${feedback.progress.cnt}/${feedback.progress.of ?? '?'}` : '';

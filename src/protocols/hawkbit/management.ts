@@ -25,7 +25,7 @@ const TAGS = ['hawkBit DDI management'];
 // for the OpenAPI document only.
 const SettingsBody = Type.Unknown({
   description:
-    '{gateway_token?: string|null, anonymous?: boolean, auto_accept?: boolean, default_device_type?: string, polling_sleep?: seconds}',
+    '{gateway_token?: string|null, anonymous?: boolean, auto_accept?: boolean, auto_confirm?: boolean (default true; false: targets confirm each action), default_device_type?: string, polling_sleep?: seconds}',
 });
 const NewTargetBody = Type.Unknown({ description: '{controller_id, token?, device_type?}' });
 const RawArtifactQuery = Type.Object({
@@ -41,6 +41,7 @@ function settingsView(s: DdiSettingsTable) {
     gateway_token_set: s.gateway_token_hash !== null,
     anonymous: s.anonymous === 1,
     auto_accept: s.auto_accept === 1,
+    auto_confirm: s.auto_confirm === 1,
     default_device_type: s.default_device_type,
     polling_sleep: s.polling_sleep,
   };

@@ -119,4 +119,16 @@ export const ddiMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0107_ddi_confirmation': {
+    // The confirmation flow: the tenant's auto-confirm (on by default: no action waits, as before), a target's own
+    // auto-confirmation (activateAutoConfirm), and when an action was confirmed (by the target, or automatically).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('ddi_settings')
+        .addColumn('auto_confirm', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+      await db.schema.alterTable('ddi_targets').addColumn('auto_confirm_json', 'text').execute();
+      await db.schema.alterTable('ddi_actions').addColumn('confirmed_ts', 'text').execute();
+    },
+  },
 };

@@ -82,6 +82,7 @@ export class DdiService implements Targets {
       auto_accept: 0,
       default_device_type: DEFAULT_DEVICE_TYPE,
       polling_sleep: DEFAULT_POLLING_SLEEP,
+      auto_confirm: 1,
     };
     this.settingsCache.set(tenantId, { value, at: Date.now() });
     return value;
@@ -100,7 +101,7 @@ export class DdiService implements Targets {
         throw new Invalid('gateway_token: must be a string of at least 8 characters, or null');
       next.gateway_token_hash = input.gateway_token === null ? null : hashToken(input.gateway_token as string);
     }
-    for (const key of ['anonymous', 'auto_accept'] as const) {
+    for (const key of ['anonymous', 'auto_accept', 'auto_confirm'] as const) {
       if (input[key] === undefined) continue;
       if (typeof input[key] !== 'boolean') throw new Invalid(`${key}: must be a boolean`);
       next[key] = input[key] ? 1 : 0;
@@ -149,6 +150,7 @@ export class DdiService implements Targets {
       artifact_name: null,
       config_sent: 0,
       installed_action_id: null,
+      auto_confirm_json: null,
       created_ts: ts,
       updated_ts: ts,
     });
@@ -211,6 +213,7 @@ export class DdiService implements Targets {
         artifact_name: null,
         config_sent: 0,
         installed_action_id: null,
+        auto_confirm_json: null,
         created_ts: ts,
         updated_ts: ts,
       });

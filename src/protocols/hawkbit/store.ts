@@ -60,6 +60,7 @@ export class DdiStore {
           auto_accept: row.auto_accept,
           default_device_type: row.default_device_type,
           polling_sleep: row.polling_sleep,
+          auto_confirm: row.auto_confirm,
         }),
       )
       .execute();
@@ -111,6 +112,18 @@ export class DdiStore {
       .where('id', '=', id)
       .where('cancel_acknowledged_ts', 'is', null)
       .execute();
+  }
+
+  /** Confirms the device's actions still unconfirmed (one, or all of them when auto-confirmation starts). */
+  async confirm(deviceId: string, ts: string, actionId?: number): Promise<void> {
+    let update = this.db
+      .updateTable('ddi_actions')
+      .set({ confirmed_ts: ts, updated_ts: ts })
+      .where('tenant_id', '=', this.tenantId)
+      .where('device_id', '=', deviceId)
+      .where('confirmed_ts', 'is', null);
+    if (actionId !== undefined) update = update.where('id', '=', actionId);
+    await update.execute();
   }
 
   /** Targets of a decommissioned device go with it (called in the decommissioning transaction). */

@@ -17,6 +17,8 @@ export interface DdiTargetTable {
   config_sent: number;
   /** The action whose attempt the target last finished in success (installedBase); null before any. */
   installed_action_id: number | null;
+  /** The target's own auto-confirmation ({initiator?, remark?, activatedAt}) as JSON; null: not active. */
+  auto_confirm_json: string | null;
   created_ts: string;
   updated_ts: string;
 }
@@ -32,10 +34,12 @@ export interface DdiSettingsTable {
   default_device_type: string;
   /** config.polling.sleep in seconds. */
   polling_sleep: number;
+  /** 1 (default): every action is confirmed at once; 0: a target confirms each one unless it auto-confirms. */
+  auto_confirm: number;
 }
 
 /** What a DDI device sees of an action; derived from the deployments domain's attempt, never stored. */
-export type DdiActionStatus = 'open' | 'canceling' | 'closed';
+export type DdiActionStatus = 'waiting' | 'open' | 'canceling' | 'closed';
 
 export interface DdiActionTable {
   id: Generated<number>;
@@ -48,6 +52,8 @@ export interface DdiActionTable {
   artifact_name: string;
   /** When the device acknowledged the cancellation of this action (its attempt was aborted); DDI's own fact. */
   cancel_acknowledged_ts: string | null;
+  /** When the action was confirmed (by the target, or automatically); null: it waits for the target's confirmation. */
+  confirmed_ts: string | null;
   created_ts: string;
   updated_ts: string;
 }

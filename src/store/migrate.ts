@@ -2,6 +2,7 @@
 // number so that tables are created before the tables that refer to them.
 import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
+import { configurationMigrations } from '../configuration/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
@@ -22,6 +23,7 @@ const all: Record<string, Migration> = {
   ...deploymentMigrations,
   ...ddiMigrations,
   ...kantoMigrations,
+  ...configurationMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -1,10 +1,11 @@
 // Mender: the device API (auth requests, inventory, deployments) and the management API (users, device
-// admission, inventory and groups, artifacts and releases, deployments), registered in one place.
+// admission, inventory and groups, artifacts and releases, deployments, device configuration), registered in one place.
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { deviceDeploymentRoutes } from './device-deployments.js';
+import { deviceconfigRoutes } from './deviceconfig.js';
 import { deviceauthRoutes } from './deviceauth.js';
 import { inventoryRoutes } from './inventory.js';
 import { useradmRoutes } from './useradm.js';
@@ -16,4 +17,5 @@ export async function menderProtocol(app: FastifyInstance, services: Services): 
   await app.register(artifactRoutes, { services });
   await app.register(deploymentRoutes, { services });
   await app.register(deviceDeploymentRoutes, { services });
+  await app.register(deviceconfigRoutes, { services });
 }

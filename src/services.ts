@@ -1,8 +1,8 @@
 // Wires the domain services for one server process. Nothing here is global: tests build as many as they like.
 import { parseMenderArtifact } from './artifacts/parse.js';
 import { ArtifactService } from './artifacts/service.js';
-import type { CoreDeps } from './core.js';
 import { ConfigurationService } from './configuration/service.js';
+import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
 import { DeviceService } from './devices/service.js';
 import { InventoryService } from './inventory/service.js';

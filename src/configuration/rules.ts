@@ -31,9 +31,11 @@ export function configurationOf(body: unknown): Configuration {
   const configuration: Configuration = {};
   for (const [key, value] of entries) {
     if (key === '') throw new Invalid('key: cannot be blank.');
-    if ([...key].length > MAX_LENGTH) throw new Invalid(`${key.slice(0, 64)}…: key: the length must be no more than ${MAX_LENGTH}.`);
+    if ([...key].length > MAX_LENGTH)
+      throw new Invalid(`${key.slice(0, 64)}…: key: the length must be no more than ${MAX_LENGTH}.`);
     if (typeof value !== 'string') throw new Invalid(`${key}: value: invalid type: ${goTypeOf(value)}.`);
-    if ([...value].length > MAX_LENGTH) throw new Invalid(`${key}: value: the length must be no more than ${MAX_LENGTH}.`);
+    if ([...value].length > MAX_LENGTH)
+      throw new Invalid(`${key}: value: the length must be no more than ${MAX_LENGTH}.`);
     configuration[key] = value;
   }
   return configuration;

@@ -114,4 +114,13 @@ export const specPatches: SpecPatch[] = [
       'description says "The $exists operator expects a boolean value". The schema contradicts its own text; the ' +
       'text is what the real inventory service implements. (Also `anyOf` for the empty-array reason above.)',
   },
+  {
+    file: 'deviceconfig-management-v1.yml',
+    at: ['paths', '/api/management/v1/deviceconfig/configurations/device/{deviceId}', 'put', 'responses', '404'],
+    value: { $ref: '#/components/responses/NotFound' },
+    reason:
+      "Mender's deviceconfig upserts a record for any id it is given, so its PUT never answers 404 and a typo in a " +
+      'device id leaves an orphan configuration behind. Flotilla keeps configurations of devices that exist in the ' +
+      'tenant only (a foreign key to the device) and answers 404 NotFound, as the GET and deploy of the same path do.',
+  },
 ];

@@ -5,8 +5,8 @@ import type { Services } from '../../services.js';
 import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { deviceDeploymentRoutes } from './device-deployments.js';
-import { deviceconfigRoutes } from './deviceconfig.js';
 import { deviceauthRoutes } from './deviceauth.js';
+import { deviceconfigRoutes } from './deviceconfig.js';
 import { inventoryRoutes } from './inventory.js';
 import { useradmRoutes } from './useradm.js';
 

@@ -2,7 +2,6 @@
 // log reports, control map), the management side (lists, statistics, abort, pause/resume) and the artifacts'
 // usage questions. Rules come from ./rules; SQL from ./store.ts.
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Transaction } from 'kysely';
 import type { ArtifactService, ArtifactUsage, ArtifactView } from '../artifacts/service.js';
 import { ArtifactStore } from '../artifacts/store.js';
@@ -246,19 +245,22 @@ export class DeploymentService implements ArtifactUsage {
   /**
    * The artifact a signed configuration link serves: generated on the fly, a `mender-configure` update module
    * artifact with no files whose meta-data is the configuration (what Mender's deployments service generates).
+   * Whole in memory: the device needs its size up front, and a configuration is small (at most 100 keys and
+   * values of 4096 characters, src/configuration/rules.ts), so the artifact is a few megabytes at the very most.
+   * The bytes are the same on every request (fixed times, deterministic gzip), so a resumed download fits.
    */
   async configurationArtifact(
     tenantId: string,
     deploymentId: string,
     deviceType: string,
     deviceId: string,
-  ): Promise<Readable> {
+  ): Promise<Buffer> {
     const deployment = await this.store(tenantId).deployment(deploymentId);
     if (deployment?.type !== 'configuration' || deployment.configuration === null) {
       throw new NotFound('deployment not found');
     }
     if (!(await this.store(tenantId).deviceDeployment(deploymentId, deviceId))) throw new NotFound('not found');
-    return writeModuleArtifact({
+    const stream = await writeModuleArtifact({
       name: deployment.artifact_name,
       deviceTypes: [deviceType],
       type: 'mender-configure',
@@ -272,6 +274,9 @@ export class DeploymentService implements ArtifactUsage {
       },
       workDir: this.deps.config.dataDir,
     });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
   }
 
   // ---- the management side -----------------------------------------------------------------------------------

@@ -206,6 +206,19 @@ for (const dialect of dialects) {
       const download = await t.app.inject({ method: 'GET', url: `${uri.pathname}${uri.search}` });
       assert.equal(download.statusCode, 200, download.body);
       assert.equal(download.headers['content-type'], 'application/vnd.mender-artifact');
+      // mender-client refuses a download of unknown size, and resumes one with Range.
+      assert.equal(download.headers['content-length'], String(download.rawPayload.length));
+      const resumed = await t.app.inject({
+        method: 'GET',
+        url: `${uri.pathname}${uri.search}`,
+        headers: { range: 'bytes=1000-' },
+      });
+      assert.equal(resumed.statusCode, 206);
+      assert.equal(
+        resumed.headers['content-range'],
+        `bytes 1000-${download.rawPayload.length - 1}/${download.rawPayload.length}`,
+      );
+      assert.ok(resumed.rawPayload.equals(download.rawPayload.subarray(1000)), 'the same bytes on every request');
       const work = mkdtempSync(join(tmpdir(), 'flotilla-cfg-'));
       try {
         const file = join(work, 'cfg.mender');

@@ -6,6 +6,7 @@ import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
 import { DeviceService } from './devices/service.js';
 import { InventoryService } from './inventory/service.js';
+import { MonitorService } from './monitor/service.js';
 import { UserService } from './users/service.js';
 
 export interface Services extends CoreDeps {
@@ -15,6 +16,7 @@ export interface Services extends CoreDeps {
   artifacts: ArtifactService;
   deployments: DeploymentService;
   configuration: ConfigurationService;
+  monitor: MonitorService;
 }
 
 export function createServices(core: CoreDeps): Services {
@@ -37,6 +39,7 @@ export function createServices(core: CoreDeps): Services {
     artifacts,
     deployments,
     configuration,
+    monitor: new MonitorService(core, inventory),
   };
 }
 

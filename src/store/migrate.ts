@@ -6,6 +6,7 @@ import { configurationMigrations } from '../configuration/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
+import { monitorMigrations } from '../monitor/migrations.js';
 import { ddiMigrations } from '../protocols/hawkbit/migrations.js';
 import { kantoMigrations } from '../protocols/kanto/migrations.js';
 import { tenantMigrations } from '../tenants/migrations.js';
@@ -24,6 +25,7 @@ const all: Record<string, Migration> = {
   ...ddiMigrations,
   ...kantoMigrations,
   ...configurationMigrations,
+  ...monitorMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -16,7 +16,29 @@ const enterpriseDeploymentsReason =
   'Enterprise deployments API (update control maps, v2 next with provides, filter deployments): documented in ' +
   '../shared/seeds/001_04e9a76ae7f6d9d4.txt, absent from the flat specs (see specs/mender/SOURCES.md).';
 
+const deviceMonitorReason =
+  'Mender devicemonitor is Enterprise-only and has no public server spec. Device routes follow seed 001 ' +
+  '("Device monitor": POST /alert takes a list of Alert, POST /config a list of MonitorConfiguration, both 204); ' +
+  'management routes and their answers follow @northern.tech/types 0.5.0 (ListAlertsData, ListLatestAlertsData, ' +
+  'MonitorChecksConfigurationData: Alert[] / MonitorConfiguration[], paged with X-Total-Count and Link). ' +
+  'Shapes Flotilla chose are written down in src/protocols/mender/devicemonitor.ts.';
+
+const fleetMonitorReason =
+  "Flotilla's own: the fleet's alerting devices, which Mender serves only on its internal API " +
+  '(GET /api/internal/v1/devicemonitor/tenants/{tenant_id}/devices). Same answer shape (MonitorDevice[]: id, ' +
+  'alerts_open_count, alerts_total_count, alerts), under the management prefix with a user token, paged.';
+
 export const undocumentedRoutes: Record<string, string> = {
+  ...Object.fromEntries(
+    [
+      'POST /api/devices/v1/devicemonitor/alert',
+      'POST /api/devices/v1/devicemonitor/config',
+      'GET /api/management/v1/devicemonitor/devices/{id}/alerts',
+      'GET /api/management/v1/devicemonitor/devices/{id}/alerts/latest',
+      'GET /api/management/v1/devicemonitor/devices/{id}/config',
+    ].map((route) => [route, deviceMonitorReason]),
+  ),
+  'GET /api/management/v1/devicemonitor/devices': fleetMonitorReason,
   ...Object.fromEntries(
     [
       'POST /api/management/v2/inventory/filters',

@@ -1,5 +1,5 @@
 // Mender: the device API (auth requests, inventory, deployments) and the management API (users, device
-// admission, inventory and groups, artifacts and releases, deployments, device configuration), registered in one place.
+// admission, inventory and groups, artifacts and releases, deployments, device configuration and monitoring), registered in one place.
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { artifactRoutes } from './artifacts.js';
@@ -7,6 +7,7 @@ import { deploymentRoutes } from './deployments.js';
 import { deviceDeploymentRoutes } from './device-deployments.js';
 import { deviceauthRoutes } from './deviceauth.js';
 import { deviceconfigRoutes } from './deviceconfig.js';
+import { devicemonitorRoutes } from './devicemonitor.js';
 import { inventoryRoutes } from './inventory.js';
 import { useradmRoutes } from './useradm.js';
 
@@ -18,4 +19,5 @@ export async function menderProtocol(app: FastifyInstance, services: Services): 
   await app.register(deploymentRoutes, { services });
   await app.register(deviceDeploymentRoutes, { services });
   await app.register(deviceconfigRoutes, { services });
+  await app.register(devicemonitorRoutes, { services });
 }

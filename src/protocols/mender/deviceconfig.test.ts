@@ -160,6 +160,37 @@ for (const dialect of dialects) {
       assert.equal(Object.keys((await mgmt('GET', `${MGMT}/${device.id}`)).json().configured).length, 100);
     });
 
+    test("a change hook runs in the change's transaction: when it fails, nothing of the change is written", async () => {
+      const device = await acceptedDevice();
+      await mgmt('PUT', `${MGMT}/${device.id}`, { before: 'yes' });
+      const seen: string[] = [];
+      let fail = true;
+      t.services.configuration.onChange(async (change, trx) => {
+        // What an audit entry would do: write in the same transaction, here a row the test can look for.
+        await trx
+          .selectFrom('device_configurations')
+          .select('device_id')
+          .where('device_id', '=', change.deviceId)
+          .execute();
+        seen.push(`${change.action}:${change.actor.kind}:${JSON.stringify(change.configuration)}`);
+        if (fail) throw new Error('the audit log is full');
+      });
+      const before = await deploymentCount();
+      assert.equal((await mgmt('PUT', `${MGMT}/${device.id}`, { after: 'no' })).statusCode, 500);
+      assert.equal((await mgmt('POST', `${MGMT}/${device.id}/deploy`, {})).statusCode, 500);
+      const shown = (await mgmt('GET', `${MGMT}/${device.id}`)).json();
+      assert.deepEqual(shown.configured, { before: 'yes' }, 'the set rolled back');
+      assert.equal(shown.deployment_id, undefined, 'the deploy rolled back');
+      assert.equal(await deploymentCount(), before, 'no deployment either');
+      fail = false;
+      assert.equal((await mgmt('POST', `${MGMT}/${device.id}/deploy`, {})).statusCode, 200);
+      assert.deepEqual(seen, [
+        'set_configuration:user:{"after":"no"}',
+        'deploy_configuration:user:{"before":"yes"}',
+        'deploy_configuration:user:{"before":"yes"}',
+      ]);
+    });
+
     test('unknown devices and the wrong kind of token', async () => {
       const nobody = '00000000-0000-4000-8000-000000000000';
       assert.equal((await mgmt('GET', `${MGMT}/${nobody}`)).statusCode, 404);

@@ -60,17 +60,14 @@ export class MonitorService {
           issued_ts: alert.timestamp,
           received_ts: received,
         });
-        const check = {
+        await store.recordCheck({
           device_id: deviceId,
           name: alert.name,
           subject_name: alert.subject.name,
           alert_id: id,
           level: alert.level,
           issued_ts: alert.timestamp,
-        };
-        const known = await store.check(deviceId, alert.name, alert.subject.name);
-        if (!known) await store.insertCheck(check);
-        else if (alert.timestamp >= known.issued_ts) await store.updateCheck(check);
+        });
       }
       const open = (await store.openCount(deviceId)) > 0;
       await this.inventory.setAttributes(

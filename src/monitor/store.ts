@@ -33,32 +33,24 @@ export class MonitorStore {
       .execute();
   }
 
-  async check(deviceId: string, name: string, subjectName: string): Promise<MonitorCheckTable | undefined> {
-    return this.db
-      .selectFrom('monitor_checks')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('device_id', '=', deviceId)
-      .where('name', '=', name)
-      .where('subject_name', '=', subjectName)
-      .executeTakeFirst();
-  }
-
-  async insertCheck(row: Omit<MonitorCheckTable, 'tenant_id'>): Promise<void> {
+  /**
+   * Makes `row` the check's latest alert unless the check already has a later one: one statement, so two requests
+   * about the same new check cannot both try to create it.
+   */
+  async recordCheck(row: Omit<MonitorCheckTable, 'tenant_id'>): Promise<void> {
     await this.db
       .insertInto('monitor_checks')
       .values({ ...row, tenant_id: this.tenantId })
-      .execute();
-  }
-
-  async updateCheck(row: Omit<MonitorCheckTable, 'tenant_id'>): Promise<void> {
-    await this.db
-      .updateTable('monitor_checks')
-      .set({ alert_id: row.alert_id, level: row.level, issued_ts: row.issued_ts })
-      .where('tenant_id', '=', this.tenantId)
-      .where('device_id', '=', row.device_id)
-      .where('name', '=', row.name)
-      .where('subject_name', '=', row.subject_name)
+      .onConflict((oc) =>
+        oc
+          .columns(['tenant_id', 'device_id', 'name', 'subject_name'])
+          .doUpdateSet((eb) => ({
+            alert_id: eb.ref('excluded.alert_id'),
+            level: eb.ref('excluded.level'),
+            issued_ts: eb.ref('excluded.issued_ts'),
+          }))
+          .where('monitor_checks.issued_ts', '<=', (eb) => eb.ref('excluded.issued_ts')),
+      )
       .execute();
   }
 

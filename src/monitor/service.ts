@@ -139,12 +139,17 @@ export class MonitorService {
   /** Devices with alerts across the fleet, the most recently alerting first, each with its checks' latest alerts. */
   async devices(
     tenantId: string,
-    filter: { deviceIds?: string[]; levelFrom: AlertLevel },
+    filter: { deviceIds?: string[]; levelFrom: AlertLevel } & TimeRange,
     paging: Paging,
   ): Promise<{ devices: MonitorDevice[]; total: number }> {
     const store = this.store(tenantId);
     const { rows, total } = await store.devices(filter, (paging.page - 1) * paging.perPage, paging.perPage);
-    const latest = await store.latest({ deviceIds: rows.map((r) => r.device_id), levelFrom: filter.levelFrom });
+    const latest = await store.latest({
+      deviceIds: rows.map((r) => r.device_id),
+      levelFrom: filter.levelFrom,
+      issuedBefore: filter.issuedBefore,
+      issuedAfter: filter.issuedAfter,
+    });
     const devices = rows.map((r) => ({
       id: r.device_id,
       alerts_open_count: r.open,

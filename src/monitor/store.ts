@@ -107,10 +107,11 @@ export class MonitorStore {
   }
 
   /**
-   * Devices with alerts (only those with an open one at `CRITICAL`), latest alert first, and their counts.
+   * Devices with alerts (only those with an open one at `CRITICAL`), latest alert first, and their counts; the
+   * time bounds apply to the checks' latest alerts.
    */
   async devices(
-    q: { deviceIds?: string[]; levelFrom: AlertLevel },
+    q: { deviceIds?: string[]; levelFrom: AlertLevel; issuedBefore?: string; issuedAfter?: string },
     offset: number,
     limit: number,
   ): Promise<{ rows: { device_id: string; open: number; total: number; last: string }[]; total: number }> {
@@ -124,6 +125,8 @@ export class MonitorStore {
         eb.fn.sum<number>(eb.case().when('level', '=', 'CRITICAL').then(1).else(0).end()).as('open'),
       ]);
     if (q.deviceIds) query = query.where('device_id', 'in', q.deviceIds.length ? q.deviceIds : ['']);
+    if (q.issuedBefore) query = query.where('issued_ts', '<', q.issuedBefore);
+    if (q.issuedAfter) query = query.where('issued_ts', '>', q.issuedAfter);
     if (q.levelFrom === 'CRITICAL') {
       query = query.having((eb) => eb.fn.sum(eb.case().when('level', '=', 'CRITICAL').then(1).else(0).end()), '>', 0);
     }

@@ -237,6 +237,16 @@ for (const dialect of dialects) {
           one.json().map((d: { id: string }) => d.id),
           [b.id],
         );
+        const recent = await call('GET', `${MGMT}/devices?issued_after=2026-03-01T10:00:30Z`);
+        assert.deepEqual(
+          recent.json().map((d: { id: string; alerts: { subject: { name: string } }[] }) => [d.id, d.alerts.length]),
+          [
+            [b.id, 1],
+            [a.id, 1],
+          ],
+          "only the checks whose latest alert is in range: b's 11:00, a's disk at 10:01",
+        );
+        assert.equal((await call('GET', `${MGMT}/devices?issued_before=soon`)).statusCode, 400);
         const paged = await call('GET', `${MGMT}/devices?per_page=1&page=2`);
         assert.deepEqual(
           paged.json().map((d: { id: string }) => d.id),

@@ -11,8 +11,9 @@
 // - GET devices/{id}/config: the device's checks as it posted them, [] before it posted any.
 // - All three answer 404 for a device the tenant does not have.
 // - GET devices (Flotilla's): MonitorDevice[] ({id, alerts_open_count, alerts_total_count, alerts: latest alert of
-//   each check}) of devices that sent alerts, the most recent first; filters id (repeatable) and level_from
-//   (CRITICAL: devices with an open check, and only their open alerts); same paging.
+//   each check}) of devices that sent alerts, the most recent first; filters id (repeatable), level_from
+//   (CRITICAL: devices with an open check, and only their open alerts) and issued_before/issued_after (on the
+//   checks' latest alerts); same paging.
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setPageHeaders } from '../../api/paging.js';
@@ -126,7 +127,7 @@ export async function devicemonitorRoutes(app: FastifyInstance, { services }: { 
     const ids = query.id === undefined ? undefined : ([] as string[]).concat(query.id);
     const { devices, total } = await monitor.devices(
       userOf(request).tenantId,
-      { ...(ids ? { deviceIds: ids } : {}), levelFrom: levelOf(query) },
+      { ...(ids ? { deviceIds: ids } : {}), levelFrom: levelOf(query), ...rangeOf(query) },
       paging,
     );
     return paged(request, reply, paging, total, devices);

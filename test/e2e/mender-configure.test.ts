@@ -2,7 +2,8 @@
 // mender-configure update module the client fails a configuration deployment and its log says why; with the
 // project's module and inventory script (contrib/mender-configure) it installs the generated artifact (meta-data →
 // the configuration file, apply scripts run) and reports the file back through its local proxy, the token and the
-// proxy's URL coming from the client over its D-Bus API; the management GET then shows reported == configured.
+// proxy's URL coming from the client over its D-Bus API; the management GET then shows reported == configured. An
+// apply script that fails makes the client roll back: the module restores and re-applies the previous file.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,6 +55,8 @@ for (const dialect of dialects)
     let deviceId = '';
     let failed = false;
     let state = '';
+    /** The configuration the device applied last. */
+    let applied: Record<string, string> = {};
     const configFile = () => join(state, 'device-config.json');
 
     const step = (name: string, body: () => Promise<void>) =>
@@ -104,7 +107,9 @@ for (const dialect of dialects)
       state = mkdtempSync(join(tmpdir(), 'flotilla-e2e-configure-'));
       mkdirSync(join(state, 'apply.d'));
       // An apply script: what a real one would do with the file (here: keep a copy, proving it ran with $1).
-      writeFileSync(join(state, 'apply.d', '10-copy'), `#!/bin/sh\ncp "$1" "${join(state, 'applied.json')}"\n`, {
+      // A configuration with the key "refuse" makes it fail, as a real apply script does with a value it cannot use.
+      const applyScript = `#!/bin/sh\ngrep -q '"refuse"' "$1" && exit 3\ncp "$1" "${join(state, 'applied.json')}"\n`;
+      writeFileSync(join(state, 'apply.d', '10-copy'), applyScript, {
         mode: 0o755,
       });
       server = await startFlotilla(dialect);
@@ -214,6 +219,25 @@ for (const dialect of dialects)
         const [, proxyUrl] = [...reply.matchAll(/^\s*string "(.*)"$/gm)].map((m) => m[1]);
         assert.match(proxyUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
         assert.notEqual(new URL(proxyUrl).port, new URL(server!.url).port, 'the report went through the local proxy');
+        applied = configuration;
       },
     );
+
+    step('an apply script that fails rolls the configuration back; reported stays what the device has', async () => {
+      const refused = { refuse: 'yes' };
+      // Only the rollback's re-apply can bring this file back.
+      rmSync(join(state, 'applied.json'));
+      const { status } = await deployConfiguration(refused);
+      assert.equal(status, 'failure');
+      assert.deepEqual(JSON.parse(readFileSync(configFile(), 'utf8')), applied, 'the previous file is back');
+      assert.deepEqual(
+        JSON.parse(readFileSync(join(state, 'applied.json'), 'utf8')),
+        applied,
+        'and applied again by the rollback',
+      );
+      client().signal('SIGUSR2');
+      const shown = (await api('GET', `${CFG}/${deviceId}`)).json as { configured: unknown; reported: unknown };
+      assert.deepEqual(shown.configured, refused);
+      assert.deepEqual(shown.reported, applied);
+    });
   });

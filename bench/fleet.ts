@@ -157,6 +157,7 @@ export async function seedFleet(dialect: Dialect, dataDir: string, options: Flee
         idx: 0,
         value_str: value,
         value_num: null,
+        value_bool: null,
         is_array: 0,
         description: null,
         updated_ts: ts,

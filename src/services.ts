@@ -1,10 +1,12 @@
 // Wires the domain services for one server process. Nothing here is global: tests build as many as they like.
 import { parseMenderArtifact } from './artifacts/parse.js';
 import { ArtifactService } from './artifacts/service.js';
+import { ConfigurationService } from './configuration/service.js';
 import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
 import { DeviceService } from './devices/service.js';
 import { InventoryService } from './inventory/service.js';
+import { MonitorService } from './monitor/service.js';
 import { UserService } from './users/service.js';
 
 export interface Services extends CoreDeps {
@@ -13,6 +15,8 @@ export interface Services extends CoreDeps {
   devices: DeviceService;
   artifacts: ArtifactService;
   deployments: DeploymentService;
+  configuration: ConfigurationService;
+  monitor: MonitorService;
 }
 
 export function createServices(core: CoreDeps): Services {
@@ -23,6 +27,10 @@ export function createServices(core: CoreDeps): Services {
   // Deletes see active deployments; a decommissioned device's deployments end in the same transaction.
   artifacts.setUsage(deployments);
   devices.onDecommission((tenantId, deviceId, trx) => deployments.decommissionDevice(tenantId, deviceId, trx));
+  // Mender's deviceconfig knows a device from its acceptance to its decommissioning.
+  const configuration = new ConfigurationService(core, deployments);
+  devices.onAccept((tenantId, deviceId, trx) => configuration.provision(tenantId, deviceId, trx));
+  devices.onDecommission((tenantId, deviceId, trx) => configuration.remove(tenantId, deviceId, trx));
   return {
     ...core,
     users: new UserService(core),
@@ -30,6 +38,8 @@ export function createServices(core: CoreDeps): Services {
     devices,
     artifacts,
     deployments,
+    configuration,
+    monitor: new MonitorService(core, inventory),
   };
 }
 

@@ -24,6 +24,33 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
+/** Headers and status for a download of `size` bytes; the range to send, `undefined` for all, or `'done'` (416). */
+function prepareDownload(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  size: number,
+  filename: string,
+  contentType: string,
+): ByteRange | undefined | 'done' {
+  reply.header('Accept-Ranges', 'bytes');
+  reply.header('Content-Disposition', `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`);
+  reply.type(contentType);
+  const range = parseRange(request.headers.range, size);
+  if (range === 'unsatisfiable') {
+    reply.header('Content-Range', `bytes */${size}`);
+    reply.status(416);
+    return 'done';
+  }
+  if (range) {
+    reply.status(206);
+    reply.header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+    reply.header('Content-Length', String(range.end - range.start + 1));
+  } else {
+    reply.header('Content-Length', String(size));
+  }
+  return range;
+}
+
 export async function sendBlob(
   services: Services,
   request: FastifyRequest,
@@ -33,24 +60,27 @@ export async function sendBlob(
 ) {
   const size = await services.blobs.size(blob.key);
   if (size === undefined) throw new NotFound('file not found');
-  reply.header('Accept-Ranges', 'bytes');
   reply.header('Last-Modified', new Date(blob.modified).toUTCString());
-  reply.header('Content-Disposition', `attachment; filename="${blob.filename.replace(/["\\\r\n]/g, '_')}"`);
-  reply.type(contentType);
-  const range = parseRange(request.headers.range, size);
-  if (range === 'unsatisfiable') {
-    reply.header('Content-Range', `bytes */${size}`);
-    return reply.status(416).send();
-  }
-  if (range) {
-    reply.status(206);
-    reply.header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-    reply.header('Content-Length', String(range.end - range.start + 1));
-  } else {
-    reply.header('Content-Length', String(size));
-  }
-  if (request.method === 'HEAD') return reply.send();
+  const range = prepareDownload(request, reply, size, blob.filename, contentType);
+  if (range === 'done' || request.method === 'HEAD') return reply.send();
   return reply.send(await services.blobs.open(blob.key, range));
+}
+
+/**
+ * Serves bytes made for this request (a generated artifact) the same way: mender-client insists on a known size
+ * (it refuses a download without Content-Length) and resumes with Range, so the bytes must be whole and the same on
+ * every request.
+ */
+export function sendBytes(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  bytes: Buffer,
+  filename: string,
+  contentType = 'application/octet-stream',
+) {
+  const range = prepareDownload(request, reply, bytes.length, filename, contentType);
+  if (range === 'done' || request.method === 'HEAD') return reply.send();
+  return reply.send(range ? bytes.subarray(range.start, range.end + 1) : bytes);
 }
 
 const Params = Type.Object({ tenant: Type.String(), id: Type.String() });

@@ -27,6 +27,11 @@ export interface ModuleArtifactOptions {
   metaData?: Record<string, unknown>;
   /** Extra artifact_provides of the payload; the module's version provide is added as mender-artifact does. */
   provides?: Record<string, string>;
+  /**
+   * Replaces the payload's default provides and clears (`rootfs-image.<type>.version`, `rootfs-image.<type>.*`),
+   * as mender-artifact's `--no-default-software-version --no-default-clears-provides` with explicit ones do.
+   */
+  ownProvides?: { provides: Record<string, string>; clears: string[] };
   /** Where temporary files go (default: the OS temp folder). */
   workDir?: string;
 }
@@ -86,11 +91,17 @@ export async function writeModuleArtifact(options: ModuleArtifactOptions): Promi
       artifact_provides: { artifact_name: options.name },
       artifact_depends: { device_type: options.deviceTypes },
     };
-    const typeInfo = {
-      type: options.type,
-      artifact_provides: { [`rootfs-image.${options.type}.version`]: options.name, ...options.provides },
-      clears_artifact_provides: [`rootfs-image.${options.type}.*`],
-    };
+    const typeInfo = options.ownProvides
+      ? {
+          type: options.type,
+          artifact_provides: options.ownProvides.provides,
+          clears_artifact_provides: options.ownProvides.clears,
+        }
+      : {
+          type: options.type,
+          artifact_provides: { [`rootfs-image.${options.type}.version`]: options.name, ...options.provides },
+          clears_artifact_provides: [`rootfs-image.${options.type}.*`],
+        };
     const headerEntries = [
       { name: 'header-info', body: Buffer.from(JSON.stringify(headerInfo)) },
       { name: 'headers/0000/type-info', body: Buffer.from(JSON.stringify(typeInfo)) },

@@ -2,7 +2,6 @@
 // log reports, control map), the management side (lists, statistics, abort, pause/resume) and the artifacts'
 // usage questions. Rules come from ./rules; SQL from ./store.ts.
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { Transaction } from 'kysely';
 import type { ArtifactService, ArtifactUsage, ArtifactView } from '../artifacts/service.js';
 import { ArtifactStore } from '../artifacts/store.js';
@@ -33,6 +32,13 @@ import { DeploymentTargets, groupTerm } from './targets.js';
 import { type DeploymentView, deploymentView, deviceWithImage, planOf } from './views.js';
 
 type Trx = Transaction<Tables>;
+
+/** What a configuration deployment takes besides the configuration (Mender's NewConfigurationDeployment). */
+export interface ConfigurationDeploymentOptions {
+  name?: string;
+  retries?: unknown;
+  update_control_map?: unknown;
+}
 
 export type { LogLine } from './store.js';
 
@@ -176,46 +182,68 @@ export class DeploymentService implements ArtifactUsage {
     tenantId: string,
     deviceId: string,
     configuration: Record<string, unknown>,
-    options: { name?: string; retries?: number; update_control_map?: unknown } = {},
+    options: ConfigurationDeploymentOptions = {},
+  ): Promise<string> {
+    const id = await this.deps.store.transaction((trx) =>
+      this.insertConfigurationDeployment(tenantId, deviceId, configuration, options, trx),
+    );
+    this.attempts.generationChanged(tenantId);
+    return id;
+  }
+
+  /**
+   * The same inside the caller's transaction, so that the caller's own writes (the device configuration's
+   * deployment id, an audit entry) commit with it. The caller calls `attempts.generationChanged` after commit.
+   */
+  async insertConfigurationDeployment(
+    tenantId: string,
+    deviceId: string,
+    configuration: Record<string, unknown>,
+    options: ConfigurationDeploymentOptions,
+    trx: Trx,
   ): Promise<string> {
     const id = randomUUID();
-    const [existing] = await this.targets.existing(tenantId, [deviceId]);
-    if (!existing) throw new NotFound('device not found');
+    const device = await trx
+      .selectFrom('devices')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', deviceId)
+      .executeTakeFirst();
+    if (!device) throw new NotFound('device not found');
+    const retries = optionalCount(options.retries, 'retries');
     const controlMap =
-      options.update_control_map === undefined ? null : deploymentControlMap(options.update_control_map, id);
+      options.update_control_map === undefined || options.update_control_map === null
+        ? null
+        : deploymentControlMap(options.update_control_map, id);
     const ts = now();
-    await this.deps.store.transaction(async (trx) => {
-      const store = this.store(tenantId, trx);
-      await store.insertDeployment({
-        id,
-        name: options.name ?? `configuration-${id}`,
-        artifact_name: `configuration-${id}`,
-        type: 'configuration',
-        configuration: JSON.stringify(configuration),
-        target: 'devices',
-        target_group: null,
-        filter_id: null,
-        filter_json: null,
-        phases_json: null,
-        first_phase_ts: null,
-        retries: options.retries ?? 0,
-        max_devices: 0,
-        control_map_json: controlMap ? JSON.stringify(controlMap) : null,
-        force_installation: 1,
-        handling_json: null,
-        status: 'pending',
-        created_ts: ts,
-        finished_ts: null,
-        device_count: 1,
-        initial_device_count: 0,
-        admitted: 0,
-        paused: 0,
-        resumed_through: -1,
-        aborted: 0,
-      });
-      await this.attempts.open(tenantId, id, [deviceId], ts, trx);
+    await this.store(tenantId, trx).insertDeployment({
+      id,
+      name: options.name ?? `configuration-${id}`,
+      artifact_name: `configuration-${id}`,
+      type: 'configuration',
+      configuration: JSON.stringify(configuration),
+      target: 'devices',
+      target_group: null,
+      filter_id: null,
+      filter_json: null,
+      phases_json: null,
+      first_phase_ts: null,
+      retries,
+      max_devices: 0,
+      control_map_json: controlMap ? JSON.stringify(controlMap) : null,
+      force_installation: 1,
+      handling_json: null,
+      status: 'pending',
+      created_ts: ts,
+      finished_ts: null,
+      device_count: 1,
+      initial_device_count: 0,
+      admitted: 0,
+      paused: 0,
+      resumed_through: -1,
+      aborted: 0,
     });
-    this.attempts.generationChanged(tenantId);
+    await this.attempts.open(tenantId, id, [deviceId], ts, trx);
     return id;
   }
 
@@ -224,26 +252,38 @@ export class DeploymentService implements ArtifactUsage {
   /**
    * The artifact a signed configuration link serves: generated on the fly, a `mender-configure` update module
    * artifact with no files whose meta-data is the configuration (what Mender's deployments service generates).
+   * Whole in memory: the device needs its size up front, and a configuration is small (at most 100 keys and
+   * values of 4096 characters, src/configuration/rules.ts), so the artifact is a few megabytes at the very most.
+   * The bytes are the same on every request (fixed times, deterministic gzip), so a resumed download fits.
    */
   async configurationArtifact(
     tenantId: string,
     deploymentId: string,
     deviceType: string,
     deviceId: string,
-  ): Promise<Readable> {
+  ): Promise<Buffer> {
     const deployment = await this.store(tenantId).deployment(deploymentId);
     if (deployment?.type !== 'configuration' || deployment.configuration === null) {
       throw new NotFound('deployment not found');
     }
     if (!(await this.store(tenantId).deviceDeployment(deploymentId, deviceId))) throw new NotFound('not found');
-    return writeModuleArtifact({
+    const stream = await writeModuleArtifact({
       name: deployment.artifact_name,
       deviceTypes: [deviceType],
       type: 'mender-configure',
       files: [],
       metaData: JSON.parse(deployment.configuration),
+      // What Mender's deployments service gives a generated configuration artifact: the configuration's version
+      // lives in the data partition's namespace, and a new configuration clears every older one's provides.
+      ownProvides: {
+        provides: { 'data-partition.mender-configure.version': deployment.artifact_name },
+        clears: ['data-partition.mender-configure.*'],
+      },
       workDir: this.deps.config.dataDir,
     });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
   }
 
   // ---- the management side -----------------------------------------------------------------------------------

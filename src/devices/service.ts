@@ -57,6 +57,9 @@ export interface AuthRequest {
   authorization: string | undefined;
 }
 
+/** Hooks other domains register to act when a device is accepted, inside the same transaction. */
+export type AcceptHook = (tenantId: string, deviceId: string, trx: Transaction<Tables>) => Promise<void>;
+
 /** Hooks other domains register to act when a device is decommissioned, inside the same transaction. */
 export type DecommissionHook = (tenantId: string, deviceId: string, trx: Transaction<Tables>) => Promise<void>;
 
@@ -90,6 +93,7 @@ const hashOf = (canonical: string) => createHash('sha256').update(canonical).dig
 
 export class DeviceService {
   private readonly decommissionHooks: DecommissionHook[] = [];
+  private readonly acceptHooks: AcceptHook[] = [];
   /** Live device tokens: token id → its device. */
   private readonly liveTokens: LivenessCache<{ deviceId: string }>;
   private readonly checkIns: CheckIns;
@@ -104,6 +108,10 @@ export class DeviceService {
 
   onDecommission(hook: DecommissionHook): void {
     this.decommissionHooks.push(hook);
+  }
+
+  onAccept(hook: AcceptHook): void {
+    this.acceptHooks.push(hook);
   }
 
   private store(tenantId: string, trx?: Transaction<Tables>, revoke?: Revoke): DeviceStore {
@@ -240,7 +248,7 @@ export class DeviceService {
       }
       if (authSet.status === 'preauthorized') {
         if (await this.overLimit(store, tenant.max_devices, device.status)) return { refused: OVER_LIMIT };
-        await this.accept(store, device, authSet.id, ts);
+        await this.accept(store, device, authSet.id, ts, trx);
         authSet = { ...authSet, status: 'accepted' };
       }
       if (authSet.status !== 'accepted') return { refused: UNAUTHORIZED };
@@ -270,7 +278,13 @@ export class DeviceService {
   }
 
   /** Accepts one auth set; a device has at most one accepted key, so any other accepted one is rejected. */
-  private async accept(store: DeviceStore, device: DeviceTable, authSetId: string, ts: string): Promise<void> {
+  private async accept(
+    store: DeviceStore,
+    device: DeviceTable,
+    authSetId: string,
+    ts: string,
+    trx: Transaction<Tables>,
+  ): Promise<void> {
     for (const other of await store.authSetsOf([device.id])) {
       if (other.id !== authSetId && other.status === 'accepted') {
         await store.setAuthSetStatus(other.id, 'rejected');
@@ -279,6 +293,7 @@ export class DeviceService {
     }
     await store.setAuthSetStatus(authSetId, 'accepted');
     await this.refreshStatus(store, device, ts);
+    for (const hook of this.acceptHooks) await hook(device.tenant_id, device.id, trx);
   }
 
   /** Derives the device status from its auth sets; the device's updated_ts moves only when the status does. */
@@ -406,7 +421,7 @@ export class DeviceService {
       }
       if (status === 'accepted') {
         if (await this.overLimit(store, maxDevices, device.status)) throw new Unprocessable(LIMIT_REACHED);
-        await this.accept(store, device, authSetId, ts);
+        await this.accept(store, device, authSetId, ts, trx);
         return;
       }
       await store.setAuthSetStatus(authSetId, status);
@@ -479,11 +494,11 @@ export class DeviceService {
           });
           authSet = (await store.authSet(device.id, id)) as AuthSetTable;
           if (initial === 'accepted' && !(await this.overLimit(store, maxDevices, device.status))) {
-            await this.accept(store, device, id, ts);
+            await this.accept(store, device, id, ts, trx);
             authSet = { ...authSet, status: 'accepted' };
           }
         } else if (authSet.status === 'preauthorized' && !(await this.overLimit(store, maxDevices, device.status))) {
-          await this.accept(store, device, authSet.id, ts);
+          await this.accept(store, device, authSet.id, ts, trx);
           authSet = { ...authSet, status: 'accepted' };
         }
         const status = await this.refreshStatus(store, device, ts);

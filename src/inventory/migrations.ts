@@ -50,4 +50,16 @@ export const inventoryMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Booleans, which only the server writes (the `monitor` scope: `alerts`, open alerts or not), as Mender's GUI
+  // filters them ({scope:"monitor", attribute:"alerts", type:"$eq", value:true}). 0 or 1; indexed like the others.
+  '0096_attribute_booleans': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('attributes').addColumn('value_bool', 'integer').execute();
+      await db.schema
+        .createIndex('attributes_bool')
+        .on('attributes')
+        .columns(['tenant_id', 'scope', 'name', 'value_bool'])
+        .execute();
+    },
+  },
 };

@@ -9,7 +9,7 @@ export type Scalar = string | number;
 
 /** What a term asks of an attribute's values (MongoDB semantics: an array matches when any element does). */
 export type Condition =
-  /** `$eq` (or `$ne` when negated) against one value; booleans can never match a stored value. */
+  /** `$eq` (or `$ne` when negated) against one value; a boolean matches only a stored boolean (`monitor` scope). */
   | { kind: 'eq'; negate: boolean; value: Scalar | boolean }
   /** `$eq`/`$ne` with an array: the whole stored array equals it, element by element. */
   | { kind: 'eqArray'; negate: boolean; values: Scalar[] }

@@ -105,7 +105,7 @@ export class DeviceSearch {
     const not = (b: Bool, negate: boolean) => (negate ? sql`not (${b})` : b);
     switch (c.kind) {
       case 'eq':
-        return not(typeof c.value === 'boolean' ? FALSE : any(valueEquals(c.value)), c.negate);
+        return not(any(valueEquals(c.value)), c.negate);
       case 'eqArray': {
         if (c.values.length === 0) {
           return not(any(sql`a.is_array = 1 and a.value_str is null and a.value_num is null`), c.negate);
@@ -169,14 +169,17 @@ export class DeviceSearch {
   }
 }
 
-function valueEquals(value: Scalar): Bool {
+function valueEquals(value: Scalar | boolean): Bool {
+  if (typeof value === 'boolean') return sql`a.value_bool = ${value ? 1 : 0}`;
   return typeof value === 'string' ? sql`a.value_str = ${value}` : sql`a.value_num = ${value}`;
 }
 
 function valueIn(values: (Scalar | boolean)[]): Bool {
   const strings = values.filter((v): v is string => typeof v === 'string');
   const numbers = values.filter((v): v is number => typeof v === 'number');
+  const booleans = values.filter((v): v is boolean => typeof v === 'boolean');
   const parts: Bool[] = [];
+  if (booleans.length) parts.push(sql`a.value_bool in (${sql.join(booleans.map((b) => (b ? 1 : 0)))})`);
   if (strings.length) parts.push(sql`a.value_str in (${sql.join(strings)})`);
   if (numbers.length) parts.push(sql`a.value_num in (${sql.join(numbers)})`);
   return parts.length ? sql`(${sql.join(parts, sql` or `)})` : FALSE;

@@ -4,7 +4,8 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Tables } from '../store/schema.js';
 import type { AttributeScope } from './tables.js';
 
-export type AttributeValue = string | number | string[] | number[];
+/** Booleans only in server-written scopes (`monitor`); devices and operators write strings and numbers. */
+export type AttributeValue = string | number | boolean | string[] | number[];
 
 export interface Attribute {
   name: string;
@@ -60,6 +61,7 @@ export class AttributeStore {
         idx,
         value_str: typeof v === 'string' ? v : null,
         value_num: typeof v === 'number' ? v : null,
+        value_bool: typeof v === 'boolean' ? (v ? 1 : 0) : null,
         is_array: Array.isArray(a.value) ? 1 : 0,
         description: a.description ?? null,
         updated_ts: updatedTs,
@@ -76,6 +78,7 @@ export class AttributeStore {
           idx: 0,
           value_str: null,
           value_num: null,
+          value_bool: null,
           is_array: 1,
           description: a.description ?? null,
           updated_ts: updatedTs,
@@ -129,7 +132,7 @@ export class AttributeStore {
       const rows = await query.orderBy('device_id').orderBy('scope').orderBy('name').orderBy('idx').execute();
       let current: StoredAttribute | undefined;
       for (const row of rows) {
-        const value = row.value_str ?? row.value_num;
+        const value = row.value_str ?? row.value_num ?? (row.value_bool === null ? null : row.value_bool === 1);
         const list = out.get(row.device_id) ?? [];
         if (!out.has(row.device_id)) out.set(row.device_id, list);
         if (row.idx > 0 && current && current.name === row.name && current.scope === row.scope) {

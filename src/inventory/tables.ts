@@ -9,9 +9,11 @@ export interface AttributeTable {
   scope: AttributeScope;
   name: string;
   idx: number;
-  /** At most one of value_str / value_num is set on each row; neither for an empty array. */
+  /** At most one of value_str / value_num / value_bool is set on each row; none for an empty array. */
   value_str: string | null;
   value_num: number | null;
+  /** A boolean as 0 or 1: only server-written scopes hold them (devices report strings and numbers). */
+  value_bool: number | null;
   is_array: number;
   description: string | null;
   updated_ts: string;

@@ -11,9 +11,11 @@ import {
   type TableMetadata,
 } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
+import { configurationMigrations } from '../configuration/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
+import { monitorMigrations } from '../monitor/migrations.js';
 import { ddiMigrations } from '../protocols/hawkbit/migrations.js';
 import { kantoMigrations } from '../protocols/kanto/migrations.js';
 import { tenantMigrations } from '../tenants/migrations.js';
@@ -31,6 +33,8 @@ const all: Record<string, Migration> = {
   ...deploymentMigrations,
   ...ddiMigrations,
   ...kantoMigrations,
+  ...configurationMigrations,
+  ...monitorMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

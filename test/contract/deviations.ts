@@ -26,6 +26,18 @@ const tenantadmReason =
   "the caller's tenant from it. Answered with the tenant descriptor (id, name, tenant_token, status) of the open " +
   "edition's tenant (src/protocols/mender/tenantadm.ts).";
 
+const deviceMonitorReason =
+  'Mender devicemonitor is Enterprise-only and has no public server spec. Device routes follow seed 001 ' +
+  '("Device monitor": POST /alert takes a list of Alert, POST /config a list of MonitorConfiguration, both 204); ' +
+  'management routes and their answers follow @northern.tech/types 0.5.0 (ListAlertsData, ListLatestAlertsData, ' +
+  'MonitorChecksConfigurationData: Alert[] / MonitorConfiguration[], paged with X-Total-Count and Link). ' +
+  'Shapes Flotilla chose are written down in src/protocols/mender/devicemonitor.ts.';
+
+const fleetMonitorReason =
+  "Flotilla's own: the fleet's alerting devices, which Mender serves only on its internal API " +
+  '(GET /api/internal/v1/devicemonitor/tenants/{tenant_id}/devices). Same answer shape (MonitorDevice[]: id, ' +
+  'alerts_open_count, alerts_total_count, alerts), under the management prefix with a user token, paged.';
+
 export const undocumentedRoutes: Record<string, string> = {
   ...Object.fromEntries(
     [
@@ -41,6 +53,16 @@ export const undocumentedRoutes: Record<string, string> = {
     ].map((route) => [route, iotManagerReason]),
   ),
   'GET /api/management/v1/tenantadm/user/tenant': tenantadmReason,
+  ...Object.fromEntries(
+    [
+      'POST /api/devices/v1/devicemonitor/alert',
+      'POST /api/devices/v1/devicemonitor/config',
+      'GET /api/management/v1/devicemonitor/devices/{id}/alerts',
+      'GET /api/management/v1/devicemonitor/devices/{id}/alerts/latest',
+      'GET /api/management/v1/devicemonitor/devices/{id}/config',
+    ].map((route) => [route, deviceMonitorReason]),
+  ),
+  'GET /api/management/v1/devicemonitor/devices': fleetMonitorReason,
   ...Object.fromEntries(
     [
       'POST /api/management/v2/inventory/filters',
@@ -137,6 +159,15 @@ export const specPatches: SpecPatch[] = [
       "FilterPredicate.value is `allOf: [AttributeValueRequest]`, which has no boolean, yet the same property's " +
       'description says "The $exists operator expects a boolean value". The schema contradicts its own text; the ' +
       'text is what the real inventory service implements. (Also `anyOf` for the empty-array reason above.)',
+  },
+  {
+    file: 'deviceconfig-management-v1.yml',
+    at: ['paths', '/api/management/v1/deviceconfig/configurations/device/{deviceId}', 'put', 'responses', '404'],
+    value: { $ref: '#/components/responses/NotFound' },
+    reason:
+      "Mender's deviceconfig upserts a record for any id it is given, so its PUT never answers 404 and a typo in a " +
+      'device id leaves an orphan configuration behind. Flotilla keeps configurations of devices that exist in the ' +
+      'tenant only (a foreign key to the device) and answers 404 NotFound, as the GET and deploy of the same path do.',
   },
 ];
 

@@ -13,6 +13,8 @@ export interface ToolView {
     provides: Record<string, string>;
     depends: Record<string, string>;
     clearsProvides: string[];
+    /** The header meta-data as JSON, when the tool prints any. */
+    metaData?: unknown;
     files: { name: string; size: number; checksum: string }[];
   }[];
 }
@@ -47,11 +49,13 @@ export function menderArtifactRead(file: string): ToolView {
     for (const f of block.matchAll(/name: +(\S+)\n +size: +(\d+)\n(?: +modified: .*\n)? +checksum: +([0-9a-f]{64})/g)) {
       files.push({ name: f[1], size: Number(f[2]), checksum: f[3] });
     }
+    const metaText = /^ {4}Metadata:\n((?:\t.*\n)*)/m.exec(block)?.[1];
     view.updates.push({
       type: /^ {4}Type: +(\S+)$/m.exec(block)?.[1] ?? '',
       provides: map('Provides'),
       depends: map('Depends'),
       clearsProvides: clears === 'Nothing' ? [] : (JSON.parse(clears) as string[]),
+      ...(metaText ? { metaData: JSON.parse(metaText.replace(/^\t/gm, '')) } : {}),
       files,
     });
   }

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type GroupProcess, killGroup, logTail, trackGroup } from '../e2e/process.js';
+import { AbortWait, type GroupProcess, killGroup, logTail, trackGroup, waitFor } from '../e2e/process.js';
 
 export const IDENTITY_SCRIPT = '/usr/share/mender/identity/mender-device-identity';
 export const INVENTORY_SCRIPT = '/usr/share/mender/inventory/mender-inventory-flotilla-e2e';
@@ -102,6 +102,11 @@ export interface MenderFleetOptions {
   env?: Record<string, string>;
   /** More mender.conf settings (e.g. ServerCertificate), over the defaults. */
   config?: Record<string, unknown>;
+  /**
+   * Gives each daemon a D-Bus of its own (a dbus-daemon on a socket in its directory, as its system bus) and turns
+   * the client's D-Bus API on, so that its scripts can ask it for the token and its local proxy's URL.
+   */
+  privateBus?: boolean;
 }
 
 export class MenderClient {
@@ -112,6 +117,8 @@ export class MenderClient {
     readonly dir: string,
     readonly logPath: string,
     private readonly group: GroupProcess,
+    /** The client's own dbus-daemon, with `privateBus`. */
+    private readonly bus?: GroupProcess,
   ) {}
 
   get exited(): string | undefined {
@@ -131,8 +138,9 @@ export class MenderClient {
     return logTail(this.logPath, lines);
   }
 
-  stop(): Promise<void> {
-    return killGroup(this.group);
+  async stop(): Promise<void> {
+    await killGroup(this.group);
+    if (this.bus) await killGroup(this.bus);
   }
 }
 
@@ -143,6 +151,25 @@ export interface MenderFleet {
   /** The tail of every client's log, for a failed test's output. */
   logTails(lines?: number): string;
   stop(): Promise<void>;
+}
+
+/**
+ * A dbus-daemon on a socket in `dir`, with the session policy (any name, same user): the client and its scripts
+ * use it as their system bus through DBUS_SYSTEM_BUS_ADDRESS.
+ */
+async function startBus(dir: string): Promise<{ address: string; group: GroupProcess }> {
+  const socket = join(dir, 'bus');
+  const address = `unix:path=${socket}`;
+  const child = spawn('dbus-daemon', ['--session', `--address=${address}`, '--nofork', '--nopidfile'], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  const group = trackGroup(child, `dbus-daemon ${dir}`);
+  await waitFor('the private D-Bus socket', () => {
+    if (group.exited) throw new AbortWait(`dbus-daemon exited (${group.exited})`);
+    return existsSync(socket) || undefined;
+  });
+  return { address, group };
 }
 
 export async function startMenderClients(options: MenderFleetOptions): Promise<MenderFleet> {
@@ -169,10 +196,12 @@ export async function startMenderClients(options: MenderFleetOptions): Promise<M
       InventoryPollIntervalSeconds: poll,
       RetryPollIntervalSeconds: poll,
       DeviceTypeFile: join(dir, 'device_type'),
-      // Several daemons side by side: none of them may claim the io.mender.* names on a shared bus.
-      DBus: { Enabled: false },
+      // Several daemons side by side: none of them may claim the io.mender.* names on a shared bus; a private bus
+      // is each daemon's own.
+      DBus: { Enabled: options.privateBus === true },
       ...options.config,
     };
+    const bus = options.privateBus ? await startBus(dir) : undefined;
     const configPath = join(dir, 'mender.conf');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
     const logPath = join(dir, 'mender.log');
@@ -194,12 +223,18 @@ export async function startMenderClients(options: MenderFleetOptions): Promise<M
           'daemon',
         ],
         {
-          env: { ...process.env, ...options.env, DEVICE_MAC: mac, FLOTILLA_E2E_CLIENT: label },
+          env: {
+            ...process.env,
+            ...options.env,
+            DEVICE_MAC: mac,
+            FLOTILLA_E2E_CLIENT: label,
+            ...(bus ? { DBUS_SYSTEM_BUS_ADDRESS: bus.address } : {}),
+          },
           detached: true,
           stdio: ['ignore', logFd, logFd],
         },
       );
-      clients.push(new MenderClient(label, mac, dir, logPath, trackGroup(child, `mender ${label}`)));
+      clients.push(new MenderClient(label, mac, dir, logPath, trackGroup(child, `mender ${label}`), bus?.group));
     } finally {
       closeSync(logFd);
     }

@@ -4,6 +4,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sendBytes } from '../../api/downloads.js';
 import { publicBaseOf } from '../../api/public-url.js';
 import { isJsonObject } from '../../api/schemas.js';
 import { deviceOf } from '../../auth/guard.js';
@@ -227,8 +228,7 @@ export async function deviceDeploymentRoutes(fastify: FastifyInstance, { service
         p.device_type,
         p.device_id,
       );
-      reply.header('Content-Disposition', `attachment; filename="${p.deployment_id}.mender"`);
-      return reply.type('application/vnd.mender-artifact').send(artifact);
+      return sendBytes(request, reply, artifact, `${p.deployment_id}.mender`, 'application/vnd.mender-artifact');
     },
   );
 }

@@ -1,12 +1,14 @@
 // Mender: the device API (auth requests, inventory, deployments) and the management API (users, device
-// admission, inventory and groups, artifacts and releases, deployments; the iot-manager and tenantadm calls the web
-// GUI makes, answered for an open edition), registered in one place.
+// admission, inventory and groups, artifacts and releases, deployments, device configuration and monitoring; the
+// iot-manager and tenantadm calls the web GUI makes, answered for an open edition), registered in one place.
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { deviceDeploymentRoutes } from './device-deployments.js';
 import { deviceauthRoutes } from './deviceauth.js';
+import { deviceconfigRoutes } from './deviceconfig.js';
+import { devicemonitorRoutes } from './devicemonitor.js';
 import { inventoryRoutes } from './inventory.js';
 import { iotManagerRoutes } from './iot-manager.js';
 import { tenantadmRoutes } from './tenantadm.js';
@@ -21,4 +23,6 @@ export async function menderProtocol(app: FastifyInstance, services: Services): 
   await app.register(deviceDeploymentRoutes, { services });
   await app.register(iotManagerRoutes, { services });
   await app.register(tenantadmRoutes, { services });
+  await app.register(deviceconfigRoutes, { services });
+  await app.register(devicemonitorRoutes, { services });
 }

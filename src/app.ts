@@ -12,6 +12,8 @@ import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
 import type { Config } from './config.js';
 import { DeploymentSweeper } from './deployments/sweeper.js';
+import { operations } from './ops/index.js';
+import { loggerOptions, logRequests } from './ops/logging.js';
 import { hawkbitProtocol } from './protocols/hawkbit/index.js';
 import { kantoProtocol } from './protocols/kanto/index.js';
 import { menderError, menderErrorHandler } from './protocols/mender/errors.js';
@@ -68,12 +70,15 @@ export async function prepareStore(
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const { store, services } = await prepareStore(config, options);
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: loggerOptions(config),
+    // One log line per request (./ops/logging.ts) instead of Fastify's two.
+    disableRequestLogging: true,
     bodyLimit: config.maxJsonBody,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
   });
   app.decorate('services', services);
+  logRequests(app);
   app.addHook('onClose', () => store.close());
   // Token liveness and tenants are cached per process, kept honest by the revocation feed; check-ins are written
   // behind. Both run whenever the app serves (tests that only inject included) and stop before the store closes.
@@ -135,6 +140,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(uploadRoutes, { services });
   await hawkbitProtocol(app, services);
   // Kanto's MQTT broker and adapter start with the app (also for tests that only inject) and stop before the store.
-  await kantoProtocol(app, services, config);
+  const kanto = await kantoProtocol(app, services, config);
+  // Health, readiness, metrics and the API browser (/api/docs); they read the broker when asked, as it starts later.
+  await operations(app, services, () => kanto.broker);
   return app;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { simulate } from './agent/cli.js';
 import { buildApp, prepareStore } from './app.js';
 import { loadConfig, parseFlags } from './config.js';
+import { closeOnSignals } from './ops/shutdown.js';
 
 const USAGE = `usage:
   flotilla serve [--port N] [--data DIR]        start the server (env FLOTILLA_PORT, FLOTILLA_DATA, FLOTILLA_DATABASE_URL)
@@ -38,16 +39,12 @@ export async function main(argv: string[]): Promise<void> {
 
 async function serve(flags: Record<string, string>): Promise<void> {
   const config = loadConfig(flags);
+  if (config.logFormat === 'auto') config.logFormat = process.stdout.isTTY ? 'pretty' : 'json';
   const app = await buildApp(config);
   const tenant = await app.services.tenants.getDefault();
   await app.listen({ port: config.port, host: config.host });
   app.log.info({ data: config.dataDir, tenant_token: tenant.tenant_token }, 'Flotilla is serving');
-  const stop = async () => {
-    await app.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignals(app, { timeoutSeconds: config.shutdownTimeout });
 }
 
 async function runMigrate(flags: Record<string, string>): Promise<void> {

@@ -18,9 +18,20 @@ export interface Broker {
   isConnected(ref: DeviceRef): boolean | undefined;
   /** Called when a device connects (embedded broker only: an external broker does not say). */
   onDeviceConnected(handler: (ref: DeviceRef) => void): void;
+  /**
+   * For readiness and metrics: whether the broker can carry messages now (embedded: listening; external: connected)
+   * and how many MQTT connections it holds (embedded: device clients; external: Flotilla's own, 0 or 1).
+   */
+  status(): BrokerStatus;
   /** Where devices connect, for logs and tests. */
   address(): string;
   close(): Promise<void>;
+}
+
+export interface BrokerStatus {
+  up: boolean;
+  reason?: string;
+  connections: number;
 }
 
 /** What the embedded broker asks before it lets a client in. */

@@ -5,7 +5,7 @@
 // connection), with a log line.
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
-import type { Broker, BrokerLog, DeviceAuthenticator, MessageHandler } from './broker.js';
+import type { Broker, BrokerLog, BrokerStatus, DeviceAuthenticator, MessageHandler } from './broker.js';
 import {
   type CommandForm,
   type DeviceRef,
@@ -183,6 +183,12 @@ export class EmbeddedBroker implements Broker {
 
   onDeviceConnected(handler: (ref: DeviceRef) => void): void {
     this.connectedHandlers.push(handler);
+  }
+
+  status(): BrokerStatus {
+    if (!this.aedes || !this.server?.listening)
+      return { up: false, reason: 'embedded broker not listening', connections: 0 };
+    return { up: true, connections: this.aedes.connectedClients };
   }
 
   address(): string {

@@ -44,7 +44,7 @@ export class Kanto {
     } else if (this.config.mqttPort !== 'off') {
       broker = new EmbeddedBroker({
         port: this.config.mqttPort,
-        host: this.config.host,
+        host: this.config.mqttHost,
         authenticate: this.devices.authenticator(),
         log,
       });

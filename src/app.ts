@@ -123,7 +123,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Flotilla', version: '0.1.0', description: 'Mender-compatible device and management APIs' },
+      info: {
+        title: 'Flotilla',
+        version: '0.1.0',
+        description:
+          'Mender-compatible device and management APIs, hawkBit DDI (/{tenant}/controller/v1) and its operator ' +
+          'routes (/api/ddi/v1), Kanto operator routes (/api/kanto/v1), signed links, and operations (/health, ' +
+          '/ready, /metrics). Browse it at /api/docs.',
+      },
       components: {
         securitySchemes: {
           ManagementJWT: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },

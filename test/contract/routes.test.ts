@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { dialects, type TestApp, testApp } from '../support/app.js';
-import { contract, templateShape } from '../support/contract.js';
+import { contract, specsMissing, templateShape } from '../support/contract.js';
 import { specPatches, undocumentedRoutes } from './deviations.js';
 import { notImplemented } from './gaps.js';
 import { openApiPath, type RegisteredRoute, registeredRoutes } from './served-routes.js';
@@ -28,7 +28,7 @@ type OpenApiDoc = {
   >;
 };
 
-describe('deviations.ts itself', () => {
+describe('deviations.ts itself', { skip: specsMissing }, () => {
   it('gives a reason for every entry and names each route once', () => {
     for (const [route, reason] of Object.entries(undocumentedRoutes)) {
       assert.match(route, /^(GET|PUT|POST|DELETE|PATCH) \/api\/(management|devices)\//, route);
@@ -44,7 +44,7 @@ describe('deviations.ts itself', () => {
 });
 
 for (const dialect of dialects) {
-  describe(`served Mender routes against the official specs (${dialect})`, () => {
+  describe(`served Mender routes against the official specs (${dialect})`, { skip: specsMissing }, () => {
     let t: TestApp;
     let doc: OpenApiDoc;
     before(async () => {

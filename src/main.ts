@@ -14,10 +14,12 @@ const USAGE = `usage:
   flotilla user create --email E --password P   create a user in the default tenant
   flotilla artifact-keys add FILE | list | clear
                                                 public keys (PEM) that uploaded artifacts must be signed with
-  flotilla simulate --devices N --protocol mender|ddi|kanto|mixed --server URL --email E --password P
-        [--poll-interval S] [--failure-ratio R] [--concurrency N] [--deploy ARTIFACT] [--mqtt-url URL]
-        [--tenant-token T] [--ddi-tenant NAME] [--timeout S]
-                                                a simulated fleet against a server (summary as JSON at the end)
+  flotilla simulate --devices N --email E --password P [--server URL (http://127.0.0.1:8080)]
+        [--protocol mender|ddi|kanto|mixed] [--poll-interval S] [--failure-ratio R] [--concurrency N]
+        [--deploy ARTIFACT|none] [--keep] [--mqtt-url URL] [--tenant-token T] [--ddi-tenant NAME] [--timeout S]
+                                                a simulated fleet in a group of its own, updated with an artifact
+                                                it makes (or ARTIFACT), decommissioned afterwards unless --keep;
+                                                summary as JSON, exit 1 unless every device did as told
 `;
 
 export async function main(argv: string[]): Promise<void> {

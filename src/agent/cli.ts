@@ -1,5 +1,6 @@
 // `flotilla simulate`: reads the flags, runs the simulator with a progress line (redrawn on a terminal, one line
 // per update otherwise), prints the summary as JSON, and exits 1 unless the run did what it was told.
+import { loadConfig } from '../config.js';
 import { runSimulation, type SimulationOptions, type SimulationProgress } from './simulator.js';
 
 function number(flags: Record<string, string>, name: string, fallback: number): number {
@@ -28,7 +29,8 @@ export async function simulate(flags: Record<string, string>): Promise<void> {
     process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
   };
   const options: SimulationOptions = {
-    server: (flags.server ?? 'http://127.0.0.1:8080').replace(/\/$/, ''),
+    // Default: the Flotilla on this host, on the port `serve` would take (FLOTILLA_PORT, else 8080).
+    server: (flags.server ?? `http://127.0.0.1:${loadConfig({}).port}`).replace(/\/$/, ''),
     devices: number(flags, 'devices', 10),
     protocol: protocol as SimulationOptions['protocol'],
     email: flags.email,

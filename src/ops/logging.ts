@@ -17,14 +17,11 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
 
 export function logRequests(app: FastifyInstance): void {
   app.addHook('onResponse', async (request, reply) => {
+    const url = request.url.split('?', 1)[0];
+    const ms = Math.round(reply.elapsedTime * 10) / 10;
     request.log.info(
-      {
-        method: request.method,
-        url: request.url.split('?', 1)[0],
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      'request',
+      { method: request.method, url, status: reply.statusCode, ms },
+      `${request.method} ${url} ${reply.statusCode} ${ms} ms`,
     );
   });
 }

@@ -10,6 +10,8 @@ const USAGE = `usage:
   flotilla serve [--port N] [--data DIR]        start the server (env FLOTILLA_PORT, FLOTILLA_DATA, FLOTILLA_DATABASE_URL)
         [--mqtt-port N|off] [--mqtt-url URL]   Kanto: embedded MQTT broker port (default 1883, env FLOTILLA_MQTT_PORT)
                                                 or an external broker (env FLOTILLA_MQTT_URL=mqtt://host:port)
+        [--host A] [--mqtt-host A]             listen addresses: HTTP (default 0.0.0.0, env FLOTILLA_HOST), embedded
+                                                broker (default 127.0.0.1, env FLOTILLA_MQTT_HOST)
   flotilla migrate [--data DIR]                 apply database migrations and exit
   flotilla user create --email E --password P   create a user in the default tenant
   flotilla artifact-keys add FILE | list | clear

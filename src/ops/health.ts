@@ -43,10 +43,17 @@ async function bounded(check: () => Promise<CheckResult>): Promise<CheckResult> 
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error)) || 'failed';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set when shutdown begins (./shutdown.ts, or Fastify's close): /ready answers 503 from then on. */
+    shuttingDown: boolean;
+  }
+}
+
 export function installHealth(app: FastifyInstance, sources: ReadinessSources): void {
-  let closing = false;
+  app.decorate('shuttingDown', false);
   app.addHook('preClose', async () => {
-    closing = true;
+    app.shuttingDown = true;
   });
 
   app.get(
@@ -82,7 +89,7 @@ export function installHealth(app: FastifyInstance, sources: ReadinessSources): 
           return 'ok';
         }),
       ]);
-      const server = closing ? 'shutting down' : 'ok';
+      const server = app.shuttingDown ? 'shutting down' : 'ok';
       const checks = { server, database, blobs: blobStore, broker: brokerCheck(config, broker()) };
       const ready = Object.values(checks).every((c) => c === 'ok' || c === 'off');
       return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks });

@@ -20,6 +20,7 @@ export function closeOnSignals(app: FastifyInstance, options: ShutdownOptions): 
       return;
     }
     stopping = true;
+    app.shuttingDown = true;
     app.log.info({ signal, bound_seconds: options.timeoutSeconds }, 'shutting down: finishing requests in flight');
     const bound = setTimeout(() => {
       app.log.warn({ bound_seconds: options.timeoutSeconds }, 'shutdown bound reached: exiting with work in flight');

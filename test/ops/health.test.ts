@@ -28,6 +28,17 @@ for (const dialect of dialects) {
       });
     });
 
+    it('is not ready once shutdown has begun', async () => {
+      t.app.shuttingDown = true;
+      try {
+        const res = await ready(t);
+        assert.equal(res.statusCode, 503);
+        assert.equal(res.json().checks.server, 'shutting down');
+      } finally {
+        t.app.shuttingDown = false;
+      }
+    });
+
     it('is not ready while the blob folder cannot take files', async () => {
       const blobs = join(t.config.dataDir, 'blobs');
       rmSync(blobs, { recursive: true, force: true });

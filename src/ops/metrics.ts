@@ -20,6 +20,7 @@ export interface MetricsSources {
 /** Routes that receive an artifact's bytes: counted while in flight. */
 const UPLOAD_ROUTES = new Set([
   'POST /api/management/v1/deployments/artifacts',
+  'POST /api/management/v1/deployments/artifacts/generate',
   'PUT /api/uploads/v1/:tenant/artifacts/:id',
   'POST /api/ddi/v1/artifacts',
 ]);

@@ -10,6 +10,13 @@ function number(flags: Record<string, string>, name: string, fallback: number): 
   return value;
 }
 
+/** `[#######.............]`: devices that have finished (success or failure), of all, on a terminal. */
+export function progressBar(p: SimulationProgress, width = 20): string {
+  const finished = (p.statistics?.success ?? 0) + (p.statistics?.failure ?? 0);
+  const filled = p.devices > 0 ? Math.min(width, Math.round((finished / p.devices) * width)) : 0;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
 export async function simulate(flags: Record<string, string>): Promise<void> {
   const protocol = flags.protocol ?? 'mender';
   if (!['mender', 'ddi', 'kanto', 'mixed'].includes(protocol))
@@ -26,7 +33,7 @@ export async function simulate(flags: Record<string, string>): Promise<void> {
       : `enrolled ${p.enrolled}/${p.devices}`;
     if (line === last) return;
     last = line;
-    process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+    process.stderr.write(tty ? `\r\x1b[2K${progressBar(p)} ${line}` : `${line}\n`);
   };
   const options: SimulationOptions = {
     // Default: the Flotilla on this host, on the port `serve` would take (FLOTILLA_PORT, else 8080).

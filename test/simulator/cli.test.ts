@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { progressBar } from '../../src/agent/cli.js';
 import { callApi, type FlotillaServer, startFlotilla } from '../e2e/flotilla-server.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -93,5 +94,16 @@ describe('flotilla simulate', () => {
     assert.ok(run.summary.failures['429'] > 0);
     assert.ok(run.summary.errors >= run.summary.failures['429']);
     assert.match(run.err, /not every device did what it was told/);
+  });
+});
+
+describe('simulate progress bar', () => {
+  it('fills with the devices that have finished', () => {
+    assert.equal(progressBar({ enrolled: 10, devices: 10 }, 10), '[..........]');
+    assert.equal(
+      progressBar({ enrolled: 10, devices: 10, statistics: { success: 4, failure: 1 } }, 10),
+      '[#####.....]',
+    );
+    assert.equal(progressBar({ enrolled: 0, devices: 0 }, 4), '[....]');
   });
 });

@@ -158,3 +158,27 @@ async function freePort(): Promise<number> {
   await new Promise((done) => server.close(done));
   return typeof address === 'object' && address ? address.port : 0;
 }
+
+describe('README: the real clients’ settings', () => {
+  // The real clients cannot run from the README's text alone (root, a device's identity, keys); the end-to-end tests
+  // run them. These checks keep the README's settings the ones those tests give the clients.
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+
+  it('configures mender-client with keys the end-to-end harness sets', () => {
+    const block = /```json\n(\{ "ServerURL"[\s\S]*?)\n```/.exec(readme);
+    assert.ok(block, 'the mender.conf example');
+    const harness = readFileSync(join(REPO, 'test/support/mender-client.ts'), 'utf8');
+    for (const key of Object.keys(JSON.parse(block[1]))) assert.match(harness, new RegExp(`\\b${key}:`), key);
+  });
+
+  it('starts SWUpdate with the suricatta flags the end-to-end harness uses, in its order', () => {
+    const command = /swupdate -u '([^']*)'/.exec(readme.replace(/\n/g, ' '));
+    assert.ok(command, 'the SWUpdate command');
+    const flags = [...command[1].matchAll(/(^|\s)(-[a-z])\s/g)].map((m) => m[2]);
+    const harness = readFileSync(join(REPO, 'test/support/swupdate.ts'), 'utf8');
+    const suricatta = harness.slice(harness.indexOf('const suricatta = ['));
+    const harnessFlags = [...suricatta.slice(0, suricatta.indexOf(']')).matchAll(/`(-[a-z]) /g)].map((m) => m[1]);
+    assert.deepEqual(flags, harnessFlags.slice(0, flags.length));
+    assert.deepEqual(flags, ['-t', '-u', '-i', '-k']);
+  });
+});

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
 import { uploadRoutes } from './api/uploads.js';
 import { installAuthGuard } from './auth/guard.js';
@@ -12,6 +12,8 @@ import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
 import type { Config } from './config.js';
 import { DeploymentSweeper } from './deployments/sweeper.js';
+import { operations } from './ops/index.js';
+import { loggerOptions, logRequests } from './ops/logging.js';
 import { hawkbitProtocol } from './protocols/hawkbit/index.js';
 import { kantoProtocol } from './protocols/kanto/index.js';
 import { menderError, menderErrorHandler } from './protocols/mender/errors.js';
@@ -68,7 +70,9 @@ export async function prepareStore(
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const { store, services } = await prepareStore(config, options);
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: loggerOptions(config),
+    // One log line per request (./ops/logging.ts) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxJsonBody,
     // X-Forwarded-For / -Proto / -Host count only from these peers (request.ip, request.protocol, request.host).
     // (A hop count as the function proxy-addr makes of one: Fastify's types leave numbers out.)
@@ -80,6 +84,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     requestIdHeader: false,
   });
   app.decorate('services', services);
+  logRequests(app);
   app.addHook('onClose', () => store.close());
   // Token liveness and tenants are cached per process, kept honest by the revocation feed; check-ins are written
   // behind. Both run whenever the app serves (tests that only inject included) and stop before the store closes.
@@ -124,7 +129,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Flotilla', version: '0.1.0', description: 'Mender-compatible device and management APIs' },
+      info: {
+        title: 'Flotilla',
+        version: '0.1.0',
+        description:
+          'Mender-compatible device and management APIs, hawkBit DDI (/{tenant}/controller/v1) and its operator ' +
+          'routes (/api/ddi/v1), Kanto operator routes (/api/kanto/v1), signed links, and operations (/health, ' +
+          '/ready, /metrics). Browse it at /api/docs.',
+      },
       components: {
         securitySchemes: {
           ManagementJWT: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
@@ -141,6 +153,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(uploadRoutes, { services });
   await hawkbitProtocol(app, services);
   // Kanto's MQTT broker and adapter start with the app (also for tests that only inject) and stop before the store.
-  await kantoProtocol(app, services, config);
+  const kanto = await kantoProtocol(app, services, config);
+  // Health, readiness, metrics and the API browser (/api/docs); they read the broker when asked, as it starts later.
+  await operations(app, services, () => kanto.broker);
   return app;
 }

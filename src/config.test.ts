@@ -76,4 +76,23 @@ describe('config', () => {
     assert.throws(() => loadConfig({ port: 'eighty' }, {}), /--port/);
     assert.throws(() => loadConfig({}, { FLOTILLA_PORT: '-1' }), /FLOTILLA_PORT/);
   });
+
+  it('keeps the embedded broker on loopback and /metrics local unless told otherwise', () => {
+    const c = loadConfig({}, {});
+    assert.deepEqual(
+      [c.host, c.mqttHost, c.metricsToken, c.logFormat, c.shutdownTimeout],
+      ['0.0.0.0', '127.0.0.1', '', 'auto', 30],
+    );
+    const env = {
+      FLOTILLA_MQTT_HOST: '0.0.0.0',
+      FLOTILLA_METRICS_TOKEN: 'scrape',
+      FLOTILLA_LOG_FORMAT: 'json',
+      FLOTILLA_SHUTDOWN_TIMEOUT: '5',
+    };
+    const d = loadConfig({}, env);
+    assert.deepEqual([d.mqttHost, d.metricsToken, d.logFormat, d.shutdownTimeout], ['0.0.0.0', 'scrape', 'json', 5]);
+    assert.equal(loadConfig({ 'mqtt-host': '192.0.2.1' }, env).mqttHost, '192.0.2.1');
+    assert.throws(() => loadConfig({}, { FLOTILLA_LOG_FORMAT: 'xml' }), /FLOTILLA_LOG_FORMAT/);
+    assert.throws(() => loadConfig({}, { FLOTILLA_SHUTDOWN_TIMEOUT: 'later' }), /FLOTILLA_SHUTDOWN_TIMEOUT/);
+  });
 });

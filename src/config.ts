@@ -47,8 +47,16 @@ export interface Config {
   /** Requests per window per client address on the login and device-auth routes. */
   rateLimit: { max: number; windowMs: number };
   logLevel: string;
+  /** `json`: one JSON object a line (for log collectors); `pretty`: pino-pretty for people; `auto`: pretty on a TTY. */
+  logFormat: 'auto' | 'json' | 'pretty';
+  /** Bearer token that `/metrics` asks for; empty: `/metrics` answers loopback clients only. */
+  metricsToken: string;
+  /** Seconds `serve` waits at SIGTERM/SIGINT for requests and uploads in flight before it exits anyway. */
+  shutdownTimeout: number;
   /** Port of the embedded MQTT broker for Kanto devices (0 picks a free one); 'off' runs none. */
   mqttPort: number | 'off';
+  /** Address the embedded MQTT broker listens on; loopback unless devices on other hosts must reach it. */
+  mqttHost: string;
   /** `mqtt://user:pass@host:port` of an external broker (Mosquitto, Hono); when set, no embedded broker runs. */
   mqttUrl: string;
   /**
@@ -85,7 +93,11 @@ export function defaultConfig(): Config {
     sweepInterval: 30,
     rateLimit: { max: 120, windowMs: 60_000 },
     logLevel: 'info',
+    logFormat: 'auto',
+    metricsToken: '',
+    shutdownTimeout: 30,
     mqttPort: 1883,
+    mqttHost: '127.0.0.1',
     mqttUrl: '',
     mqttTls: { port: 'off', certFile: '', keyFile: '' },
     kantoCommandTimeout: 30,
@@ -119,6 +131,11 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_MAX_ARTIFACT_SIZE)
     c.maxArtifactSize = intOf('FLOTILLA_MAX_ARTIFACT_SIZE', env.FLOTILLA_MAX_ARTIFACT_SIZE);
   if (env.FLOTILLA_LOG_LEVEL) c.logLevel = env.FLOTILLA_LOG_LEVEL;
+  if (env.FLOTILLA_LOG_FORMAT) c.logFormat = logFormatOf(env.FLOTILLA_LOG_FORMAT);
+  if (env.FLOTILLA_METRICS_TOKEN) c.metricsToken = env.FLOTILLA_METRICS_TOKEN;
+  if (env.FLOTILLA_SHUTDOWN_TIMEOUT)
+    c.shutdownTimeout = intOf('FLOTILLA_SHUTDOWN_TIMEOUT', env.FLOTILLA_SHUTDOWN_TIMEOUT);
+  if (env.FLOTILLA_MQTT_HOST) c.mqttHost = env.FLOTILLA_MQTT_HOST;
   if (env.FLOTILLA_DEPLOYMENT_TIMEOUT)
     c.deploymentTimeout = intOf('FLOTILLA_DEPLOYMENT_TIMEOUT', env.FLOTILLA_DEPLOYMENT_TIMEOUT);
   if (env.FLOTILLA_SWEEP_INTERVAL) c.sweepInterval = intOf('FLOTILLA_SWEEP_INTERVAL', env.FLOTILLA_SWEEP_INTERVAL);
@@ -175,6 +192,11 @@ function trustProxyOf(name: string, value: string): boolean | number | string[] 
   }
   if (entries.length === 0) throw new Error(`${name} is empty`);
   return entries;
+}
+
+function logFormatOf(value: string): Config['logFormat'] {
+  if (value === 'auto' || value === 'json' || value === 'pretty') return value;
+  throw new Error(`FLOTILLA_LOG_FORMAT must be auto, json or pretty, got ${JSON.stringify(value)}`);
 }
 
 function mqttPortOf(name: string, value: string): number | 'off' {
@@ -234,6 +256,7 @@ export function fromFlags(base: Config, flags: Record<string, string>): Config {
     keyFile: flags['mqtt-tls-key'],
     names: ['--mqtt-tls-port', '--mqtt-tls-cert', '--mqtt-tls-key'],
   });
+  if (flags['mqtt-host'] !== undefined) c.mqttHost = flags['mqtt-host'];
   return c;
 }
 

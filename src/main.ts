@@ -4,11 +4,14 @@ import { readFileSync } from 'node:fs';
 import { simulate } from './agent/cli.js';
 import { buildApp, prepareStore } from './app.js';
 import { loadConfig, parseFlags } from './config.js';
+import { closeOnSignals } from './ops/shutdown.js';
 
 const USAGE = `usage:
   flotilla serve [--port N] [--data DIR]        start the server (env FLOTILLA_PORT, FLOTILLA_DATA, FLOTILLA_DATABASE_URL)
         [--mqtt-port N|off] [--mqtt-url URL]   Kanto: embedded MQTT broker port (default 1883, env FLOTILLA_MQTT_PORT)
                                                 or an external broker (env FLOTILLA_MQTT_URL=mqtt://host:port)
+        [--host A] [--mqtt-host A]             listen addresses: HTTP (default 0.0.0.0, env FLOTILLA_HOST), embedded
+                                                broker (default 127.0.0.1, env FLOTILLA_MQTT_HOST)
         [--mqtt-tls-port N|off --mqtt-tls-cert PEM --mqtt-tls-key PEM]
                                                 Kanto: MQTT over TLS on the embedded broker (default off; env
                                                 FLOTILLA_MQTT_TLS_PORT, FLOTILLA_MQTT_TLS_CERT, FLOTILLA_MQTT_TLS_KEY)
@@ -18,10 +21,12 @@ const USAGE = `usage:
   flotilla user create --email E --password P   create a user in the default tenant
   flotilla artifact-keys add FILE | list | clear
                                                 public keys (PEM) that uploaded artifacts must be signed with
-  flotilla simulate --devices N --protocol mender|ddi|kanto|mixed --server URL --email E --password P
-        [--poll-interval S] [--failure-ratio R] [--concurrency N] [--deploy ARTIFACT] [--mqtt-url URL]
-        [--tenant-token T] [--ddi-tenant NAME] [--timeout S]
-                                                a simulated fleet against a server (summary as JSON at the end)
+  flotilla simulate --devices N --email E --password P [--server URL (http://127.0.0.1:8080)]
+        [--protocol mender|ddi|kanto|mixed] [--poll-interval S] [--failure-ratio R] [--concurrency N]
+        [--deploy ARTIFACT|none] [--keep] [--mqtt-url URL] [--tenant-token T] [--ddi-tenant NAME] [--timeout S]
+                                                a simulated fleet in a group of its own, updated with an artifact
+                                                it makes (or ARTIFACT), decommissioned afterwards unless --keep;
+                                                summary as JSON, exit 1 unless every device did as told
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -43,16 +48,12 @@ export async function main(argv: string[]): Promise<void> {
 
 async function serve(flags: Record<string, string>): Promise<void> {
   const config = loadConfig(flags);
+  if (config.logFormat === 'auto') config.logFormat = process.stdout.isTTY ? 'pretty' : 'json';
   const app = await buildApp(config);
   const tenant = await app.services.tenants.getDefault();
   await app.listen({ port: config.port, host: config.host });
   app.log.info({ data: config.dataDir, tenant_token: tenant.tenant_token }, 'Flotilla is serving');
-  const stop = async () => {
-    await app.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignals(app, { timeoutSeconds: config.shutdownTimeout });
 }
 
 async function runMigrate(flags: Record<string, string>): Promise<void> {

@@ -40,16 +40,51 @@ export interface HttpAnswer {
   bytes: Buffer;
 }
 
+export interface RequestInit {
+  body?: Buffer | string;
+  headers?: Record<string, string>;
+  /** Answers of 400 and above that are part of the protocol here (e.g. 401 while a device waits for admission). */
+  expect?: number[];
+}
+
+/**
+ * Counts requests, latencies and failures. A failure is a network error or any answer of 400 and above the caller
+ * did not expect; a 429 is waited out (its Retry-After) and sent again while the deadline allows, and counted in
+ * `rateLimited`; one still refused at the deadline is a failure like any other.
+ */
 export class HttpCounter {
   requests = 0;
   errors = 0;
+  rateLimited = 0;
+  /** Failures by status (`0`: no answer). */
+  readonly failures: Record<string, number> = {};
   readonly latencies: number[] = [];
 
-  async request(
+  constructor(private readonly deadline = Number.POSITIVE_INFINITY) {}
+
+  async request(method: string, url: string, init: RequestInit): Promise<HttpAnswer> {
+    for (;;) {
+      const { answer, retryAfterMs } = await this.once(method, url, init);
+      if (answer.status === 429) {
+        this.rateLimited++;
+        if (Date.now() + retryAfterMs < this.deadline) {
+          await new Promise((resolve) => setTimeout(resolve, retryAfterMs));
+          continue;
+        }
+      }
+      if (answer.status === 0 || (answer.status >= 400 && !init.expect?.includes(answer.status))) {
+        this.errors++;
+        this.failures[answer.status] = (this.failures[answer.status] ?? 0) + 1;
+      }
+      return answer;
+    }
+  }
+
+  private async once(
     method: string,
     url: string,
-    init: { body?: Buffer | string; headers?: Record<string, string> },
-  ): Promise<HttpAnswer> {
+    init: RequestInit,
+  ): Promise<{ answer: HttpAnswer; retryAfterMs: number }> {
     const started = performance.now();
     this.requests++;
     try {
@@ -60,11 +95,13 @@ export class HttpCounter {
           init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : new Uint8Array(init.body),
       });
       const bytes = Buffer.from(await res.arrayBuffer());
-      if (res.status >= 500) this.errors++;
-      return { status: res.status, text: bytes.toString('utf8'), bytes };
+      const retryAfter = Number(res.headers.get('retry-after'));
+      return {
+        answer: { status: res.status, text: bytes.toString('utf8'), bytes },
+        retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1000,
+      };
     } catch (error) {
-      this.errors++;
-      return { status: 0, text: String(error), bytes: Buffer.alloc(0) };
+      return { answer: { status: 0, text: String(error), bytes: Buffer.alloc(0) }, retryAfterMs: 0 };
     } finally {
       this.latencies.push(performance.now() - started);
     }

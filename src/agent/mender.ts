@@ -44,8 +44,11 @@ export class MenderAgent {
     return { mac: this.options.mac };
   }
 
-  /** One auth request; true once the server answers with a token (it does after an operator accepted us). */
-  async authenticate(): Promise<boolean> {
+  /**
+   * One auth request; true once the server answers with a token (it does after an operator accepted us). `pending`:
+   * the device is not admitted yet, so the server's 401 is the expected answer, not a failure.
+   */
+  async authenticate(pending = false): Promise<boolean> {
     const body = Buffer.from(
       `${JSON.stringify({
         id_data: JSON.stringify(this.identity),
@@ -56,6 +59,7 @@ export class MenderAgent {
     const res = await this.http.request('POST', `${this.options.server}${AUTH}`, {
       body,
       headers: { 'content-type': 'application/json', 'x-men-signature': sign(null, body, this.key).toString('base64') },
+      expect: pending ? [401] : [],
     });
     if (res.status !== 200) return false;
     this.token = res.text;

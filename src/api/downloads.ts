@@ -91,7 +91,12 @@ export async function downloadRoutes(fastify: FastifyInstance, { services }: { s
   app.route({
     method: ['GET', 'HEAD'],
     url: '/api/downloads/v1/:tenant/artifacts/:id',
-    schema: { params: Params, querystring: Query, hide: true },
+    schema: {
+      summary: 'Download an artifact through a signed link (expires, signature); supports Range',
+      tags: ['signed links'],
+      params: Params,
+      querystring: Query,
+    },
     handler: async (request, reply) => {
       const { tenant, id } = request.params;
       if (!services.links.verify(downloadPath(tenant, id), request.query)) {

@@ -19,7 +19,14 @@ export async function uploadRoutes(fastify: FastifyInstance, { services }: { ser
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   app.put(
     '/api/uploads/v1/:tenant/artifacts/:id',
-    { schema: { params: Params, querystring: Query, hide: true } },
+    {
+      schema: {
+        summary: 'The upload end of a direct upload link: the raw artifact bytes, authorised by the signature',
+        tags: ['signed links'],
+        params: Params,
+        querystring: Query,
+      },
+    },
     async (request, reply) => {
       const { tenant, id } = request.params;
       const body = (request.body as Readable | undefined) ?? request.raw;

@@ -15,6 +15,18 @@ const OPEN_ROUTES = [
   'GET /api/devices/v1/deployments/download/configuration/:deployment_id/:device_type/:device_id',
   'GET /api/downloads/v1/:tenant/artifacts/:id',
   'PUT /api/uploads/v1/:tenant/artifacts/:id',
+  // Probes, and metrics (which check a token of their own or the client's address: test/ops/metrics.test.ts).
+  'GET /health',
+  'GET /ready',
+  'GET /metrics',
+  // The API browser: static pages and the document it reads.
+  'GET /api/docs',
+  'GET /api/docs/',
+  'GET /api/docs/*',
+  'GET /api/docs/json',
+  'GET /api/docs/static/index.html',
+  'GET /api/docs/static/swagger-initializer.js',
+  'GET /api/docs/yaml',
 ];
 
 describe('auth guard audiences', () => {

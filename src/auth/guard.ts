@@ -17,6 +17,10 @@ const OPEN_PATHS = new Set([
   '/api/devices/v1/authentication/auth_requests',
   // The generated OpenAPI document: public, as Mender's API docs are.
   '/api/openapi.json',
+  // Probes for load balancers and orchestrators; /metrics guards itself (a bearer token of its own, or loopback).
+  '/health',
+  '/ready',
+  '/metrics',
 ]);
 
 /** The first rule whose prefix or pattern matches decides; more specific rules come first. */
@@ -32,6 +36,8 @@ const RULES: { match: string | RegExp; audience: Audience }[] = [
   // Artifact downloads and direct uploads behind signed, expiring links (src/blobs/links.ts).
   { match: '/api/downloads/', audience: 'none' },
   { match: '/api/uploads/', audience: 'none' },
+  // The API browser (static pages over /api/openapi.json), public like the document.
+  { match: '/api/docs', audience: 'none' },
   // hawkBit DDI (`/{tenant}/controller/v1/...`) authenticates itself (TargetToken, GatewayToken, anonymous).
   { match: /^\/[^/]+\/controller\/v1\//, audience: 'none' },
 ];

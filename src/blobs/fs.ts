@@ -2,7 +2,7 @@
 // flight. Commit is fsync + rename within one file system, so a blob is either whole or absent after a crash.
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { access, constants, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { assertBlobKey, type BlobStore, type ByteRange, type PendingBlob } from './store.js';
@@ -81,6 +81,15 @@ export class FsBlobStore implements BlobStore {
 
   async downloadUrl(): Promise<string | undefined> {
     return undefined;
+  }
+
+  async probe(): Promise<void> {
+    // Writable folders are what an upload needs first (the temporary) and last (the rename into objects/); both
+    // are made on first use, so a fresh data directory has neither yet.
+    for (const dir of [this.tmp, this.objects]) {
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
+    }
   }
 
   async cleanup(): Promise<number> {

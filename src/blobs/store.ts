@@ -31,6 +31,8 @@ export interface BlobStore {
   downloadUrl(key: string, expiresAt: Date, filename?: string): Promise<string | undefined>;
   /** Removes temporaries left by a crash; returns how many. Called at start. */
   cleanup(): Promise<number>;
+  /** Throws when the store cannot take a blob now (readiness); a store without a cheap check leaves it out. */
+  probe?(): Promise<void>;
 }
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;

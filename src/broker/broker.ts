@@ -22,9 +22,20 @@ export interface Broker {
    * not say). Not on connect: a command sent before the subscription exists is lost.
    */
   onDeviceListening(handler: (ref: DeviceRef) => void): void;
+  /**
+   * For readiness and metrics: whether the broker can carry messages now (embedded: listening; external: connected)
+   * and how many MQTT connections it holds (embedded: device clients; external: Flotilla's own, 0 or 1).
+   */
+  status(): BrokerStatus;
   /** Where devices connect, for logs and tests. */
   address(): string;
   close(): Promise<void>;
+}
+
+export interface BrokerStatus {
+  up: boolean;
+  reason?: string;
+  connections: number;
 }
 
 /** What the embedded broker asks before it lets a client in. */

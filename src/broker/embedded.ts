@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
-import type { Broker, BrokerLog, DeviceAuthenticator, MessageHandler } from './broker.js';
+import type { Broker, BrokerLog, BrokerStatus, DeviceAuthenticator, MessageHandler } from './broker.js';
 import {
   type CommandForm,
   type DeviceRef,
@@ -216,6 +216,12 @@ export class EmbeddedBroker implements Broker {
 
   onDeviceListening(handler: (ref: DeviceRef) => void): void {
     this.listeningHandlers.push(handler);
+  }
+
+  status(): BrokerStatus {
+    if (!this.aedes || !this.server?.listening)
+      return { up: false, reason: 'embedded broker not listening', connections: 0 };
+    return { up: true, connections: this.aedes.connectedClients };
   }
 
   address(): string {

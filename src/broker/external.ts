@@ -4,7 +4,7 @@
 // mqtt.js reconnects; each connection subscribes again. The connection survives whatever a device sends.
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Broker, BrokerLog, MessageHandler } from './broker.js';
+import type { Broker, BrokerLog, BrokerStatus, MessageHandler } from './broker.js';
 import type { DeviceRef } from './topics.js';
 
 export interface ExternalBrokerOptions {
@@ -116,6 +116,11 @@ export class ExternalBroker implements Broker {
     } catch {
       return '(invalid url)';
     }
+  }
+
+  status(): BrokerStatus {
+    if (this.client?.connected) return { up: true, connections: 1 };
+    return { up: false, reason: `not connected to ${this.redactedUrl()}`, connections: 0 };
   }
 
   address(): string {

@@ -28,6 +28,8 @@ export interface Store {
    * instead of a second); PostgreSQL's autovacuum does this on its own.
    */
   optimize(): Promise<void>;
+  /** Connections of the pool (metrics): SQLite has one, always open. */
+  poolUse(): { total: number; idle: number; waiting: number };
   /**
    * SQL statements sent through `db` since the store opened, transaction control included (`begin`, `commit`,
    * `rollback`, savepoints): a running total to hold requests to a statement budget (take the difference).
@@ -69,9 +71,15 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   sqlite.pragma('optimize = 0x10002');
   const log = new StatementLog();
   const db = new Kysely<Tables>({ dialect: sqliteDialect(sqlite, log) });
-  return wrap(db, 'sqlite', log, async () => {
-    sqlite.pragma('optimize');
-  });
+  return wrap(
+    db,
+    'sqlite',
+    log,
+    async () => {
+      sqlite.pragma('optimize');
+    },
+    () => ({ total: 1, idle: 1, waiting: 0 }),
+  );
 }
 
 async function openPostgres(url: string, schema?: string): Promise<Store> {
@@ -92,7 +100,11 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
   });
   const log = new StatementLog();
   const db = new Kysely<Tables>({ dialect: postgresDialect(pool, log) });
-  return wrap(db, 'postgres', log);
+  return wrap(db, 'postgres', log, undefined, () => ({
+    total: pool.totalCount,
+    idle: pool.idleCount,
+    waiting: pool.waitingCount,
+  }));
 }
 
 /**
@@ -123,6 +135,7 @@ function wrap(
   dialect: DialectName,
   log: StatementLog,
   optimize: () => Promise<void> = async () => {},
+  poolUse: Store['poolUse'] = () => ({ total: 1, idle: 1, waiting: 0 }),
 ): Store {
   return {
     db,
@@ -130,6 +143,7 @@ function wrap(
     transaction: (work) => db.transaction().execute(work),
     close: () => db.destroy(),
     optimize,
+    poolUse,
     statements: () => log.count,
     trace: (on) => log.trace(on),
   };

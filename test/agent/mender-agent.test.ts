@@ -63,7 +63,7 @@ for (const dialect of dialects) {
         },
         http,
       );
-      assert.equal(await agent.authenticate(), false, 'pending until accepted');
+      assert.equal(await agent.authenticate(true), false, 'pending until accepted');
       const devices = (await api('GET', '/api/management/v2/devauth/devices')).json() as {
         id: string;
         identity_data: { mac: string };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { dialects, type TestApp, testApp } from '../support/app.js';
-import { contract, SPEC_DIR, templateShape } from '../support/contract.js';
+import { contract, SPEC_DIR, specsMissing, templateShape } from '../support/contract.js';
 import { extraFields, specPatches, undocumentedRoutes } from './deviations.js';
 import { notImplemented } from './gaps.js';
 import { openApiPath, type RegisteredRoute, registeredRoutes } from './served-routes.js';
@@ -31,7 +31,7 @@ type OpenApiDoc = {
   >;
 };
 
-describe('deviations.ts itself', () => {
+describe('deviations.ts itself', { skip: specsMissing }, () => {
   it('gives a reason for every entry and names each route once', () => {
     for (const [route, reason] of Object.entries(undocumentedRoutes)) {
       assert.match(route, /^(GET|PUT|POST|DELETE|PATCH) \/api\/(management|devices)\//, route);
@@ -58,7 +58,7 @@ describe('deviations.ts itself', () => {
 });
 
 for (const dialect of dialects) {
-  describe(`served Mender routes against the official specs (${dialect})`, () => {
+  describe(`served Mender routes against the official specs (${dialect})`, { skip: specsMissing }, () => {
     let t: TestApp;
     let doc: OpenApiDoc;
     before(async () => {

@@ -23,7 +23,10 @@ export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
     prefixes[depth] = url;
     prefixes.length = depth + 1;
     for (const method of match[3]?.split(', ') ?? []) {
-      if (!app.hasRoute({ method: method as HTTPMethods, url })) throw new Error(`parsed ${method} ${url}, not served`);
+      // A wildcard is printed where its static prefix was folded into the tree (Swagger UI's `/api/docs/static/*`
+      // prints as `/api/docs/*`), so hasRoute cannot confirm it.
+      if (!url.endsWith('*') && !app.hasRoute({ method: method as HTTPMethods, url }))
+        throw new Error(`parsed ${method} ${url}, not served`);
       routes.push({ method, url });
     }
   }

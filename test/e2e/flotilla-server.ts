@@ -23,21 +23,32 @@ export interface FlotillaServer {
   adminEmail: string;
   adminPassword: string;
   logPath: string;
+  dataDir: string;
+  /** The server process (it leads its own process group): for tests that signal it themselves. */
+  process: GroupProcess;
   logTail(lines?: number): string;
   stop(): Promise<void>;
 }
 
-/** `env`: extra FLOTILLA_* settings for this server (e.g. FLOTILLA_MQTT_URL), applied last. */
+/**
+ * `env`: extra FLOTILLA_* settings for this server (e.g. FLOTILLA_MQTT_URL), applied last. `dataDir`: serve an
+ * existing SQLite data directory (a restart; the caller removes it), with the credentials of `credentials`.
+ */
 export async function startFlotilla(
   dialect: Dialect,
-  options: { env?: Record<string, string> } = {},
+  options: {
+    env?: Record<string, string>;
+    dataDir?: string;
+    credentials?: Pick<FlotillaServer, 'tenantToken' | 'adminPassword'>;
+  } = {},
 ): Promise<FlotillaServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), `flotilla-e2e-${dialect}-`));
+  if (options.dataDir && dialect !== 'sqlite') throw new Error('a restart on the same data is for SQLite only');
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `flotilla-e2e-${dialect}-`));
   const logPath = join(dataDir, 'flotilla.log');
   const port = await freePort();
-  const tenantToken = `e2e-tenant-${randomBytes(12).toString('hex')}`;
+  const tenantToken = options.credentials?.tenantToken ?? `e2e-tenant-${randomBytes(12).toString('hex')}`;
   const adminEmail = 'admin@e2e.example.com';
-  const adminPassword = `pw-${randomBytes(9).toString('hex')}`;
+  const adminPassword = options.credentials?.adminPassword ?? `pw-${randomBytes(9).toString('hex')}`;
   const database = dialect === 'postgres' ? await createDatabase() : undefined;
 
   // Only our own FLOTILLA_* settings reach the server: a developer's shell must not change what is tested.
@@ -75,7 +86,7 @@ export async function startFlotilla(
   const cleanup = async () => {
     await killGroup(group);
     if (database) await database.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     await waitUntilAnswering(url, group, logPath);
@@ -91,6 +102,8 @@ export async function startFlotilla(
     adminEmail,
     adminPassword,
     logPath,
+    dataDir,
+    process: group,
     logTail: (lines = 60) => logTail(logPath, lines),
     stop: cleanup,
   };

@@ -1,7 +1,7 @@
 // The API contract: loads the official Mender OpenAPI 3.0 specs (flat files in /work/shared/specs/mender), finds the
 // operation behind a method + URL, and checks a response (status, content type, JSON body) against it with Ajv.
 // `contractInject` is `app.inject` that throws a readable list of every mismatch with the spec.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
@@ -9,8 +9,19 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { parse } from 'yaml';
 import { specPatches, undocumentedRoutes } from '../contract/deviations.js';
 
+/** The official Mender specs: FLOTILLA_SPEC_DIR, else `shared/specs/mender` beside the checkout (as CI lays it). */
 export const SPEC_DIR =
   process.env.FLOTILLA_SPEC_DIR ?? resolvePath(import.meta.dirname, '../../../shared/specs/mender');
+
+/**
+ * Why the contract tests cannot run here, for their `describe(..., { skip: specsMissing })`; undefined when the
+ * specs are there. A fresh clone without them reports those tests as skipped; with FLOTILLA_REQUIRE_SPECS=1 (set
+ * by .ci/run) a missing folder fails instead, so CI can never pass by skipping them.
+ */
+export const specsMissing: string | undefined = existsSync(join(SPEC_DIR, 'useradm-management-v1.yml'))
+  ? undefined
+  : `official Mender specs not found in ${SPEC_DIR}: put shared/specs beside the checkout or set FLOTILLA_SPEC_DIR`;
+if (specsMissing && process.env.FLOTILLA_REQUIRE_SPECS === '1') throw new Error(specsMissing);
 
 /**
  * Status codes the Mender API reference declares common to every endpoint and leaves out of each operation

@@ -46,7 +46,7 @@ export class Kanto {
       const { mqttTls } = this.config;
       broker = new EmbeddedBroker({
         port: this.config.mqttPort,
-        host: this.config.host,
+        host: this.config.mqttHost,
         authenticate: this.devices.authenticator(),
         log,
         ...(mqttTls.port !== 'off'

@@ -1,0 +1,185 @@
+// Prometheus metrics at /metrics (prom-client, a registry per app: nothing global). Request rate and latency per
+// route family, device polls per protocol, uploads in flight, and at scrape time the deployment and device-deployment
+// counts by status, MQTT connections and database pool use. Protected by a bearer token, or loopback-only without one.
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Broker } from '../broker/broker.js';
+import type { Config } from '../config.js';
+import { Forbidden, Unauthorized } from '../errors.js';
+import type { Store } from '../store/db.js';
+
+export interface MetricsSources {
+  store: Store;
+  config: Config;
+  /** The Kanto broker when one runs (read at scrape time: it starts after the routes are registered). */
+  broker: () => Broker | undefined;
+}
+
+/** Routes that receive an artifact's bytes: counted while in flight. */
+const UPLOAD_ROUTES = new Set([
+  'POST /api/management/v1/deployments/artifacts',
+  'POST /api/management/v1/deployments/artifacts/generate',
+  'PUT /api/uploads/v1/:tenant/artifacts/:id',
+  'POST /api/ddi/v1/artifacts',
+]);
+
+/** A device's "anything for me?" request, per protocol (Kanto devices are pushed to over MQTT: they never poll). */
+function pollProtocol(method: string, route: string): string | undefined {
+  if (method === 'POST' || method === 'GET') {
+    if (/^\/api\/devices\/v[12]\/deployments\/device\/deployments\/next$/.test(route)) return 'mender';
+  }
+  if (method === 'GET' && route === '/:tenant/controller/v1/:controllerId') return 'ddi';
+  return undefined;
+}
+
+/**
+ * A bounded label for a route template: `/api/<api>/<version>/<service>/...` → `<api>/<service>` (e.g.
+ * `devices/deployments`, `management/devauth`), DDI's `/:tenant/controller/...` → `ddi/controller`, else the
+ * first segment; requests that matched no route → `unmatched`.
+ */
+export function routeFamily(route: string | undefined): string {
+  if (!route) return 'unmatched';
+  const parts = route.split('/').filter(Boolean);
+  if (parts[0] === 'api' && parts.length >= 2) {
+    const service = parts[3] && !parts[3].startsWith(':') ? `/${parts[3]}` : '';
+    return `${parts[1]}${service}`;
+  }
+  if (parts[1] === 'controller') return 'ddi/controller';
+  return parts[0]?.startsWith(':') ? 'other' : (parts[0] ?? 'root');
+}
+
+const inFlight = Symbol('flotilla.uploadInFlight');
+type TrackedRequest = FastifyRequest & { [inFlight]?: boolean };
+
+export function installMetrics(app: FastifyInstance, sources: MetricsSources): Registry {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'flotilla_http_requests_total',
+    help: 'HTTP requests answered, by route family, method and status class',
+    labelNames: ['family', 'method', 'status'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'flotilla_http_request_duration_seconds',
+    help: 'Time from request to response, by route family and method',
+    labelNames: ['family', 'method'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registers: [registry],
+  });
+  const polls = new Counter({
+    name: 'flotilla_device_polls_total',
+    help: 'Device requests asking for an update, by protocol',
+    labelNames: ['protocol'],
+    registers: [registry],
+  });
+  for (const protocol of ['mender', 'ddi']) polls.inc({ protocol }, 0);
+  const uploads = new Gauge({
+    name: 'flotilla_uploads_in_flight',
+    help: 'Artifact uploads being received now',
+    registers: [registry],
+  });
+  const { store, broker } = sources;
+  new Gauge({
+    name: 'flotilla_deployments',
+    help: 'Deployments by stored status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await store.db
+        .selectFrom('deployments')
+        .select(['status', sql<number>`count(*)`.as('n')])
+        .groupBy('status')
+        .execute();
+      for (const row of rows) this.set({ status: row.status }, Number(row.n));
+    },
+  });
+  new Gauge({
+    name: 'flotilla_device_deployments',
+    help: "Devices' deployments by status",
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await store.db
+        .selectFrom('device_deployments')
+        .select(['status', sql<number>`count(*)`.as('n')])
+        .groupBy('status')
+        .execute();
+      for (const row of rows) this.set({ status: row.status }, Number(row.n));
+    },
+  });
+  new Gauge({
+    name: 'flotilla_mqtt_connections',
+    help: 'MQTT connections: device clients of the embedded broker, or Flotilla’s own to an external one',
+    registers: [registry],
+    collect() {
+      this.set(broker()?.status().connections ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'flotilla_db_pool_connections',
+    help: 'Database connections: total open, idle, and requests waiting for one',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const use = store.poolUse();
+      this.set({ state: 'total' }, use.total);
+      this.set({ state: 'idle' }, use.idle);
+      this.set({ state: 'waiting' }, use.waiting);
+    },
+  });
+
+  const leave = (request: TrackedRequest) => {
+    if (!request[inFlight]) return;
+    request[inFlight] = false;
+    uploads.dec();
+  };
+  app.addHook('onRequest', async (request: TrackedRequest) => {
+    if (UPLOAD_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) {
+      request[inFlight] = true;
+      uploads.inc();
+    }
+  });
+  app.addHook('onRequestAbort', async (request: TrackedRequest) => leave(request));
+  app.addHook('onResponse', async (request: TrackedRequest, reply) => {
+    leave(request);
+    const route = request.routeOptions.url;
+    const family = routeFamily(route);
+    requests.inc({ family, method: request.method, status: `${Math.floor(reply.statusCode / 100)}xx` });
+    latency.observe({ family, method: request.method }, reply.elapsedTime / 1000);
+    const protocol = route && reply.statusCode < 400 ? pollProtocol(request.method, route) : undefined;
+    if (protocol) polls.inc({ protocol });
+  });
+
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics (text format 0.0.4)', tags: ['operations'] } },
+    async (request, reply) => {
+      guardMetrics(request, sources.config.metricsToken);
+      const text = await registry.metrics();
+      return reply.type(registry.contentType).send(text);
+    },
+  );
+  return registry;
+}
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+/**
+ * With a token set, only `Authorization: Bearer <token>` may read; without one, only clients on this host (the
+ * socket's address, not X-Forwarded-For: a proxy in front must send the token).
+ */
+function guardMetrics(request: FastifyRequest, token: string): void {
+  if (token) {
+    const given = Buffer.from(request.headers.authorization ?? '');
+    const wanted = Buffer.from(`Bearer ${token}`);
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+      throw new Unauthorized('metrics need the bearer token set in FLOTILLA_METRICS_TOKEN');
+    return;
+  }
+  if (!LOOPBACK.test(request.socket.remoteAddress ?? ''))
+    throw new Forbidden('metrics answer loopback clients only; set FLOTILLA_METRICS_TOKEN to read them remotely');
+}

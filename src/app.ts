@@ -42,6 +42,7 @@ export async function prepareStore(
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     pgSchema: options.pgSchema,
+    statementTimeout: config.statementTimeout,
   });
   try {
     await migrate(store.db);

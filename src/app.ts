@@ -21,7 +21,7 @@ import { openStore, type Store } from './store/db.js';
 import { Leases } from './store/leases.js';
 import { migrate } from './store/migrate.js';
 import { TenantService } from './tenants/service.js';
-import { checkTexts } from './text.js';
+import { checkFields, checkTexts } from './text.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -112,8 +112,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // Text that PostgreSQL cannot store (NUL) or that is not Unicode (lone surrogates) is refused with a 400 before
   // any route or database sees it, on every API family (each answers in its own error shape).
   app.addHook('preValidation', async (request) => {
-    checkTexts(request.params, 'path');
-    checkTexts(request.query, 'query');
+    checkFields(request.params, 'path');
+    checkFields(request.query, 'query');
     checkTexts(request.body, 'request body');
   });
 

@@ -13,6 +13,13 @@ export function checkText(text: string, where: string): void {
   if (LONE_SURROGATE.test(text)) throw new Invalid(`${where}: text must be valid Unicode (a lone surrogate was sent)`);
 }
 
+/** What JSON.parse makes: streams, buffers and other objects a content parser hands on are not text to check. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
 /**
  * Checks every string (object keys included) in a parsed JSON value. Iterative, so that a deeply nested body
  * cannot overflow the stack here.
@@ -23,11 +30,23 @@ export function checkTexts(value: unknown, where: string): void {
     const next = pending.pop();
     if (typeof next === 'string') checkText(next, where);
     else if (Array.isArray(next)) for (const item of next) pending.push(item);
-    else if (next !== null && typeof next === 'object') {
+    else if (isPlainObject(next)) {
       for (const [key, inner] of Object.entries(next)) {
         checkText(key, where);
         pending.push(inner);
       }
     }
+  }
+}
+
+/**
+ * Checks a flat record of request fields (a query string's or a path's parameters): its keys, and its values as
+ * JSON values. Such records are not plain objects (the query parser gives them a prototype of its own).
+ */
+export function checkFields(fields: unknown, where: string): void {
+  if (fields === null || typeof fields !== 'object') return;
+  for (const [key, value] of Object.entries(fields)) {
+    checkText(key, where);
+    checkTexts(value, where);
   }
 }

@@ -9,6 +9,7 @@ import type { CoreDeps } from '../core.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import { isUniqueViolation } from '../store/constraints.js';
 import { now } from '../store/db.js';
+import { checkTexts } from '../text.js';
 import { extractPayloadFile } from './payloads.js';
 import {
   type ArtifactFilter,
@@ -181,6 +182,12 @@ export class ArtifactService {
   ): Promise<ArtifactView> {
     if (!parsed.name) throw new Invalid('artifact has no name');
     if (parsed.deviceTypes.length === 0) throw new Invalid('artifact has no compatible device types');
+    // Texts from the artifact's own headers and from multipart fields, which the HTTP-level check never sees.
+    checkTexts(description, 'description');
+    checkTexts(
+      [parsed.name, parsed.deviceTypes, parsed.provides, parsed.depends, parsed.clearsProvides, parsed.updates],
+      'artifact',
+    );
     await this.assertUnique(tenantId, parsed);
     const id = givenId ?? randomUUID();
     const ts = now();

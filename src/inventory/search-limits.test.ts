@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { dialects, TEST_PG_URL, type TestApp, testApp } from '../../test/support/app.js';
 import { addDevice, userToken } from '../../test/support/inventory-fixtures.js';
-import { regexMatches } from './regex.js';
+import { compilePattern, regexMatches } from './regex.js';
 
 const SEARCH = '/api/management/v2/inventory/filters/search';
 
@@ -15,6 +15,16 @@ describe('inventory $regex engine', () => {
     assert.equal(regexMatches('^(a|a)*$', `${'a'.repeat(40)}!`), false);
     assert.equal(regexMatches('^(a|a)*$', 'a'.repeat(100_000)), true);
     assert.equal(regexMatches('(?i)^ABC', 'abcd'), true);
+  });
+
+  it('answers the same through its fast path for plain patterns as RE2 does', () => {
+    const values = ['raspberrypi4', 'RaspberryPi4', 'qemu-x86', 'a.b', 'a+b', 'x\\1', '', 'π-3'];
+    const patterns = ['pi4', '^rasp', '(?i)^rasp', 'x86$', 'a\\.b', 'a\\+b', '[0-9]$', '^$', '\\d', '^.-', 'u-x'];
+    for (const pattern of patterns) {
+      const re2 = compilePattern(pattern);
+      assert.ok(re2, pattern);
+      for (const value of values) assert.equal(regexMatches(pattern, value), re2.test(value), `${pattern} on ${value}`);
+    }
   });
 
   it('refuses what only a backtracking engine runs (it matches nothing)', () => {

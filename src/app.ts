@@ -23,6 +23,7 @@ import { openStore, type Store } from './store/db.js';
 import { Leases } from './store/leases.js';
 import { migrate } from './store/migrate.js';
 import { TenantService } from './tenants/service.js';
+import { checkFields, checkTexts } from './text.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -44,6 +45,7 @@ export async function prepareStore(
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     pgSchema: options.pgSchema,
+    statementTimeout: config.statementTimeout,
   });
   try {
     await migrate(store.db);
@@ -116,6 +118,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     request.rawBody = body as Buffer;
     parseJson(request, body as unknown as string, done);
+  });
+
+  // Text that PostgreSQL cannot store (NUL) or that is not Unicode (lone surrogates) is refused with a 400 before
+  // any route or database sees it, on every API family (each answers in its own error shape).
+  app.addHook('preValidation', async (request) => {
+    checkFields(request.params, 'path');
+    checkFields(request.query, 'query');
+    checkTexts(request.body, 'request body');
   });
 
   app.setErrorHandler(menderErrorHandler);

@@ -21,6 +21,11 @@ export interface Config {
   dataDir: string;
   /** `postgres://...` selects PostgreSQL; empty selects SQLite in the data directory. */
   databaseUrl: string;
+  /**
+   * PostgreSQL: milliseconds one SQL statement may run before it is cancelled and the request answered 503;
+   * 0 lets statements run for ever.
+   */
+  statementTimeout: number;
   /** Name of the tenant that exists from the first start. */
   defaultTenantName: string;
   /** Tenant token of the default tenant; generated at first start when empty. */
@@ -80,6 +85,7 @@ export function defaultConfig(): Config {
     trustProxy: ['loopback'],
     dataDir: resolve('data'),
     databaseUrl: '',
+    statementTimeout: 30_000,
     defaultTenantName: 'default',
     defaultTenantToken: '',
     adminEmail: '',
@@ -124,6 +130,8 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_TRUST_PROXY) c.trustProxy = trustProxyOf('FLOTILLA_TRUST_PROXY', env.FLOTILLA_TRUST_PROXY);
   if (env.FLOTILLA_DATA) c.dataDir = resolve(env.FLOTILLA_DATA);
   if (env.FLOTILLA_DATABASE_URL) c.databaseUrl = env.FLOTILLA_DATABASE_URL;
+  if (env.FLOTILLA_STATEMENT_TIMEOUT_MS)
+    c.statementTimeout = intOf('FLOTILLA_STATEMENT_TIMEOUT_MS', env.FLOTILLA_STATEMENT_TIMEOUT_MS);
   if (env.FLOTILLA_TENANT_TOKEN) c.defaultTenantToken = env.FLOTILLA_TENANT_TOKEN;
   if (env.FLOTILLA_ADMIN_EMAIL) c.adminEmail = env.FLOTILLA_ADMIN_EMAIL;
   if (env.FLOTILLA_ADMIN_PASSWORD) c.adminPassword = env.FLOTILLA_ADMIN_PASSWORD;

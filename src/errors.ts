@@ -58,6 +58,13 @@ export class Unprocessable extends DomainError {
   }
 }
 
+/** 503: the server could not answer in time; the request may be retried (narrower, or later). */
+export class Unavailable extends DomainError {
+  constructor(message: string) {
+    super(message, 503);
+  }
+}
+
 export class TooManyRequests extends DomainError {
   constructor(
     readonly retryAfterSeconds: number,

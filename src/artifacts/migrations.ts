@@ -1,5 +1,6 @@
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import { columnTypes } from '../store/migration.js';
+import { uniquenessKey } from './uniqueness.js';
 
 export const artifactMigrations: Record<string, Migration> = {
   '0040_artifacts': {
@@ -59,6 +60,32 @@ export const artifactMigrations: Record<string, Migration> = {
         .addColumn('blob_key', 'text')
         .addColumn('created_ts', 'text', (c) => c.notNull())
         .addColumn('expires_ts', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  // Mender's duplicate rule held by the database (uniqueness.ts). Artifacts that uploads racing past the old
+  // read-then-write check left behind keep their rows, exempt from the index under a key of their own, so that
+  // the migration never fails on them; the oldest of each clash keeps the real key.
+  '0102_artifact_uniqueness': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('artifact_device_types').addColumn('uniqueness_key', 'text').execute();
+      const { rows } = await sql<{ id: string; tenant_id: string; name: string; depends_json: string }>`
+        select id, tenant_id, name, depends_json from artifacts order by created_ts, id`.execute(db);
+      const seen = new Set<string>();
+      for (const artifact of rows) {
+        const key = uniquenessKey(artifact.name, JSON.parse(artifact.depends_json));
+        const { rows: types } = await sql<{ device_type: string }>`
+          select device_type from artifact_device_types where artifact_id = ${artifact.id}`.execute(db);
+        const clash = types.some((t) => seen.has(`${artifact.tenant_id}\0${t.device_type}\0${key}`));
+        for (const t of types) seen.add(`${artifact.tenant_id}\0${t.device_type}\0${key}`);
+        await sql`update artifact_device_types set uniqueness_key = ${clash ? `duplicate:${artifact.id}` : key}
+          where artifact_id = ${artifact.id}`.execute(db);
+      }
+      await db.schema
+        .createIndex('artifact_device_types_unique')
+        .on('artifact_device_types')
+        .unique()
+        .columns(['tenant_id', 'device_type', 'uniqueness_key'])
         .execute();
     },
   },

@@ -7,7 +7,9 @@ import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CoreDeps } from '../core.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
+import { isUniqueViolation } from '../store/constraints.js';
 import { now } from '../store/db.js';
+import { checkTexts } from '../text.js';
 import { extractPayloadFile } from './payloads.js';
 import {
   type ArtifactFilter,
@@ -19,7 +21,10 @@ import {
   type ReleaseSort,
 } from './store.js';
 import type { ArtifactKind, ArtifactTable } from './tables.js';
+import { canonicalDepends, uniquenessKey } from './uniqueness.js';
 import { writeModuleArtifact } from './writer.js';
+
+const DUPLICATE = 'an artifact with the same name and depends already exists';
 
 /** What a parser learns from an artifact stream; the upload fails if it throws. */
 export interface ParsedArtifact {
@@ -177,6 +182,12 @@ export class ArtifactService {
   ): Promise<ArtifactView> {
     if (!parsed.name) throw new Invalid('artifact has no name');
     if (parsed.deviceTypes.length === 0) throw new Invalid('artifact has no compatible device types');
+    // Texts from the artifact's own headers and from multipart fields, which the HTTP-level check never sees.
+    checkTexts(description, 'description');
+    checkTexts(
+      [parsed.name, parsed.deviceTypes, parsed.provides, parsed.depends, parsed.clearsProvides, parsed.updates],
+      'artifact',
+    );
     await this.assertUnique(tenantId, parsed);
     const id = givenId ?? randomUUID();
     const ts = now();
@@ -201,13 +212,13 @@ export class ArtifactService {
     };
     await pending.commit(blobKey);
     try {
-      await this.deps.store.transaction(async (trx) => {
-        const store = new ArtifactStore(trx, tenantId);
-        await this.assertUnique(tenantId, parsed, store);
-        await store.insert(row, parsed.deviceTypes);
-      });
+      await this.deps.store.transaction((trx) =>
+        new ArtifactStore(trx, tenantId).insert(row, parsed.deviceTypes, uniquenessKey(parsed.name, parsed.depends)),
+      );
     } catch (error) {
       await this.deps.blobs.delete(blobKey);
+      // An upload of the same name and depends that passed the check above at the same time won the index.
+      if (isUniqueViolation(error)) throw new Conflict(DUPLICATE);
       throw error;
     }
     this.usage.releaseChanged?.(tenantId, row.name);
@@ -215,16 +226,14 @@ export class ArtifactService {
   }
 
   /**
-   * Mender's rule: no two artifacts with the same name may be installable on the same device, i.e. share a
-   * device type while depending on the same other provides.
+   * Mender's duplicate rule (uniqueness.ts), checked before the blob is kept; the unique index decides between
+   * uploads that pass it at the same time.
    */
   private async assertUnique(tenantId: string, parsed: ParsedArtifact, store = this.store(tenantId)): Promise<void> {
     const others = await store.sameNameForDeviceTypes(parsed.name, parsed.deviceTypes);
     const mine = canonicalDepends(parsed.depends);
     for (const other of others) {
-      if (canonicalDepends(JSON.parse(other.depends_json)) === mine) {
-        throw new Conflict('an artifact with the same name and depends already exists');
-      }
+      if (canonicalDepends(JSON.parse(other.depends_json)) === mine) throw new Conflict(DUPLICATE);
     }
   }
 
@@ -453,12 +462,4 @@ export class ArtifactService {
 /** The path Flotilla serves an artifact's bytes under (signed; no other credential). */
 export function downloadPath(tenantId: string, artifactId: string): string {
   return `/api/downloads/v1/${tenantId}/artifacts/${artifactId}`;
-}
-
-/** Depends other than device_type, as a canonical string, for the duplicate rule. */
-function canonicalDepends(depends: Record<string, string[] | string>): string {
-  const keys = Object.keys(depends)
-    .filter((k) => k !== 'device_type')
-    .sort();
-  return JSON.stringify(keys.map((k) => [k, [...(Array.isArray(depends[k]) ? depends[k] : [depends[k]])].sort()]));
 }

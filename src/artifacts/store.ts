@@ -58,7 +58,8 @@ export class ArtifactStore {
     private readonly tenantId: string,
   ) {}
 
-  async insert(row: Omit<ArtifactTable, 'tenant_id'>, deviceTypes: string[]): Promise<void> {
+  /** `uniquenessKey`: see uniqueness.ts; a clash with another artifact's device type fails the insert. */
+  async insert(row: Omit<ArtifactTable, 'tenant_id'>, deviceTypes: string[], uniquenessKey: string): Promise<void> {
     await this.db
       .insertInto('artifacts')
       .values({ ...row, tenant_id: this.tenantId })
@@ -66,7 +67,14 @@ export class ArtifactStore {
     if (deviceTypes.length) {
       await this.db
         .insertInto('artifact_device_types')
-        .values(deviceTypes.map((device_type) => ({ tenant_id: this.tenantId, artifact_id: row.id, device_type })))
+        .values(
+          deviceTypes.map((device_type) => ({
+            tenant_id: this.tenantId,
+            artifact_id: row.id,
+            device_type,
+            uniqueness_key: uniquenessKey,
+          })),
+        )
         .execute();
     }
     await this.db

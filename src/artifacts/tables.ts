@@ -29,6 +29,8 @@ export interface ArtifactDeviceTypeTable {
   tenant_id: string;
   artifact_id: string;
   device_type: string;
+  /** The artifact's name and depends, hashed (uniqueness.ts): unique per tenant and device type. */
+  uniqueness_key: string | null;
 }
 
 export interface ReleaseTable {

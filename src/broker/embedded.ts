@@ -3,10 +3,11 @@
 // topics, rewriting Hono's device-less forms to the per-device forms the adapter speaks (see ./topics.ts). A publish
 // the device may not make is acknowledged and dropped (MQTT 3.1.1 cannot refuse one without closing the
 // connection), with a log line.
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import type { Broker, BrokerLog, BrokerStatus, DeviceAuthenticator, MessageHandler } from './broker.js';
+import { type BrokerLimits, DEFAULT_BROKER_LIMITS, PacketFrames, PeerBook } from './guard.js';
 import {
   type CommandForm,
   type DeviceRef,
@@ -30,7 +31,12 @@ export interface EmbeddedBrokerOptions {
   tls?: { port: number; cert: Buffer; key: Buffer };
   authenticate: DeviceAuthenticator;
   log: BrokerLog;
+  /** Per-connection and per-address limits (./guard.ts); defaults where not given. */
+  limits?: Partial<BrokerLimits>;
 }
+
+const remoteAddressOf = (client: Client): string =>
+  (client.conn as { remoteAddress?: string } | undefined)?.remoteAddress ?? '';
 
 const keyOf = (ref: DeviceRef) => `${ref.tenantId}\u0000${ref.deviceId}`;
 
@@ -63,17 +69,31 @@ export class EmbeddedBroker implements Broker {
   private readonly clientOwners = new Map<string, string>();
   private readonly listeningHandlers: ((ref: DeviceRef) => void)[] = [];
   private port = 0;
+  private readonly limits: BrokerLimits;
+  private readonly peers: PeerBook;
 
-  constructor(private readonly options: EmbeddedBrokerOptions) {}
+  constructor(private readonly options: EmbeddedBrokerOptions) {
+    this.limits = { ...DEFAULT_BROKER_LIMITS, ...options.limits };
+    this.peers = new PeerBook(this.limits);
+  }
 
   async start(): Promise<void> {
     const { log } = this.options;
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => {
+        const address = remoteAddressOf(client);
+        if (this.peers.throttled(address)) {
+          log.warn({ client: client.id, address }, 'kanto: MQTT login refused unchecked: too many failed logins');
+          const error = new Error('too many failed logins') as AuthenticateError;
+          error.returnCode = 5;
+          done(error, false);
+          return;
+        }
         this.options
           .authenticate(username, password)
           .then((outcome) => {
             if ('refused' in outcome) {
+              if (outcome.refused === 'bad-credentials') this.peers.loginFailed(address);
               log.warn({ client: client.id, username, reason: outcome.reason }, 'kanto: MQTT connection refused');
               const error = new Error(outcome.reason) as AuthenticateError;
               error.returnCode = outcome.refused === 'bad-credentials' ? 4 : 5;
@@ -165,10 +185,14 @@ export class EmbeddedBroker implements Broker {
     this.aedes = aedes;
     const { tls } = this.options;
     try {
-      this.server = await listen(createServer(aedes.handle), this.options.port, this.options.host);
+      this.server = await listen(
+        createServer((socket) => this.accept(aedes, socket)),
+        this.options.port,
+        this.options.host,
+      );
       if (tls) {
         this.tlsServer = await listen(
-          createTlsServer({ cert: tls.cert, key: tls.key }, aedes.handle),
+          createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => this.accept(aedes, socket)),
           tls.port,
           this.options.host,
         );
@@ -178,6 +202,33 @@ export class EmbeddedBroker implements Broker {
       throw error;
     }
     this.port = portOf(this.server, this.options.port);
+  }
+
+  /**
+   * A new connection: counted against its address, then handed to aedes with its packets' sizes watched from
+   * their first bytes; one over the limit (smaller until the CONNECT is accepted) closes the connection before
+   * aedes buffers it.
+   */
+  private accept(aedes: Aedes, socket: Socket): void {
+    const { log } = this.options;
+    const address = socket.remoteAddress ?? '';
+    if (!this.peers.connect(address)) {
+      log.warn({ address }, 'kanto: MQTT connection refused: too many connections from this address');
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => this.peers.disconnect(address));
+    const client = aedes.handle(socket);
+    const frames = new PacketFrames();
+    // With aedes reading on 'readable', 'data' only reports what it reads: this listener does not start the flow.
+    socket.on('data', (chunk: Buffer) => {
+      const authenticated = this.sessions.has(client);
+      const limit = authenticated ? this.limits.maxPacket : this.limits.maxPacketBeforeAuth;
+      const size = frames.over(chunk, limit);
+      if (size === undefined) return;
+      log.warn({ address, client: client.id, size, limit, authenticated }, 'kanto: MQTT packet too large; closed');
+      socket.destroy();
+    });
   }
 
   private broker(): Aedes {

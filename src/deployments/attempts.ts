@@ -3,7 +3,6 @@
 // Kanto call it with typed inputs (what a device provides, the step it reached, how it ended) and get typed
 // answers; wire shapes, signed links and error texts stay with them. Each device event is one transaction.
 import type { Transaction } from 'kysely';
-import { Conflict } from '../errors.js';
 import { now, type Store } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
 import { Assignments } from './assignment.js';
@@ -106,14 +105,25 @@ export class DeviceAttempts {
     return handlingAt(storedHandling(row?.deployment.handling_json ?? null), this.clock());
   }
 
-  /** Any status a device may report (Mender lets a device report any of them, in any order). */
+  /**
+   * Any status a device may report (Mender lets a device report any of them, in any order). The first try is
+   * optimistic (the row is updated only if its status is still the one read: one statement on the hot path); if
+   * another report of the same device got in between, the report is applied again with the row locked, so that
+   * concurrent reports queue up and every one is answered. A 409 would be wrong: mender-client reads any 409 on a
+   * status report as "deployment aborted" and abandons its update.
+   */
   async report(ref: AttemptRef, status: ReportableStatus, options: ReportOptions = {}): Promise<ReportResult> {
-    for (let tries = 0; tries < 3; tries++) {
-      const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
-      const result = await this.apply(ref, row, status, options);
-      if (result !== 'raced') return result;
-    }
-    throw new Conflict('the device deployment changed concurrently; report again');
+    const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
+    const result = await this.apply(ref, row, status, options);
+    if (result !== 'raced') return result;
+    const locked = await this.store.transaction(async (trx) => {
+      const store = this.sql(ref.tenantId, trx);
+      await store.lockAttempt(ref.deploymentId, ref.deviceId);
+      return this.apply(ref, await store.attemptOf(ref.deploymentId, ref.deviceId), status, options, trx);
+    });
+    // Under the lock nothing can change the row between the read and the update.
+    if (locked === 'raced') throw new Error('a device deployment changed under its row lock');
+    return locked;
   }
 
   /** The state of an attempt (or of the device's part in the deployment, without `attempt`). */
@@ -122,12 +132,15 @@ export class DeviceAttempts {
     return stateOf(row?.dd, ref.attempt);
   }
 
+  /** Applies a report to the row read; `trx`: inside that transaction (which holds the row's lock). */
   private async apply(
     ref: AttemptRef,
     row: AttemptRow | undefined,
     status: ReportableStatus,
     options: ReportOptions,
+    trx?: Trx,
   ): Promise<ReportResult | 'raced'> {
+    const within = <T>(work: (t: Trx) => Promise<T>): Promise<T> => (trx ? work(trx) : this.store.transaction(work));
     const state = stateOf(row?.dd, ref.attempt);
     if (!row || state.kind === 'gone') return 'gone';
     if (state.kind === 'aborted' || state.kind === 'decommissioned') return state.kind;
@@ -141,11 +154,11 @@ export class DeviceAttempts {
     const log = options.log ?? [];
     if (outcome.kind === 'unchanged') {
       if (log.length === 0 && !options.alongside) return 'unchanged';
-      await this.store.transaction(async (trx) => {
-        await this.sql(ref.tenantId, trx).appendLog(ref.deploymentId, ref.deviceId, log);
+      await within(async (t) => {
+        await this.sql(ref.tenantId, t).appendLog(ref.deploymentId, ref.deviceId, log);
         if (log.length && !dd.has_log)
-          await this.sql(ref.tenantId, trx).updateDeviceDeployment(dd.id, dd.status, { has_log: 1 });
-        await options.alongside?.(trx);
+          await this.sql(ref.tenantId, t).updateDeviceDeployment(dd.id, dd.status, { has_log: 1 });
+        await options.alongside?.(t);
       });
       return 'unchanged';
     }
@@ -171,17 +184,17 @@ export class DeviceAttempts {
     const to = changes.status as DeviceDeploymentStatus;
     if (log.length === 0 && !options.alongside && !this.settler.needed(deployment, dd.status, to)) {
       // A step that changes nothing but the device's row: one statement is its own transaction.
-      const updated = await this.sql(ref.tenantId).updateDeviceDeployment(dd.id, dd.status, changes);
+      const updated = await this.sql(ref.tenantId, trx).updateDeviceDeployment(dd.id, dd.status, changes);
       if (!updated) return 'raced';
       return outcome.kind === 'retry' ? 'retrying' : 'applied';
     }
-    const applied = await this.store.transaction(async (trx) => {
-      const store = this.sql(ref.tenantId, trx);
+    const applied = await within(async (t) => {
+      const store = this.sql(ref.tenantId, t);
       const lock = this.settler.lockFor(deployment, dd.status, changes.status as DeviceDeploymentStatus);
       if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes, lock))) return false;
       await store.appendLog(ref.deploymentId, ref.deviceId, log);
-      await options.alongside?.(trx);
-      await this.settler.settle(ref.tenantId, deployment, dd.status, changes.status as DeviceDeploymentStatus, trx);
+      await options.alongside?.(t);
+      await this.settler.settle(ref.tenantId, deployment, dd.status, changes.status as DeviceDeploymentStatus, t);
       return true;
     });
     if (!applied) return 'raced';
@@ -197,6 +210,8 @@ export class DeviceAttempts {
   async cancelledByDevice(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
     return this.store.transaction(async (trx): Promise<ReportResult> => {
       const store = this.sql(ref.tenantId, trx);
+      // Locked (PostgreSQL) so that no other report of the device changes the row between the read and the update.
+      await store.lockAttempt(ref.deploymentId, ref.deviceId);
       const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
       const state = stateOf(dd, ref.attempt);
       if (!dd) return 'gone';
@@ -209,7 +224,7 @@ export class DeviceAttempts {
           finished_ts: ts,
           ...(options.log?.length ? { has_log: 1 } : {}),
         });
-        if (!changed) throw new Conflict('the device deployment changed concurrently; report again');
+        if (!changed) throw new Error('a device deployment changed under its row lock');
         await this.recount(ref.tenantId, ref.deploymentId, trx);
       }
       await this.logWithin(trx, store, { ...dd, has_log: state.kind === 'live' ? 1 : dd.has_log }, options);
@@ -225,6 +240,8 @@ export class DeviceAttempts {
   async cancellationRefused(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
     return this.store.transaction(async (trx): Promise<ReportResult> => {
       const store = this.sql(ref.tenantId, trx);
+      // Locked (PostgreSQL) so that no other report of the device changes the row between the read and the update.
+      await store.lockAttempt(ref.deploymentId, ref.deviceId);
       const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
       const state = stateOf(dd, ref.attempt);
       if (!dd) return 'gone';
@@ -236,7 +253,7 @@ export class DeviceAttempts {
           finished_ts: null,
           ...(options.log?.length ? { has_log: 1 } : {}),
         });
-        if (!changed) throw new Conflict('the device deployment changed concurrently; report again');
+        if (!changed) throw new Error('a device deployment changed under its row lock');
         await this.recount(ref.tenantId, ref.deploymentId, trx);
       }
       await this.logWithin(trx, store, { ...dd, has_log: state.kind === 'aborted' ? 1 : dd.has_log }, options);

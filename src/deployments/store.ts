@@ -3,6 +3,7 @@
 // status).
 import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import { now } from '../store/db.js';
+import { dialectOf } from '../store/migration.js';
 import type { Tables } from '../store/schema.js';
 import { activeStatuses, type DeviceDeploymentStatus, finishedStatuses, pauseStatuses } from './rules/status.js';
 import type { DeploymentTable, DeploymentType, DeviceDeploymentTable, StoredDeploymentStatus } from './tables.js';
@@ -474,6 +475,22 @@ export class DeploymentStore {
       [this.tenantId, deploymentId, deviceId],
     );
     return row && splitAttemptRow(row);
+  }
+
+  /**
+   * Locks the device's row of a deployment until the transaction ends (PostgreSQL; SQLite runs one write
+   * transaction at a time): reports of one device that raced each other apply one after the other.
+   */
+  async lockAttempt(deploymentId: string, deviceId: string): Promise<void> {
+    if (dialectOf(this.db as unknown as Kysely<unknown>) !== 'postgres') return;
+    await this.db
+      .selectFrom('device_deployments')
+      .select('id')
+      .where('tenant_id', '=', this.tenantId)
+      .where('deployment_id', '=', deploymentId)
+      .where('device_id', '=', deviceId)
+      .forUpdate()
+      .execute();
   }
 
   /** The device's oldest active device deployment with its deployment (the poll's one indexed statement). */

@@ -1,5 +1,5 @@
 // Devices, their Mender auth sets and issued device tokens.
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 import { columnTypes, dialectOf } from '../store/migration.js';
 
 export const deviceMigrations: Record<string, Migration> = {
@@ -67,6 +67,24 @@ export const deviceMigrations: Record<string, Migration> = {
         .addColumn('ts', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('revocations_ts').on('revocations').column('ts').execute();
+    },
+  },
+  // A device has at most one accepted auth set: the database holds the rule, whatever the order in which
+  // concurrent decisions arrive (issue 18: two operators accepting two keys at once left both accepted). Devices
+  // that such a race left with two keep the newest.
+  '0101_one_accepted_auth_set': {
+    async up(db: Kysely<unknown>) {
+      await sql`update auth_sets set status = 'rejected'
+        where status = 'accepted' and exists (
+          select 1 from auth_sets newer
+          where newer.tenant_id = auth_sets.tenant_id and newer.device_id = auth_sets.device_id
+            and newer.status = 'accepted'
+            and (newer.created_ts > auth_sets.created_ts or (newer.created_ts = auth_sets.created_ts and newer.id > auth_sets.id))
+        )`.execute(db);
+      await sql`delete from device_tokens
+        where auth_set_id in (select id from auth_sets where status <> 'accepted')`.execute(db);
+      await sql`create unique index auth_sets_one_accepted on auth_sets (tenant_id, device_id)
+        where status = 'accepted'`.execute(db);
     },
   },
 };

@@ -226,7 +226,7 @@ export class DeviceService {
     const ts = now();
     return this.transaction(async (trx, revoke) => {
       const store = this.store(tenant.id, trx, revoke);
-      let device = await store.byIdentityHash(hashOf(canonical));
+      let device = await store.byIdentityHash(hashOf(canonical), true);
       if (!device) {
         device = newDevice(tenant.id, 'pending', canonical, ts);
         await store.insertDevice(device);
@@ -380,7 +380,7 @@ export class DeviceService {
     trx: Transaction<Tables>,
   ): Promise<string> {
     const ts = now();
-    const existing = await store.byIdentityHash(hashOf(canonical));
+    const existing = await store.byIdentityHash(hashOf(canonical), true);
     if (existing && !force) throw new PreauthConflict(this.view(existing, await store.authSetsOf([existing.id])));
     const device: DeviceTable = existing ?? newDevice(store.tenantId, 'preauthorized', canonical, ts);
     if (!existing) {
@@ -412,7 +412,7 @@ export class DeviceService {
     const ts = now();
     await this.transaction(async (trx, revoke) => {
       const store = this.store(tenantId, trx, revoke);
-      const device = await store.byId(deviceId);
+      const device = await store.byId(deviceId, true);
       const authSet = device ? await store.authSet(deviceId, authSetId) : undefined;
       if (!device || !authSet) throw new NotFound('device or authentication set not found');
       if (authSet.status === status) return;
@@ -444,7 +444,7 @@ export class DeviceService {
     const ts = now();
     await this.transaction(async (trx, revoke) => {
       const store = this.store(tenantId, trx, revoke);
-      const device = await store.byId(deviceId);
+      const device = await store.byId(deviceId, true);
       const authSet = device ? await store.authSet(deviceId, authSetId) : undefined;
       if (!device || !authSet) throw new NotFound('authentication set not found');
       await store.deleteAuthSet(authSetId);
@@ -475,7 +475,7 @@ export class DeviceService {
       this.transaction(async (trx, revoke) => {
         const ts = now();
         const store = this.store(tenantId, trx, revoke);
-        let device = await store.byIdentityHash(hashOf(canonical));
+        let device = await store.byIdentityHash(hashOf(canonical), true);
         if (!device) {
           device = newDevice(tenantId, initial === 'preauthorized' ? 'preauthorized' : 'pending', canonical, ts);
           await store.insertDevice(device);
@@ -520,7 +520,7 @@ export class DeviceService {
   async decommission(tenantId: string, deviceId: string): Promise<void> {
     await this.transaction(async (trx, revoke) => {
       const store = this.store(tenantId, trx, revoke);
-      if (!(await store.byId(deviceId))) throw new NotFound('device not found');
+      if (!(await store.byId(deviceId, true))) throw new NotFound('device not found');
       for (const hook of this.decommissionHooks) await hook(tenantId, deviceId, trx);
       await store.deleteDevice(deviceId);
     });

@@ -2,6 +2,7 @@
 // live tokens reports them through `revoke`, so that no process keeps honouring them (src/auth/revocations.ts).
 import type { Kysely, Transaction } from 'kysely';
 import type { Revoke } from '../auth/revocations.js';
+import { dialectOf } from '../store/migration.js';
 import type { Tables } from '../store/schema.js';
 import type { AuthSetStatus, AuthSetTable, DeviceStatus, DeviceTable } from './tables.js';
 
@@ -24,26 +25,31 @@ export class DeviceStore {
     private readonly revoke: Revoke = notInRevocationTransaction,
   ) {}
 
+  private get postgres(): boolean {
+    return dialectOf(this.db as unknown as Kysely<unknown>) === 'postgres';
+  }
+
   private revokeTokens(rows: { id: string }[]): void {
     for (const row of rows) this.revoke({ kind: 'device-token', tenantId: this.tenantId, id: row.id });
   }
 
-  byId(id: string): Promise<DeviceTable | undefined> {
-    return this.db
-      .selectFrom('devices')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', id)
-      .executeTakeFirst();
+  /**
+   * `forUpdate`: the device row stays locked until the transaction ends, so that decisions on one device (its auth
+   * sets, its status) queue up instead of each reading what the other is about to change (PostgreSQL; SQLite has
+   * one writer at a time, and its transactions here run one after another).
+   */
+  byId(id: string, forUpdate = false): Promise<DeviceTable | undefined> {
+    const query = this.db.selectFrom('devices').selectAll().where('tenant_id', '=', this.tenantId).where('id', '=', id);
+    return (forUpdate && this.postgres ? query.forUpdate() : query).executeTakeFirst();
   }
 
-  byIdentityHash(hash: string): Promise<DeviceTable | undefined> {
-    return this.db
+  byIdentityHash(hash: string, forUpdate = false): Promise<DeviceTable | undefined> {
+    const query = this.db
       .selectFrom('devices')
       .selectAll()
       .where('tenant_id', '=', this.tenantId)
-      .where('identity_hash', '=', hash)
-      .executeTakeFirst();
+      .where('identity_hash', '=', hash);
+    return (forUpdate && this.postgres ? query.forUpdate() : query).executeTakeFirst();
   }
 
   async insertDevice(row: Omit<DeviceTable, 'tenant_id' | 'check_in_ts'>): Promise<void> {

@@ -1,6 +1,7 @@
 // Inventory filter terms (Mender's FilterPredicate) and sort criteria: validation and normalisation into
 // conditions that the store turns into SQL. No SQL here; every rule about what a term means lives here.
 import { Invalid } from '../errors.js';
+import { compilePattern, MAX_PATTERN_LENGTH } from './regex.js';
 import type { AttributeScope } from './tables.js';
 
 export const SCOPES: readonly AttributeScope[] = ['system', 'identity', 'inventory', 'monitor', 'tags'];
@@ -120,7 +121,9 @@ function scalarArray(values: unknown[]): Scalar[] {
 /**
  * `$regex` takes a pattern, or `/pattern/flags` with flag `i`. Mender passes the pattern to MongoDB unanchored
  * (the spec's "anchored by ^" is not what the server does, and the web UI's "contains" relies on that), so we
- * match anywhere too. A pattern that does not compile matches nothing, as the spec says.
+ * match anywhere too. A pattern that does not compile matches nothing, as the spec says; "compiles" means RE2
+ * compiles it (regex.ts), on both dialects: backreferences and lookaround, which only a backtracking engine runs
+ * and which let one search hold a PostgreSQL connection for minutes, match nothing.
  */
 export function regexOf(value: string): Condition {
   let pattern = value;
@@ -131,13 +134,12 @@ export function regexOf(value: string): Condition {
     flags = literal[2];
     if (/[^i]/.test(flags)) throw new Invalid(`$regex: unsupported flags "${flags}" (only i)`);
   }
-  let valid = true;
-  try {
-    new RegExp(pattern, flags);
-  } catch {
-    valid = false;
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    throw new Invalid(`$regex: the pattern must be at most ${MAX_PATTERN_LENGTH} characters`);
   }
-  return { kind: 'regex', pattern, caseInsensitive: flags.includes('i'), valid };
+  const caseInsensitive = flags.includes('i');
+  const valid = compilePattern(caseInsensitive ? `(?i)${pattern}` : pattern) !== null;
+  return { kind: 'regex', pattern, caseInsensitive, valid };
 }
 
 export function termsOf(raw: unknown): Term[] {

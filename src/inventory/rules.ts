@@ -1,9 +1,15 @@
 // Validation rules for what devices and operators write: attribute lists (device inventory, tags) and group
 // names, with Mender's limits and messages. Pure functions; a failure is a 400 and nothing is written.
 import { Invalid } from '../errors.js';
+import { checkText } from '../text.js';
 import type { Attribute } from './store.js';
 
 const MAX_NAME = 1024;
+/**
+ * Bytes (UTF-8) of an attribute's name and one string value together. Both sit in one entry of the attributes
+ * index, and PostgreSQL refuses an index entry over about 2.7 KB: past this a write failed with a 500.
+ */
+export const MAX_NAME_AND_VALUE_BYTES = 2048;
 
 /**
  * A list of `{name, value, description?}`: names 1..1024 characters, values a string, a number, or an array of
@@ -32,7 +38,31 @@ export function attributeListOf(body: unknown): Omit<Attribute, 'scope'>[] {
       ...(typeof description === 'string' ? { description } : {}),
     });
   }
-  return [...byName.values()];
+  const attributes = [...byName.values()];
+  checkStorable(attributes);
+  return attributes;
+}
+
+/**
+ * What every attribute write must satisfy before the database sees it, whichever way it came (HTTP, MQTT, the
+ * domain's own writes): storable text (src/text.ts) and a name and value that fit one index entry.
+ */
+export function checkStorable(attributes: readonly Omit<Attribute, 'scope'>[]): void {
+  for (const { name, value, description } of attributes) {
+    checkText(name, 'name');
+    if (description) checkText(description, 'description');
+    const nameBytes = Buffer.byteLength(name);
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item !== 'string') continue;
+      checkText(item, 'value');
+      if (nameBytes + Buffer.byteLength(item) > MAX_NAME_AND_VALUE_BYTES) {
+        throw new Invalid(
+          `value: attribute ${JSON.stringify(name.slice(0, 64))} is too long: its name and each string value ` +
+            `together may take at most ${MAX_NAME_AND_VALUE_BYTES} bytes (UTF-8)`,
+        );
+      }
+    }
+  }
 }
 
 function checkValue(value: unknown): void {

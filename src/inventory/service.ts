@@ -17,7 +17,7 @@ import {
   termOf,
   termsOf,
 } from './predicates.js';
-import { attributeListOf, checkGroupName, deviceIdListOf } from './rules.js';
+import { attributeListOf, checkGroupName, checkStorable, deviceIdListOf } from './rules.js';
 import { DeviceSearch, isDeviceColumn, type SearchQuery } from './search.js';
 import { type Attribute, AttributeStore, InventoryStore, type StoredAttribute } from './store.js';
 import type { AttributeScope } from './tables.js';
@@ -96,6 +96,7 @@ export class InventoryService {
     mode: 'merge' | 'replace',
     trx?: Transaction<Tables>,
   ): Promise<void> {
+    checkStorable(attributes);
     const ts = now();
     if (trx) return this.attributes(tenantId, trx).write(deviceId, scope, attributes, mode, ts);
     await this.deps.store.transaction((t) => this.attributes(tenantId, t).write(deviceId, scope, attributes, mode, ts));

@@ -1,6 +1,7 @@
 // SQL for inventory attributes: values, the static group (a `system` attribute), the tags ETag, statistics.
 // Every query is bound to one tenant at construction.
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { dialectOf } from '../store/migration.js';
 import type { Tables } from '../store/schema.js';
 import type { AttributeScope } from './tables.js';
 
@@ -27,6 +28,19 @@ export class AttributeStore {
   ) {}
 
   /**
+   * Writes of one device's attributes queue up (PostgreSQL): a write deletes the rows it replaces and inserts the
+   * new ones, and two at once both deleted, then both inserted, and the second failed on the primary key (a 500).
+   * A transaction-scoped advisory lock per device, taken again harmlessly by later writes of the same transaction;
+   * SQLite runs one write transaction at a time.
+   */
+  private async lockDevice(deviceId: string): Promise<void> {
+    if (dialectOf(this.db as unknown as Kysely<unknown>) !== 'postgres') return;
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`attributes:${this.tenantId}:${deviceId}`}, 0))`.execute(
+      this.db,
+    );
+  }
+
+  /**
    * Writes attributes of one scope. `merge` replaces the named attributes and keeps the others;
    * `replace` makes the given list the whole scope. Run inside a transaction.
    */
@@ -37,6 +51,7 @@ export class AttributeStore {
     mode: 'merge' | 'replace',
     updatedTs: string,
   ): Promise<void> {
+    await this.lockDevice(deviceId);
     let remove = this.db
       .deleteFrom('attributes')
       .where('tenant_id', '=', this.tenantId)

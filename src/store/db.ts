@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, type Transaction } from 'kysely';
 import pg from 'pg';
+import { regexMatches } from '../inventory/regex.js';
 import { postgresDialect } from './postgres.js';
 import type { Tables } from './schema.js';
 import { sqliteDialect } from './sqlite.js';
@@ -47,6 +48,11 @@ export interface StoreOptions {
   dataDir: string;
   /** PostgreSQL schema to use (tests give each app its own); created when missing. */
   pgSchema?: string;
+  /**
+   * PostgreSQL: milliseconds one statement may run (lock waits included) before the server cancels it and the
+   * request gets a 503; 0 lets it run for ever. Without it a dozen costly searches held the whole pool for minutes.
+   */
+  statementTimeout?: number;
 }
 
 // COUNT(*) and BIGINT come back from pg as strings; every value we count fits a JS number.
@@ -54,7 +60,8 @@ pg.types.setTypeParser(20, (value) => Number(value));
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const url = options.databaseUrl;
-  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return openPostgres(url, options.pgSchema);
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://'))
+    return openPostgres(url, options.pgSchema, options.statementTimeout ?? 0);
   if (url && !url.startsWith('sqlite:')) throw new Error(`unsupported database URL: ${url}`);
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(options.dataDir, 'flotilla.sqlite');
   if (file !== ':memory:') mkdirSync(options.dataDir, { recursive: true });
@@ -82,7 +89,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   );
 }
 
-async function openPostgres(url: string, schema?: string): Promise<Store> {
+async function openPostgres(url: string, schema: string | undefined, statementTimeout: number): Promise<Store> {
   if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
   if (schema) {
     const admin = new pg.Client({ connectionString: url });
@@ -93,11 +100,9 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
       await admin.end();
     }
   }
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: 10,
-    ...(schema ? { options: `-c search_path=${schema}` } : {}),
-  });
+  const settings = [`-c statement_timeout=${Math.max(0, Math.floor(statementTimeout))}`];
+  if (schema) settings.push(`-c search_path=${schema}`);
+  const pool = new pg.Pool({ connectionString: url, max: 10, options: settings.join(' ') });
   const log = new StatementLog();
   const db = new Kysely<Tables>({ dialect: postgresDialect(pool, log) });
   return wrap(db, 'postgres', log, undefined, () => ({
@@ -108,26 +113,13 @@ async function openPostgres(url: string, schema?: string): Promise<Store> {
 }
 
 /**
- * Inventory `$regex` filters: SQLite's REGEXP operator calls regexp(pattern, value). A leading "(?i)" means
- * case-insensitive (PostgreSQL reads it the same way); a pattern that does not compile matches nothing.
+ * Inventory `$regex` filters: SQLite's REGEXP operator calls regexp(pattern, value). The inventory's engine answers
+ * (RE2, linear in the value: a JavaScript RegExp here held the whole process for minutes on one pattern).
  */
 function registerRegexp(sqlite: SQLite.Database): void {
-  const cache = new Map<string, RegExp | null>();
-  sqlite.function('regexp', { deterministic: true }, (pattern: unknown, value: unknown) => {
-    if (typeof pattern !== 'string' || typeof value !== 'string') return 0;
-    let re = cache.get(pattern);
-    if (re === undefined) {
-      const caseInsensitive = pattern.startsWith('(?i)');
-      try {
-        re = new RegExp(caseInsensitive ? pattern.slice(4) : pattern, caseInsensitive ? 'i' : '');
-      } catch {
-        re = null;
-      }
-      if (cache.size > 1000) cache.clear();
-      cache.set(pattern, re);
-    }
-    return re?.test(value) ? 1 : 0;
-  });
+  sqlite.function('regexp', { deterministic: true }, (pattern: unknown, value: unknown) =>
+    typeof pattern === 'string' && typeof value === 'string' && regexMatches(pattern, value) ? 1 : 0,
+  );
 }
 
 function wrap(

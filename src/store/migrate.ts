@@ -39,6 +39,21 @@ const all: Record<string, Migration> = {
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema
 export async function migrate(db: Kysely<any>): Promise<void> {
+  if (dialectOf(db) !== 'postgres') return migrateOn(db);
+  // On PostgreSQL every pooled connection has the serving statement timeout; a migration that builds an index over
+  // a large table may take longer, so migrations run on one connection without it, restored afterwards.
+  await db.connection().execute(async (connection) => {
+    await sql`set statement_timeout = 0`.execute(connection);
+    try {
+      await migrateOn(connection);
+    } finally {
+      await sql`reset statement_timeout`.execute(connection);
+    }
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema
+async function migrateOn(db: Kysely<any>): Promise<void> {
   // Kysely looks for its own bookkeeping tables in every schema unless told which one; with several schemas in
   // one database (tests, or tenants of a shared server) it would find another schema's and skip creating ours.
   const migrationTableSchema =

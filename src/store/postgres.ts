@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { type PostgresCursor, PostgresDialect, type PostgresPool, type PostgresQueryResult } from 'kysely';
 import type pg from 'pg';
+import { Unavailable } from '../errors.js';
 import type { StatementLog } from './statement-log.js';
 
 /**
@@ -102,14 +103,17 @@ class NamingClient {
     const name = this.naming ? this.nameOnConnection(text) : undefined;
     if (name === undefined) {
       this.trackTransaction(text);
-      return this.client.query(text, values);
+      return this.client.query(text, values).catch(rethrow);
     }
-    return this.client.query({ name, text, values }).catch((error: unknown) => {
-      if (!leavesNamesInDoubt(error)) throw error;
-      this.naming = false;
-      if (this.inTransaction || !isStaleStatement(error)) throw error;
-      return this.client.query(text, values);
-    });
+    return this.client
+      .query({ name, text, values })
+      .catch((error: unknown) => {
+        if (!leavesNamesInDoubt(error)) throw error;
+        this.naming = false;
+        if (this.inTransaction || !isStaleStatement(error)) throw error;
+        return this.client.query(text, values);
+      })
+      .catch(rethrow);
   }
 
   release(): void {
@@ -129,6 +133,18 @@ class NamingClient {
     if (BEGIN.test(text)) this.inTransaction = true;
     else if (END.test(text)) this.inTransaction = false;
   }
+}
+
+/**
+ * A statement cancelled by `statement_timeout` (SQLSTATE 57014) becomes a 503 the API families answer in their own
+ * shape, not a 500: the request was too costly to finish in time, nothing of it was written (its transaction rolls
+ * back), and the caller may narrow it or retry.
+ */
+function rethrow(error: unknown): never {
+  if ((error as { code?: unknown } | undefined)?.code === '57014') {
+    throw new Unavailable('the query took longer than the database statement timeout allows; narrow it or retry');
+  }
+  throw error;
 }
 
 /** A server error carries a five-character SQLSTATE; anything else happened in pg or on the wire. */

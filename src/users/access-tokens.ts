@@ -1,11 +1,13 @@
 // Personal access tokens: long-lived user JWTs whose user_tokens row has kind `pat` and a name unique per user.
-// Mender's limits apply: ten live tokens per user, a lifetime of at most one year (0 = never expires).
+// Mender's limits apply: ten live tokens per user, a lifetime of at most one year (0 = never expires). A PAT made
+// with a PAT (Mender's useradm allows it) is that PAT's child: it expires no later and is revoked with it, so a
+// leaked PAT cannot mint itself a successor that outlives its revocation.
 import { randomUUID } from 'node:crypto';
 import type { CoreDeps } from '../core.js';
-import { Conflict, Unprocessable } from '../errors.js';
+import { Conflict, Unauthorized, Unprocessable } from '../errors.js';
 import { now } from '../store/db.js';
 import { checkTokenRequest, MAX_TOKENS_PER_USER, type TokenRequest } from './rules.js';
-import { isUniqueViolation, TokenStore } from './store.js';
+import { isForeignKeyViolation, isUniqueViolation, TokenStore } from './store.js';
 
 /** Expiry written for tokens that never expire; the wire shows no expiration date for them. */
 export const NEVER_EXPIRES = '9999-12-31T23:59:59.000Z';
@@ -22,6 +24,8 @@ export interface PersonalAccessToken {
 export interface TokenOwner {
   tenantId: string;
   userId: string;
+  /** The token the request came with (for `issue`: a PAT becomes the parent of the new one). */
+  tokenId?: string;
 }
 
 export class AccessTokenService {
@@ -33,10 +37,15 @@ export class AccessTokenService {
     const expiresIn = request.expires_in ?? 0;
     const ts = now();
     const id = randomUUID();
-    const expiresTs = expiresIn > 0 ? new Date(Date.parse(ts) + expiresIn * 1000).toISOString() : NEVER_EXPIRES;
+    let expiresTs = expiresIn > 0 ? new Date(Date.parse(ts) + expiresIn * 1000).toISOString() : NEVER_EXPIRES;
     try {
       await this.deps.store.transaction(async (trx) => {
         const tokens = new TokenStore(trx, owner.tenantId);
+        const caller = owner.tokenId ? await tokens.byId(owner.tokenId) : undefined;
+        // The caller's token row goes with its revocation; a request that raced it must not leave a child behind
+        // (the foreign key refuses the insert then; the guard answered 401 to anything later).
+        const parent = caller?.kind === 'pat' ? caller : undefined;
+        if (parent && parent.expires_ts < expiresTs) expiresTs = parent.expires_ts;
         // Expired tokens neither count against the limit nor hold on to their names.
         await tokens.removeExpired(owner.userId, ts);
         if ((await tokens.countPersonalTokens(owner.userId, ts)) >= MAX_TOKENS_PER_USER) {
@@ -50,10 +59,13 @@ export class AccessTokenService {
           created_ts: ts,
           expires_ts: expiresTs,
           last_used_ts: null,
+          parent_id: parent?.id ?? null,
         });
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new Conflict('Personal Access Token with a given name already exists');
+      // The parent PAT was revoked between the guard's check and the insert.
+      if (isForeignKeyViolation(error)) throw new Unauthorized('the token used for this request was revoked');
       throw error;
     }
     return this.deps.tokens.sign('user', owner.tenantId, owner.userId, new Date(expiresTs), id);

@@ -58,4 +58,15 @@ export const userMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0100_user_token_parent': {
+    async up(db: Kysely<unknown>) {
+      // A PAT created with a PAT is its child: revoking the parent revokes the child (TokenStore.remove walks the
+      // family so that every revoked id reaches the revocation feed; the cascade is the database's own guarantee).
+      await db.schema
+        .alterTable('user_tokens')
+        .addColumn('parent_id', 'text', (c) => c.references('user_tokens.id').onDelete('cascade'))
+        .execute();
+      await db.schema.createIndex('user_tokens_parent').on('user_tokens').columns(['tenant_id', 'parent_id']).execute();
+    },
+  },
 };

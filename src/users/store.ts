@@ -17,6 +17,12 @@ export function isUniqueViolation(error: unknown): boolean {
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
+/** True for a FOREIGN KEY violation in either dialect. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+
 /** For stores that must not delete tokens: deleting one without telling the feed would leave it alive in caches. */
 const notInRevocationTransaction: Revoke = () => {
   throw new Error('user tokens may only be deleted inside RevocationFeed.transaction');
@@ -119,7 +125,7 @@ export class TokenStore {
     for (const row of rows) this.revoke({ kind: 'user-token', tenantId: this.tenantId, id: row.id });
   }
 
-  async insert(token: Omit<TokenRow, 'tenant_id'>): Promise<void> {
+  async insert(token: Omit<TokenRow, 'tenant_id' | 'parent_id'> & { parent_id?: string | null }): Promise<void> {
     await this.db
       .insertInto('user_tokens')
       .values({ ...token, tenant_id: this.tenantId })
@@ -144,17 +150,30 @@ export class TokenStore {
       .execute();
   }
 
-  /** Revokes one token of one user; a token of someone else stays. */
+  /**
+   * Revokes one token of one user and every PAT created with it, their children included; a token of someone else
+   * stays. The family is read first: deleting the parent cascades to its children in the database, and every id
+   * must still reach the revocation feed (callers run this in one transaction).
+   */
   async remove(userId: string, id: string): Promise<number> {
-    const revoked = await this.db
+    const { rows: family } = await sql<{ id: string }>`with recursive family(id) as (
+        select id from user_tokens where tenant_id = ${this.tenantId} and user_id = ${userId} and id = ${id}
+        union all
+        select t.id from user_tokens t join family f on t.parent_id = f.id where t.tenant_id = ${this.tenantId}
+      )
+      select id from family`.execute(this.db);
+    if (family.length === 0) return 0;
+    await this.db
       .deleteFrom('user_tokens')
       .where('tenant_id', '=', this.tenantId)
-      .where('user_id', '=', userId)
-      .where('id', '=', id)
-      .returning('id')
+      .where(
+        'id',
+        'in',
+        family.map((t) => t.id),
+      )
       .execute();
-    this.revokeTokens(revoked);
-    return revoked.length;
+    this.revokeTokens(family);
+    return family.length;
   }
 
   /** Revokes every token of a user, but the one given (the caller's own, when a user changes their password). */

@@ -26,6 +26,8 @@ export interface UserTokenTable {
   created_ts: string;
   expires_ts: string;
   last_used_ts: string | null;
+  /** The PAT whose holder created this PAT; it dies with that one and never outlives its expiry. */
+  parent_id: string | null;
 }
 
 /** A settings document (useradm `settings` or `settings/me`): the JSON text as stored, and its ETag. */

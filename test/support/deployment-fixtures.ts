@@ -2,6 +2,7 @@
 // device and management deployment routes through inject.
 import { randomUUID } from 'node:crypto';
 import { ArtifactStore } from '../../src/artifacts/store.js';
+import { uniquenessKey } from '../../src/artifacts/uniqueness.js';
 import { now } from '../../src/store/db.js';
 import type { TestApp } from './app.js';
 import { addDevice, type TestDevice } from './inventory-fixtures.js';
@@ -45,6 +46,7 @@ export async function addArtifact(
       modified: ts,
     },
     options.deviceTypes ?? ['qemu'],
+    uniquenessKey(options.name, options.depends ?? {}),
   );
   return { id, name: options.name };
 }

@@ -56,6 +56,11 @@ describe('applying a status report', () => {
       for (const to of reportableStatuses) {
         if (from === to) continue;
         const outcome = applyStatusReport(at(from), { status: to }, 0);
+        // A step reported for a finished attempt never reopens it (issue 18; Mender's server would).
+        if (isFinished(from) && !isFinished(to)) {
+          assert.deepEqual(outcome, { kind: 'unchanged' }, `${from} → ${to}`);
+          continue;
+        }
         assert.equal(outcome.kind, 'changed', `${from} → ${to}`);
         if (outcome.kind !== 'changed') continue;
         assert.equal(outcome.from, from);

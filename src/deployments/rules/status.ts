@@ -123,8 +123,13 @@ export type ReportOutcome =
  * Source: mender-server app/app.go updateDeviceDeploymentStatus and api_deployments.go PutDeploymentStatusForDevice:
  * - aborted or decommissioned → refused (Mender answers 409 "Deployment aborted" / "Device decommissioned");
  * - the same status again → nothing happens (204);
- * - any other valid report is accepted from any status, finished ones included: Mender's server has no transition
- *   table (its integration test walks installing → downloading and calls "any valid status until finished" legal).
+ * - any other valid report is accepted: Mender's server has no transition table (its integration test walks
+ *   installing → downloading and calls "any valid status until finished" legal), and a device that comes back
+ *   after the server ended its attempt and reports how it ended counts;
+ * - except that a step (an active status) reported for a finished attempt changes nothing (204): a deliberate
+ *   difference from Mender, whose server takes it, so that a late or replayed report reopened a finished device
+ *   deployment and the next poll handed it out again (issue 18). Ignored rather than refused: mender-client reads
+ *   a 409 as "aborted".
  * Retries (enterprise; the rule is not in the public source, see the report): with `retries: N` a failure report
  * while `attempts <= N` sends the device deployment back to pending with attempts + 1, so a device gets at most
  * N + 1 attempts and a retried failure never shows in the statistics (integration tests/test_deployment_retry.py:
@@ -139,6 +144,7 @@ export function applyStatusReport(
     return { kind: 'refused', reason: current.status };
   }
   if (report.status === current.status) return { kind: 'unchanged' };
+  if (isFinished(current.status) && !isFinished(report.status)) return { kind: 'unchanged' };
   const substate = report.substate ? { substate: report.substate } : {};
   if (report.status === 'failure' && mayRetry(current.attempts, retries)) {
     return { kind: 'retry', from: current.status, to: 'pending', attempts: current.attempts + 1, ...substate };

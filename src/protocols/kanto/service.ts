@@ -52,6 +52,8 @@ export class Kanto {
         ...(mqttTls.port !== 'off'
           ? { tls: { port: mqttTls.port, cert: readFileSync(mqttTls.certFile), key: readFileSync(mqttTls.keyFile) } }
           : {}),
+        // A device's message may be as large as a JSON body over HTTP, plus its topic and framing.
+        limits: { maxPacket: this.config.maxJsonBody + 64 * 1024 },
       });
     } else {
       log.info({}, 'kanto: no MQTT broker configured (--mqtt-port off, no FLOTILLA_MQTT_URL); Kanto devices are off');

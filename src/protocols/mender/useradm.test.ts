@@ -502,6 +502,51 @@ for (const dialect of dialects) {
         });
         assert.equal(res.statusCode, 422);
       });
+
+      // Issue 18, point 10: a PAT made with a PAT (useradm allows it) never outlives its parent.
+      it('ties a PAT made with a PAT to its parent: no later expiry, revoked with it', async () => {
+        const { token } = await userWithToken();
+        const create = async (with_: string, payload: Record<string, unknown>) => {
+          const res = await t.app.inject({
+            method: 'POST',
+            url: `${V1}/settings/tokens`,
+            headers: bearer(with_),
+            payload,
+          });
+          assert.equal(res.statusCode, 200, res.body);
+          return res.body;
+        };
+        const alive = async (jwt: string) =>
+          (await t.app.inject({ method: 'GET', url: `${V1}/users/me`, headers: bearer(jwt) })).statusCode;
+        const parent = await create(token, { name: 'parent', expires_in: 3600 });
+        const child = await create(parent, { name: 'child' }); // asks for "never expires"
+        const grandchild = await create(child, { name: 'grandchild', expires_in: 31_536_000 });
+        const sibling = await create(token, { name: 'sibling' }); // made with the login session: independent
+        for (const jwt of [child, grandchild]) {
+          assert.equal(claimsOf(jwt).exp, claimsOf(parent).exp, 'a child expires no later than its parent');
+        }
+        const listed = (
+          await t.app.inject({ method: 'GET', url: `${V1}/settings/tokens`, headers: bearer(token) })
+        ).json() as { name: string; expiration_date?: string }[];
+        assert.ok(listed.find((x) => x.name === 'child')?.expiration_date, 'the child shows its capped expiry');
+
+        const del = await t.app.inject({
+          method: 'DELETE',
+          url: `${V1}/settings/tokens/${claimsOf(parent).jti}`,
+          headers: bearer(token),
+        });
+        assert.equal(del.statusCode, 204);
+        for (const jwt of [parent, child, grandchild]) assert.equal(await alive(jwt), 401);
+        assert.equal(await alive(sibling), 200);
+        assert.equal(await alive(token), 200);
+        const left = (
+          await t.app.inject({ method: 'GET', url: `${V1}/settings/tokens`, headers: bearer(token) })
+        ).json() as { name: string }[];
+        assert.deepEqual(
+          left.map((x) => x.name),
+          ['sibling'],
+        );
+      });
     });
 
     describe('tenant isolation', () => {

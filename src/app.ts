@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
 import { uploadRoutes } from './api/uploads.js';
@@ -130,6 +131,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // Websockets (device connect) share the routes, hooks and auth guard of plain requests. Frames past 64 KiB are
+  // refused (close 1009): devices read at most 8 KiB, and a larger paste is split by the relay.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  app.addHook('preClose', async () => services.deviceLinks.closeAll());
   await menderProtocol(app, services);
   await app.register(downloadRoutes, { services });
   await app.register(uploadRoutes, { services });

@@ -44,6 +44,8 @@ export interface Config {
   kantoCommandAttempts: number;
   /** Seconds between looks for Kanto devices with a deployment due. */
   kantoPushInterval: number;
+  /** Seconds between the server's pings on a device connect socket; a socket silent for one interval is closed. */
+  deviceconnectPingInterval: number;
 }
 
 export function defaultConfig(): Config {
@@ -70,6 +72,7 @@ export function defaultConfig(): Config {
     kantoCommandTimeout: 30,
     kantoCommandAttempts: 3,
     kantoPushInterval: 5,
+    deviceconnectPingInterval: 30,
   };
 }
 
@@ -103,6 +106,12 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_MQTT_URL) c.mqttUrl = env.FLOTILLA_MQTT_URL;
   if (env.FLOTILLA_KANTO_PUSH_INTERVAL)
     c.kantoPushInterval = intOf('FLOTILLA_KANTO_PUSH_INTERVAL', env.FLOTILLA_KANTO_PUSH_INTERVAL);
+  if (env.FLOTILLA_DEVICECONNECT_PING_INTERVAL) {
+    c.deviceconnectPingInterval = Math.max(
+      1,
+      intOf('FLOTILLA_DEVICECONNECT_PING_INTERVAL', env.FLOTILLA_DEVICECONNECT_PING_INTERVAL),
+    );
+  }
   return c;
 }
 

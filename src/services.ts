@@ -3,6 +3,8 @@ import { parseMenderArtifact } from './artifacts/parse.js';
 import { ArtifactService } from './artifacts/service.js';
 import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
+import { DeviceLinks } from './deviceconnect/links.js';
+import { ConnectService } from './deviceconnect/service.js';
 import { DeviceService } from './devices/service.js';
 import { InventoryService } from './inventory/service.js';
 import { UserService } from './users/service.js';
@@ -13,6 +15,9 @@ export interface Services extends CoreDeps {
   devices: DeviceService;
   artifacts: ArtifactService;
   deployments: DeploymentService;
+  /** Device connect: its rules, and this process's live device sockets. */
+  connect: ConnectService;
+  deviceLinks: DeviceLinks;
 }
 
 export function createServices(core: CoreDeps): Services {
@@ -30,6 +35,8 @@ export function createServices(core: CoreDeps): Services {
     devices,
     artifacts,
     deployments,
+    connect: new ConnectService(core),
+    deviceLinks: new DeviceLinks(),
   };
 }
 

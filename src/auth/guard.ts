@@ -55,6 +55,23 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
+/**
+ * The `JWT` cookie the Mender GUI sets for a few seconds before it opens a device connect websocket or starts a
+ * file download (a browser can set no header on either). Taken only for GETs under device connect's management
+ * routes: a cookie anywhere else would let another site's form act with the operator's credentials.
+ */
+const COOKIE_PATH = '/api/management/v1/deviceconnect/';
+export function cookieToken(request: FastifyRequest): string | undefined {
+  if (request.method !== 'GET' || !request.url.startsWith(COOKIE_PATH)) return undefined;
+  const cookie = request.headers.cookie;
+  if (!cookie) return undefined;
+  for (const part of cookie.split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === 'JWT' && value.length > 0) return value.join('=');
+  }
+  return undefined;
+}
+
 export function installAuthGuard(app: FastifyInstance, tokens: TokenIssuer, registry: TokenRegistry): void {
   app.decorateRequest('principal', undefined);
   // By the route's template when a route matched (the router decodes and normalises the raw URL, so the template
@@ -72,7 +89,7 @@ export function installAuthGuard(app: FastifyInstance, tokens: TokenIssuer, regi
     const template = request.routeOptions.url;
     const audience = template === undefined ? audienceOf(request.url) : routeAudience(template);
     if (audience === 'none') return;
-    const token = bearerToken(request);
+    const token = bearerToken(request) ?? (audience === 'user' ? cookieToken(request) : undefined);
     if (!token) throw new Unauthorized('missing or malformed Authorization header');
     const claims = await tokens.verify(token);
     if (claims.kind !== audience) {

@@ -3,6 +3,7 @@
 import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
+import { deviceconnectMigrations } from '../deviceconnect/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
 import { ddiMigrations } from '../protocols/hawkbit/migrations.js';
@@ -22,6 +23,7 @@ const all: Record<string, Migration> = {
   ...deploymentMigrations,
   ...ddiMigrations,
   ...kantoMigrations,
+  ...deviceconnectMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

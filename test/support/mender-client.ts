@@ -100,6 +100,10 @@ export interface MenderFleetOptions {
   logLevel?: 'debug' | 'info' | 'warning';
   /** More environment for every daemon (its update modules and scripts inherit it). */
   env?: Record<string, string>;
+  /** Seconds between update checks when not `pollSeconds`. */
+  updatePollSeconds?: number;
+  /** Serve the io.mender.* D-Bus API (one daemon per bus: pass its DBUS_SYSTEM_BUS_ADDRESS in `env`). */
+  dbus?: boolean;
 }
 
 export class MenderClient {
@@ -111,6 +115,10 @@ export class MenderClient {
     readonly logPath: string,
     private readonly group: GroupProcess,
   ) {}
+
+  get pid(): number {
+    return this.group.pid;
+  }
 
   get exited(): string | undefined {
     return this.group.exited;
@@ -163,12 +171,12 @@ export async function startMenderClients(options: MenderFleetOptions): Promise<M
     const config = {
       ServerURL: options.serverUrl,
       TenantToken: options.tenantToken,
-      UpdatePollIntervalSeconds: poll,
+      UpdatePollIntervalSeconds: options.updatePollSeconds ?? poll,
       InventoryPollIntervalSeconds: poll,
       RetryPollIntervalSeconds: poll,
       DeviceTypeFile: join(dir, 'device_type'),
       // Several daemons side by side: none of them may claim the io.mender.* names on a shared bus.
-      DBus: { Enabled: false },
+      DBus: { Enabled: options.dbus ?? false },
     };
     const configPath = join(dir, 'mender.conf');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);

@@ -6,6 +6,7 @@ import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { deviceDeploymentRoutes } from './device-deployments.js';
 import { deviceauthRoutes } from './deviceauth.js';
+import { deviceconnectRoutes } from './deviceconnect.js';
 import { inventoryRoutes } from './inventory.js';
 import { useradmRoutes } from './useradm.js';
 
@@ -16,4 +17,5 @@ export async function menderProtocol(app: FastifyInstance, services: Services): 
   await app.register(artifactRoutes, { services });
   await app.register(deploymentRoutes, { services });
   await app.register(deviceDeploymentRoutes, { services });
+  await app.register(deviceconnectRoutes, { services });
 }

@@ -1,0 +1,118 @@
+// Mender deviceconnect: the device's websocket, the operator's websocket relayed to it, the connection status and
+// the commands that reach the device through it (check-update, send-inventory). Shapes from
+// ../shared/specs/mender/deviceconnect-*.yml; the protocol as the real programs speak it in research/deviceconnect.md.
+import { randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { deviceOf, userOf } from '../../auth/guard.js';
+import { DeviceLink } from '../../deviceconnect/links.js';
+import { OperatorSession, type OperatorSessionOptions } from '../../deviceconnect/operator-session.js';
+import { encodeProtoMsg, PROTO_MENDER } from '../../deviceconnect/protomsg.js';
+import { NotFound } from '../../errors.js';
+import type { Services } from '../../services.js';
+
+const M = '/api/management/v1/deviceconnect';
+const DeviceParams = Type.Object({ id: Type.String() });
+
+export async function deviceconnectRoutes(app: FastifyInstance, opts: { services: Services }): Promise<void> {
+  const { connect, deviceLinks: links, devices, config } = opts.services;
+
+  app.get('/api/devices/v1/deviceconnect/connect', { websocket: true }, (socket, request) => {
+    const { tenantId, deviceId } = deviceOf(request);
+    let version: number | undefined;
+    let gone = false;
+    const link = new DeviceLink(
+      tenantId,
+      deviceId,
+      socket,
+      config.deviceconnectPingInterval * 1000,
+      request.log,
+      (l) => {
+        gone = true;
+        links.remove(l);
+        if (version !== undefined) void markDisconnected(version);
+      },
+    );
+    const markDisconnected = (v: number) =>
+      connect.disconnected(tenantId, deviceId, v).catch((error: unknown) => {
+        request.log.error({ err: error }, 'deviceconnect: could not mark the device disconnected');
+      });
+    links.add(link);
+    connect.connected(tenantId, deviceId).then(
+      (v) => {
+        version = v;
+        // The socket may have closed while the state was written: its disconnect is due now.
+        if (gone) void markDisconnected(v);
+      },
+      (error: unknown) => {
+        request.log.error({ err: error }, 'deviceconnect: could not mark the device connected');
+        link.close(1011, 'internal error');
+      },
+    );
+  });
+
+  /** The device, which must exist in the caller's tenant (404 otherwise). */
+  const deviceOfTenant = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const user = userOf(request);
+    const device = await devices.get(user.tenantId, request.params.id);
+    return { user, device };
+  };
+
+  app.get<{ Params: { id: string } }>(`${M}/devices/:id`, { schema: { params: DeviceParams } }, async (request) => {
+    const { user, device } = await deviceOfTenant(request);
+    return connect.state(user.tenantId, device.id, device.created_ts);
+  });
+
+  /** The live socket of a device of the caller's tenant; 404 when it is not connected to this process. */
+  const linkOf = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const { user, device } = await deviceOfTenant(request);
+    const link = links.get(user.tenantId, device.id);
+    if (!link) throw new NotFound('failed to connect to device: device disconnected');
+    return { user, link };
+  };
+
+  // Everything the session needs is looked up before the upgrade: the operator may send its first message the
+  // moment the socket opens, before an await in the handler would have attached the listeners.
+  const prepared = new WeakMap<FastifyRequest, OperatorSessionOptions>();
+  app.get<{ Params: { id: string } }>(
+    `${M}/devices/:id/connect`,
+    {
+      websocket: true,
+      schema: { params: DeviceParams },
+      // Refusals answer before the upgrade, as plain HTTP errors in Mender's shape.
+      preHandler: async (request) => {
+        const { user, link } = await linkOf(request);
+        const settings = await connect.settings(user.tenantId);
+        prepared.set(request, {
+          link,
+          socket: undefined as never,
+          sessionId: randomUUID(),
+          userId: user.userId,
+          settings,
+          connect,
+          log: request.log,
+        });
+      },
+    },
+    (socket, request) => {
+      const options = prepared.get(request);
+      if (!options?.link.isOpen) {
+        socket.close(1011, 'device disconnected');
+        return;
+      }
+      new OperatorSession({ ...options, socket }).start();
+    },
+  );
+
+  for (const command of ['check-update', 'send-inventory'] as const) {
+    app.post<{ Params: { id: string } }>(
+      `${M}/devices/:id/${command}`,
+      { schema: { params: DeviceParams } },
+      async (request, reply) => {
+        const { user, link } = await linkOf(request);
+        link.send(encodeProtoMsg({ proto: PROTO_MENDER, typ: command, props: { user_id: user.userId } }));
+        return reply.code(202).send();
+      },
+    );
+  }
+}

@@ -1,0 +1,161 @@
+// End to end with the real remote-troubleshooting stack from Debian: mender-client 3.4 with its D-Bus API on a
+// private bus, mender-connect 2.1 beside it (it reaches Flotilla through the client's local proxy), and the
+// operator's mender-cli. A terminal through a pty, check-update, the device socket surviving server pings and a
+// kill of mender-connect (whose death the proxy forwards as the illegal close code 1006).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { type MenderFleet, requireMender, startMenderClients } from '../support/mender-client.js';
+import { MenderConnect, type PrivateBus, startPrivateBus } from '../support/mender-connect.js';
+import { typeIntoPty } from '../support/pty.js';
+import { callApi, type FlotillaServer, startFlotilla } from './flotilla-server.js';
+import { AbortWait, waitFor } from './process.js';
+
+const run = promisify(execFile);
+/** Short, so that surviving several pings takes seconds; the mechanism is the same at Mender's 30 s. */
+const PING_SECONDS = 1;
+
+describe('mender-connect 2.1 and mender-cli against flotilla serve (sqlite)', () => {
+  let server: FlotillaServer | undefined;
+  let bus: PrivateBus | undefined;
+  let fleet: MenderFleet | undefined;
+  let connect: MenderConnect | undefined;
+  let work = '';
+  let token = '';
+  let deviceId = '';
+  let failed = false;
+
+  const step = (name: string, body: () => Promise<void>) =>
+    it(name, async () => {
+      assert.ok(!failed, 'an earlier step failed');
+      try {
+        await body();
+      } catch (error) {
+        failed = true;
+        process.stderr.write(`\n=== "${name}" failed ===\n`);
+        if (server) process.stderr.write(`--- flotilla log ---\n${server.logTail(80)}\n`);
+        if (fleet) process.stderr.write(`${fleet.logTails()}\n`);
+        if (connect) process.stderr.write(`--- mender-connect ---\n${connect.logTail(60)}\n`);
+        throw error;
+      }
+    });
+
+  const api = (method: string, path: string, body?: unknown) => callApi(server!.url, token, method, path, body);
+  const cli = (...args: string[]) =>
+    run('mender-cli', ['--server', server!.url, ...args], { cwd: work, env: { ...process.env, HOME: work } });
+  const connectStatus = async () => {
+    const res = await api('GET', `/api/management/v1/deviceconnect/devices/${deviceId}`);
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    return res.json as { device_id: string; status: string };
+  };
+
+  before(async () => {
+    requireMender();
+    work = mkdtempSync(join(tmpdir(), 'flotilla-connect-'));
+    server = await startFlotilla('sqlite', {
+      env: { FLOTILLA_DEVICECONNECT_PING_INTERVAL: String(PING_SECONDS), FLOTILLA_LOG_LEVEL: 'info' },
+    });
+    bus = await startPrivateBus();
+    fleet = await startMenderClients({
+      serverUrl: server.url,
+      tenantToken: server.tenantToken,
+      count: 1,
+      pollSeconds: 2,
+      // Update checks come only from check-update during the test (and the client's own first one).
+      updatePollSeconds: 3600,
+      dbus: true,
+      env: { DBUS_SYSTEM_BUS_ADDRESS: bus.address },
+    });
+    connect = new MenderConnect(work, bus.address, fleet.clients[0].pid);
+    // Started before the client is admitted: it connects about a second after the client's first token.
+    connect.start();
+  });
+
+  after(async () => {
+    await connect?.stop();
+    await fleet?.stop();
+    await bus?.stop();
+    await server?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  step('mender-cli logs in and the device is admitted', async () => {
+    await cli('login', '--username', server!.adminEmail, '--password', server!.adminPassword);
+    token = readFileSync(join(work, '.cache', 'mender', 'authtoken'), 'utf8').trim();
+    const device = await waitFor('the device to ask for admission', async () => {
+      const res = await api('GET', '/api/management/v2/devauth/devices');
+      if (res.status !== 200) throw new AbortWait(`list devices: ${res.status}`);
+      return (res.json as { id: string; auth_sets: { id: string }[] }[])[0];
+    });
+    deviceId = device.id;
+    const res = await api(
+      'PUT',
+      `/api/management/v2/devauth/devices/${deviceId}/auth/${device.auth_sets[0].id}/status`,
+      {
+        status: 'accepted',
+      },
+    );
+    assert.equal(res.status, 204);
+    fleet!.clients[0].signal('SIGUSR2');
+  });
+
+  step('mender-connect connects through the client and the device shows connected', async () => {
+    await waitFor('the device socket', async () => {
+      if (connect!.exited) throw new AbortWait(`mender-connect exited (${connect!.exited})`);
+      return (await connectStatus()).status === 'connected' || undefined;
+    });
+    const unknown = await api('GET', '/api/management/v1/deviceconnect/devices/00000000-0000-4000-8000-000000000000');
+    assert.equal(unknown.status, 404);
+  });
+
+  const terminal = async () => {
+    const output = await typeIntoPty(['mender-cli', '--server', server!.url, 'terminal', deviceId], {
+      input: 'echo hello-$((6*7))\r',
+      expect: 'hello-42',
+      quit: '\x1d',
+      env: { HOME: work },
+      cwd: work,
+    });
+    assert.match(output, /hello-42/, `terminal output:\n${output}`);
+  };
+
+  step('mender-cli terminal runs a command in a shell on the device', terminal);
+
+  step('check-update makes the client ask for a deployment', async () => {
+    const polls = () =>
+      (readFileSync(server!.logPath, 'utf8').match(/deployments\/device\/deployments\/next/g) ?? []).length;
+    const before = polls();
+    const res = await api('POST', `/api/management/v1/deviceconnect/devices/${deviceId}/check-update`);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    await waitFor('the client to poll deployments/next', () => (polls() > before ? true : undefined), {
+      intervalMs: 100,
+    });
+    const inventory = await api('POST', `/api/management/v1/deviceconnect/devices/${deviceId}/send-inventory`);
+    assert.equal(inventory.status, 202);
+  });
+
+  step('the device socket survives idle time under pings', async () => {
+    // Several ping intervals without a message: a socket that did not answer the pings would be closed by now.
+    const log = () => readFileSync(server!.logPath, 'utf8');
+    const closes = (log().match(/device socket silent/g) ?? []).length;
+    await new Promise((resolve) => setTimeout(resolve, PING_SECONDS * 5000));
+    assert.equal((log().match(/device socket silent/g) ?? []).length, closes, 'no socket was closed for silence');
+    assert.equal((await connectStatus()).status, 'connected');
+  });
+
+  step('a killed mender-connect shows disconnected, then connected again when it comes back', async () => {
+    await connect!.kill();
+    await waitFor('the device to show disconnected', async () =>
+      (await connectStatus()).status === 'disconnected' ? true : undefined,
+    );
+    connect!.start();
+    await waitFor('the device to show connected again', async () =>
+      (await connectStatus()).status === 'connected' ? true : undefined,
+    );
+    await terminal();
+  });
+});

@@ -3,8 +3,10 @@
 // operator's mender-cli. A terminal through a pty, check-update, the device socket surviving server pings and a
 // kill of mender-connect (whose death the proxy forwards as the illegal close code 1006).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect as connectTcp, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +20,26 @@ import { AbortWait, waitFor } from './process.js';
 const run = promisify(execFile);
 /** Short, so that surviving several pings takes seconds; the mechanism is the same at Mender's 30 s. */
 const PING_SECONDS = 1;
+
+/** Sends `payload` to 127.0.0.1:port and resolves with as many bytes read back. */
+function echoThrough(port: number, payload: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, '127.0.0.1');
+    const parts: Buffer[] = [];
+    let got = 0;
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error('closed early')));
+    socket.on('connect', () => socket.write(payload));
+    socket.on('data', (data) => {
+      parts.push(data);
+      got += data.length;
+      if (got >= payload.length) {
+        socket.destroy();
+        resolve(Buffer.concat(parts));
+      }
+    });
+  });
+}
 
 describe('mender-connect 2.1 and mender-cli against flotilla serve (sqlite)', () => {
   let server: FlotillaServer | undefined;
@@ -71,8 +93,6 @@ describe('mender-connect 2.1 and mender-cli against flotilla serve (sqlite)', ()
       env: { DBUS_SYSTEM_BUS_ADDRESS: bus.address },
     });
     connect = new MenderConnect(work, bus.address, fleet.clients[0].pid);
-    // Started before the client is admitted: it connects about a second after the client's first token.
-    connect.start();
   });
 
   after(async () => {
@@ -104,6 +124,14 @@ describe('mender-connect 2.1 and mender-cli against flotilla serve (sqlite)', ()
   });
 
   step('mender-connect connects through the client and the device shows connected', async () => {
+    // Started once the client holds a token: started earlier, its first GetJwtToken may find no one on the bus yet,
+    // and then it waits for a token-change signal the client has already sent.
+    const client = fleet!.clients[0];
+    await waitFor('the client to receive its token', () => {
+      if (client.exited) throw new AbortWait(`mender exited (${client.exited})`);
+      return /successfully received new authorization data/.test(client.log()) || undefined;
+    });
+    connect!.start();
     await waitFor('the device socket', async () => {
       if (connect!.exited) throw new AbortWait(`mender-connect exited (${connect!.exited})`);
       return (await connectStatus()).status === 'connected' || undefined;
@@ -136,6 +164,66 @@ describe('mender-connect 2.1 and mender-cli against flotilla serve (sqlite)', ()
     });
     const inventory = await api('POST', `/api/management/v1/deviceconnect/devices/${deviceId}/send-inventory`);
     assert.equal(inventory.status, 202);
+  });
+
+  step('mender-cli cp copies a 100 KiB file to the device and back, byte for byte', async () => {
+    // 100 KiB crosses the device's 80 KiB send window and the server's 20-chunk upload window.
+    const content = randomBytes(100 * 1024);
+    const local = join(work, 'local.bin');
+    writeFileSync(local, content);
+    const onDevice = join(work, 'on-device.bin');
+    await cli('cp', local, `${deviceId}:${onDevice}`);
+    assert.ok(readFileSync(onDevice).equals(content), 'the uploaded file is identical');
+    const back = join(work, 'back.bin');
+    await cli('cp', `${deviceId}:${onDevice}`, back);
+    assert.ok(readFileSync(back).equals(content), 'the downloaded file is identical');
+
+    const head = await fetch(
+      `${server!.url}/api/management/v1/deviceconnect/devices/${deviceId}/download?path=${encodeURIComponent(onDevice)}`,
+      { method: 'HEAD', headers: { authorization: `Bearer ${token}` } },
+    );
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('x-men-file-size'), String(content.length));
+    const dir = await api(
+      'GET',
+      `/api/management/v1/deviceconnect/devices/${deviceId}/download?path=${encodeURIComponent(work)}`,
+    );
+    assert.equal(dir.status, 400, JSON.stringify(dir.json));
+    const missing = await api(
+      'GET',
+      `/api/management/v1/deviceconnect/devices/${deviceId}/download?path=/no/such/file`,
+    );
+    assert.equal(missing.status, 400, JSON.stringify(missing.json));
+    assert.match(missing.json.error, /no such file/i);
+    const events = readFileSync(server!.logPath, 'utf8');
+    assert.doesNotMatch(events, /unhandled error/);
+  });
+
+  step('mender-cli port-forward reaches an echo server through the device', async () => {
+    const echo = createServer((socket) => socket.pipe(socket));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const echoPort = (echo.address() as AddressInfo).port;
+    const localPort = echoPort === 65535 ? echoPort - 1 : echoPort + 1;
+    const forward = spawn(
+      'mender-cli',
+      ['--server', server!.url, 'port-forward', deviceId, `${localPort}:127.0.0.1:${echoPort}`],
+      {
+        cwd: work,
+        env: { ...process.env, HOME: work },
+        stdio: 'ignore',
+      },
+    );
+    try {
+      const payload = randomBytes(20_000);
+      const answer = await waitFor('the forwarded port to echo', async () => {
+        if (forward.exitCode !== null) throw new AbortWait(`mender-cli port-forward exited (${forward.exitCode})`);
+        return await echoThrough(localPort, payload).catch(() => undefined);
+      });
+      assert.ok(answer.equals(payload), 'the echo came back unchanged');
+    } finally {
+      forward.kill('SIGKILL');
+      echo.close();
+    }
   });
 
   step('the device socket survives idle time under pings', async () => {

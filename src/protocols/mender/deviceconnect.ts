@@ -2,17 +2,22 @@
 // the commands that reach the device through it (check-update, send-inventory). Shapes from
 // ../shared/specs/mender/deviceconnect-*.yml; the protocol as the real programs speak it in research/deviceconnect.md.
 import { randomUUID } from 'node:crypto';
+import { posix } from 'node:path';
+import multipart from '@fastify/multipart';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { deviceOf, userOf } from '../../auth/guard.js';
+import { octalMode, openDownload, upload } from '../../deviceconnect/file-transfer.js';
 import { DeviceLink } from '../../deviceconnect/links.js';
 import { OperatorSession, type OperatorSessionOptions } from '../../deviceconnect/operator-session.js';
 import { encodeProtoMsg, PROTO_MENDER } from '../../deviceconnect/protomsg.js';
-import { NotFound } from '../../errors.js';
+import { Forbidden, Invalid, NotFound } from '../../errors.js';
 import type { Services } from '../../services.js';
 
 const M = '/api/management/v1/deviceconnect';
 const DeviceParams = Type.Object({ id: Type.String() });
+/** Largest file an operator may upload to a device. */
+const MAX_UPLOAD = 256 * 1024 * 1024;
 
 export async function deviceconnectRoutes(app: FastifyInstance, opts: { services: Services }): Promise<void> {
   const { connect, deviceLinks: links, devices, config } = opts.services;
@@ -115,4 +120,108 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
       },
     );
   }
+
+  const fileTransferAllowed = async (tenantId: string) => {
+    if (!(await connect.settings(tenantId)).file_transfer)
+      throw new Forbidden('file transfer is disabled for this tenant');
+  };
+
+  const DownloadQuery = Type.Object({ path: Type.String({ minLength: 1 }) });
+  for (const method of ['GET', 'HEAD'] as const) {
+    app.route<{ Params: { id: string }; Querystring: { path: string } }>({
+      method,
+      url: `${M}/devices/:id/download`,
+      schema: { params: DeviceParams, querystring: DownloadQuery },
+      exposeHeadRoute: false,
+      handler: async (request, reply) => {
+        const path = request.query.path;
+        if (!posix.isAbsolute(path)) throw new Invalid('path must be absolute');
+        const { user, link } = await linkOf(request);
+        await fileTransferAllowed(user.tenantId);
+        const download = await openDownload(link, path);
+        const { info } = download;
+        await connect.record({
+          tenantId: user.tenantId,
+          actorId: user.userId,
+          deviceId: link.deviceId,
+          action: 'download_file',
+          sessionId: '',
+          detail: { path: info.path, size: info.size },
+        });
+        reply
+          .code(200)
+          .header('content-type', 'application/octet-stream')
+          .header(
+            'content-disposition',
+            `attachment; filename="${posix.basename(info.path).replace(/["\\\r\n]/g, '_')}"`,
+          )
+          .header('x-men-file-path', info.path)
+          .header('x-men-file-uid', String(info.uid))
+          .header('x-men-file-gid', String(info.gid))
+          .header('x-men-file-mode', octalMode(info.mode))
+          .header('x-men-file-size', String(info.size));
+        if (method === 'HEAD') {
+          download.close();
+          return reply.send();
+        }
+        return reply.send(download.stream());
+      },
+    });
+  }
+
+  await app.register(async (uploads) => {
+    await uploads.register(multipart, {
+      limits: { fileSize: MAX_UPLOAD, files: 1, fields: 10, fieldSize: 4096, parts: 20 },
+    });
+    uploads.put<{ Params: { id: string } }>(
+      `${M}/devices/:id/upload`,
+      { schema: { params: DeviceParams } },
+      async (request, reply) => {
+        if (!request.isMultipart()) throw new Invalid('request must be multipart/form-data');
+        const { user, link } = await linkOf(request);
+        await fileTransferAllowed(user.tenantId);
+        const fields: Record<string, string> = {};
+        // As Mender: the fields before `file` count, parsing stops at `file` (mender-cli sends `mode` after it).
+        for await (const part of request.parts()) {
+          if (part.type === 'field') {
+            fields[part.fieldname] = String(part.value);
+            continue;
+          }
+          if (part.fieldname !== 'file') throw new Invalid(`unexpected file part ${JSON.stringify(part.fieldname)}`);
+          const path = fields.path ?? '';
+          if (!posix.isAbsolute(path)) throw new Invalid('path must be absolute');
+          const number = (name: string, radix: number) => {
+            if (fields[name] === undefined) return undefined;
+            const value = Number.parseInt(fields[name], radix);
+            if (
+              !Number.isInteger(value) ||
+              value < 0 ||
+              String(value.toString(radix)) !== fields[name].replace(/^0+(?=.)/, '')
+            ) {
+              throw new Invalid(`invalid ${name}`);
+            }
+            return value;
+          };
+          const target = {
+            path,
+            srcPath: part.filename || posix.basename(path),
+            mode: number('mode', 8),
+            uid: number('uid', 10),
+            gid: number('gid', 10),
+          };
+          const size = await upload(link, target, part.file, () => part.file.truncated);
+          await connect.record({
+            tenantId: user.tenantId,
+            actorId: user.userId,
+            deviceId: link.deviceId,
+            action: 'upload_file',
+            sessionId: '',
+            detail: { path, size },
+          });
+          return reply.code(201).send();
+        }
+        throw new Invalid('missing file part');
+      },
+    );
+  });
 }

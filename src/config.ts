@@ -46,6 +46,8 @@ export interface Config {
   kantoPushInterval: number;
   /** Seconds between the server's pings on a device connect socket; a socket silent for one interval is closed. */
   deviceconnectPingInterval: number;
+  /** Seconds a server-held device connect session (REST file transfer) waits for the device: 408 after that. */
+  deviceconnectTimeout: number;
 }
 
 export function defaultConfig(): Config {
@@ -73,6 +75,7 @@ export function defaultConfig(): Config {
     kantoCommandAttempts: 3,
     kantoPushInterval: 5,
     deviceconnectPingInterval: 30,
+    deviceconnectTimeout: 60,
   };
 }
 

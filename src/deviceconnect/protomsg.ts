@@ -114,6 +114,7 @@ function write(value: unknown, parts: Uint8Array[]): void {
  * byte of the header and body is kept as sent. A map body (the GUI's `stop`) is dropped: Go cannot read it as bytes.
  */
 export function rewriteHeader(frame: Uint8Array, sid: string, userId?: string): Uint8Array {
+  decodeProtoMsg(frame); // the header's types, checked once, in one place
   const buf = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
   const top = readMap(buf, 0);
   if (top.end !== buf.length) throw new MalformedFrame('trailing bytes after the ProtoMsg');
@@ -210,8 +211,12 @@ function readUint(buf: Buffer, pos: number, width: 1 | 2 | 4): number {
   return width === 1 ? buf[pos] : width === 2 ? buf.readUInt16BE(pos) : buf.readUInt32BE(pos);
 }
 
+/** Deeper than any ProtoMsg nests; a hostile frame must not exhaust the stack. */
+const MAX_DEPTH = 32;
+
 /** The position just after the msgpack value at `pos` (the format's length rules; no value is built). */
-function skip(buf: Buffer, pos: number): number {
+function skip(buf: Buffer, pos: number, depth = 0): number {
+  if (depth > MAX_DEPTH) throw new MalformedFrame('msgpack nested too deeply');
   const code = byteAt(buf, pos);
   const sized = (width: 1 | 2 | 4, extra = 0) => {
     const end = pos + 1 + width + extra + readUint(buf, pos + 1, width);
@@ -220,7 +225,7 @@ function skip(buf: Buffer, pos: number): number {
   };
   const items = (count: number, at: number) => {
     let p = at;
-    for (let i = 0; i < count; i++) p = skip(buf, p);
+    for (let i = 0; i < count; i++) p = skip(buf, p, depth + 1);
     return p;
   };
   if (code <= 0x7f || code >= 0xe0) return pos + 1;

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import multipart from '@fastify/multipart';
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { deviceOf, userOf } from '../../auth/guard.js';
 import { octalMode, openDownload, upload } from '../../deviceconnect/file-transfer.js';
@@ -22,38 +22,48 @@ const MAX_UPLOAD = 256 * 1024 * 1024;
 export async function deviceconnectRoutes(app: FastifyInstance, opts: { services: Services }): Promise<void> {
   const { connect, deviceLinks: links, devices, config } = opts.services;
 
-  app.get('/api/devices/v1/deviceconnect/connect', { websocket: true }, (socket, request) => {
-    const { tenantId, deviceId } = deviceOf(request);
-    let version: number | undefined;
-    let gone = false;
-    const link = new DeviceLink(
-      tenantId,
-      deviceId,
-      socket,
-      config.deviceconnectPingInterval * 1000,
-      request.log,
-      (l) => {
-        gone = true;
-        links.remove(l);
-        if (version !== undefined) void markDisconnected(version);
-      },
-    );
-    const markDisconnected = (v: number) =>
-      connect.disconnected(tenantId, deviceId, v).catch((error: unknown) => {
-        request.log.error({ err: error }, 'deviceconnect: could not mark the device disconnected');
-      });
-    links.add(link);
-    connect.connected(tenantId, deviceId).then(
-      (v) => {
-        version = v;
-        // The socket may have closed while the state was written: its disconnect is due now.
-        if (gone) void markDisconnected(v);
-      },
-      (error: unknown) => {
-        request.log.error({ err: error }, 'deviceconnect: could not mark the device connected');
-        link.close(1011, 'internal error');
-      },
-    );
+  // `wsHandler` (not `websocket: true`) keeps the routes in the OpenAPI document, and a plain GET gets a 400.
+  const upgradeRequired = async () => {
+    throw new Invalid('websocket upgrade required');
+  };
+
+  app.route({
+    method: 'GET',
+    url: '/api/devices/v1/deviceconnect/connect',
+    handler: upgradeRequired,
+    wsHandler: (socket, request) => {
+      const { tenantId, deviceId } = deviceOf(request);
+      let version: number | undefined;
+      let gone = false;
+      const link = new DeviceLink(
+        tenantId,
+        deviceId,
+        socket,
+        config.deviceconnectPingInterval * 1000,
+        request.log,
+        (l) => {
+          gone = true;
+          links.remove(l);
+          if (version !== undefined) void markDisconnected(version);
+        },
+      );
+      const markDisconnected = (v: number) =>
+        connect.disconnected(tenantId, deviceId, v).catch((error: unknown) => {
+          request.log.error({ err: error }, 'deviceconnect: could not mark the device disconnected');
+        });
+      links.add(link);
+      connect.connected(tenantId, deviceId).then(
+        (v) => {
+          version = v;
+          // The socket may have closed while the state was written: its disconnect is due now.
+          if (gone) void markDisconnected(v);
+        },
+        (error: unknown) => {
+          request.log.error({ err: error }, 'deviceconnect: could not mark the device connected');
+          link.close(1011, 'internal error');
+        },
+      );
+    },
   });
 
   /** The device, which must exist in the caller's tenant (404 otherwise). */
@@ -79,27 +89,26 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
   // Everything the session needs is looked up before the upgrade: the operator may send its first message the
   // moment the socket opens, before an await in the handler would have attached the listeners.
   const prepared = new WeakMap<FastifyRequest, OperatorSessionOptions>();
-  app.get<{ Params: { id: string } }>(
-    `${M}/devices/:id/connect`,
-    {
-      websocket: true,
-      schema: { params: DeviceParams },
-      // Refusals answer before the upgrade, as plain HTTP errors in Mender's shape.
-      preHandler: async (request) => {
-        const { user, link } = await linkOf(request);
-        const settings = await connect.settings(user.tenantId);
-        prepared.set(request, {
-          link,
-          socket: undefined as never,
-          sessionId: randomUUID(),
-          userId: user.userId,
-          settings,
-          connect,
-          log: request.log,
-        });
-      },
+  app.route<{ Params: { id: string } }>({
+    method: 'GET',
+    url: `${M}/devices/:id/connect`,
+    handler: upgradeRequired,
+    schema: { params: DeviceParams },
+    // Refusals answer before the upgrade, as plain HTTP errors in Mender's shape.
+    preHandler: async (request) => {
+      const { user, link } = await linkOf(request);
+      const settings = await connect.settings(user.tenantId);
+      prepared.set(request, {
+        link,
+        socket: undefined as never,
+        sessionId: randomUUID(),
+        userId: user.userId,
+        settings,
+        connect,
+        log: request.log,
+      });
     },
-    (socket, request) => {
+    wsHandler: (socket, request) => {
       const options = prepared.get(request);
       if (!options?.link.isOpen) {
         socket.close(1011, 'device disconnected');
@@ -107,7 +116,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
       }
       new OperatorSession({ ...options, socket }).start();
     },
-  );
+  });
 
   for (const command of ['check-update', 'send-inventory'] as const) {
     app.post<{ Params: { id: string } }>(
@@ -138,7 +147,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
         if (!posix.isAbsolute(path)) throw new Invalid('path must be absolute');
         const { user, link } = await linkOf(request);
         await fileTransferAllowed(user.tenantId);
-        const download = await openDownload(link, path);
+        const download = await openDownload(link, path, config.deviceconnectTimeout * 1000);
         const { info } = download;
         await connect.record({
           tenantId: user.tenantId,
@@ -209,7 +218,13 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
             uid: number('uid', 10),
             gid: number('gid', 10),
           };
-          const size = await upload(link, target, part.file, () => part.file.truncated);
+          const size = await upload(
+            link,
+            target,
+            part.file,
+            () => part.file.truncated,
+            config.deviceconnectTimeout * 1000,
+          );
           await connect.record({
             tenantId: user.tenantId,
             actorId: user.userId,
@@ -224,4 +239,22 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
       },
     );
   });
+
+  // Flotilla's own: the tenant's switches for terminal, file transfer and port forward (Mender Enterprise keeps
+  // them in RBAC roles and the device's mender-connect.conf; there is no public route for them).
+  const Settings = Type.Object(
+    { terminal: Type.Boolean(), file_transfer: Type.Boolean(), port_forward: Type.Boolean() },
+    { additionalProperties: false },
+  );
+  app.get(`${M}/settings`, { schema: { response: { 200: Settings } } }, async (request) =>
+    connect.settings(userOf(request).tenantId),
+  );
+  app.put<{ Body: Static<typeof Settings> }>(
+    `${M}/settings`,
+    { schema: { body: Settings } },
+    async (request, reply) => {
+      await connect.setSettings(userOf(request).tenantId, request.body);
+      return reply.code(204).send();
+    },
+  );
 }

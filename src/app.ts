@@ -111,8 +111,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.setErrorHandler(menderErrorHandler);
   app.setNotFoundHandler((request, reply) => menderError(reply, request, 404, 'not found'));
   // Websockets (device connect) share the routes, hooks and auth guard of plain requests. Registered before the
-  // guard: its onRequest hook marks upgrade requests, so that a refused upgrade's socket is closed after the answer. Frames past 64 KiB are
-  // refused (close 1009): devices read at most 8 KiB, and a larger paste is split by the relay.
+  // guard: its onRequest hook marks upgrade requests, so that a refused upgrade's socket is closed after the
+  // answer. Frames past 64 KiB are refused (close 1009): devices read at most 8 KiB; the relay splits a paste.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   app.addHook('preClose', async () => services.deviceLinks.closeAll());
   installAuthGuard(app, services.tokens, {

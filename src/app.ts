@@ -114,7 +114,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // guard: its onRequest hook marks upgrade requests, so that a refused upgrade's socket is closed after the
   // answer. Frames past 64 KiB are refused (close 1009): devices read at most 8 KiB; the relay splits a paste.
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  app.addHook('preClose', async () => services.deviceLinks.closeAll());
+  app.addHook('onReady', async () => services.deviceRelay?.start(app.log));
+  app.addHook('preClose', async () => {
+    services.deviceLinks.closeAll();
+    await services.deviceRelay?.stop();
+  });
   installAuthGuard(app, services.tokens, {
     userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
     deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),

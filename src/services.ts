@@ -3,6 +3,7 @@ import { parseMenderArtifact } from './artifacts/parse.js';
 import { ArtifactService } from './artifacts/service.js';
 import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
+import { ClusterRelay } from './deviceconnect/cluster.js';
 import { DeviceLinks } from './deviceconnect/links.js';
 import { ConnectService } from './deviceconnect/service.js';
 import { DeviceService } from './devices/service.js';
@@ -18,6 +19,8 @@ export interface Services extends CoreDeps {
   /** Device connect: its rules, and this process's live device sockets. */
   connect: ConnectService;
   deviceLinks: DeviceLinks;
+  /** Device connect between processes sharing a PostgreSQL database; none on SQLite (one process). */
+  deviceRelay?: ClusterRelay;
 }
 
 export function createServices(core: CoreDeps): Services {
@@ -28,6 +31,7 @@ export function createServices(core: CoreDeps): Services {
   // Deletes see active deployments; a decommissioned device's deployments end in the same transaction.
   artifacts.setUsage(deployments);
   devices.onDecommission((tenantId, deviceId, trx) => deployments.decommissionDevice(tenantId, deviceId, trx));
+  const deviceLinks = new DeviceLinks();
   return {
     ...core,
     users: new UserService(core),
@@ -36,7 +40,8 @@ export function createServices(core: CoreDeps): Services {
     artifacts,
     deployments,
     connect: new ConnectService(core),
-    deviceLinks: new DeviceLinks(),
+    deviceLinks,
+    deviceRelay: core.store.dialect === 'postgres' ? new ClusterRelay(core.config.databaseUrl, deviceLinks) : undefined,
   };
 }
 

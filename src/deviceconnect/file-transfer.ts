@@ -4,7 +4,7 @@
 // chunk for the end, and the device's final ack.
 import { PassThrough, type Readable } from 'node:stream';
 import { TooLarge } from '../errors.js';
-import type { DeviceLink } from './links.js';
+import type { DeviceChannel } from './links.js';
 import { encodeValue, Int64, PROTO_FILE } from './protomsg.js';
 import { DeviceRefused, ServerSession } from './server-session.js';
 
@@ -33,7 +33,7 @@ export interface Download {
 }
 
 /** Opens a download: handshake and stat. The caller answers with `info`, then `stream()` or `close()`. */
-export async function openDownload(link: DeviceLink, path: string, idleMs?: number): Promise<Download> {
+export async function openDownload(link: DeviceChannel, path: string, idleMs?: number): Promise<Download> {
   const session = new ServerSession(link, idleMs);
   try {
     await session.handshake(PROTO_FILE);
@@ -107,7 +107,7 @@ export interface UploadTarget {
  * temporary file with the session instead of putting a partial file in place.
  */
 export async function upload(
-  link: DeviceLink,
+  link: DeviceChannel,
   target: UploadTarget,
   file: AsyncIterable<Buffer>,
   cutShort: () => boolean,

@@ -1,8 +1,7 @@
 // The live device sockets of this process and the sessions riding on them. One socket per device: a new one
 // replaces the old. Frames from the device go to the session named by their `sid`; frames to the device are
 // refused past the device's 8 KiB read limit (mender-connect drops its connection on a larger frame).
-// The relay is in-process: the operator's socket must reach the process that holds the device's socket (see
-// DESIGN.md; a PostgreSQL LISTEN/NOTIFY relay between processes is not built yet).
+// Sessions of another process reach a device held here through cluster.ts.
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { decodeProtoMsg, MalformedFrame, type ProtoMsg } from './protomsg.js';
@@ -20,7 +19,17 @@ export interface SessionPeer {
 
 export class FrameTooLarge extends Error {}
 
-export class DeviceLink {
+/** What a session needs of the device: this process's socket (DeviceLink) or another process's (cluster.ts). */
+export interface DeviceChannel {
+  readonly tenantId: string;
+  readonly deviceId: string;
+  /** Where the device's messages for a session are delivered, by session id. */
+  readonly sessions: Map<string, SessionPeer>;
+  readonly isOpen: boolean;
+  send(frame: Uint8Array): void;
+}
+
+export class DeviceLink implements DeviceChannel {
   readonly sessions = new Map<string, SessionPeer>();
   private alive = true;
   private closed = false;

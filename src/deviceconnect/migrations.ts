@@ -41,4 +41,13 @@ export const deviceconnectMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0091_deviceconnect_node': {
+    async up(db: Kysely<unknown>) {
+      // The server process that holds the device's socket, for a session opened on another process.
+      await db.schema
+        .alterTable('deviceconnect_states')
+        .addColumn('node_id', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+    },
+  },
 };

@@ -3,7 +3,7 @@
 // and writes terminal opens and closes to the event record. Integers are never re-typed (see protomsg.ts).
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import { DEVICE_FRAME_LIMIT, type DeviceLink, type SessionPeer, toBytes } from './links.js';
+import { DEVICE_FRAME_LIMIT, type DeviceChannel, type SessionPeer, toBytes } from './links.js';
 import {
   decodeProtoMsg,
   encodeProtoMsg,
@@ -31,7 +31,7 @@ const FEATURE_OF: Record<number, ConnectFeature | undefined> = {
 };
 
 export interface OperatorSessionOptions {
-  link: DeviceLink;
+  link: DeviceChannel;
   socket: WebSocket;
   sessionId: string;
   userId: string;

@@ -3,7 +3,7 @@
 // and a read gives up with 408 after `idleMs` without a message or 409 when the device's socket goes.
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../errors.js';
-import type { DeviceLink, SessionPeer } from './links.js';
+import type { DeviceChannel, SessionPeer } from './links.js';
 import { decodeBody, encodeProtoMsg, encodeValue, PROTO_CONTROL, PROTO_FILE, type ProtoMsg } from './protomsg.js';
 
 export class DeviceTimeout extends DomainError {
@@ -29,7 +29,7 @@ export class ServerSession implements SessionPeer {
   private gone = false;
 
   constructor(
-    readonly link: DeviceLink,
+    readonly link: DeviceChannel,
     private readonly idleMs = 60_000,
   ) {
     link.sessions.set(this.sid, this);

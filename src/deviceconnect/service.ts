@@ -33,7 +33,7 @@ export class ConnectService {
   }
 
   /** Marks the device connected; the returned version names this socket in its later `disconnected`. */
-  async connected(tenantId: string, deviceId: string): Promise<number> {
+  async connected(tenantId: string, deviceId: string, nodeId = ''): Promise<number> {
     const ts = now();
     const row = await this.db
       .insertInto('deviceconnect_states')
@@ -42,12 +42,14 @@ export class ConnectService {
         device_id: deviceId,
         status: 'connected',
         version: 1,
+        node_id: nodeId,
         created_ts: ts,
         updated_ts: ts,
       })
       .onConflict((oc) =>
         oc.columns(['tenant_id', 'device_id']).doUpdateSet({
           status: 'connected',
+          node_id: nodeId,
           version: sql<number>`deviceconnect_states.version + 1`,
           updated_ts: ts,
         }),
@@ -67,6 +69,17 @@ export class ConnectService {
       .where('version', '=', version)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** The server process holding the device's socket, when it is connected. */
+  async ownerOf(tenantId: string, deviceId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('deviceconnect_states')
+      .select(['status', 'node_id'])
+      .where('tenant_id', '=', tenantId)
+      .where('device_id', '=', deviceId)
+      .executeTakeFirst();
+    return row?.status === 'connected' ? row.node_id : undefined;
   }
 
   /** The state of a device the caller knows exists; a device that never connected is `disconnected`. */

@@ -9,6 +9,8 @@ export interface ConnectStateTable {
   status: string;
   /** Raised by every new device socket; a disconnect only counts when it names the current version. */
   version: number;
+  /** The server process holding the socket (cluster.ts); empty on a single process. */
+  node_id: Generated<string>;
   created_ts: string;
   updated_ts: string;
 }

@@ -3,6 +3,7 @@
 // the event record, and REST file transfer's refusals (408, 409, 502, 400).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { buildApp } from '../../src/app.js';
 import { encodeValue, Int64, PROTO_CONTROL, PROTO_FILE, PROTO_SHELL } from '../../src/deviceconnect/protomsg.js';
 import { adminToken, dialects, type TestApp, testApp } from '../support/app.js';
 import { addDevice, type TestDevice } from '../support/inventory-fixtures.js';
@@ -279,6 +280,43 @@ for (const dialect of dialects) {
       } finally {
         dev.socket.close();
         await dev.closed;
+      }
+    });
+
+    it('reaches a device held by another server process on the same PostgreSQL database', async (ctx) => {
+      if (dialect !== 'postgres') {
+        ctx.skip('one process on SQLite');
+        return;
+      }
+      const second = await buildApp(t.config, { pgSchema: t.pgSchema });
+      await second.listen({ port: 0, host: '127.0.0.1' });
+      const address = second.server.address();
+      const secondBase = `127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      const dev = await connectDevice();
+      await untilStatus('connected');
+      try {
+        const op = await openSocket(`ws://${secondBase}${M}/devices/${device.id}/connect`, bearer(token));
+        op.send({ proto: PROTO_SHELL, typ: 'new', props: { terminal_width: 80 } });
+        const opened = await dev.inbox.take();
+        assert.equal(opened.msg.props?.user_id, userId);
+        const sid = opened.msg.sid!;
+        // Larger than one NOTIFY payload: it travels in parts.
+        const output = Buffer.alloc(7000, 'o');
+        dev.send({ proto: PROTO_SHELL, typ: 'shell', sid, props: { status: 1 }, body: output });
+        const relayed = await op.inbox.take();
+        assert.ok(Buffer.from(relayed.msg.body!).equals(output));
+        const check = await second.inject({
+          method: 'POST',
+          url: `${M}/devices/${device.id}/check-update`,
+          headers: bearer(token),
+        });
+        assert.equal(check.statusCode, 202);
+        assert.equal((await dev.inbox.take((m) => m.proto === 4)).msg.typ, 'check-update');
+        dev.socket.close();
+        assert.equal((await op.closed).code, 1001, 'the operator learns that the device went');
+      } finally {
+        dev.socket.close();
+        await second.close();
       }
     });
   });

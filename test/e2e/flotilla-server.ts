@@ -23,22 +23,34 @@ export interface FlotillaServer {
   adminEmail: string;
   adminPassword: string;
   logPath: string;
+  /** The PostgreSQL database, for a second server process sharing it. */
+  databaseUrl?: string;
   logTail(lines?: number): string;
   stop(): Promise<void>;
 }
 
-/** `env`: extra FLOTILLA_* settings for this server (e.g. FLOTILLA_MQTT_URL), applied last. */
+/**
+ * `env`: extra FLOTILLA_* settings for this server (e.g. FLOTILLA_MQTT_URL), applied last. `sharing`: a running
+ * PostgreSQL server whose database (and tenant token and admin) this one shares, as a second process of one
+ * deployment; its `stop` leaves the database to the first server.
+ */
 export async function startFlotilla(
   dialect: Dialect,
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; sharing?: FlotillaServer } = {},
 ): Promise<FlotillaServer> {
   const dataDir = mkdtempSync(join(tmpdir(), `flotilla-e2e-${dialect}-`));
   const logPath = join(dataDir, 'flotilla.log');
   const port = await freePort();
-  const tenantToken = `e2e-tenant-${randomBytes(12).toString('hex')}`;
+  const shared = options.sharing;
+  if (shared && (dialect !== 'postgres' || !shared.databaseUrl)) throw new Error('only PostgreSQL servers share');
+  const tenantToken = shared?.tenantToken ?? `e2e-tenant-${randomBytes(12).toString('hex')}`;
   const adminEmail = 'admin@e2e.example.com';
-  const adminPassword = `pw-${randomBytes(9).toString('hex')}`;
-  const database = dialect === 'postgres' ? await createDatabase() : undefined;
+  const adminPassword = shared?.adminPassword ?? `pw-${randomBytes(9).toString('hex')}`;
+  const database = shared
+    ? { url: shared.databaseUrl!, drop: async () => undefined }
+    : dialect === 'postgres'
+      ? await createDatabase()
+      : undefined;
 
   // Only our own FLOTILLA_* settings reach the server: a developer's shell must not change what is tested.
   const env: Record<string, string> = {};
@@ -91,6 +103,7 @@ export async function startFlotilla(
     adminEmail,
     adminPassword,
     logPath,
+    databaseUrl: database?.url,
     logTail: (lines = 60) => logTail(logPath, lines),
     stop: cleanup,
   };

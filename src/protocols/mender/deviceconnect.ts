@@ -8,7 +8,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { deviceOf, userOf } from '../../auth/guard.js';
 import { octalMode, openDownload, upload } from '../../deviceconnect/file-transfer.js';
-import { DeviceLink } from '../../deviceconnect/links.js';
+import { type DeviceChannel, DeviceLink } from '../../deviceconnect/links.js';
 import { OperatorSession, type OperatorSessionOptions } from '../../deviceconnect/operator-session.js';
 import { encodeProtoMsg, PROTO_MENDER } from '../../deviceconnect/protomsg.js';
 import { Forbidden, Invalid, NotFound } from '../../errors.js';
@@ -20,7 +20,7 @@ const DeviceParams = Type.Object({ id: Type.String() });
 const MAX_UPLOAD = 256 * 1024 * 1024;
 
 export async function deviceconnectRoutes(app: FastifyInstance, opts: { services: Services }): Promise<void> {
-  const { connect, deviceLinks: links, devices, config } = opts.services;
+  const { connect, deviceLinks: links, deviceRelay: relay, devices, config } = opts.services;
 
   // `wsHandler` (not `websocket: true`) keeps the routes in the OpenAPI document, and a plain GET gets a 400.
   const upgradeRequired = async () => {
@@ -52,7 +52,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
           request.log.error({ err: error }, 'deviceconnect: could not mark the device disconnected');
         });
       links.add(link);
-      connect.connected(tenantId, deviceId).then(
+      connect.connected(tenantId, deviceId, relay?.nodeId).then(
         (v) => {
           version = v;
           // The socket may have closed while the state was written: its disconnect is due now.
@@ -81,7 +81,12 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
   /** The live socket of a device of the caller's tenant; 404 when it is not connected to this process. */
   const linkOf = async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const { user, device } = await deviceOfTenant(request);
-    const link = links.get(user.tenantId, device.id);
+    let link: DeviceChannel | undefined = links.get(user.tenantId, device.id);
+    if (!link && relay) {
+      // Held by another process on this database: reach it through the relay.
+      const owner = await connect.ownerOf(user.tenantId, device.id);
+      if (owner && owner !== relay.nodeId) link = relay.remoteLink(user.tenantId, device.id, owner);
+    }
     if (!link) throw new NotFound('failed to connect to device: device disconnected');
     return { user, link };
   };

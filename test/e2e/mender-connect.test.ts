@@ -166,8 +166,7 @@ for (const dialect of dialects) {
       assert.match(output, /hello-42/, `terminal output:\n${output}`);
     };
 
-    step('mender-cli terminal runs a command in a shell on the device', terminal);
-
+    // Before any terminal: mender-connect stops a shell in about 4 s, and its message loop waits meanwhile.
     step('check-update makes the client ask for a deployment', async () => {
       const polls = () =>
         (readFileSync(server!.logPath, 'utf8').match(/deployments\/device\/deployments\/next/g) ?? []).length;
@@ -180,6 +179,8 @@ for (const dialect of dialects) {
       const inventory = await api('POST', `/api/management/v1/deviceconnect/devices/${deviceId}/send-inventory`);
       assert.equal(inventory.status, 202);
     });
+
+    step('mender-cli terminal runs a command in a shell on the device', terminal);
 
     step('mender-cli cp copies a 100 KiB file to the device and back, byte for byte', async () => {
       // 100 KiB crosses the device's 80 KiB send window and the server's 20-chunk upload window.

@@ -1,6 +1,6 @@
 // Device connect's schema (numbers 0090-0094 are this domain's).
 import type { Kysely, Migration } from 'kysely';
-import { columnTypes } from '../store/migration.js';
+import { columnTypes, dialectOf } from '../store/migration.js';
 
 export const deviceconnectMigrations: Record<string, Migration> = {
   '0090_deviceconnect': {
@@ -47,6 +47,21 @@ export const deviceconnectMigrations: Record<string, Migration> = {
       await db.schema
         .alterTable('deviceconnect_states')
         .addColumn('node_id', 'text', (c) => c.notNull().defaultTo(''))
+        .execute();
+    },
+  },
+  '0092_deviceconnect_recordings': {
+    async up(db: Kysely<unknown>) {
+      // A terminal session's output in pieces, in order; `delay_ms` > 0 marks a pause before the piece.
+      await db.schema
+        .createTable('deviceconnect_recordings')
+        .addColumn('tenant_id', 'text', (c) => c.notNull())
+        .addColumn('session_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('delay_ms', 'integer', (c) => c.notNull())
+        .addColumn('data', dialectOf(db) === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deviceconnect_recordings_pk', ['tenant_id', 'session_id', 'seq'])
         .execute();
     },
   },

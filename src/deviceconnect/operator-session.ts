@@ -17,6 +17,7 @@ import {
   type ProtoMsg,
   rewriteHeader,
 } from './protomsg.js';
+import { Recorder } from './recorder.js';
 import type { ConnectFeature, ConnectService, ConnectSettings } from './service.js';
 
 /** Mender cuts a session at 8 MiB of device output. */
@@ -45,8 +46,11 @@ export class OperatorSession implements SessionPeer {
   private shellOpen = false;
   private deviceBytes = 0;
   private ended = false;
+  private readonly recorder: Recorder;
 
-  constructor(private readonly o: OperatorSessionOptions) {}
+  constructor(private readonly o: OperatorSessionOptions) {
+    this.recorder = new Recorder(o.connect, o.link.tenantId, o.sessionId, o.log);
+  }
 
   start(): void {
     const { link, socket, sessionId } = this.o;
@@ -60,6 +64,7 @@ export class OperatorSession implements SessionPeer {
     if (this.ended) return;
     if (msg.proto === PROTO_SHELL && msg.typ === 'shell') {
       this.deviceBytes += msg.body?.length ?? 0;
+      if (msg.body && this.deviceBytes <= (this.o.byteLimit ?? SESSION_BYTE_LIMIT)) this.recorder.output(msg.body);
       if (this.deviceBytes > (this.o.byteLimit ?? SESSION_BYTE_LIMIT)) {
         this.toDevice(this.stopShell('session byte limit exceeded'));
         this.closedTerminal();
@@ -159,7 +164,8 @@ export class OperatorSession implements SessionPeer {
   private closedTerminal(): void {
     if (!this.shellOpen) return;
     this.shellOpen = false;
-    this.event('close_terminal');
+    // The recording is complete before the close is on record: whoever sees the close can play it back.
+    void this.recorder.end().then(() => this.event('close_terminal'));
   }
 
   private event(action: 'open_terminal' | 'close_terminal'): void {

@@ -142,6 +142,43 @@ export class ConnectService {
       .execute();
   }
 
+  /** Appends pieces of a terminal session's output, in order. */
+  async appendRecording(
+    tenantId: string,
+    sessionId: string,
+    firstSeq: number,
+    pieces: { delayMs: number; data: Buffer }[],
+  ): Promise<void> {
+    if (pieces.length === 0) return;
+    const ts = now();
+    await this.db
+      .insertInto('deviceconnect_recordings')
+      .values(
+        pieces.map((p, i) => ({
+          tenant_id: tenantId,
+          session_id: sessionId,
+          seq: firstSeq + i,
+          delay_ms: p.delayMs,
+          data: p.data,
+          created_ts: ts,
+        })),
+      )
+      .execute();
+  }
+
+  /** A recorded session of the tenant, in order; undefined when there is none. */
+  async recording(tenantId: string, sessionId: string): Promise<{ delayMs: number; data: Buffer }[] | undefined> {
+    const rows = await this.db
+      .selectFrom('deviceconnect_recordings')
+      .select(['delay_ms', 'data'])
+      .where('tenant_id', '=', tenantId)
+      .where('session_id', '=', sessionId)
+      .orderBy('seq')
+      .execute();
+    if (rows.length === 0) return undefined;
+    return rows.map((r) => ({ delayMs: Number(r.delay_ms), data: Buffer.from(r.data) }));
+  }
+
   async events(tenantId: string, deviceId?: string) {
     let query = this.db
       .selectFrom('deviceconnect_events')

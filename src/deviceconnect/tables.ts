@@ -37,8 +37,19 @@ export interface ConnectEventTable {
   ts: string;
 }
 
+export interface ConnectRecordingTable {
+  tenant_id: string;
+  session_id: string;
+  seq: number;
+  /** Pause before this piece of output, in milliseconds (Mender records pauses of 1.5 s and more). */
+  delay_ms: number;
+  data: Buffer;
+  created_ts: string;
+}
+
 declare module '../store/schema.js' {
   interface Tables {
+    deviceconnect_recordings: ConnectRecordingTable;
     deviceconnect_states: ConnectStateTable;
     deviceconnect_settings: ConnectSettingsTable;
     deviceconnect_events: ConnectEventTable;

@@ -156,6 +156,9 @@ for (const dialect of dialects) {
         assert.equal(Buffer.from(still.msg.body!).toString(), 'still here\n');
         assert.equal(dev.socket.readyState, dev.socket.OPEN);
 
+        dev.send({ proto: PROTO_SHELL, typ: 'shell', sid, props: { status: 1 }, body: Buffer.from('hello-42\r\n') });
+        dev.send({ proto: PROTO_SHELL, typ: 'shell', sid, props: { status: 1 }, body: Buffer.from('$ ') });
+        await op.inbox.take((m) => m.typ === 'shell' && Buffer.from(m.body!).toString() === '$ ');
         op.socket.close();
         const stop = await dev.inbox.take((m) => m.sid === sid && m.typ === 'stop');
         assert.equal(stop.msg.proto, PROTO_SHELL);
@@ -170,6 +173,20 @@ for (const dialect of dialects) {
           ['open_terminal', userId],
           ['close_terminal', userId],
         ]);
+
+        // The session was recorded: its playback gives the output back, for this tenant only.
+        const playback = await openSocket(`ws://${base}${M}/sessions/${sid}/playback?sleep_ms=0`, bearer(token));
+        const end = await playback.closed;
+        assert.equal(end.code, 1000);
+        const played = playback.inbox.messages
+          .filter((m) => m.typ === 'shell')
+          .map((m) => Buffer.from(m.body!).toString());
+        assert.equal(played.join(''), 'hello-42\r\n$ ');
+        assert.ok(playback.inbox.messages.every((m) => m.sid === sid && m.proto === PROTO_SHELL));
+        const foreign = await refusedUpgrade(`ws://${base}${M}/sessions/${sid}/playback`, bearer(otherToken));
+        assert.equal(foreign.status, 404);
+        const unknown = await refusedUpgrade(`ws://${base}${M}/sessions/no-such-session/playback`, bearer(token));
+        assert.equal(unknown.status, 404);
       } finally {
         op.socket.close();
         dev.socket.close();

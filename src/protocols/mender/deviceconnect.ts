@@ -10,7 +10,7 @@ import { deviceOf, userOf } from '../../auth/guard.js';
 import { octalMode, openDownload, upload } from '../../deviceconnect/file-transfer.js';
 import { type DeviceChannel, DeviceLink } from '../../deviceconnect/links.js';
 import { OperatorSession, type OperatorSessionOptions } from '../../deviceconnect/operator-session.js';
-import { encodeProtoMsg, PROTO_MENDER } from '../../deviceconnect/protomsg.js';
+import { encodeProtoMsg, PROTO_MENDER, PROTO_SHELL } from '../../deviceconnect/protomsg.js';
 import { Forbidden, Invalid, NotFound } from '../../errors.js';
 import type { Services } from '../../services.js';
 
@@ -262,4 +262,44 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
       return reply.code(204).send();
     },
   );
+
+  // Playback of a recorded terminal session: its output as `shell` messages and its pauses as `delay` messages
+  // (`props.delay_value` in ms), one message per `sleep_ms` (default 100), then close 1000.
+  const PlaybackParams = Type.Object({ session_id: Type.String() });
+  const PlaybackQuery = Type.Object({ sleep_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })) });
+  const recordings = new WeakMap<FastifyRequest, { delayMs: number; data: Buffer }[]>();
+  app.route<{ Params: { session_id: string }; Querystring: { sleep_ms?: number } }>({
+    method: 'GET',
+    url: `${M}/sessions/:session_id/playback`,
+    schema: { params: PlaybackParams, querystring: PlaybackQuery },
+    handler: upgradeRequired,
+    preHandler: async (request) => {
+      const recording = await connect.recording(userOf(request).tenantId, request.params.session_id);
+      if (!recording) throw new NotFound('session not found');
+      recordings.set(request, recording);
+    },
+    wsHandler: (socket, request) => {
+      const recording = recordings.get(request) ?? [];
+      const sid = request.params.session_id;
+      const sleepMs = request.query.sleep_ms ?? 100;
+      socket.on('error', () => undefined);
+      void (async () => {
+        for (const piece of recording) {
+          const messages = [];
+          if (piece.delayMs > 0) {
+            messages.push({ proto: PROTO_SHELL, typ: 'delay', sid, props: { delay_value: piece.delayMs } });
+          }
+          for (let at = 0; at < piece.data.length; at += 4096) {
+            messages.push({ proto: PROTO_SHELL, typ: 'shell', sid, body: piece.data.subarray(at, at + 4096) });
+          }
+          for (const message of messages) {
+            if (socket.readyState !== socket.OPEN) return;
+            socket.send(encodeProtoMsg(message));
+            if (sleepMs > 0) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+          }
+        }
+        socket.close(1000);
+      })();
+    },
+  });
 }

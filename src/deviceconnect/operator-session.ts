@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { DEVICE_FRAME_LIMIT, type DeviceChannel, type SessionPeer, toBytes } from './links.js';
 import {
+  decodeBody,
   decodeProtoMsg,
   encodeProtoMsg,
   encodeValue,
@@ -112,6 +113,15 @@ export class OperatorSession implements SessionPeer {
       this.event('open_terminal');
     }
     if (msg.proto === PROTO_SHELL && msg.typ === 'stop') this.closedTerminal();
+    if (msg.proto === PROTO_PORTFWD && msg.typ === 'new') {
+      const target = decodeBodySafely(msg.body);
+      this.event('port_forward', {
+        connection_id: msg.props?.connection_id,
+        remote_host: target.remote_host,
+        remote_port: target.remote_port,
+        protocol: target.protocol,
+      });
+    }
     if (rewritten.length <= DEVICE_FRAME_LIMIT) {
       this.toDevice(rewritten);
     } else if (msg.proto === PROTO_SHELL && msg.typ === 'shell' && msg.body) {
@@ -168,10 +178,10 @@ export class OperatorSession implements SessionPeer {
     void this.recorder.end().then(() => this.event('close_terminal'));
   }
 
-  private event(action: 'open_terminal' | 'close_terminal'): void {
+  private event(action: 'open_terminal' | 'close_terminal' | 'port_forward', detail?: Record<string, unknown>): void {
     const { link, userId, sessionId } = this.o;
     this.o.connect
-      .record({ tenantId: link.tenantId, actorId: userId, deviceId: link.deviceId, action, sessionId })
+      .record({ tenantId: link.tenantId, actorId: userId, deviceId: link.deviceId, action, sessionId, detail })
       .catch((error: unknown) => this.o.log.error({ err: error }, 'deviceconnect: could not record event'));
   }
 
@@ -185,5 +195,13 @@ export class OperatorSession implements SessionPeer {
     }
     this.toDevice(encodeProtoMsg({ proto: PROTO_CONTROL, typ: 'close', sid: this.o.sessionId }));
     this.o.link.sessions.delete(this.o.sessionId);
+  }
+}
+
+function decodeBodySafely(body: Uint8Array | undefined): Record<string, unknown> {
+  try {
+    return decodeBody(body);
+  } catch {
+    return {};
   }
 }

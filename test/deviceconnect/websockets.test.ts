@@ -194,6 +194,28 @@ for (const dialect of dialects) {
       }
     });
 
+    it('cuts a session past 8 MiB of output: the device gets stop, the operator close 1008', async () => {
+      const dev = await connectDevice();
+      await untilStatus('connected');
+      try {
+        const op = await connectOperator();
+        op.send({ proto: PROTO_SHELL, typ: 'new' });
+        const sid = (await dev.inbox.take()).msg.sid!;
+        const chunk = Buffer.alloc(4096, 'y');
+        for (let sent = 0; sent <= 8 * 1024 * 1024; sent += chunk.length) {
+          dev.send({ proto: PROTO_SHELL, typ: 'shell', sid, props: { status: 1 }, body: chunk });
+        }
+        const closed = await op.closed;
+        assert.equal(closed.code, 1008);
+        const stop = await dev.inbox.take((m) => m.typ === 'stop');
+        assert.equal(Buffer.from(stop.msg.body!).toString(), 'session byte limit exceeded');
+        assert.equal(dev.socket.readyState, dev.socket.OPEN, 'the device stays connected');
+      } finally {
+        dev.socket.close();
+        await dev.closed;
+      }
+    });
+
     it("honours the tenant's switches", async () => {
       const settings = `${M}/settings`;
       const put = await t.app.inject({

@@ -81,6 +81,10 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
   /** The live socket of a device of the caller's tenant; 404 when it is not connected to this process. */
   const linkOf = async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const { user, device } = await deviceOfTenant(request);
+    // A device no longer accepted (rejected, decommissioning) may still hold a socket: nobody reaches it.
+    if (device.status !== 'accepted' || device.decommissioning) {
+      throw new NotFound('failed to connect to device: device disconnected');
+    }
     let link: DeviceChannel | undefined = links.get(user.tenantId, device.id);
     if (!link && relay) {
       // Held by another process on this database: reach it through the relay.

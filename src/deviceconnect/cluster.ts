@@ -102,6 +102,9 @@ export class ClusterRelay {
       return;
     }
     if (message.k === 'part') {
+      // Parts of one message arrive in order from one sender; a message whose parts never all come (its sender died)
+      // must not pile up.
+      if (!this.parts.has(message.id) && this.parts.size >= 1000) this.parts.clear();
       const got = this.parts.get(message.id) ?? [];
       got[message.i] = message.data;
       this.parts.set(message.id, got);

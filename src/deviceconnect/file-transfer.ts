@@ -27,6 +27,7 @@ export interface FileInfo {
 
 export interface Download {
   info: FileInfo;
+  sessionId: string;
   /** The file's bytes (GET); for HEAD, call `close` instead. */
   stream(): Readable;
   close(): void;
@@ -47,7 +48,7 @@ export async function openDownload(link: DeviceChannel, path: string, idleMs?: n
       mode: Number(body.mode ?? 0),
     };
     if ((BigInt(info.mode) & GO_TYPE_BITS) !== 0n) throw new DeviceRefused(400, 'path is not a regular file');
-    return { info, stream: () => receive(session, path), close: () => session.close() };
+    return { info, sessionId: session.sid, stream: () => receive(session, path), close: () => session.close() };
   } catch (error) {
     session.close();
     throw error;
@@ -112,7 +113,7 @@ export async function upload(
   file: AsyncIterable<Buffer>,
   cutShort: () => boolean,
   idleMs?: number,
-) {
+): Promise<{ size: number; sessionId: string }> {
   const session = new ServerSession(link, idleMs);
   try {
     await session.handshake(PROTO_FILE);
@@ -144,7 +145,7 @@ export async function upload(
     if (cutShort()) throw new TooLarge('file too large');
     session.send({ proto: PROTO_FILE, typ: 'file_chunk', props: { offset: new Int64(sent) } });
     while ((await awaitAck()) < sent);
-    return sent;
+    return { size: sent, sessionId: session.sid };
   } finally {
     session.close();
   }

@@ -52,7 +52,7 @@ export class DeviceLink implements DeviceChannel {
         return;
       }
       this.alive = false;
-      socket.ping();
+      if (socket.readyState === socket.OPEN) socket.ping();
     }, pingIntervalMs);
     this.pinger.unref();
     socket.on('pong', () => {

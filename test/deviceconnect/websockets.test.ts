@@ -151,6 +151,9 @@ for (const dialect of dialects) {
         const huge = await connectOperator();
         huge.socket.send(Buffer.alloc(70 * 1024));
         assert.equal((await huge.closed).code, 1009, 'frames past 64 KiB are refused');
+        // A malformed frame from the device is dropped; its socket and the sessions on it carry on.
+        dev.socket.send(Buffer.from([0x93, 0x01]));
+        dev.socket.send('text, not a ProtoMsg');
         op.send({ proto: PROTO_SHELL, typ: 'shell', sid, body: Buffer.from('still here\n') });
         const still = await dev.inbox.take((m) => m.typ === 'shell');
         assert.equal(Buffer.from(still.msg.body!).toString(), 'still here\n');

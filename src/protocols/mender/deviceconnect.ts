@@ -163,7 +163,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
           actorId: user.userId,
           deviceId: link.deviceId,
           action: 'download_file',
-          sessionId: '',
+          sessionId: download.sessionId,
           detail: { path: info.path, size: info.size },
         });
         reply
@@ -227,7 +227,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
             uid: number('uid', 10),
             gid: number('gid', 10),
           };
-          const size = await upload(
+          const { size, sessionId } = await upload(
             link,
             target,
             part.file,
@@ -239,7 +239,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
             actorId: user.userId,
             deviceId: link.deviceId,
             action: 'upload_file',
-            sessionId: '',
+            sessionId,
             detail: { path, size },
           });
           return reply.code(201).send();

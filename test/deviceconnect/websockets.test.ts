@@ -219,6 +219,33 @@ for (const dialect of dialects) {
       }
     });
 
+    it('bounds the sessions on one device (429 past 32)', async () => {
+      const dev = await connectDevice();
+      await untilStatus('connected');
+      const operators: Peer[] = [];
+      try {
+        for (let i = 0; i < 32; i++) operators.push(await connectOperator());
+        const refused = await refusedUpgrade(`ws://${base}${M}/devices/${device.id}/connect`, bearer(token));
+        assert.equal(refused.status, 429);
+        const one = operators.pop()!;
+        one.socket.close();
+        await one.closed;
+        // The session ends on the server once the close arrives there.
+        for (;;) {
+          try {
+            operators.push(await connectOperator());
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      } finally {
+        for (const op of operators) op.socket.close();
+        dev.socket.close();
+        await dev.closed;
+      }
+    });
+
     it("honours the tenant's switches", async () => {
       const settings = `${M}/settings`;
       const put = await t.app.inject({

@@ -11,11 +11,16 @@ import { octalMode, openDownload, upload } from '../../deviceconnect/file-transf
 import { type DeviceChannel, DeviceLink } from '../../deviceconnect/links.js';
 import { OperatorSession, type OperatorSessionOptions } from '../../deviceconnect/operator-session.js';
 import { encodeProtoMsg, PROTO_MENDER, PROTO_SHELL } from '../../deviceconnect/protomsg.js';
-import { Forbidden, Invalid, NotFound } from '../../errors.js';
+import { Forbidden, Invalid, NotFound, TooManyRequests } from '../../errors.js';
 import type { Services } from '../../services.js';
 
 const M = '/api/management/v1/deviceconnect';
 const DeviceParams = Type.Object({ id: Type.String() });
+/**
+ * Sessions one device socket carries at a time (terminals, file transfers, port forwards of every operator):
+ * mender-connect itself refuses more than 16 shells. Counted where the socket is held.
+ */
+const MAX_SESSIONS = 32;
 /** Largest file an operator may upload to a device. */
 const MAX_UPLOAD = 256 * 1024 * 1024;
 
@@ -95,6 +100,15 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
     return { user, link };
   };
 
+  /** As linkOf, for a new session: a device carries at most MAX_SESSIONS at a time (429 past that). */
+  const sessionLinkOf = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const found = await linkOf(request);
+    if (found.link.sessions.size >= MAX_SESSIONS && found.link instanceof DeviceLink) {
+      throw new TooManyRequests(5, 'too many sessions on this device');
+    }
+    return found;
+  };
+
   // Everything the session needs is looked up before the upgrade: the operator may send its first message the
   // moment the socket opens, before an await in the handler would have attached the listeners.
   const prepared = new WeakMap<FastifyRequest, OperatorSessionOptions>();
@@ -105,7 +119,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
     schema: { params: DeviceParams },
     // Refusals answer before the upgrade, as plain HTTP errors in Mender's shape.
     preHandler: async (request) => {
-      const { user, link } = await linkOf(request);
+      const { user, link } = await sessionLinkOf(request);
       const settings = await connect.settings(user.tenantId);
       prepared.set(request, {
         link,
@@ -154,7 +168,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
       handler: async (request, reply) => {
         const path = request.query.path;
         if (!posix.isAbsolute(path)) throw new Invalid('path must be absolute');
-        const { user, link } = await linkOf(request);
+        const { user, link } = await sessionLinkOf(request);
         await fileTransferAllowed(user.tenantId);
         const download = await openDownload(link, path, config.deviceconnectTimeout * 1000);
         const { info } = download;
@@ -196,7 +210,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
       { schema: { params: DeviceParams } },
       async (request, reply) => {
         if (!request.isMultipart()) throw new Invalid('request must be multipart/form-data');
-        const { user, link } = await linkOf(request);
+        const { user, link } = await sessionLinkOf(request);
         await fileTransferAllowed(user.tenantId);
         const fields: Record<string, string> = {};
         // As Mender: the fields before `file` count, parsing stops at `file` (mender-cli sends `mode` after it).

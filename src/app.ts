@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
 import { uploadRoutes } from './api/uploads.js';
@@ -130,6 +131,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   app.setErrorHandler(menderErrorHandler);
   app.setNotFoundHandler((request, reply) => menderError(reply, request, 404, 'not found'));
+  // Websockets (device connect) share the routes, hooks and auth guard of plain requests. Registered before the
+  // guard: its onRequest hook marks upgrade requests, so that a refused upgrade's socket is closed after the
+  // answer. Frames past 64 KiB are refused (close 1009): devices read at most 8 KiB; the relay splits a paste.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  app.addHook('onReady', async () => services.deviceRelay?.start(app.log));
+  app.addHook('preClose', async () => {
+    services.deviceLinks.closeAll();
+    await services.deviceRelay?.stop();
+  });
   installAuthGuard(app, services.tokens, {
     userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
     deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),

@@ -74,6 +74,10 @@ export interface Config {
   kantoCommandAttempts: number;
   /** Seconds between looks for Kanto devices with a deployment due. */
   kantoPushInterval: number;
+  /** Seconds between the server's pings on a device connect socket; a socket silent for one interval is closed. */
+  deviceconnectPingInterval: number;
+  /** Seconds a server-held device connect session (REST file transfer) waits for the device: 408 after that. */
+  deviceconnectTimeout: number;
 }
 
 export function defaultConfig(): Config {
@@ -109,6 +113,8 @@ export function defaultConfig(): Config {
     kantoCommandTimeout: 30,
     kantoCommandAttempts: 3,
     kantoPushInterval: 5,
+    deviceconnectPingInterval: 30,
+    deviceconnectTimeout: 60,
   };
 }
 
@@ -157,6 +163,12 @@ export function fromEnv(base: Config, env: Env): Config {
   });
   if (env.FLOTILLA_KANTO_PUSH_INTERVAL)
     c.kantoPushInterval = intOf('FLOTILLA_KANTO_PUSH_INTERVAL', env.FLOTILLA_KANTO_PUSH_INTERVAL);
+  if (env.FLOTILLA_DEVICECONNECT_PING_INTERVAL) {
+    c.deviceconnectPingInterval = Math.max(
+      1,
+      intOf('FLOTILLA_DEVICECONNECT_PING_INTERVAL', env.FLOTILLA_DEVICECONNECT_PING_INTERVAL),
+    );
+  }
   return c;
 }
 

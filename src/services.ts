@@ -4,6 +4,10 @@ import { ArtifactService } from './artifacts/service.js';
 import { ConfigurationService } from './configuration/service.js';
 import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
+import { ClusterRelay } from './deviceconnect/cluster.js';
+import { DeviceLinks } from './deviceconnect/links.js';
+import { encodeProtoMsg, PROTO_MENDER } from './deviceconnect/protomsg.js';
+import { ConnectService } from './deviceconnect/service.js';
 import { DeviceService } from './devices/service.js';
 import { InventoryService } from './inventory/service.js';
 import { MonitorService } from './monitor/service.js';
@@ -17,6 +21,11 @@ export interface Services extends CoreDeps {
   deployments: DeploymentService;
   configuration: ConfigurationService;
   monitor: MonitorService;
+  /** Device connect: its rules, and this process's live device sockets. */
+  connect: ConnectService;
+  deviceLinks: DeviceLinks;
+  /** Device connect between processes sharing a PostgreSQL database; none on SQLite (one process). */
+  deviceRelay?: ClusterRelay;
 }
 
 export function createServices(core: CoreDeps): Services {
@@ -31,6 +40,13 @@ export function createServices(core: CoreDeps): Services {
   const configuration = new ConfigurationService(core, deployments);
   devices.onAccept((tenantId, deviceId, trx) => configuration.provision(tenantId, deviceId, trx));
   devices.onDecommission((tenantId, deviceId, trx) => configuration.remove(tenantId, deviceId, trx));
+  const deviceLinks = new DeviceLinks();
+  // A deployed configuration reaches a device on device connect at once: it is told to check for updates now, as
+  // Mender's deploy workflow does (a device whose socket another process holds checks at its next poll).
+  configuration.onDeployed((tenantId, deviceId) => {
+    const link = deviceLinks.get(tenantId, deviceId);
+    if (link?.isOpen) link.send(encodeProtoMsg({ proto: PROTO_MENDER, typ: 'check-update', props: {} }));
+  });
   return {
     ...core,
     users: new UserService(core),
@@ -40,6 +56,9 @@ export function createServices(core: CoreDeps): Services {
     deployments,
     configuration,
     monitor: new MonitorService(core, inventory),
+    connect: new ConnectService(core),
+    deviceLinks,
+    deviceRelay: core.store.dialect === 'postgres' ? new ClusterRelay(core.config.databaseUrl, deviceLinks) : undefined,
   };
 }
 

@@ -78,6 +78,10 @@ export function jwtCookieOf(cookieHeader: string | undefined): string | undefine
  */
 export function requestToken(request: FastifyRequest): string | undefined {
   if (request.headers.authorization !== undefined) return bearerToken(request);
+  // Only where a browser can send no header: GET and HEAD (device connect's websockets, file and artifact
+  // downloads). Mender takes the cookie on any request, with SameSite=Strict as its only guard; a cookie on a request
+  // that changes something would let another site's form act with the operator's credentials.
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
   return jwtCookieOf(request.headers.cookie);
 }
 

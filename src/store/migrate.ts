@@ -13,6 +13,7 @@ import {
 import { artifactMigrations } from '../artifacts/migrations.js';
 import { configurationMigrations } from '../configuration/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
+import { deviceconnectMigrations } from '../deviceconnect/migrations.js';
 import { deviceMigrations } from '../devices/migrations.js';
 import { inventoryMigrations } from '../inventory/migrations.js';
 import { monitorMigrations } from '../monitor/migrations.js';
@@ -35,6 +36,7 @@ const all: Record<string, Migration> = {
   ...kantoMigrations,
   ...configurationMigrations,
   ...monitorMigrations,
+  ...deviceconnectMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

@@ -40,6 +40,13 @@ const fleetMonitorReason =
 
 export const undocumentedRoutes: Record<string, string> = {
   ...Object.fromEntries(
+    ['GET /api/management/v1/deviceconnect/settings', 'PUT /api/management/v1/deviceconnect/settings'].map((route) => [
+      route,
+      "Flotilla's per-tenant switches for terminal, file transfer and port forward (issue 12). Mender keeps these " +
+        "in Enterprise RBAC roles and in each device's mender-connect.conf; no public route exists to copy.",
+    ]),
+  ),
+  ...Object.fromEntries(
     [
       'GET /api/management/v1/iot-manager/integrations',
       'POST /api/management/v1/iot-manager/integrations',

@@ -26,6 +26,8 @@ export interface FlotillaServer {
   dataDir: string;
   /** The server process (it leads its own process group): for tests that signal it themselves. */
   process: GroupProcess;
+  /** The PostgreSQL database, for a second server process sharing it. */
+  databaseUrl?: string;
   logTail(lines?: number): string;
   stop(): Promise<void>;
 }
@@ -33,6 +35,8 @@ export interface FlotillaServer {
 /**
  * `env`: extra FLOTILLA_* settings for this server (e.g. FLOTILLA_MQTT_URL), applied last. `dataDir`: serve an
  * existing SQLite data directory (a restart; the caller removes it), with the credentials of `credentials`.
+ * `sharing`: a running PostgreSQL server whose database (and tenant token and admin) this one shares, as a second
+ * process of one deployment; its `stop` leaves the database to the first server.
  */
 export async function startFlotilla(
   dialect: Dialect,
@@ -40,16 +44,24 @@ export async function startFlotilla(
     env?: Record<string, string>;
     dataDir?: string;
     credentials?: Pick<FlotillaServer, 'tenantToken' | 'adminPassword'>;
+    sharing?: FlotillaServer;
   } = {},
 ): Promise<FlotillaServer> {
   if (options.dataDir && dialect !== 'sqlite') throw new Error('a restart on the same data is for SQLite only');
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `flotilla-e2e-${dialect}-`));
   const logPath = join(dataDir, 'flotilla.log');
   const port = await freePort();
-  const tenantToken = options.credentials?.tenantToken ?? `e2e-tenant-${randomBytes(12).toString('hex')}`;
+  const shared = options.sharing;
+  if (shared && (dialect !== 'postgres' || !shared.databaseUrl)) throw new Error('only PostgreSQL servers share');
+  const credentials = shared ?? options.credentials;
+  const tenantToken = credentials?.tenantToken ?? `e2e-tenant-${randomBytes(12).toString('hex')}`;
   const adminEmail = 'admin@e2e.example.com';
-  const adminPassword = options.credentials?.adminPassword ?? `pw-${randomBytes(9).toString('hex')}`;
-  const database = dialect === 'postgres' ? await createDatabase() : undefined;
+  const adminPassword = credentials?.adminPassword ?? `pw-${randomBytes(9).toString('hex')}`;
+  const database = shared
+    ? { url: shared.databaseUrl!, drop: async () => undefined }
+    : dialect === 'postgres'
+      ? await createDatabase()
+      : undefined;
 
   // Only our own FLOTILLA_* settings reach the server: a developer's shell must not change what is tested.
   const env: Record<string, string> = {};
@@ -104,6 +116,7 @@ export async function startFlotilla(
     logPath,
     dataDir,
     process: group,
+    databaseUrl: database?.url,
     logTail: (lines = 60) => logTail(logPath, lines),
     stop: cleanup,
   };

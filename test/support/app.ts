@@ -27,6 +27,8 @@ export interface TestApp {
   tenant: Tenant;
   config: Config;
   dialect: Dialect;
+  /** PostgreSQL schema of this app's tables: a second app on it plays a second server process. */
+  pgSchema?: string;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function testApp(dialect: Dialect, overrides: Partial<Config> = {})
     tenant,
     config,
     dialect,
+    pgSchema: dialect === 'postgres' ? schema : undefined,
     async close() {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });

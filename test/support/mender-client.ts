@@ -107,6 +107,10 @@ export interface MenderFleetOptions {
    * the client's D-Bus API on, so that its scripts can ask it for the token and its local proxy's URL.
    */
   privateBus?: boolean;
+  /** Seconds between update checks when not `pollSeconds`. */
+  updatePollSeconds?: number;
+  /** Serve the io.mender.* D-Bus API (one daemon per bus: pass its DBUS_SYSTEM_BUS_ADDRESS in `env`). */
+  dbus?: boolean;
 }
 
 export class MenderClient {
@@ -120,6 +124,10 @@ export class MenderClient {
     /** The client's own dbus-daemon, with `privateBus`. */
     private readonly bus?: GroupProcess,
   ) {}
+
+  get pid(): number {
+    return this.group.pid;
+  }
 
   get exited(): string | undefined {
     return this.group.exited;
@@ -192,13 +200,13 @@ export async function startMenderClients(options: MenderFleetOptions): Promise<M
     const config = {
       ServerURL: options.serverUrl,
       TenantToken: options.tenantToken,
-      UpdatePollIntervalSeconds: poll,
+      UpdatePollIntervalSeconds: options.updatePollSeconds ?? poll,
       InventoryPollIntervalSeconds: poll,
       RetryPollIntervalSeconds: poll,
       DeviceTypeFile: join(dir, 'device_type'),
       // Several daemons side by side: none of them may claim the io.mender.* names on a shared bus; a private bus
       // is each daemon's own.
-      DBus: { Enabled: options.privateBus === true },
+      DBus: { Enabled: options.privateBus === true || options.dbus === true },
       ...options.config,
     };
     const bus = options.privateBus ? await startBus(dir) : undefined;

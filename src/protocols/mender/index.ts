@@ -8,6 +8,7 @@ import { deploymentRoutes } from './deployments.js';
 import { deviceDeploymentRoutes } from './device-deployments.js';
 import { deviceauthRoutes } from './deviceauth.js';
 import { deviceconfigRoutes } from './deviceconfig.js';
+import { deviceconnectRoutes } from './deviceconnect.js';
 import { devicemonitorRoutes } from './devicemonitor.js';
 import { inventoryRoutes } from './inventory.js';
 import { iotManagerRoutes } from './iot-manager.js';
@@ -25,4 +26,5 @@ export async function menderProtocol(app: FastifyInstance, services: Services): 
   await app.register(tenantadmRoutes, { services });
   await app.register(deviceconfigRoutes, { services });
   await app.register(devicemonitorRoutes, { services });
+  await app.register(deviceconnectRoutes, { services });
 }

@@ -6,6 +6,7 @@ import type { Transaction } from 'kysely';
 import type { UserPrincipal } from '../auth/principal.js';
 import type { CoreDeps } from '../core.js';
 import type { ConfigurationDeploymentOptions, DeploymentService } from '../deployments/service.js';
+import { requireDevice } from '../devices/store.js';
 import { Invalid, NotFound } from '../errors.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
@@ -102,7 +103,7 @@ export class ConfigurationService {
   async set(tenantId: string, deviceId: string, body: unknown, actor: UserPrincipal): Promise<void> {
     const configured = configurationOf(body);
     await this.deps.store.transaction(async (trx) => {
-      await this.requireDevice(tenantId, deviceId, trx);
+      await requireDevice(trx, tenantId, deviceId);
       await this.store(tenantId, trx).setConfigured(deviceId, JSON.stringify(configured), now());
       const change: ConfigurationChange = {
         tenantId,
@@ -148,15 +149,5 @@ export class ConfigurationService {
     this.deployments.attempts.generationChanged(tenantId);
     for (const hook of this.deployedHooks) hook(tenantId, deviceId, deploymentId);
     return deploymentId;
-  }
-
-  private async requireDevice(tenantId: string, deviceId: string, trx: Trx): Promise<void> {
-    const device = await trx
-      .selectFrom('devices')
-      .select('id')
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', deviceId)
-      .executeTakeFirst();
-    if (!device) throw new NotFound('device not found');
   }
 }

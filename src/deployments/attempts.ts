@@ -207,29 +207,8 @@ export class DeviceAttempts {
    * The device cancels its live attempt (or confirms a cancellation already made): the attempt ends `aborted`, not
    * as a failure, so no retry follows. An attempt already aborted stays so (`unchanged`, the log still written).
    */
-  async cancelledByDevice(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
-    return this.store.transaction(async (trx): Promise<ReportResult> => {
-      const store = this.sql(ref.tenantId, trx);
-      // Locked (PostgreSQL) so that no other report of the device changes the row between the read and the update.
-      await store.lockAttempt(ref.deploymentId, ref.deviceId);
-      const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
-      const state = stateOf(dd, ref.attempt);
-      if (!dd) return 'gone';
-      if (state.kind === 'gone' || state.kind === 'decommissioned' || state.kind === 'ended') return state.kind;
-      if (state.kind === 'live') {
-        const ts = now();
-        const changed = await store.updateDeviceDeployment(dd.id, dd.status, {
-          status: 'aborted',
-          active: 0,
-          finished_ts: ts,
-          ...(options.log?.length ? { has_log: 1 } : {}),
-        });
-        if (!changed) throw new Error('a device deployment changed under its row lock');
-        await this.recount(ref.tenantId, ref.deploymentId, trx);
-      }
-      await this.logWithin(trx, store, { ...dd, has_log: state.kind === 'live' ? 1 : dd.has_log }, options);
-      return state.kind === 'live' ? 'applied' : 'unchanged';
-    });
+  cancelledByDevice(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
+    return this.cancellation(ref, 'live', () => ({ status: 'aborted', active: 0, finished_ts: now() }), options);
   }
 
   /**
@@ -237,7 +216,22 @@ export class DeviceAttempts {
    * attempt goes on where it was (installing once started, else pending), so the device can still end it with its
    * own outcome. Only an abort is refused this way; a decommissioned device's attempt stays ended.
    */
-  async cancellationRefused(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
+  cancellationRefused(ref: AttemptRef, options: Pick<ReportOptions, 'log' | 'alongside'> = {}) {
+    return this.cancellation(
+      ref,
+      'aborted',
+      (dd) => ({ status: dd.started_ts ? 'installing' : 'pending', active: 1, finished_ts: null }),
+      options,
+    );
+  }
+
+  /** A cancellation the device confirms or refuses: the attempt moves only from the state `from`, in one transaction. */
+  private cancellation(
+    ref: AttemptRef,
+    from: 'live' | 'aborted',
+    changes: (dd: DeviceDeploymentTable) => Partial<DeviceDeploymentTable>,
+    options: Pick<ReportOptions, 'log' | 'alongside'>,
+  ): Promise<ReportResult> {
     return this.store.transaction(async (trx): Promise<ReportResult> => {
       const store = this.sql(ref.tenantId, trx);
       // Locked (PostgreSQL) so that no other report of the device changes the row between the read and the update.
@@ -246,18 +240,17 @@ export class DeviceAttempts {
       const state = stateOf(dd, ref.attempt);
       if (!dd) return 'gone';
       if (state.kind === 'gone' || state.kind === 'decommissioned' || state.kind === 'ended') return state.kind;
-      if (state.kind === 'aborted') {
+      const moves = state.kind === from;
+      if (moves) {
         const changed = await store.updateDeviceDeployment(dd.id, dd.status, {
-          status: dd.started_ts ? 'installing' : 'pending',
-          active: 1,
-          finished_ts: null,
+          ...changes(dd),
           ...(options.log?.length ? { has_log: 1 } : {}),
         });
         if (!changed) throw new Error('a device deployment changed under its row lock');
         await this.recount(ref.tenantId, ref.deploymentId, trx);
       }
-      await this.logWithin(trx, store, { ...dd, has_log: state.kind === 'aborted' ? 1 : dd.has_log }, options);
-      return state.kind === 'aborted' ? 'applied' : 'unchanged';
+      await this.logWithin(trx, store, { ...dd, has_log: moves ? 1 : dd.has_log }, options);
+      return moves ? 'applied' : 'unchanged';
     });
   }
 

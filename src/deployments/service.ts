@@ -7,6 +7,7 @@ import type { ArtifactService, ArtifactUsage, ArtifactView } from '../artifacts/
 import { ArtifactStore } from '../artifacts/store.js';
 import { writeModuleArtifact } from '../artifacts/writer.js';
 import type { CoreDeps } from '../core.js';
+import { requireDevice } from '../devices/store.js';
 import { Conflict, Invalid, NotFound, Unprocessable } from '../errors.js';
 import { termOf } from '../inventory/predicates.js';
 import type { InventoryService } from '../inventory/service.js';
@@ -203,13 +204,7 @@ export class DeploymentService implements ArtifactUsage {
     trx: Trx,
   ): Promise<string> {
     const id = randomUUID();
-    const device = await trx
-      .selectFrom('devices')
-      .select('id')
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', deviceId)
-      .executeTakeFirst();
-    if (!device) throw new NotFound('device not found');
+    await requireDevice(trx, tenantId, deviceId);
     const retries = optionalCount(options.retries, 'retries');
     const controlMap =
       options.update_control_map === undefined || options.update_control_map === null

@@ -2,6 +2,7 @@
 // live tokens reports them through `revoke`, so that no process keeps honouring them (src/auth/revocations.ts).
 import type { Kysely, Transaction } from 'kysely';
 import type { Revoke } from '../auth/revocations.js';
+import { NotFound } from '../errors.js';
 import { dialectOf } from '../store/migration.js';
 import type { Tables } from '../store/schema.js';
 import type { AuthSetStatus, AuthSetTable, DeviceStatus, DeviceTable } from './tables.js';
@@ -245,6 +246,20 @@ export class DeviceStore {
 }
 
 /** A unique index refused a row: two requests raced to create the same device or auth set. */
+/**
+ * For other domains that act on a device by id (configuration, monitoring, deployments): the device exists in the
+ * tenant, or a 404. Inside the caller's transaction when it passes one.
+ */
+export async function requireDevice(db: Kysely<Tables>, tenantId: string, deviceId: string): Promise<void> {
+  const device = await db
+    .selectFrom('devices')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', deviceId)
+    .executeTakeFirst();
+  if (!device) throw new NotFound('device not found');
+}
+
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';

@@ -4,6 +4,7 @@
 // filters devices by) commit together or not at all.
 import { randomUUID } from 'node:crypto';
 import type { CoreDeps } from '../core.js';
+import { requireDevice } from '../devices/store.js';
 import { NotFound } from '../errors.js';
 import type { InventoryService } from '../inventory/service.js';
 import { now } from '../store/db.js';
@@ -89,16 +90,6 @@ export class MonitorService {
     );
   }
 
-  private async requireDevice(tenantId: string, deviceId: string): Promise<void> {
-    const device = await this.deps.store.db
-      .selectFrom('devices')
-      .select('id')
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', deviceId)
-      .executeTakeFirst();
-    if (!device) throw new NotFound('device not found');
-  }
-
   async alerts(
     tenantId: string,
     deviceId: string,
@@ -106,7 +97,7 @@ export class MonitorService {
     ascending: boolean,
     paging: Paging,
   ): Promise<{ alerts: Alert[]; total: number }> {
-    await this.requireDevice(tenantId, deviceId);
+    await requireDevice(this.deps.store.db, tenantId, deviceId);
     const { rows, total } = await this.store(tenantId).alerts(deviceId, {
       ...range,
       ascending,
@@ -124,14 +115,14 @@ export class MonitorService {
     range: TimeRange,
     paging: Paging,
   ): Promise<{ alerts: Alert[]; total: number }> {
-    await this.requireDevice(tenantId, deviceId);
+    await requireDevice(this.deps.store.db, tenantId, deviceId);
     const rows = await this.store(tenantId).latest({ deviceIds: [deviceId], levelFrom, ...range });
     const start = (paging.page - 1) * paging.perPage;
     return { alerts: rows.slice(start, start + paging.perPage).map(alertView), total: rows.length };
   }
 
   async checks(tenantId: string, deviceId: string): Promise<unknown[]> {
-    await this.requireDevice(tenantId, deviceId);
+    await requireDevice(this.deps.store.db, tenantId, deviceId);
     const json = await this.store(tenantId).checks(deviceId);
     return json ? JSON.parse(json) : [];
   }

@@ -8,7 +8,7 @@ import type { AttemptRef, AttemptState, ReportResult } from '../../deployments/a
 import { NotFound } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { Tables } from '../../store/schema.js';
-import { cancelEffect, deploymentEffect, type Feedback, levelOf, logLine } from './feedback.js';
+import { type Confirmation, cancelEffect, deploymentEffect, type Feedback, levelOf, logLine } from './feedback.js';
 import type { DdiAction, DdiActionRow } from './tables.js';
 import type { Target, Targets } from './target.js';
 
@@ -331,12 +331,6 @@ export class DdiActions {
     });
     this.rows.clear();
   }
-}
-
-export interface Confirmation {
-  confirmation: 'confirmed' | 'denied';
-  code?: number;
-  details: string[];
 }
 
 export interface AutoConfirmation {

@@ -16,7 +16,6 @@
 //                                                   (hawkBit: CANCEL_REJECTED / ERROR → back to RUNNING)
 //   anything else                                 → logged only
 import { Invalid } from '../../errors.js';
-import type { Confirmation } from './actions.js';
 
 const MAX_LOG_LINE = 4000;
 
@@ -108,6 +107,13 @@ export function parseFeedback(body: unknown): Feedback {
     details: details as string[],
     time: root.time as string | undefined,
   };
+}
+
+/** A target's answer to an action that waits for its confirmation. */
+export interface Confirmation {
+  confirmation: 'confirmed' | 'denied';
+  code?: number;
+  details: string[];
 }
 
 /** A confirmation feedback body (DdiConfirmationFeedback): `confirmation`, optional `code` and `details`. */

@@ -21,6 +21,7 @@ import { openStore, type Store } from './store/db.js';
 import { Leases } from './store/leases.js';
 import { migrate } from './store/migrate.js';
 import { TenantService } from './tenants/service.js';
+import { webUiRoutes } from './web/ui.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -142,5 +143,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await hawkbitProtocol(app, services);
   // Kanto's MQTT broker and adapter start with the app (also for tests that only inject) and stop before the store.
   await kantoProtocol(app, services, config);
+  await app.register(webUiRoutes);
   return app;
 }

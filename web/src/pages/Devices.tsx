@@ -153,7 +153,7 @@ function GroupForm({ device, onSet }: { device: Device; onSet: (group: string) =
     >
       <label>
         <span className="visually-hidden">Group for {device.id}</span>
-        <input placeholder="group" value={group} pattern="[A-Za-z0-9_-]+" onChange={(e) => setGroup(e.target.value)} />
+        <input placeholder="group" value={group} pattern="[A-Za-z0-9_\-]+" onChange={(e) => setGroup(e.target.value)} />
       </label>
       <button type="submit" className="secondary">
         Set group

@@ -1,0 +1,211 @@
+// End to end through the operator web UI in a real browser: Playwright (playwright-core) drives Debian's chromium
+// against a real `flotilla serve` and a real mender-client 3.4. The operator logs in, accepts the client that
+// arrives pending and puts it in a group, uploads an artifact made by the real mender-artifact, deploys it to the
+// group and watches the deployment reach success without reloading the page; then logs out. Every page renders
+// without console errors. Screenshots go to a temporary folder (printed; not kept in git). SQLite only: the UI
+// adds no store code, and the management API under it is tested on both dialects.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type MenderFleet, requireMender, startMenderClients } from '../support/mender-client.js';
+import { type FlotillaServer, startFlotilla } from './flotilla-server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const RELEASE = 'web-e2e-hello-1';
+const GROUP = 'web-e2e';
+/** How long the UI may take to show what the server and the client did (a device's poll is 3 s). */
+const WAIT = { timeout: 90_000 };
+
+describe('the operator web UI in chromium against flotilla serve and a real mender-client', () => {
+  let server: FlotillaServer | undefined;
+  let fleet: MenderFleet | undefined;
+  let context: BrowserContext | undefined;
+  let page: Page;
+  let work = '';
+  let failed = false;
+  const shots = mkdtempSync(join(tmpdir(), 'flotilla-web-screenshots-'));
+  const problems: string[] = [];
+
+  const step = (name: string, body: () => Promise<void>) =>
+    it(name, async () => {
+      assert.ok(!failed, 'an earlier step failed');
+      try {
+        await body();
+        // Lighthouse-style basics: whatever the step showed rendered without console errors.
+        assert.deepEqual(problems, [], 'console errors or page errors');
+      } catch (error) {
+        failed = true;
+        process.stderr.write(`\n=== web UI: "${name}" failed ===\n`);
+        if (page) await page.screenshot({ path: join(shots, 'failure.png'), fullPage: true }).catch(() => {});
+        if (server) process.stderr.write(`--- flotilla log ---\n${server.logTail()}\n`);
+        if (fleet) process.stderr.write(`${fleet.logTails()}\n`);
+        throw error;
+      }
+    });
+
+  const shot = (name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+
+  before(async () => {
+    requireMender();
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+    // The same step `npm install` runs: builds web/dist unless it is up to date.
+    const build = spawnSync(process.execPath, [resolve(import.meta.dirname, '../../scripts/build-web.mjs')], {
+      encoding: 'utf8',
+    });
+    assert.equal(build.status, 0, `build-web: ${build.stderr}`);
+    work = mkdtempSync(join(tmpdir(), 'flotilla-web-e2e-'));
+    server = await startFlotilla('sqlite');
+    fleet = await startMenderClients({ serverUrl: server.url, tenantToken: server.tenantToken, count: 1 });
+    context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+      viewport: { width: 1280, height: 800 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    process.stderr.write(`web UI screenshots: ${shots}\n`);
+  });
+
+  after(async () => {
+    await context?.close();
+    await fleet?.stop();
+    await server?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  step('/ leads to the login page, and the operator logs in', async () => {
+    await page.goto(`${server!.url}/`);
+    assert.equal(new URL(page.url()).pathname, '/ui/', 'the root redirects to the UI');
+    await page.getByLabel('Email').fill(server!.adminEmail);
+    await page.getByLabel('Password').fill('wrong-password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('alert').waitFor(WAIT);
+    // The refused login's 401 is the browser's own console line for a failed fetch: expected here, not a fault.
+    problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('401')));
+    await shot('login-refused');
+    await page.getByLabel('Password').fill(server!.adminPassword);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Devices' }).waitFor(WAIT);
+    assert.equal(new URL(page.url()).pathname, '/ui/devices');
+  });
+
+  step('the mender-client appears as pending without a reload and is accepted in the UI', async () => {
+    const mac = fleet!.clients[0].mac;
+    const row = page.locator('tr', { hasText: `mac=${mac}` });
+    await row.waitFor(WAIT);
+    await shot('devices-pending');
+    await row.getByRole('button', { name: 'Accept' }).click();
+    await page.getByRole('status').filter({ hasText: 'accepted' }).waitFor(WAIT);
+    await page.getByRole('tab', { name: /Accepted\s*1/ }).waitFor(WAIT);
+    await page.getByRole('tab', { name: /Accepted/ }).click();
+    const accepted = page.locator('tr', { hasText: `mac=${mac}` });
+    await accepted.waitFor(WAIT);
+    await accepted.getByPlaceholder('group').fill(GROUP);
+    await accepted.getByRole('button', { name: 'Set group' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `group ${GROUP}` })
+      .waitFor(WAIT);
+    await shot('devices-accepted');
+  });
+
+  step('an artifact made by mender-artifact is uploaded through the UI', async () => {
+    const payload = join(work, 'single-file');
+    mkdirSync(payload);
+    writeFileSync(join(payload, 'hello.txt'), 'hello from the web UI\n');
+    writeFileSync(join(payload, 'dest_dir'), join(work, 'installed'));
+    writeFileSync(join(payload, 'filename'), 'hello.txt');
+    writeFileSync(join(payload, 'permissions'), '644');
+    const file = join(work, `${RELEASE}.mender`);
+    const made = spawnSync(
+      'mender-artifact',
+      [
+        ...['write', 'module-image', '-T', 'single-file', '-n', RELEASE, '-t', fleet!.deviceType, '-o', file],
+        ...['dest_dir', 'filename', 'permissions', 'hello.txt'].flatMap((f) => ['-f', join(payload, f)]),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(made.status, 0, `mender-artifact: ${made.stderr}`);
+
+    await page.getByRole('link', { name: 'Releases' }).click();
+    await page.getByRole('heading', { name: 'No releases yet' }).waitFor(WAIT);
+    await page.getByLabel('Artifact file (.mender)').setInputFiles(file);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Uploaded ${RELEASE}.mender` })
+      .waitFor(WAIT);
+    const row = page.locator(`tr[data-release="${RELEASE}"]`);
+    await row.waitFor(WAIT);
+    assert.match(await row.innerText(), new RegExp(fleet!.deviceType));
+    assert.match(await row.innerText(), /single-file/);
+    await shot('releases');
+  });
+
+  step('a deployment to the group is created and reaches success without a reload', async () => {
+    let navigations = 0;
+    await page.getByRole('link', { name: 'Deployments' }).click();
+    await page.getByRole('heading', { name: 'New deployment' }).waitFor(WAIT);
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations++;
+    });
+    await page.getByLabel('Release').selectOption(RELEASE);
+    await page.getByLabel('Devices').selectOption(GROUP);
+    await page.getByLabel('Name').fill('web rollout');
+    await page.getByRole('button', { name: 'Create deployment' }).click();
+    await page.getByRole('status').filter({ hasText: 'web rollout created' }).waitFor(WAIT);
+    const row = page.locator('tr', { hasText: 'web rollout' });
+    await row.waitFor(WAIT);
+    assert.match(await row.innerText(), new RegExp(`group ${GROUP}`));
+    await shot('deployment-created');
+    // The page polls: the status cell moves on by itself while the client downloads and installs.
+    const seen = new Set<string>();
+    const status = row.getByTestId('deployment-status');
+    seen.add(await status.innerText());
+    await page.waitForFunction(
+      () => {
+        const cell = [...document.querySelectorAll('tr')].find((r) => r.textContent?.includes('web rollout'));
+        return cell?.querySelector('[data-testid="deployment-status"]')?.textContent === 'finished';
+      },
+      undefined,
+      { ...WAIT, polling: 100 },
+    );
+    seen.add(await status.innerText());
+    assert.ok(seen.size >= 2, `the status changed on the page (${[...seen].join(' → ')})`);
+    assert.equal(await row.locator('[data-stat="success"]').innerText(), 'success: 1');
+    assert.equal(navigations, 0, 'no reload or navigation while watching');
+    await shot('deployment-finished');
+  });
+
+  step('logging out returns to the login page; a dead session goes back to it too', async () => {
+    const token = await page.evaluate(() => sessionStorage.getItem('flotilla.token'));
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('button', { name: 'Log in' }).waitFor(WAIT);
+    const res = await fetch(`${server!.url}/api/management/v2/devauth/devices`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 401, 'the token was revoked on logout');
+
+    // A session whose token the server no longer takes (expired or revoked) ends on its first 401.
+    await page.evaluate((t) => sessionStorage.setItem('flotilla.token', t ?? ''), token);
+    await page.goto(`${server!.url}/ui/deployments`);
+    await page.getByText('Your session has ended. Log in again.').waitFor(WAIT);
+    problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('401')));
+    await shot('session-ended');
+  });
+});

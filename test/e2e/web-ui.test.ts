@@ -152,8 +152,8 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       .waitFor(WAIT);
     const row = page.locator(`tr[data-release="${RELEASE}"]`);
     await row.waitFor(WAIT);
-    assert.match(await row.innerText(), new RegExp(fleet!.deviceType));
-    assert.match(await row.innerText(), /single-file/);
+    assert.match(String(await row.textContent()), new RegExp(fleet!.deviceType));
+    assert.match(String(await row.textContent()), /single-file/);
     await shot('releases');
   });
 
@@ -171,12 +171,12 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     await page.getByRole('status').filter({ hasText: 'web rollout created' }).waitFor(WAIT);
     const row = page.locator('tr', { hasText: 'web rollout' });
     await row.waitFor(WAIT);
-    assert.match(await row.innerText(), new RegExp(`group ${GROUP}`));
+    assert.match(String(await row.textContent()), new RegExp(`group ${GROUP}`));
     await shot('deployment-created');
     // The page polls: the status cell moves on by itself while the client downloads and installs.
     const seen = new Set<string>();
     const status = row.getByTestId('deployment-status');
-    seen.add(await status.innerText());
+    seen.add(String(await status.textContent()));
     await page.waitForFunction(
       () => {
         const cell = [...document.querySelectorAll('tr')].find((r) => r.textContent?.includes('web rollout'));
@@ -185,9 +185,9 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       undefined,
       { ...WAIT, polling: 100 },
     );
-    seen.add(await status.innerText());
+    seen.add(String(await status.textContent()));
     assert.ok(seen.size >= 2, `the status changed on the page (${[...seen].join(' → ')})`);
-    assert.equal(await row.locator('[data-stat="success"]').innerText(), 'success: 1');
+    assert.equal(String(await row.locator('[data-stat="success"]').textContent()), 'success: 1');
     assert.equal(navigations, 0, 'no reload or navigation while watching');
     await shot('deployment-finished');
   });

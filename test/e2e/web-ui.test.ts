@@ -1,7 +1,8 @@
 // End to end through the operator web UI in a real browser: Playwright (playwright-core) drives Debian's chromium
-// against a real `flotilla serve` and a real mender-client 3.4. The operator logs in, accepts the client that
-// arrives pending and puts it in a group, uploads an artifact made by the real mender-artifact, deploys it to the
-// group and watches the deployment reach success without reloading the page; then logs out. Every page renders
+// against a real `flotilla serve` and two real mender-client 3.4 daemons. The operator logs in, accepts the clients
+// that arrive pending and puts them in a group, uploads artifacts made by the real mender-artifact, deploys one to
+// the group and watches it reach success without reloading the page; deploys a failing one in two phases with a
+// failure threshold, sees the rollout pause, reads a device's log, resumes it; then logs out. Every page renders
 // without console errors. Screenshots go to a temporary folder (printed; not kept in git). SQLite only: the UI
 // adds no store code, and the management API under it is tested on both dialects.
 import assert from 'node:assert/strict';
@@ -16,6 +17,8 @@ import { type FlotillaServer, startFlotilla } from './flotilla-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const RELEASE = 'web-e2e-hello-1';
+const FAILING = 'web-e2e-broken-2';
+const CLIENTS = 2;
 const GROUP = 'web-e2e';
 /** How long the UI may take to show what the server and the client did (a device's poll is 3 s). */
 const WAIT = { timeout: 90_000 };
@@ -47,6 +50,27 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       }
     });
 
+  /** A single-file artifact made by the real mender-artifact; its dest_dir decides whether installing works. */
+  function makeArtifact(name: string, destDir: string): string {
+    const payload = join(work, `payload-${name}`);
+    mkdirSync(payload);
+    writeFileSync(join(payload, 'hello.txt'), `hello from ${name}\n`);
+    writeFileSync(join(payload, 'dest_dir'), destDir);
+    writeFileSync(join(payload, 'filename'), 'hello.txt');
+    writeFileSync(join(payload, 'permissions'), '644');
+    const file = join(work, `${name}.mender`);
+    const made = spawnSync(
+      'mender-artifact',
+      [
+        ...['write', 'module-image', '-T', 'single-file', '-n', name, '-t', fleet!.deviceType, '-o', file],
+        ...['dest_dir', 'filename', 'permissions', 'hello.txt'].flatMap((f) => ['-f', join(payload, f)]),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(made.status, 0, `mender-artifact: ${made.stderr}`);
+    return file;
+  }
+
   const shot = (name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
   before(async () => {
@@ -59,7 +83,6 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     assert.equal(build.status, 0, `build-web: ${build.stderr}`);
     work = mkdtempSync(join(tmpdir(), 'flotilla-web-e2e-'));
     server = await startFlotilla('sqlite');
-    fleet = await startMenderClients({ serverUrl: server.url, tenantToken: server.tenantToken, count: 1 });
     context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
@@ -100,48 +123,44 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     await shot('login-refused');
     await page.getByLabel('Password').fill(server!.adminPassword);
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Devices' }).waitFor(WAIT);
+    await page.getByRole('heading', { name: 'Devices', exact: true }).waitFor(WAIT);
     assert.equal(new URL(page.url()).pathname, '/ui/devices');
   });
 
-  step('the mender-client appears as pending without a reload and is accepted in the UI', async () => {
-    const mac = fleet!.clients[0].mac;
-    const row = page.locator('tr', { hasText: `mac=${mac}` });
-    await row.waitFor(WAIT);
-    await shot('devices-pending');
-    await row.getByRole('button', { name: 'Accept' }).click();
-    await page.getByRole('status').filter({ hasText: 'accepted' }).waitFor(WAIT);
-    await page.getByRole('tab', { name: /Accepted\s*1/ }).waitFor(WAIT);
+  step('an empty fleet tells the newcomer where to point a mender-client', async () => {
+    await page.getByRole('heading', { name: 'No devices yet' }).waitFor(WAIT);
+    assert.equal(await page.getByTestId('tenant-token').textContent(), server!.tenantToken);
+    assert.match(String(await page.locator('.empty').textContent()), new RegExp(server!.url));
+    await shot('devices-empty');
+  });
+
+  step('the mender-clients appear as pending without a reload and are accepted in the UI', async () => {
+    // Started only now, pointed at the server URL and tenant token the empty state showed.
+    fleet = await startMenderClients({ serverUrl: server!.url, tenantToken: server!.tenantToken, count: CLIENTS });
+    for (const [i, client] of fleet!.clients.entries()) {
+      const row = page.locator('tr', { hasText: `mac=${client.mac}` });
+      await row.waitFor(WAIT);
+      if (i === 0) await shot('devices-pending');
+      await row.getByRole('button', { name: 'Accept' }).click();
+      await page.getByRole('tab', { name: new RegExp(`Accepted\\s*${i + 1}`) }).waitFor(WAIT);
+    }
     await page.getByRole('tab', { name: /Accepted/ }).click();
-    const accepted = page.locator('tr', { hasText: `mac=${mac}` });
-    await accepted.waitFor(WAIT);
-    await accepted.getByPlaceholder('group').fill(GROUP);
-    await accepted.getByRole('button', { name: 'Set group' }).click();
-    await page
-      .getByRole('status')
-      .filter({ hasText: `group ${GROUP}` })
-      .waitFor(WAIT);
+    for (const client of fleet!.clients) {
+      const accepted = page.locator('tr', { hasText: `mac=${client.mac}` });
+      await accepted.waitFor(WAIT);
+      await accepted.getByPlaceholder('group').fill(GROUP);
+      await accepted.getByRole('button', { name: 'Set group' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `group ${GROUP}` })
+        .waitFor(WAIT);
+    }
+    await page.getByRole('tab', { name: /Pending\s*0/ }).waitFor(WAIT);
     await shot('devices-accepted');
   });
 
   step('an artifact made by mender-artifact is uploaded through the UI', async () => {
-    const payload = join(work, 'single-file');
-    mkdirSync(payload);
-    writeFileSync(join(payload, 'hello.txt'), 'hello from the web UI\n');
-    writeFileSync(join(payload, 'dest_dir'), join(work, 'installed'));
-    writeFileSync(join(payload, 'filename'), 'hello.txt');
-    writeFileSync(join(payload, 'permissions'), '644');
-    const file = join(work, `${RELEASE}.mender`);
-    const made = spawnSync(
-      'mender-artifact',
-      [
-        ...['write', 'module-image', '-T', 'single-file', '-n', RELEASE, '-t', fleet!.deviceType, '-o', file],
-        ...['dest_dir', 'filename', 'permissions', 'hello.txt'].flatMap((f) => ['-f', join(payload, f)]),
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(made.status, 0, `mender-artifact: ${made.stderr}`);
-
+    const file = makeArtifact(RELEASE, join(work, 'installed'));
     await page.getByRole('link', { name: 'Releases' }).click();
     await page.getByRole('heading', { name: 'No releases yet' }).waitFor(WAIT);
     await page.getByLabel('Artifact file (.mender)').setInputFiles(file);
@@ -164,9 +183,9 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) navigations++;
     });
-    await page.getByLabel('Release').selectOption(RELEASE);
-    await page.getByLabel('Devices').selectOption(GROUP);
-    await page.getByLabel('Name').fill('web rollout');
+    await page.getByLabel('Release', { exact: true }).selectOption(RELEASE);
+    await page.getByLabel('Devices', { exact: true }).selectOption(GROUP);
+    await page.getByLabel('Name', { exact: true }).fill('web rollout');
     await page.getByRole('button', { name: 'Create deployment' }).click();
     await page.getByRole('status').filter({ hasText: 'web rollout created' }).waitFor(WAIT);
     const row = page.locator('tr', { hasText: 'web rollout' });
@@ -187,10 +206,63 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     );
     seen.add(String(await status.textContent()));
     assert.ok(seen.size >= 2, `the status changed on the page (${[...seen].join(' → ')})`);
-    assert.equal(String(await row.locator('[data-stat="success"]').textContent()), 'success: 1');
+    assert.equal(String(await row.locator('[data-stat="success"]').textContent()), `success: ${CLIENTS}`);
     assert.equal(navigations, 0, 'no reload or navigation while watching');
     await shot('deployment-finished');
   });
+
+  step(
+    'a failing release in two phases pauses at its threshold; the log is readable; the rollout resumes',
+    async () => {
+      // The single-file module cannot create its dest_dir below a plain file: installing fails on every device.
+      writeFileSync(join(work, 'blocker'), 'not a folder');
+      const file = makeArtifact(FAILING, join(work, 'blocker', 'sub'));
+      await page.getByRole('link', { name: 'Releases' }).click();
+      await page.getByLabel('Artifact file (.mender)').setInputFiles(file);
+      await page.getByRole('button', { name: 'Upload' }).click();
+      await page.locator(`tr[data-release="${FAILING}"]`).waitFor(WAIT);
+
+      await page.getByRole('link', { name: 'Deployments' }).click();
+      await page.getByLabel('Release', { exact: true }).selectOption(FAILING);
+      await page.getByLabel('Devices', { exact: true }).selectOption(GROUP);
+      await page.getByLabel('Name', { exact: true }).fill('phased rollout');
+      await page.getByLabel('First phase (% of devices)').fill('50');
+      // The second phase starts a little later; the first one's failure pauses the rollout before or after that.
+      const start = new Date(Date.now() + 15_000);
+      const local = new Date(start.getTime() - start.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+      await page.getByLabel('Second phase starts').fill(local);
+      await page.getByLabel('Pause when failures exceed (% of a phase)').fill('1');
+      await page.getByRole('button', { name: 'Create deployment' }).click();
+      await page.getByRole('status').filter({ hasText: 'phased rollout created' }).waitFor(WAIT);
+      await page.getByRole('link', { name: 'phased rollout' }).click();
+      await page.getByRole('heading', { name: 'Deployment phased rollout' }).waitFor(WAIT);
+      assert.equal(await page.getByRole('table', { name: 'Phases' }).locator('tbody tr').count(), 2);
+
+      await page.getByTestId('deployment-status').filter({ hasText: '(paused)' }).waitFor(WAIT);
+      await shot('deployment-paused');
+      const failed = page.locator('tr', { has: page.getByTestId('device-status').filter({ hasText: 'failure' }) });
+      await failed.first().getByRole('button', { name: 'View log' }).click();
+      const log = page.getByRole('region', { name: /Deployment log of/ }).locator('pre');
+      await log.waitFor(WAIT);
+      const text = String(await log.textContent());
+      // The real client's own log lines: the update module's error and the state it failed in.
+    assert.match(text, /Not a directory/);
+    assert.match(text, /ArtifactInstall/);
+      await shot('device-log');
+
+      await page.getByRole('button', { name: 'Resume rollout' }).click();
+      await page.getByRole('status').filter({ hasText: 'Rollout resumed.' }).waitFor(WAIT);
+      await page
+        .locator('[data-stat="failure"]')
+        .filter({ hasText: `failure: ${CLIENTS}` })
+        .waitFor(WAIT);
+      await page
+        .getByTestId('deployment-status')
+        .filter({ hasText: /^finished$/ })
+        .waitFor(WAIT);
+      await shot('deployment-resumed-finished');
+    },
+  );
 
   step('logging out returns to the login page; a dead session goes back to it too', async () => {
     const token = await page.evaluate(() => sessionStorage.getItem('flotilla.token'));

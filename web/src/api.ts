@@ -24,6 +24,12 @@ async function errorOf(res: Response): Promise<ApiError> {
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const text = await apiText(method, path, body);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** The answer's body as text (e.g. a device's deployment log). */
+export async function apiText(method: string, path: string, body?: unknown): Promise<string> {
   const headers: Record<string, string> = {};
   const token = session.token();
   if (token) headers.authorization = `Bearer ${token}`;
@@ -34,8 +40,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     throw new ApiError(401, 'Your session has ended: log in again.');
   }
   if (!res.ok) throw await errorOf(res);
-  const text = await res.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+  return res.text();
 }
 
 /** Mender's login: Basic credentials in, the bare JWT out. */

@@ -1,43 +1,23 @@
-// Deployments: creating one (a release to all accepted devices or to a static group), the list with live status
+// Deployments: creating one (a release to all accepted devices or to a static group, optionally in two phases
+// with a failure threshold), the list with live status
 // and per-status device counts (polled while the page is visible, no reload needed), and aborting one.
 import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useLoad } from '../hooks';
+import { navigate, usePath } from '../router';
+import { DeploymentDetail } from './DeploymentDetail';
+import { ACTIVE, D1, type Deployment, Stats } from './deployment-shared';
 import { listReleases } from './Releases';
 
-const D1 = '/api/management/v1/deployments/deployments';
 const POLL_MS = 2000;
 
-interface Deployment {
-  id: string;
-  name: string;
-  artifact_name: string;
-  created: string;
-  finished?: string;
-  status: string;
-  device_count: number;
-  groups?: string[];
-  paused?: boolean;
-  statistics?: { status: Record<string, number> };
-}
-
-const ACTIVE = new Set(['pending', 'inprogress', 'scheduled']);
-
-function Stats({ stats }: { stats?: Record<string, number> }) {
-  const shown = Object.entries(stats ?? {}).filter(([, n]) => n > 0);
-  if (shown.length === 0) return <span className="muted">no devices yet</span>;
-  return (
-    <ul className="stats">
-      {shown.map(([status, n]) => (
-        <li key={status} data-stat={status}>
-          {status.replace(/_/g, ' ')}: {n}
-        </li>
-      ))}
-    </ul>
-  );
-}
-
 export function Deployments() {
+  const path = usePath();
+  const id = path.startsWith('/deployments/') ? decodeURIComponent(path.slice('/deployments/'.length)) : '';
+  return id ? <DeploymentDetail id={id} /> : <DeploymentList />;
+}
+
+function DeploymentList() {
   const list = useLoad(() => api<Deployment[]>('GET', `${D1}?per_page=50&sort=desc`), [], POLL_MS);
   const [message, setMessage] = useState<string>();
 
@@ -89,7 +69,17 @@ export function Deployments() {
           <tbody>
             {list.data.map((d) => (
               <tr key={d.id} data-deployment={d.id}>
-                <th scope="row">{d.name}</th>
+                <th scope="row">
+                  <a
+                    href={`/ui/deployments/${d.id}`}
+                    onClick={(e) => {
+                      e.preventDefault();
+                      navigate(`/deployments/${d.id}`);
+                    }}
+                  >
+                    {d.name}
+                  </a>
+                </th>
                 <td>{d.artifact_name}</td>
                 <td>{d.groups?.length ? `group ${d.groups.join(', ')}` : `${d.device_count} device(s)`}</td>
                 <td data-testid="deployment-status">
@@ -122,6 +112,9 @@ function CreateDeployment({ onCreated }: { onCreated: (name: string) => void }) 
   const [release, setRelease] = useState('');
   const [target, setTarget] = useState('all');
   const [name, setName] = useState('');
+  const [firstPhase, setFirstPhase] = useState('');
+  const [secondStart, setSecondStart] = useState('');
+  const [threshold, setThreshold] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
 
@@ -131,10 +124,21 @@ function CreateDeployment({ onCreated }: { onCreated: (name: string) => void }) 
     setBusy(true);
     setError(undefined);
     try {
-      const body = { name: deploymentName, artifact_name: release };
+      const body: Record<string, unknown> = { name: deploymentName, artifact_name: release };
+      if (firstPhase) {
+        // Two phases: the first at once, the rest at the chosen time; each pauses the rollout above the threshold.
+        const limit = threshold ? { failure_threshold: Number(threshold) / 100 } : {};
+        body.phases = [
+          { batch_size: Number(firstPhase), ...limit },
+          { start_ts: secondStart ? new Date(secondStart).toISOString() : undefined, ...limit },
+        ];
+      }
       if (target === 'all') await api('POST', D1, { ...body, all_devices: true });
       else await api('POST', `${D1}/group/${encodeURIComponent(target)}`, body);
       setName('');
+      setFirstPhase('');
+      setSecondStart('');
+      setThreshold('');
       onCreated(deploymentName);
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -147,7 +151,7 @@ function CreateDeployment({ onCreated }: { onCreated: (name: string) => void }) 
       <h2 id="create-title">New deployment</h2>
       <label>
         Release
-        <select required value={release} onChange={(e) => setRelease(e.target.value)}>
+        <select aria-label="Release" required value={release} onChange={(e) => setRelease(e.target.value)}>
           <option value="">Choose a release…</option>
           {releases.data?.map((r) => (
             <option key={r.Name} value={r.Name}>
@@ -158,7 +162,7 @@ function CreateDeployment({ onCreated }: { onCreated: (name: string) => void }) 
       </label>
       <label>
         Devices
-        <select value={target} onChange={(e) => setTarget(e.target.value)}>
+        <select aria-label="Devices" value={target} onChange={(e) => setTarget(e.target.value)}>
           <option value="all">All accepted devices</option>
           {groups.data?.map((g) => (
             <option key={g} value={g}>
@@ -169,8 +173,34 @@ function CreateDeployment({ onCreated }: { onCreated: (name: string) => void }) 
       </label>
       <label>
         Name
-        <input value={name} placeholder={release || 'the release name'} onChange={(e) => setName(e.target.value)} />
+        <input
+          aria-label="Name"
+          value={name}
+          placeholder={release || 'the release name'}
+          onChange={(e) => setName(e.target.value)}
+        />
       </label>
+      <fieldset>
+        <legend>Phased rollout (optional)</legend>
+        <label>
+          First phase (% of devices)
+          <input type="number" min={1} max={99} value={firstPhase} onChange={(e) => setFirstPhase(e.target.value)} />
+        </label>
+        <label>
+          Second phase starts
+          <input
+            type="datetime-local"
+            step={1}
+            required={firstPhase !== ''}
+            value={secondStart}
+            onChange={(e) => setSecondStart(e.target.value)}
+          />
+        </label>
+        <label>
+          Pause when failures exceed (% of a phase)
+          <input type="number" min={1} max={100} value={threshold} onChange={(e) => setThreshold(e.target.value)} />
+        </label>
+      </fieldset>
       <button type="submit" disabled={busy || !release}>
         Create deployment
       </button>

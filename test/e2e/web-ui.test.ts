@@ -246,8 +246,8 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       await log.waitFor(WAIT);
       const text = String(await log.textContent());
       // The real client's own log lines: the update module's error and the state it failed in.
-    assert.match(text, /Not a directory/);
-    assert.match(text, /ArtifactInstall/);
+      assert.match(text, /Not a directory/);
+      assert.match(text, /ArtifactInstall/);
       await shot('device-log');
 
       await page.getByRole('button', { name: 'Resume rollout' }).click();

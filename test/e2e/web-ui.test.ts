@@ -228,7 +228,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       await page.getByLabel('Name', { exact: true }).fill('phased rollout');
       await page.getByLabel('First phase (% of devices)').fill('50');
       // The second phase starts a little later; the first one's failure pauses the rollout before or after that.
-      const start = new Date(Date.now() + 15_000);
+      const start = new Date(Date.now() + 20_000);
       const local = new Date(start.getTime() - start.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
       await page.getByLabel('Second phase starts').fill(local);
       await page.getByLabel('Pause when failures exceed (% of a phase)').fill('1');

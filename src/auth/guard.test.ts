@@ -15,6 +15,12 @@ const OPEN_ROUTES = [
   'GET /api/devices/v1/deployments/download/configuration/:deployment_id/:device_type/:device_id',
   'GET /api/downloads/v1/:tenant/artifacts/:id',
   'PUT /api/uploads/v1/:tenant/artifacts/:id',
+  // The web UI's files (src/web/ui.ts): no data; the app logs in through the management API.
+  'GET /',
+  'GET /ui/',
+  'GET /ui/:page',
+  'GET /ui/:page/:id',
+  'GET /ui/assets/:file',
 ];
 
 describe('auth guard audiences', () => {

@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /** Where the build lands: web/dist beside src/ (or beside dist/ when running the compiled server). */
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
@@ -28,11 +28,12 @@ export async function webUiRoutes(app: FastifyInstance, { root = WEB_DIST }: { r
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/ui/'));
 
-  app.get<{ Params: { '*': string } }>('/ui/*', { schema: { hide: true } }, async (request, reply) => {
+  // Explicit shapes rather than a wildcard: the app's client routes are at most two segments deep, the build's
+  // files sit at the top or in assets/, and the route listing (test/contract/served-routes.ts) can name each.
+  const serve = async (path: string, reply: FastifyReply) => {
     if (!(await isFile(`${root}index.html`))) {
       return reply.status(503).type('text/html; charset=utf-8').send(NOT_BUILT);
     }
-    const path = request.params['*'];
     // Only plain relative names reach the disk; send refuses traversal as well.
     const safe = path !== '' && !path.split('/').some((part) => part === '..' || part === '' || part.startsWith('.'));
     if (safe && (await isFile(`${root}${path}`))) {
@@ -43,5 +44,14 @@ export async function webUiRoutes(app: FastifyInstance, { root = WEB_DIST }: { r
     // A missing asset is a 404; anything else is a client route, answered by the app shell.
     if (path.startsWith('assets/')) return reply.status(404).type('text/plain').send('not found');
     return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
-  });
+  };
+  const hide = { schema: { hide: true } };
+  app.get('/ui/', hide, (_request, reply) => serve('', reply));
+  app.get<{ Params: { page: string } }>('/ui/:page', hide, (request, reply) => serve(request.params.page, reply));
+  app.get<{ Params: { page: string; id: string } }>('/ui/:page/:id', hide, (request, reply) =>
+    serve(`${request.params.page}/${request.params.id}`, reply),
+  );
+  app.get<{ Params: { file: string } }>('/ui/assets/:file', hide, (request, reply) =>
+    serve(`assets/${request.params.file}`, reply),
+  );
 }

@@ -7,6 +7,7 @@
 // adds no store code, and the management API under it is tested on both dialects.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -263,6 +264,28 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       await shot('deployment-resumed-finished');
     },
   );
+
+  step('a device is preauthorized and another decommissioned in the UI', async () => {
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.getByRole('tab', { name: /Preauthorized/ }).click();
+    const mac = '02:ff:00:00:00:09';
+    const { publicKey } = generateKeyPairSync('ed25519');
+    await page.getByLabel('Identity (JSON)').fill(JSON.stringify({ mac }));
+    await page.getByLabel('Public key (PEM)').fill(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    await page.getByRole('button', { name: 'Preauthorize' }).click();
+    await page.getByRole('status').filter({ hasText: 'Device preauthorized.' }).waitFor(WAIT);
+    await page.locator('tr', { hasText: `mac=${mac}` }).waitFor(WAIT);
+    await page.getByRole('tab', { name: /Preauthorized\s*1/ }).waitFor(WAIT);
+    await shot('devices-preauthorized');
+
+    await page.getByRole('tab', { name: /Accepted/ }).click();
+    const row = page.locator('tr', { hasText: `mac=${fleet!.clients[1].mac}` });
+    page.once('dialog', (dialog) => dialog.accept());
+    await row.getByRole('button', { name: 'Decommission' }).click();
+    await page.getByRole('status').filter({ hasText: 'decommissioned' }).waitFor(WAIT);
+    await page.getByRole('tab', { name: new RegExp(`Accepted\\s*${CLIENTS - 1}`) }).waitFor(WAIT);
+    assert.equal(await row.count(), 0, 'the decommissioned device left the list');
+  });
 
   step('logging out returns to the login page; a dead session goes back to it too', async () => {
     const token = await page.evaluate(() => sessionStorage.getItem('flotilla.token'));

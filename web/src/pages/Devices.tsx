@@ -1,6 +1,7 @@
 // Devices by admission status (pending / accepted / rejected / preauthorized, with counts), admitting or refusing
-// a pending device, putting an accepted one into a static group, and what a newcomer does to get a first device.
-import { useState } from 'react';
+// a pending device, putting an accepted one into a static group, decommissioning, preauthorizing a device by its
+// identity and public key, and what a newcomer does to get a first device.
+import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useLoad } from '../hooks';
 
@@ -82,6 +83,15 @@ export function Devices() {
           </button>
         ))}
       </div>
+      {tab === 'preauthorized' && (
+        <Preauthorize
+          onDone={(text) => {
+            setMessage(text);
+            counts.reload();
+            devices.reload();
+          }}
+        />
+      )}
       {message && <p role="status">{message}</p>}
       {devices.error && (
         <p role="alert" className="error">
@@ -119,6 +129,19 @@ export function Devices() {
                           Reject
                         </button>
                       </>
+                    )}
+                    {d.status !== 'pending' && (
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => {
+                          if (window.confirm(`Decommission ${d.id}? Its data and tokens are removed.`)) {
+                            act(`Device ${d.id} decommissioned.`, () => api('DELETE', `${DEVAUTH}/devices/${d.id}`));
+                          }
+                        }}
+                      >
+                        Decommission
+                      </button>
                     )}
                     {d.status === 'accepted' && (
                       <GroupForm
@@ -182,5 +205,55 @@ function FirstDevice() {
         restart the client.
       </p>
     </div>
+  );
+}
+
+/** Admits a device ahead of its first request: it is accepted as soon as it asks with this identity and key. */
+function Preauthorize({ onDone }: { onDone: (message: string) => void }) {
+  const [identity, setIdentity] = useState('');
+  const [pubkey, setPubkey] = useState('');
+  const [error, setError] = useState<string>();
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(undefined);
+    let identity_data: unknown;
+    try {
+      identity_data = JSON.parse(identity);
+    } catch {
+      setError('Identity must be a JSON object, e.g. {"mac": "02:00:00:00:00:01"}.');
+      return;
+    }
+    try {
+      await api('POST', `${DEVAUTH}/devices`, { identity_data, pubkey });
+      setIdentity('');
+      setPubkey('');
+      onDone('Device preauthorized.');
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <form className="create" onSubmit={submit} aria-labelledby="preauth-title">
+      <h2 id="preauth-title">Preauthorize a device</h2>
+      <label>
+        Identity (JSON)
+        <input
+          required
+          value={identity}
+          placeholder='{"mac": "02:00:00:00:00:01"}'
+          onChange={(e) => setIdentity(e.target.value)}
+        />
+      </label>
+      <label>
+        Public key (PEM)
+        <textarea required rows={4} cols={50} value={pubkey} onChange={(e) => setPubkey(e.target.value)} />
+      </label>
+      <button type="submit">Preauthorize</button>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </form>
   );
 }

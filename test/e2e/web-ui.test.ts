@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { type MenderFleet, requireMender, startMenderClients } from '../support/mender-client.js';
+import { INVENTORY_ATTRIBUTE, type MenderFleet, requireMender, startMenderClients } from '../support/mender-client.js';
 import { type FlotillaServer, startFlotilla } from './flotilla-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -72,6 +72,8 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     return file;
   }
 
+  /** A link of the main navigation. */
+  const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
   const shot = (name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
   before(async () => {
@@ -162,7 +164,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
 
   step('an artifact made by mender-artifact is uploaded through the UI', async () => {
     const file = makeArtifact(RELEASE, join(work, 'installed'));
-    await page.getByRole('link', { name: 'Releases' }).click();
+    await nav('Releases').click();
     await page.getByRole('heading', { name: 'No releases yet' }).waitFor(WAIT);
     await page.getByLabel('Artifact file (.mender)').setInputFiles(file);
     await page.getByRole('button', { name: 'Upload' }).click();
@@ -179,7 +181,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
 
   step('a deployment to the group is created and reaches success without a reload', async () => {
     let navigations = 0;
-    await page.getByRole('link', { name: 'Deployments' }).click();
+    await nav('Deployments').click();
     await page.getByRole('heading', { name: 'New deployment' }).waitFor(WAIT);
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) navigations++;
@@ -218,12 +220,12 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       // The single-file module cannot create its dest_dir below a plain file: installing fails on every device.
       writeFileSync(join(work, 'blocker'), 'not a folder');
       const file = makeArtifact(FAILING, join(work, 'blocker', 'sub'));
-      await page.getByRole('link', { name: 'Releases' }).click();
+      await nav('Releases').click();
       await page.getByLabel('Artifact file (.mender)').setInputFiles(file);
       await page.getByRole('button', { name: 'Upload' }).click();
       await page.locator(`tr[data-release="${FAILING}"]`).waitFor(WAIT);
 
-      await page.getByRole('link', { name: 'Deployments' }).click();
+      await nav('Deployments').click();
       await page.getByLabel('Release', { exact: true }).selectOption(FAILING);
       await page.getByLabel('Devices', { exact: true }).selectOption(GROUP);
       await page.getByLabel('Name', { exact: true }).fill('phased rollout');
@@ -265,8 +267,33 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     },
   );
 
+  step("a device's page shows its identity, inventory, installed software and history with logs", async () => {
+    const client = fleet!.clients[0];
+    await nav('Devices').click();
+    await page.getByRole('tab', { name: /Accepted/ }).click();
+    await page
+      .locator('tr', { hasText: `mac=${client.mac}` })
+      .getByRole('link')
+      .click();
+    await page.getByRole('heading', { name: /^Device / }).waitFor(WAIT);
+    await page.locator('.facts dd', { hasText: client.mac }).waitFor(WAIT);
+    const inventory = page.getByRole('table', { name: 'Inventory' });
+    await inventory.locator('tr', { hasText: INVENTORY_ATTRIBUTE }).filter({ hasText: client.label }).waitFor(WAIT);
+    // The release it installed, as the client reports it after the update.
+    await page.locator('.facts dd', { hasText: RELEASE }).waitFor(WAIT);
+    const history = page.getByRole('table', { name: 'Deployment history' });
+    await history.locator('tbody tr').nth(1).waitFor(WAIT);
+    const failed = history.locator('tr', { hasText: 'phased rollout' });
+    assert.match(String(await failed.textContent()), /failure/);
+    await failed.getByRole('button', { name: 'View log' }).click();
+    const log = page.getByRole('region', { name: 'Deployment log of phased rollout' }).locator('pre');
+    await log.waitFor(WAIT);
+    assert.match(String(await log.textContent()), /Not a directory/);
+    await shot('device-page');
+  });
+
   step('a device is preauthorized and another decommissioned in the UI', async () => {
-    await page.getByRole('link', { name: 'Devices' }).click();
+    await nav('Devices').click();
     await page.getByRole('tab', { name: /Preauthorized/ }).click();
     const mac = '02:ff:00:00:00:09';
     const { publicKey } = generateKeyPairSync('ed25519');

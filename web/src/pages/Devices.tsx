@@ -4,6 +4,8 @@
 import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useLoad } from '../hooks';
+import { navigate, usePath } from '../router';
+import { DevicePage } from './DevicePage';
 
 const DEVAUTH = '/api/management/v2/devauth';
 const STATUSES = ['pending', 'accepted', 'rejected', 'preauthorized'] as const;
@@ -30,6 +32,12 @@ const identityText = (data: Record<string, unknown>) =>
     .join(', ');
 
 export function Devices() {
+  const path = usePath();
+  const id = path.startsWith('/devices/') ? decodeURIComponent(path.slice('/devices/'.length)) : '';
+  return id ? <DevicePage id={id} /> : <DeviceList />;
+}
+
+function DeviceList() {
   const [tab, setTab] = useState<Status>('pending');
   const [message, setMessage] = useState<string>();
   const counts = useLoad(
@@ -116,7 +124,17 @@ export function Devices() {
             <tbody>
               {devices.data.map((d) => (
                 <tr key={d.id} data-device={d.id}>
-                  <td className="mono">{d.id}</td>
+                  <td className="mono">
+                    <a
+                      href={`/ui/devices/${d.id}`}
+                      onClick={(e) => {
+                        e.preventDefault();
+                        navigate(`/devices/${d.id}`);
+                      }}
+                    >
+                      {d.id}
+                    </a>
+                  </td>
                   <td>{identityText(d.identity_data)}</td>
                   <td>{d.updated_ts ? new Date(d.updated_ts).toLocaleString() : ''}</td>
                   <td className="actions">

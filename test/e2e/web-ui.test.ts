@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -51,21 +51,18 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       }
     });
 
-  /** A single-file artifact made by the real mender-artifact; its dest_dir decides whether installing works. */
-  function makeArtifact(name: string, destDir: string): string {
-    const payload = join(work, `payload-${name}`);
-    mkdirSync(payload);
-    writeFileSync(join(payload, 'hello.txt'), `hello from ${name}\n`);
-    writeFileSync(join(payload, 'dest_dir'), destDir);
-    writeFileSync(join(payload, 'filename'), 'hello.txt');
-    writeFileSync(join(payload, 'permissions'), '644');
+  /**
+   * An artifact made by the real mender-artifact for Debian's `script` update module, which runs the payload at
+   * ArtifactInstall. The script sees the daemon's environment, so each client writes a folder of its own (two
+   * clients installing one single-file payload to one path race each other).
+   */
+  function makeArtifact(name: string, script: string): string {
+    const payload = join(work, `${name}.sh`);
+    writeFileSync(payload, `#!/bin/sh\nset -e\n${script}\n`);
     const file = join(work, `${name}.mender`);
     const made = spawnSync(
       'mender-artifact',
-      [
-        ...['write', 'module-image', '-T', 'single-file', '-n', name, '-t', fleet!.deviceType, '-o', file],
-        ...['dest_dir', 'filename', 'permissions', 'hello.txt'].flatMap((f) => ['-f', join(payload, f)]),
-      ],
+      ['write', 'module-image', '-T', 'script', '-n', name, '-t', fleet!.deviceType, '-f', payload, '-o', file],
       { encoding: 'utf8' },
     );
     assert.equal(made.status, 0, `mender-artifact: ${made.stderr}`);
@@ -163,7 +160,11 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
   });
 
   step('an artifact made by mender-artifact is uploaded through the UI', async () => {
-    const file = makeArtifact(RELEASE, join(work, 'installed'));
+    const installed = join(work, 'installed');
+    const file = makeArtifact(
+      RELEASE,
+      `mkdir -p "${installed}/$FLOTILLA_E2E_CLIENT"\necho hello > "${installed}/$FLOTILLA_E2E_CLIENT/hello.txt"`,
+    );
     await nav('Releases').click();
     await page.getByRole('heading', { name: 'No releases yet' }).waitFor(WAIT);
     await page.getByLabel('Artifact file (.mender)').setInputFiles(file);
@@ -175,7 +176,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     const row = page.locator(`tr[data-release="${RELEASE}"]`);
     await row.waitFor(WAIT);
     assert.match(String(await row.textContent()), new RegExp(fleet!.deviceType));
-    assert.match(String(await row.textContent()), /single-file/);
+    assert.match(String(await row.textContent()), /script/);
     await shot('releases');
   });
 
@@ -211,15 +212,18 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     assert.ok(seen.size >= 2, `the status changed on the page (${[...seen].join(' → ')})`);
     assert.equal(String(await row.locator('[data-stat="success"]').textContent()), `success: ${CLIENTS}`);
     assert.equal(navigations, 0, 'no reload or navigation while watching');
+    for (const client of fleet!.clients) {
+      assert.ok(existsSync(join(work, 'installed', client.label, 'hello.txt')), `${client.label} ran the payload`);
+    }
     await shot('deployment-finished');
   });
 
   step(
     'a failing release in two phases pauses at its threshold; the log is readable; the rollout resumes',
     async () => {
-      // The single-file module cannot create its dest_dir below a plain file: installing fails on every device.
+      // No folder can be made below a plain file: installing fails on every device.
       writeFileSync(join(work, 'blocker'), 'not a folder');
-      const file = makeArtifact(FAILING, join(work, 'blocker', 'sub'));
+      const file = makeArtifact(FAILING, `mkdir -p "${join(work, 'blocker', 'sub')}"`);
       await nav('Releases').click();
       await page.getByLabel('Artifact file (.mender)').setInputFiles(file);
       await page.getByRole('button', { name: 'Upload' }).click();
@@ -267,30 +271,46 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     },
   );
 
-  step("a device's page shows its identity, inventory, installed software and history with logs", async () => {
-    const client = fleet!.clients[0];
-    await nav('Devices').click();
-    await page.getByRole('tab', { name: /Accepted/ }).click();
-    await page
-      .locator('tr', { hasText: `mac=${client.mac}` })
-      .getByRole('link')
-      .click();
-    await page.getByRole('heading', { name: /^Device / }).waitFor(WAIT);
-    await page.locator('.facts dd', { hasText: client.mac }).waitFor(WAIT);
-    const inventory = page.getByRole('table', { name: 'Inventory' });
-    await inventory.locator('tr', { hasText: INVENTORY_ATTRIBUTE }).filter({ hasText: client.label }).waitFor(WAIT);
-    // The release it installed, as the client reports it after the update.
-    await page.locator('.facts dd', { hasText: RELEASE }).waitFor(WAIT);
-    const history = page.getByRole('table', { name: 'Deployment history' });
-    await history.locator('tbody tr').nth(1).waitFor(WAIT);
-    const failed = history.locator('tr', { hasText: 'phased rollout' });
-    assert.match(String(await failed.textContent()), /failure/);
-    await failed.getByRole('button', { name: 'View log' }).click();
-    const log = page.getByRole('region', { name: 'Deployment log of phased rollout' }).locator('pre');
-    await log.waitFor(WAIT);
-    assert.match(String(await log.textContent()), /Not a directory/);
-    await shot('device-page');
-  });
+  step(
+    'an inventory filter finds a device; its page shows its identity, inventory, installed software and history with logs',
+    async () => {
+      const client = fleet!.clients[0];
+      await nav('Devices').click();
+      await page.getByRole('tab', { name: /Accepted/ }).click();
+      // The inventory filter: the search API's operators over what the clients reported.
+      await page.getByLabel('Attribute', { exact: true }).selectOption(`inventory:${INVENTORY_ATTRIBUTE}`);
+      await page.getByLabel('Operator', { exact: true }).selectOption('$in');
+      await page.getByLabel('Value', { exact: true }).fill('client-1, client-2');
+      await page.getByRole('button', { name: 'Search' }).click();
+      const matches = page.getByRole('table', { name: 'Matching devices' });
+      await matches.getByText(`${CLIENTS} matching devices`).waitFor(WAIT);
+      await page.getByLabel('Operator', { exact: true }).selectOption('$eq');
+      await page.getByLabel('Value', { exact: true }).fill(client.label);
+      await page.getByRole('button', { name: 'Search' }).click();
+      await matches.getByText('1 matching device', { exact: true }).waitFor(WAIT);
+      await shot('devices-filtered');
+      await matches
+        .locator('tr', { hasText: `mac=${client.mac}` })
+        .getByRole('link')
+        .click();
+      await page.getByRole('heading', { name: /^Device / }).waitFor(WAIT);
+      await page.locator('.facts dd', { hasText: client.mac }).waitFor(WAIT);
+      const inventory = page.getByRole('table', { name: 'Inventory' });
+      await inventory.locator('tr', { hasText: INVENTORY_ATTRIBUTE }).filter({ hasText: client.label }).waitFor(WAIT);
+      // What the client reports installed: the script module cannot roll back, so after the failed release the
+      // client marks its artifact name inconsistent (Mender's own convention).
+      await page.locator('.facts dd', { hasText: `${FAILING}_INCONSISTENT` }).waitFor(WAIT);
+      const history = page.getByRole('table', { name: 'Deployment history' });
+      await history.locator('tbody tr').nth(1).waitFor(WAIT);
+      const failed = history.locator('tr', { hasText: 'phased rollout' });
+      assert.match(String(await failed.textContent()), /failure/);
+      await failed.getByRole('button', { name: 'View log' }).click();
+      const log = page.getByRole('region', { name: 'Deployment log of phased rollout' }).locator('pre');
+      await log.waitFor(WAIT);
+      assert.match(String(await log.textContent()), /Not a directory/);
+      await shot('device-page');
+    },
+  );
 
   step('a device is preauthorized and another decommissioned in the UI', async () => {
     await nav('Devices').click();

@@ -5,6 +5,7 @@ import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useLoad } from '../hooks';
 import { navigate, usePath } from '../router';
+import { DeviceFilter } from './DeviceFilter';
 import { DevicePage } from './DevicePage';
 
 const DEVAUTH = '/api/management/v2/devauth';
@@ -91,6 +92,7 @@ function DeviceList() {
           </button>
         ))}
       </div>
+      {tab === 'accepted' && total !== 0 && <DeviceFilter />}
       {tab === 'preauthorized' && (
         <Preauthorize
           onDone={(text) => {

@@ -334,6 +334,32 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     assert.equal(await row.count(), 0, 'the decommissioned device left the list');
   });
 
+  step('settings: the tenant token, a new user, a personal access token that works until revoked', async () => {
+    await nav('Settings').click();
+    await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor(WAIT);
+    assert.equal(await page.getByTestId('settings-tenant-token').textContent(), server!.tenantToken);
+
+    await page.getByLabel("New user's email").fill('operator@e2e.example.com');
+    await page.getByLabel("New user's password").fill('operator-password-1');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByRole('table', { name: 'Users' }).getByText('operator@e2e.example.com').waitFor(WAIT);
+
+    await page.getByLabel('Token name').fill('ci-script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const pat = String(await page.getByTestId('new-token').textContent({ timeout: WAIT.timeout }));
+    const call = () =>
+      fetch(`${server!.url}/api/management/v2/devauth/devices/count?status=accepted`, {
+        headers: { authorization: `Bearer ${pat}` },
+      });
+    assert.equal((await call()).status, 200, 'the token works for a script');
+    const tokens = page.getByRole('table', { name: 'Personal access tokens' });
+    await tokens.locator('tr', { hasText: 'ci-script' }).waitFor(WAIT);
+    await shot('settings');
+    await tokens.locator('tr', { hasText: 'ci-script' }).getByRole('button', { name: 'Revoke' }).click();
+    await tokens.waitFor({ state: 'detached', ...WAIT });
+    assert.equal((await call()).status, 401, 'a revoked token no longer works');
+  });
+
   step('logging out returns to the login page; a dead session goes back to it too', async () => {
     const token = await page.evaluate(() => sessionStorage.getItem('flotilla.token'));
     await page.getByRole('button', { name: 'Log out' }).click();

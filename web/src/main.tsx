@@ -6,6 +6,7 @@ import { Deployments } from './pages/Deployments';
 import { Devices } from './pages/Devices';
 import { Login } from './pages/Login';
 import { Releases } from './pages/Releases';
+import { Settings } from './pages/Settings';
 import { BASE, navigate, usePath } from './router';
 import { session } from './session';
 import './styles.css';
@@ -14,6 +15,7 @@ const PAGES = [
   { path: '/devices', label: 'Devices', Page: Devices },
   { path: '/releases', label: 'Releases', Page: Releases },
   { path: '/deployments', label: 'Deployments', Page: Deployments },
+  { path: '/settings', label: 'Settings', Page: Settings },
 ];
 
 function App() {

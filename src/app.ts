@@ -25,6 +25,7 @@ import { Leases } from './store/leases.js';
 import { migrate } from './store/migrate.js';
 import { TenantService } from './tenants/service.js';
 import { checkFields, checkTexts } from './text.js';
+import { webUiRoutes } from './web/ui.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -176,5 +177,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const kanto = await kantoProtocol(app, services, config);
   // Health, readiness, metrics and the API browser (/api/docs); they read the broker when asked, as it starts later.
   await operations(app, services, () => kanto.broker);
+  await app.register(webUiRoutes);
   return app;
 }

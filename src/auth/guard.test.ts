@@ -27,6 +27,12 @@ const OPEN_ROUTES = [
   'GET /api/docs/static/index.html',
   'GET /api/docs/static/swagger-initializer.js',
   'GET /api/docs/yaml',
+  // The web UI's files (src/web/ui.ts): no data; the app logs in through the management API.
+  'GET /',
+  'GET /ui/',
+  'GET /ui/:page',
+  'GET /ui/:page/:id',
+  'GET /ui/assets/:file',
 ];
 
 describe('auth guard audiences', () => {

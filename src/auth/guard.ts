@@ -21,6 +21,8 @@ const OPEN_PATHS = new Set([
   '/health',
   '/ready',
   '/metrics',
+  // The web UI's entry point (a redirect to /ui/).
+  '/',
 ]);
 
 /** The first rule whose prefix or pattern matches decides; more specific rules come first. */
@@ -40,6 +42,8 @@ const RULES: { match: string | RegExp; audience: Audience }[] = [
   { match: '/api/docs', audience: 'none' },
   // hawkBit DDI (`/{tenant}/controller/v1/...`) authenticates itself (TargetToken, GatewayToken, anonymous).
   { match: /^\/[^/]+\/controller\/v1\//, audience: 'none' },
+  // The web UI's static files (src/web/ui.ts): no data, the app logs in through the management API.
+  { match: '/ui/', audience: 'none' },
 ];
 
 /** The audience a rule gives a path (a route template or a request path), or undefined if no rule names it. */

@@ -1,0 +1,33 @@
+// What the deployment list and a deployment's page share: the API path, the deployment's shape, its statistics.
+export const D1 = '/api/management/v1/deployments/deployments';
+
+export interface Deployment {
+  id: string;
+  name: string;
+  artifact_name: string;
+  created: string;
+  finished?: string;
+  status: string;
+  device_count: number;
+  groups?: string[];
+  paused?: boolean;
+  phases?: { id: string; batch_size: number; start_ts?: string; device_count: number; failure_threshold?: number }[];
+  statistics?: { status: Record<string, number> };
+}
+
+/** Statuses in which a deployment can still be aborted. */
+export const ACTIVE = new Set(['pending', 'inprogress', 'scheduled']);
+
+export function Stats({ stats }: { stats?: Record<string, number> }) {
+  const shown = Object.entries(stats ?? {}).filter(([, n]) => n > 0);
+  if (shown.length === 0) return <span className="muted">no devices yet</span>;
+  return (
+    <ul className="stats">
+      {shown.map(([status, n]) => (
+        <li key={status} data-stat={status}>
+          {status.replace(/_/g, ' ')}: {n}
+        </li>
+      ))}
+    </ul>
+  );
+}

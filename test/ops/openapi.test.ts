@@ -6,8 +6,9 @@ import { API_BROWSER_PATH } from '../../src/ops/index.js';
 import { openApiPath, registeredRoutes } from '../contract/served-routes.js';
 import { type TestApp, testApp } from '../support/app.js';
 
-/** Served but not API operations: the document itself and the browser's pages and scripts. */
-const isDocumentation = (url: string) => url === '/api/openapi.json' || url.startsWith(API_BROWSER_PATH);
+/** Served but not API operations: the document itself, the browser's pages and scripts, and the web UI's files. */
+const isDocumentation = (url: string) =>
+  url === '/api/openapi.json' || url.startsWith(API_BROWSER_PATH) || url === '/' || url.startsWith('/ui/');
 
 describe('OpenAPI document and API browser', () => {
   let t: TestApp;

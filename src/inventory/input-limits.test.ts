@@ -93,6 +93,18 @@ for (const dialect of dialects) {
       assert.equal(((await attributes(d.id))[0].value as string).length, 2044);
     });
 
+    it('refuses an array value of more than 1024 elements (issue 18, point 3: one device held the writer)', async () => {
+      const d = await addDevice(t);
+      const huge = JSON.stringify([{ name: 'many', value: Array.from({ length: 110_000 }, (_, i) => `v${i}`) }]);
+      const res = await report(d.token, huge);
+      assert.equal(res.statusCode, 400, res.body);
+      assert.match(res.json().error, /has 110000 values; at most 1024/);
+      assert.deepEqual(await attributes(d.id), []);
+      const most = JSON.stringify([{ name: 'many', value: Array.from({ length: 1024 }, (_, i) => i) }]);
+      assert.equal((await report(d.token, most)).statusCode, 200);
+      assert.equal(((await attributes(d.id))[0].value as number[]).length, 1024);
+    });
+
     it('takes 30 concurrent inventory writes of one device without an error', async () => {
       const d = await addDevice(t);
       const writes = Array.from({ length: 30 }, (_, i) =>

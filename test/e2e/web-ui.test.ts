@@ -129,7 +129,8 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
 
   step('an empty fleet tells the newcomer where to point a mender-client', async () => {
     await page.getByRole('heading', { name: 'No devices yet' }).waitFor(WAIT);
-    assert.equal(await page.getByTestId('tenant-token').textContent(), server!.tenantToken);
+    // The token comes from its own request: wait for it rather than read the placeholder.
+    await page.getByTestId('tenant-token').filter({ hasText: server!.tenantToken }).waitFor(WAIT);
     assert.match(String(await page.locator('.empty').textContent()), new RegExp(server!.url));
     await shot('devices-empty');
   });
@@ -337,6 +338,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
   step('settings: the tenant token, a new user, a personal access token that works until revoked', async () => {
     await nav('Settings').click();
     await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor(WAIT);
+    await page.getByTestId('settings-tenant-token').filter({ hasText: server!.tenantToken }).waitFor(WAIT);
     assert.equal(await page.getByTestId('settings-tenant-token').textContent(), server!.tenantToken);
 
     await page.getByLabel("New user's email").fill('operator@e2e.example.com');

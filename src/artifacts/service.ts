@@ -1,10 +1,12 @@
 // Artifact and release rules: upload (stream to a temporary blob while parsing; visible only when complete and
 // valid), Mender's duplicate rule, the tenant's storage limit, edits, deletion, download links and releases.
+
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { type AuditActor, type AuditObject, recordAudit } from '../audit/service.js';
 import type { CoreDeps } from '../core.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import { isUniqueViolation } from '../store/constraints.js';
@@ -116,7 +118,13 @@ export class ArtifactService {
    * Streams `source` into a temporary blob while the parser reads the same bytes. The artifact becomes
    * visible only after both finished, the parser accepted it and the duplicate and storage rules passed.
    */
-  async upload(tenantId: string, source: Readable, description = '', id?: string): Promise<ArtifactView> {
+  async upload(
+    tenantId: string,
+    source: Readable,
+    description = '',
+    id?: string,
+    actor?: AuditActor,
+  ): Promise<ArtifactView> {
     const tenant = await this.deps.tenants.byId(tenantId);
     if (!tenant) throw new NotFound('tenant not found');
     const limit = tenant.storage_limit;
@@ -165,7 +173,7 @@ export class ArtifactService {
     }
     const parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
     try {
-      return await this.record(tenantId, parsed, size, description, pending, id);
+      return await this.record(tenantId, parsed, size, description, pending, id, actor);
     } catch (error) {
       await pending.abort();
       throw error;
@@ -179,6 +187,7 @@ export class ArtifactService {
     description: string,
     pending: { commit(key: string): Promise<void> },
     givenId?: string,
+    actor?: AuditActor,
   ): Promise<ArtifactView> {
     if (!parsed.name) throw new Invalid('artifact has no name');
     if (parsed.deviceTypes.length === 0) throw new Invalid('artifact has no compatible device types');
@@ -212,9 +221,14 @@ export class ArtifactService {
     };
     await pending.commit(blobKey);
     try {
-      await this.deps.store.transaction((trx) =>
-        new ArtifactStore(trx, tenantId).insert(row, parsed.deviceTypes, uniquenessKey(parsed.name, parsed.depends)),
-      );
+      await this.deps.store.transaction(async (trx) => {
+        await new ArtifactStore(trx, tenantId).insert(
+          row,
+          parsed.deviceTypes,
+          uniquenessKey(parsed.name, parsed.depends),
+        );
+        if (actor) await recordAudit(trx, tenantId, { actor, action: 'upload', object: artifactObject(row) });
+      });
     } catch (error) {
       await this.deps.blobs.delete(blobKey);
       // An upload of the same name and depends that passed the check above at the same time won the index.
@@ -320,12 +334,15 @@ export class ArtifactService {
     await this.store(tenantId).updateDescription(id, description, now());
   }
 
-  async delete(tenantId: string, id: string): Promise<void> {
+  async delete(tenantId: string, id: string, actor?: AuditActor): Promise<void> {
     const row = await this.row(tenantId, id);
     if ((await this.usage.activeDeploymentsUsing(tenantId, [id])).length) {
       throw new Conflict('artifact used by active deployment');
     }
-    await this.deps.store.transaction((trx) => new ArtifactStore(trx, tenantId).delete(id, row.name));
+    await this.deps.store.transaction(async (trx) => {
+      await new ArtifactStore(trx, tenantId).delete(id, row.name);
+      if (actor) await recordAudit(trx, tenantId, { actor, action: 'delete', object: artifactObject(row) });
+    });
     await this.deps.blobs.delete(row.blob_key);
   }
 
@@ -462,4 +479,9 @@ export class ArtifactService {
 /** The path Flotilla serves an artifact's bytes under (signed; no other credential). */
 export function downloadPath(tenantId: string, artifactId: string): string {
   return `/api/downloads/v1/${tenantId}/artifacts/${artifactId}`;
+}
+
+/** An artifact as an audit entry names it. */
+function artifactObject(row: { id: string; name: string }): AuditObject {
+  return { type: 'artifact', id: row.id, artifact: { name: row.name } };
 }

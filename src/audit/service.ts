@@ -1,7 +1,6 @@
 // Audit logs: what every audited change writes (`recordAudit`, in the caller's transaction), the list with
 // Mender's filters, sort and paging, the CSV export read in keyset pages, and the retention prune.
 import type { Transaction } from 'kysely';
-import type { UserPrincipal } from '../auth/principal.js';
 import type { CoreDeps } from '../core.js';
 import type { Tables } from '../store/schema.js';
 import { type AuditCursor, type AuditFilter, AuditStore, insertAuditLog, pruneAuditLogs, userEmail } from './store.js';
@@ -34,9 +33,15 @@ export interface AuditObject {
   device?: { id?: string; identity_data: string };
 }
 
+/** Who acted: a user, and the token (login session or personal access token) the request came with. */
+export interface AuditActor {
+  userId: string;
+  tokenId?: string;
+}
+
 export interface AuditEntry {
   /** The user (by login session or personal access token) who made the change. */
-  actor: UserPrincipal;
+  actor: AuditActor;
   action: AuditAction;
   object: AuditObject;
   change?: string;
@@ -64,7 +69,7 @@ export async function recordAudit(trx: Transaction<Tables>, tenantId: string, en
     actor_type: 'user',
     actor_id: entry.actor.userId,
     actor_email: await userEmail(trx, tenantId, entry.actor.userId),
-    actor_token_id: entry.actor.tokenId,
+    actor_token_id: entry.actor.tokenId ?? null,
     action: entry.action,
     object_type: type,
     object_id: id,

@@ -2,7 +2,8 @@
 // transaction. Only the retention prune deletes rows; no route changes one.
 
 export type AuditActorType = 'user' | 'device';
-export type AuditObjectType = 'tenant' | 'user' | 'deployment' | 'artifact' | 'device';
+/** Mender's object types, and Flotilla's `personal_access_token` (Mender does not audit tokens). */
+export type AuditObjectType = 'tenant' | 'user' | 'deployment' | 'artifact' | 'device' | 'personal_access_token';
 
 export interface AuditLogTable {
   tenant_id: string;

@@ -179,7 +179,7 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
         part.file.resume();
         throw new Invalid(`unexpected file part ${JSON.stringify(part.fieldname)}; expected "artifact"`);
       }
-      created = await artifacts.upload(tenantId, part.file, description);
+      created = await artifacts.upload(tenantId, part.file, description, undefined, userOf(request));
       if (part.file.truncated) throw new Invalid('artifact too large');
     }
     if (!created) throw new Invalid('request has no artifact part');
@@ -259,7 +259,7 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
   );
 
   app.delete(`${V1}/artifacts/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await artifacts.delete(userOf(request).tenantId, request.params.id);
+    await artifacts.delete(userOf(request).tenantId, request.params.id, userOf(request));
     return reply.status(204).send();
   });
 

@@ -18,6 +18,7 @@ export type AuditAction =
   | 'revoke'
   | 'open_terminal'
   | 'close_terminal'
+  | 'open_portforward'
   | 'download_file'
   | 'upload_file'
   | 'set_configuration'

@@ -1,6 +1,6 @@
 // SQL of the audit logs: the one insert every audited change makes in its own transaction, filtered pages in
 // (time, id) order for the list and keyset pages for the export, and the retention prune.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ExpressionBuilder, Kysely, SelectQueryBuilder, Transaction } from 'kysely';
 import type { Tables } from '../store/schema.js';
 import type { AuditLogTable } from './tables.js';
@@ -25,10 +25,29 @@ export interface AuditCursor {
   id: string;
 }
 
+/**
+ * A UUIDv7 and its time: the id carries the millisecond and, in its 12 `rand_a` bits, the fraction of it (RFC 9562
+ * §6.2 method 3, from the process's monotonic clock), so that entries written within one millisecond still list in
+ * the order they were written — list and export order by (time, id).
+ */
+export function timeOrderedId(): { id: string; time: string } {
+  const at = performance.timeOrigin + performance.now();
+  const ms = Math.floor(at);
+  const fraction = Math.min(4095, Math.floor((at - ms) * 4096));
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(ms, 0, 6);
+  bytes[6] = 0x70 | (fraction >> 8);
+  bytes[7] = fraction & 0xff;
+  bytes[8] = 0x80 | (bytes[8] & 0x3f);
+  const hex = bytes.toString('hex');
+  const id = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return { id, time: new Date(ms).toISOString() };
+}
+
 export async function insertAuditLog(db: Db, row: Omit<AuditLogTable, 'id' | 'time'>): Promise<void> {
   await db
     .insertInto('audit_logs')
-    .values({ ...row, id: randomUUID(), time: new Date().toISOString() })
+    .values({ ...row, ...timeOrderedId() })
     .execute();
 }
 

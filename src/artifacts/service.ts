@@ -267,6 +267,7 @@ export class ArtifactService {
       filePath: string;
       fileName: string;
     },
+    actor?: AuditActor,
   ): Promise<ArtifactView> {
     if (input.type !== 'single_file') throw new Invalid('type: must be single_file');
     if (!input.name) throw new Invalid('name: cannot be blank');
@@ -301,7 +302,7 @@ export class ArtifactService {
         ],
         workDir: work,
       });
-      return await this.upload(tenantId, stream, input.description);
+      return await this.upload(tenantId, stream, input.description, undefined, actor);
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -393,13 +394,25 @@ export class ArtifactService {
     return this.releaseView(store, release);
   }
 
-  async updateReleaseNotes(tenantId: string, name: string, notes: string): Promise<void> {
+  async updateReleaseNotes(tenantId: string, name: string, notes: string, actor?: AuditActor): Promise<void> {
     if (notes.length > MAX_NOTES_LENGTH)
       throw new Invalid(`notes: the length must be no more than ${MAX_NOTES_LENGTH}.`);
-    if (!(await this.store(tenantId).updateRelease(name, { notes }, now()))) throw new NotFound('release not found');
+    await this.deps.store.transaction(async (trx) => {
+      if (!(await new ArtifactStore(trx, tenantId).updateRelease(name, { notes }, now()))) {
+        throw new NotFound('release not found');
+      }
+      if (actor) {
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'update',
+          object: { type: 'release', id: name },
+          change: JSON.stringify({ notes }),
+        });
+      }
+    });
   }
 
-  async setReleaseTags(tenantId: string, name: string, tags: string[]): Promise<void> {
+  async setReleaseTags(tenantId: string, name: string, tags: string[], actor?: AuditActor): Promise<void> {
     const unique = [...new Set(tags.map((t) => t.toLowerCase()))].sort();
     if (unique.length > MAX_RELEASE_TAGS) throw new Invalid(`the number of tags must be at most ${MAX_RELEASE_TAGS}`);
     for (const tag of unique) {
@@ -414,6 +427,14 @@ export class ArtifactService {
       for (const tag of unique) others.add(tag);
       if (others.size > MAX_UNIQUE_TAGS) throw new Conflict('the total number of unique tags has been exceeded');
       await store.updateRelease(name, { tags_json: JSON.stringify(unique) }, now());
+      if (actor) {
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'update',
+          object: { type: 'release', id: name },
+          change: JSON.stringify({ tags: unique }),
+        });
+      }
     });
   }
 

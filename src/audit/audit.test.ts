@@ -142,6 +142,27 @@ for (const dialect of dialects) {
       assert.equal(deleted.action, 'delete');
     });
 
+    test('release notes and tags edited; an unknown release writes nothing', async () => {
+      await addArtifact(t, { name: 'audit-notes' });
+      const url = '/api/management/v2/deployments/deployments/releases/audit-notes';
+      assert.equal((await mgmt('PATCH', url, { notes: 'first cut' })).statusCode, 204);
+      const tagged = await t.app.inject({
+        method: 'PUT',
+        url: `${url}/tags`,
+        headers: { authorization: `Bearer ${token}` },
+        payload: ['Stable'],
+      });
+      assert.equal(tagged.statusCode, 204, tagged.body);
+      const unknown = '/api/management/v2/deployments/deployments/releases/nope';
+      assert.equal((await mgmt('PATCH', unknown, { notes: 'x' })).statusCode, 404);
+      const [tags, notes] = await entriesOf('audit-notes');
+      assertByAdmin(notes);
+      assert.deepEqual(notes.object, { type: 'release', id: 'audit-notes' });
+      assert.equal(notes.change, '{"notes":"first cut"}');
+      assert.equal(tags.change, '{"tags":["stable"]}');
+      assert.deepEqual(await entriesOf('nope'), []);
+    });
+
     test('deployment created, control map changed, aborted; a refused abort writes nothing', async () => {
       await addArtifact(t, { name: 'audit-release' });
       const device = await addDevice(t);

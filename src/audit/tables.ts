@@ -2,8 +2,15 @@
 // transaction. Only the retention prune deletes rows; no route changes one.
 
 export type AuditActorType = 'user' | 'device';
-/** Mender's object types, and Flotilla's `personal_access_token` (Mender does not audit tokens). */
-export type AuditObjectType = 'tenant' | 'user' | 'deployment' | 'artifact' | 'device' | 'personal_access_token';
+/** Mender's object types, and Flotilla's `personal_access_token` and `release` (id: its name). */
+export type AuditObjectType =
+  | 'tenant'
+  | 'user'
+  | 'deployment'
+  | 'artifact'
+  | 'device'
+  | 'personal_access_token'
+  | 'release';
 
 export interface AuditLogTable {
   tenant_id: string;

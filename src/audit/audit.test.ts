@@ -275,6 +275,12 @@ for (const dialect of dialects) {
         assert.equal(typeof (res.json() as { error: string }).error, 'string');
       }
       assert.equal((await t.app.inject({ method: 'GET', url: LOGS })).statusCode, 401);
+      // Append-only through the API: no route changes or removes an entry.
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
+        assert.equal((await mgmt(method, LOGS, {})).statusCode, 404, method);
+        assert.equal((await mgmt(method, `${LOGS}/${logs[0].object.id}`, {})).statusCode, 404, method);
+      }
+      assert.equal(Number((await mgmt('GET', LOGS)).headers['x-total-count']), total);
     });
 
     test('export: CSV with the chosen columns, separator and ignore', async () => {

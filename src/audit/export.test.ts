@@ -1,4 +1,4 @@
-// The audit export of 100,000 entries, on both dialects, over a real socket: the entries are seeded with one SQL
+// The audit export of 100,000 entries (~40 MiB of CSV), on both dialects, over a real socket: the entries are seeded with one SQL
 // statement (not the API). The reply is chunked; while the client reads nothing, the server stops after a few
 // pages (a stream with backpressure, not a result built first) and the heap it keeps is a few pages' worth; the
 // store is read in keyset pages of EXPORT_PAGE rows; every entry arrives once, in order.
@@ -14,6 +14,11 @@ import { EXPORT_PAGE } from './service.js';
 
 const ENTRIES = 100_000;
 const PAGES = Math.ceil(ENTRIES / EXPORT_PAGE);
+/**
+ * Each entry's change text: long enough that the export (~40 MiB) is many times what the loopback socket's buffers
+ * hold (a few MiB), so a paused client holds the server back well before half of the pages.
+ */
+const CHANGE = `seeded, with a comma; ${'x'.repeat(300)}`;
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -56,7 +61,7 @@ for (const dialect of dialects) {
           object_id, object_json, change)
         select ${t.tenant.id}, 'seed-' || (1000000 + i), '2026-01-01T00:00:00.000Z', 'user', 'seed-user',
           'seed@example.com', 'create', 'deployment', 'deployment-' || i,
-          '{"deployment":{"name":"rollout ' || i || '","artifact_name":"release-1"}}', 'seeded, with a comma'
+          '{"deployment":{"name":"rollout ' || i || '","artifact_name":"release-1"}}', ${CHANGE}
         from n`.execute(t.services.store.db);
       await t.app.listen({ port: 0, host: '127.0.0.1' });
     });
@@ -116,11 +121,11 @@ for (const dialect of dialects) {
         received.lines[1],
         /^2026-01-01T00:00:00.000Z,create,seed-user,user,seed@example.com,deployment-1,deployment,,rollout 1,/,
       );
-      assert.match(received.lines[ENTRIES], new RegExp(`,deployment-${ENTRIES},.*,"seeded, with a comma",$`));
+      assert.match(received.lines[ENTRIES], new RegExp(`,deployment-${ENTRIES},.*,"${CHANGE}",$`));
       assert.ok(received.readsWhilePaused < PAGES / 2, `${received.readsWhilePaused} pages read while paused`);
       // One query per page, and the last (short or empty) one.
       assert.ok(total >= PAGES && total <= PAGES + 1, `${total} reads for ${PAGES} pages`);
-      // The CSV is ~14 MiB and the rows as objects several times that; a paused stream holds a few pages.
+      // The CSV is ~40 MiB and the rows as objects more than that; a paused stream holds a few pages.
       const held = received.heapWhilePaused - heapBefore;
       console.log(
         `audit export: ${received.readsWhilePaused} pages read while paused, heap held ${held.toFixed(1)} MiB`,

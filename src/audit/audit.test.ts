@@ -7,6 +7,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { adminToken, dialects, type TestApp, testApp } from '../../test/support/app.js';
 import { addArtifact, createDeployment, managementCaller } from '../../test/support/deployment-fixtures.js';
 import { addDevice, userToken } from '../../test/support/inventory-fixtures.js';
@@ -330,6 +331,22 @@ for (const dialect of dialects) {
       assert.deepEqual((await mgmt('GET', `${LOGS}?object_id=${other.id}`)).json(), []);
       const ours = (await mgmt('GET', `${LOGS}/export`)).body;
       assert.ok(!ours.includes(other.id));
+    });
+
+    test('the entry and its change commit together: when the entry cannot be written, the change is undone', async () => {
+      const db = t.services.store.db;
+      await sql`alter table audit_logs rename to audit_logs_away`.execute(db);
+      try {
+        const res = await mgmt('POST', '/api/management/v1/useradm/users', {
+          email: 'not-audited@example.com',
+          password: 'correct-horse-battery',
+        });
+        assert.equal(res.statusCode, 500, res.body);
+      } finally {
+        await sql`alter table audit_logs_away rename to audit_logs`.execute(db);
+      }
+      const users = await t.services.users.list(t.tenant.id, {});
+      assert.ok(!users.some((u) => u.email === 'not-audited@example.com'), 'the user was not created');
     });
 
     test('entries older than the retention period are pruned', async () => {

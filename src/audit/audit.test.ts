@@ -305,6 +305,12 @@ for (const dialect of dialects) {
       assert.match(rows[1], /,update,.*,"{""update_control_map"":{.*""priority"":2.*}}"$/);
       const limited = await mgmt('GET', `${LOGS}/export?limit=2`);
       assert.equal(limited.body.trimEnd().split('\r\n').length, 3);
+      // A cell a spreadsheet would run as a formula is written as text.
+      await addArtifact(t, { name: '=1+2' });
+      const hostile = `/api/management/v2/deployments/deployments/releases/${encodeURIComponent('=1+2')}`;
+      assert.equal((await mgmt('PATCH', hostile, { notes: 'x' })).statusCode, 204);
+      const exported = await mgmt('GET', `${LOGS}/export?object_type=release&object_id=${encodeURIComponent('=1+2')}`);
+      assert.match(exported.body.split('\r\n')[1], /,'=1\+2,release,/);
       assert.equal((await mgmt('GET', `${LOGS}/export?ignore=nope`)).statusCode, 400);
       assert.equal((await mgmt('GET', `${LOGS}/export?limit=0`)).statusCode, 400);
     });

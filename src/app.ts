@@ -6,6 +6,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
 import { uploadRoutes } from './api/uploads.js';
+import { AuditPruner } from './audit/pruner.js';
 import { installAuthGuard } from './auth/guard.js';
 import { RevocationFeed } from './auth/revocations.js';
 import { TokenIssuer } from './auth/tokens.js';
@@ -111,6 +112,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   );
   app.addHook('onListen', async () => sweeper.start());
   app.addHook('preClose', () => sweeper.stop());
+  const auditPruner = new AuditPruner(services.audit, new Leases(store, `audit:${randomUUID()}`), app.log);
+  app.addHook('onListen', async () => auditPruner.start());
+  app.addHook('preClose', () => auditPruner.stop());
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-MEN-RequestID', request.id);
   });

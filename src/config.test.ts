@@ -29,6 +29,12 @@ describe('config', () => {
     assert.throws(() => loadConfig({}, { FLOTILLA_DEPLOYMENT_TIMEOUT: 'soon' }), /FLOTILLA_DEPLOYMENT_TIMEOUT/);
   });
 
+  it('reads how long audit entries are kept (a year by default; 0 keeps them for ever)', () => {
+    assert.equal(loadConfig({}, {}).auditRetentionDays, 365);
+    assert.equal(loadConfig({}, { FLOTILLA_AUDIT_RETENTION_DAYS: '0' }).auditRetentionDays, 0);
+    assert.throws(() => loadConfig({}, { FLOTILLA_AUDIT_RETENTION_DAYS: 'ever' }), /FLOTILLA_AUDIT_RETENTION_DAYS/);
+  });
+
   it('reads the public URL (kept without its trailing slash) and refuses one links cannot start with', () => {
     assert.equal(loadConfig({}, {}).publicUrl, '');
     assert.equal(

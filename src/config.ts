@@ -49,6 +49,8 @@ export interface Config {
   deploymentTimeout: number;
   /** Seconds between runs of the background deployment work (under a database lease); 0 runs none. */
   sweepInterval: number;
+  /** Days audit log entries are kept (an hourly prune under a database lease); 0 keeps them for ever. */
+  auditRetentionDays: number;
   /** Requests per window per client address on the login and device-auth routes. */
   rateLimit: { max: number; windowMs: number };
   logLevel: string;
@@ -101,6 +103,7 @@ export function defaultConfig(): Config {
     downloadLinkTtl: 24 * 3600,
     deploymentTimeout: 0,
     sweepInterval: 30,
+    auditRetentionDays: 365,
     rateLimit: { max: 120, windowMs: 60_000 },
     logLevel: 'info',
     logFormat: 'auto',
@@ -153,6 +156,9 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_DEPLOYMENT_TIMEOUT)
     c.deploymentTimeout = intOf('FLOTILLA_DEPLOYMENT_TIMEOUT', env.FLOTILLA_DEPLOYMENT_TIMEOUT);
   if (env.FLOTILLA_SWEEP_INTERVAL) c.sweepInterval = intOf('FLOTILLA_SWEEP_INTERVAL', env.FLOTILLA_SWEEP_INTERVAL);
+  if (env.FLOTILLA_AUDIT_RETENTION_DAYS) {
+    c.auditRetentionDays = intOf('FLOTILLA_AUDIT_RETENTION_DAYS', env.FLOTILLA_AUDIT_RETENTION_DAYS);
+  }
   if (env.FLOTILLA_MQTT_PORT) c.mqttPort = mqttPortOf('FLOTILLA_MQTT_PORT', env.FLOTILLA_MQTT_PORT);
   if (env.FLOTILLA_MQTT_URL) c.mqttUrl = env.FLOTILLA_MQTT_URL;
   c.mqttTls = mqttTlsOf(c.mqttTls, {

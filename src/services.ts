@@ -1,6 +1,7 @@
 // Wires the domain services for one server process. Nothing here is global: tests build as many as they like.
 import { parseMenderArtifact } from './artifacts/parse.js';
 import { ArtifactService } from './artifacts/service.js';
+import { AuditService, recordAudit } from './audit/service.js';
 import { ConfigurationService } from './configuration/service.js';
 import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
@@ -21,6 +22,7 @@ export interface Services extends CoreDeps {
   deployments: DeploymentService;
   configuration: ConfigurationService;
   monitor: MonitorService;
+  audit: AuditService;
   /** Device connect: its rules, and this process's live device sockets. */
   connect: ConnectService;
   deviceLinks: DeviceLinks;
@@ -40,6 +42,16 @@ export function createServices(core: CoreDeps): Services {
   const configuration = new ConfigurationService(core, deployments);
   devices.onAccept((tenantId, deviceId, trx) => configuration.provision(tenantId, deviceId, trx));
   devices.onDecommission((tenantId, deviceId, trx) => configuration.remove(tenantId, deviceId, trx));
+  // Configuration changes are audited in their own transaction (Mender's set_configuration / deploy_configuration).
+  configuration.onChange((change, trx) =>
+    recordAudit(trx, change.tenantId, {
+      actor: change.actor,
+      action: change.action,
+      object: { type: 'device', id: change.deviceId },
+      change: JSON.stringify(change.configuration),
+      meta: change.deploymentId ? { deployment_id: [change.deploymentId] } : undefined,
+    }),
+  );
   const deviceLinks = new DeviceLinks();
   // A deployed configuration reaches a device on device connect at once: it is told to check for updates now, as
   // Mender's deploy workflow does (a device whose socket another process holds checks at its next poll).
@@ -56,6 +68,7 @@ export function createServices(core: CoreDeps): Services {
     deployments,
     configuration,
     monitor: new MonitorService(core, inventory),
+    audit: new AuditService(core),
     connect: new ConnectService(core),
     deviceLinks,
     deviceRelay: core.store.dialect === 'postgres' ? new ClusterRelay(core.config.databaseUrl, deviceLinks) : undefined,

@@ -2,11 +2,13 @@
 // the single payload file of a module-image artifact (update module `type`, default `swupdate`) named by its
 // version, so releases, deployments and Mender devices see an artifact like any other, and DDI devices get
 // the original file name as their chunk artifact.
+
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { AuditActor } from '../audit/service.js';
 import { Invalid } from '../errors.js';
 import type { ArtifactService, ArtifactView } from './service.js';
 import { writeModuleArtifact } from './writer.js';
@@ -41,6 +43,7 @@ export async function uploadRawPayload(
   dataDir: string,
   input: RawPayload,
   body: Readable,
+  actor?: AuditActor,
 ): Promise<ArtifactView> {
   checkRawPayload(input);
   const work = await mkdtemp(join(dataDir, 'tmp-raw-'));
@@ -54,7 +57,7 @@ export async function uploadRawPayload(
       files: [{ name: input.fileName, path }],
       workDir: work,
     });
-    return await artifacts.upload(tenantId, stream, input.description ?? '');
+    return await artifacts.upload(tenantId, stream, input.description ?? '', undefined, actor);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

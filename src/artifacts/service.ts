@@ -1,10 +1,12 @@
 // Artifact and release rules: upload (stream to a temporary blob while parsing; visible only when complete and
 // valid), Mender's duplicate rule, the tenant's storage limit, edits, deletion, download links and releases.
+
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { type AuditActor, type AuditObject, recordAudit } from '../audit/service.js';
 import type { CoreDeps } from '../core.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import { isUniqueViolation } from '../store/constraints.js';
@@ -116,7 +118,13 @@ export class ArtifactService {
    * Streams `source` into a temporary blob while the parser reads the same bytes. The artifact becomes
    * visible only after both finished, the parser accepted it and the duplicate and storage rules passed.
    */
-  async upload(tenantId: string, source: Readable, description = '', id?: string): Promise<ArtifactView> {
+  async upload(
+    tenantId: string,
+    source: Readable,
+    description = '',
+    id?: string,
+    actor?: AuditActor,
+  ): Promise<ArtifactView> {
     const tenant = await this.deps.tenants.byId(tenantId);
     if (!tenant) throw new NotFound('tenant not found');
     const limit = tenant.storage_limit;
@@ -165,7 +173,7 @@ export class ArtifactService {
     }
     const parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
     try {
-      return await this.record(tenantId, parsed, size, description, pending, id);
+      return await this.record(tenantId, parsed, size, description, pending, id, actor);
     } catch (error) {
       await pending.abort();
       throw error;
@@ -179,6 +187,7 @@ export class ArtifactService {
     description: string,
     pending: { commit(key: string): Promise<void> },
     givenId?: string,
+    actor?: AuditActor,
   ): Promise<ArtifactView> {
     if (!parsed.name) throw new Invalid('artifact has no name');
     if (parsed.deviceTypes.length === 0) throw new Invalid('artifact has no compatible device types');
@@ -212,9 +221,14 @@ export class ArtifactService {
     };
     await pending.commit(blobKey);
     try {
-      await this.deps.store.transaction((trx) =>
-        new ArtifactStore(trx, tenantId).insert(row, parsed.deviceTypes, uniquenessKey(parsed.name, parsed.depends)),
-      );
+      await this.deps.store.transaction(async (trx) => {
+        await new ArtifactStore(trx, tenantId).insert(
+          row,
+          parsed.deviceTypes,
+          uniquenessKey(parsed.name, parsed.depends),
+        );
+        if (actor) await recordAudit(trx, tenantId, { actor, action: 'upload', object: artifactObject(row) });
+      });
     } catch (error) {
       await this.deps.blobs.delete(blobKey);
       // An upload of the same name and depends that passed the check above at the same time won the index.
@@ -253,6 +267,7 @@ export class ArtifactService {
       filePath: string;
       fileName: string;
     },
+    actor?: AuditActor,
   ): Promise<ArtifactView> {
     if (input.type !== 'single_file') throw new Invalid('type: must be single_file');
     if (!input.name) throw new Invalid('name: cannot be blank');
@@ -287,7 +302,7 @@ export class ArtifactService {
         ],
         workDir: work,
       });
-      return await this.upload(tenantId, stream, input.description);
+      return await this.upload(tenantId, stream, input.description, undefined, actor);
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -320,12 +335,15 @@ export class ArtifactService {
     await this.store(tenantId).updateDescription(id, description, now());
   }
 
-  async delete(tenantId: string, id: string): Promise<void> {
+  async delete(tenantId: string, id: string, actor?: AuditActor): Promise<void> {
     const row = await this.row(tenantId, id);
     if ((await this.usage.activeDeploymentsUsing(tenantId, [id])).length) {
       throw new Conflict('artifact used by active deployment');
     }
-    await this.deps.store.transaction((trx) => new ArtifactStore(trx, tenantId).delete(id, row.name));
+    await this.deps.store.transaction(async (trx) => {
+      await new ArtifactStore(trx, tenantId).delete(id, row.name);
+      if (actor) await recordAudit(trx, tenantId, { actor, action: 'delete', object: artifactObject(row) });
+    });
     await this.deps.blobs.delete(row.blob_key);
   }
 
@@ -376,13 +394,25 @@ export class ArtifactService {
     return this.releaseView(store, release);
   }
 
-  async updateReleaseNotes(tenantId: string, name: string, notes: string): Promise<void> {
+  async updateReleaseNotes(tenantId: string, name: string, notes: string, actor?: AuditActor): Promise<void> {
     if (notes.length > MAX_NOTES_LENGTH)
       throw new Invalid(`notes: the length must be no more than ${MAX_NOTES_LENGTH}.`);
-    if (!(await this.store(tenantId).updateRelease(name, { notes }, now()))) throw new NotFound('release not found');
+    await this.deps.store.transaction(async (trx) => {
+      if (!(await new ArtifactStore(trx, tenantId).updateRelease(name, { notes }, now()))) {
+        throw new NotFound('release not found');
+      }
+      if (actor) {
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'update',
+          object: { type: 'release', id: name },
+          change: JSON.stringify({ notes }),
+        });
+      }
+    });
   }
 
-  async setReleaseTags(tenantId: string, name: string, tags: string[]): Promise<void> {
+  async setReleaseTags(tenantId: string, name: string, tags: string[], actor?: AuditActor): Promise<void> {
     const unique = [...new Set(tags.map((t) => t.toLowerCase()))].sort();
     if (unique.length > MAX_RELEASE_TAGS) throw new Invalid(`the number of tags must be at most ${MAX_RELEASE_TAGS}`);
     for (const tag of unique) {
@@ -397,6 +427,14 @@ export class ArtifactService {
       for (const tag of unique) others.add(tag);
       if (others.size > MAX_UNIQUE_TAGS) throw new Conflict('the total number of unique tags has been exceeded');
       await store.updateRelease(name, { tags_json: JSON.stringify(unique) }, now());
+      if (actor) {
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'update',
+          object: { type: 'release', id: name },
+          change: JSON.stringify({ tags: unique }),
+        });
+      }
     });
   }
 
@@ -462,4 +500,9 @@ export class ArtifactService {
 /** The path Flotilla serves an artifact's bytes under (signed; no other credential). */
 export function downloadPath(tenantId: string, artifactId: string): string {
   return `/api/downloads/v1/${tenantId}/artifacts/${artifactId}`;
+}
+
+/** An artifact as an audit entry names it. */
+function artifactObject(row: { id: string; name: string }): AuditObject {
+  return { type: 'artifact', id: row.id, artifact: { name: row.name } };
 }

@@ -2,9 +2,11 @@
 // artifact's bytes to it (as a client would to an S3 presigned URL), then completes the upload; only then is the
 // artifact parsed, checked and made visible, under the upload's id. On the folder blob store Flotilla serves the
 // link itself, signed and expiring like its download links.
+
 import { randomUUID } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { AuditActor } from '../audit/service.js';
 import type { CoreDeps } from '../core.js';
 import { Forbidden, Invalid, NotFound } from '../errors.js';
 import type { ArtifactService, ArtifactView } from './service.js';
@@ -107,7 +109,7 @@ export class DirectUploads {
    * the upload afterwards and answers 202 at once; Flotilla answers 202 once the artifact exists, and a bad
    * artifact is a 400 with the reason instead of an artifact that never appears.
    */
-  async complete(tenantId: string, id: string): Promise<ArtifactView> {
+  async complete(tenantId: string, id: string, actor?: AuditActor): Promise<ArtifactView> {
     const row = await this.row(tenantId, id);
     if (row?.status !== 'uploaded' || !row.blob_key) throw new NotFound('not found');
     // Claim it: a second completion of the same upload finds nothing.
@@ -119,7 +121,7 @@ export class DirectUploads {
       .executeTakeFirst();
     if (Number(claimed.numDeletedRows) !== 1) throw new NotFound('not found');
     try {
-      return await this.artifacts.upload(tenantId, await this.deps.blobs.open(row.blob_key), '', id);
+      return await this.artifacts.upload(tenantId, await this.deps.blobs.open(row.blob_key), '', id, actor);
     } finally {
       await this.deps.blobs.delete(row.blob_key);
     }

@@ -1,11 +1,14 @@
 // Deployments: creating them (device list, all devices, group, saved filter), the device side (/next, status and
 // log reports, control map), the management side (lists, statistics, abort, pause/resume) and the artifacts'
 // usage questions. Rules come from ./rules; SQL from ./store.ts.
+
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { ArtifactService, ArtifactUsage, ArtifactView } from '../artifacts/service.js';
 import { ArtifactStore } from '../artifacts/store.js';
 import { writeModuleArtifact } from '../artifacts/writer.js';
+import { type AuditObject, recordAudit } from '../audit/service.js';
+import type { UserPrincipal } from '../auth/principal.js';
 import type { CoreDeps } from '../core.js';
 import { requireDevice } from '../devices/store.js';
 import { Conflict, Invalid, NotFound, Unprocessable } from '../errors.js';
@@ -68,7 +71,12 @@ export class DeploymentService implements ArtifactUsage {
    * Creates a software deployment for a device list / all devices (v1), a static group, or a saved filter (v2,
    * dynamic). Returns the new deployment's id.
    */
-  async create(tenantId: string, body: NewDeployment, target: DeploymentTargetInput): Promise<string> {
+  async create(
+    tenantId: string,
+    body: NewDeployment,
+    target: DeploymentTargetInput,
+    actor?: UserPrincipal,
+  ): Promise<string> {
     const name = requiredString(body.name, 'name');
     const artifactName = requiredString(body.artifact_name, 'artifact_name');
     const retries = optionalCount(body.retries, 'retries');
@@ -170,6 +178,13 @@ export class DeploymentService implements ArtifactUsage {
       const store = this.store(tenantId, trx);
       await store.insertDeployment(row);
       await this.attempts.open(tenantId, id, deviceIds, ts, trx);
+      if (actor) {
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'create',
+          object: { type: 'deployment', id, deployment: { name, artifact_name: artifactName } },
+        });
+      }
     });
     this.attempts.generationChanged(tenantId);
     return id;
@@ -389,7 +404,7 @@ export class DeploymentService implements ArtifactUsage {
   }
 
   /** Aborts a deployment: every device that has not finished becomes aborted; the deployment finishes. */
-  async abort(tenantId: string, id: string): Promise<void> {
+  async abort(tenantId: string, id: string, actor?: UserPrincipal): Promise<void> {
     await this.deps.store.transaction(async (trx) => {
       const store = this.store(tenantId, trx);
       const row = await store.deployment(id);
@@ -398,6 +413,7 @@ export class DeploymentService implements ArtifactUsage {
       const ts = now();
       await this.attempts.abortAll(tenantId, id, ts, trx);
       await store.updateDeployment(id, { status: 'finished', finished_ts: ts, aborted: 1, paused: 0 });
+      if (actor) await recordAudit(trx, tenantId, { actor, action: 'abort', object: deploymentObject(row) });
     });
   }
 
@@ -419,7 +435,7 @@ export class DeploymentService implements ArtifactUsage {
   }
 
   /** Sets a new control map on a deployment that has one (PATCH); 409 when it has none. */
-  async setControlMap(tenantId: string, id: string, body: unknown): Promise<void> {
+  async setControlMap(tenantId: string, id: string, body: unknown, actor?: UserPrincipal): Promise<void> {
     const input = (body as { update_control_map?: unknown } | null)?.update_control_map;
     if (input === undefined || input === null) throw new Invalid('update_control_map: cannot be blank.');
     const map = deploymentControlMap(input, id);
@@ -429,6 +445,14 @@ export class DeploymentService implements ArtifactUsage {
       if (!row) throw new NotFound('Deployment not found');
       if (!row.control_map_json) throw new Conflict('the deployment has no update control map');
       await store.updateDeployment(id, { control_map_json: JSON.stringify(map) });
+      if (actor) {
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'update',
+          object: deploymentObject(row),
+          change: JSON.stringify({ update_control_map: map }),
+        });
+      }
     });
   }
 
@@ -471,3 +495,8 @@ export class DeploymentService implements ArtifactUsage {
 }
 
 export type { DeploymentTargetInput, DeviceProvides, NewDeployment };
+
+/** A deployment as an audit entry names it. */
+function deploymentObject(row: DeploymentTable): AuditObject {
+  return { type: 'deployment', id: row.id, deployment: { name: row.name, artifact_name: row.artifact_name } };
+}

@@ -1,9 +1,12 @@
 // Device connect's rules: a device's connected/disconnected state (versioned, so that a stale disconnect never
 // marks a reconnected device offline), the per-tenant switches, and the record of terminal and file events.
+
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import { type AuditActor, recordAudit } from '../audit/service.js';
 import type { CoreDeps } from '../core.js';
 import { now } from '../store/db.js';
+import type { Tables } from '../store/schema.js';
 
 export type ConnectFeature = 'terminal' | 'file_transfer' | 'port_forward';
 export const FEATURES: ConnectFeature[] = ['terminal', 'file_transfer', 'port_forward'];
@@ -113,21 +116,48 @@ export class ConnectService {
     };
   }
 
-  async setSettings(tenantId: string, settings: ConnectSettings): Promise<void> {
+  async setSettings(tenantId: string, settings: ConnectSettings, actor?: AuditActor): Promise<void> {
     const values = {
       terminal: settings.terminal ? 1 : 0,
       file_transfer: settings.file_transfer ? 1 : 0,
       port_forward: settings.port_forward ? 1 : 0,
     };
-    await this.db
-      .insertInto('deviceconnect_settings')
-      .values({ tenant_id: tenantId, ...values })
-      .onConflict((oc) => oc.column('tenant_id').doUpdateSet(values))
-      .execute();
+    await this.deps.store.transaction(async (trx) => {
+      await trx
+        .insertInto('deviceconnect_settings')
+        .values({ tenant_id: tenantId, ...values })
+        .onConflict((oc) => oc.column('tenant_id').doUpdateSet(values))
+        .execute();
+      if (actor) {
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'update',
+          object: { type: 'tenant', id: tenantId },
+          change: JSON.stringify({ deviceconnect_settings: settings }),
+        });
+      }
+    });
   }
 
+  /**
+   * Records an operator's session event, and its audit entry (Mender's open_terminal, upload_file, ...; the
+   * session id in `meta`, as Mender's GUI reads it) in the same transaction.
+   */
   async record(event: ConnectEvent): Promise<void> {
-    await this.db
+    await this.deps.store.transaction(async (trx) => {
+      await this.insertEvent(trx, event);
+      await recordAudit(trx, event.tenantId, {
+        actor: { userId: event.actorId },
+        action: event.action === 'port_forward' ? 'open_portforward' : event.action,
+        object: { type: 'device', id: event.deviceId },
+        change: event.detail ? JSON.stringify(event.detail) : undefined,
+        meta: { session_id: [event.sessionId] },
+      });
+    });
+  }
+
+  private async insertEvent(trx: Transaction<Tables>, event: ConnectEvent): Promise<void> {
+    await trx
       .insertInto('deviceconnect_events')
       .values({
         id: randomUUID(),

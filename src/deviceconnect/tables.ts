@@ -1,5 +1,6 @@
 // Device connect's tables: each device's connection state (versioned), per-tenant switches and the record of who
-// opened which terminal or moved which file (kept here until the audit log lands).
+// opened which terminal or moved which file (each also written to the audit log, src/audit, in the same
+// transaction).
 import type { Generated } from 'kysely';
 
 export interface ConnectStateTable {

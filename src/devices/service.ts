@@ -4,8 +4,10 @@
 // this process at commit, on every other within the revocation feed's bound (src/auth/revocations.ts). The auth
 // guard's question "is this token alive?" is answered from memory in the steady state, and check-ins are written
 // behind (check-ins.ts), so a device's poll costs no SQL on their account.
+
 import { createHash, randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import { type AuditActor, type AuditObject, recordAudit } from '../audit/service.js';
 import { LivenessCache } from '../auth/liveness.js';
 import type { Revoke } from '../auth/revocations.js';
 import type { CoreDeps } from '../core.js';
@@ -406,7 +408,13 @@ export class DeviceService {
   }
 
   /** An operator's decision on an auth set, within Mender's allowed transitions; accepting counts against the limit. */
-  async setAuthSetStatus(tenantId: string, deviceId: string, authSetId: string, status: unknown): Promise<void> {
+  async setAuthSetStatus(
+    tenantId: string,
+    deviceId: string,
+    authSetId: string,
+    status: unknown,
+    actor?: AuditActor,
+  ): Promise<void> {
     if (!isOperatorStatus(status)) throw new Invalid('incorrect device status');
     const maxDevices = (await this.deps.tenants.byId(tenantId))?.max_devices ?? 0;
     const ts = now();
@@ -418,6 +426,15 @@ export class DeviceService {
       if (authSet.status === status) return;
       if (!canTransition(authSet.status, status)) {
         throw new Invalid(`dev auth: bad request: invalid status transition: ${authSet.status} -> ${status}`);
+      }
+      if (actor) {
+        // Mender's vocabulary has reject; Flotilla also audits accept and the other operator decisions.
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: status === 'rejected' ? 'reject' : status === 'accepted' ? 'accept' : 'update',
+          object: deviceObject(device),
+          change: `auth set ${authSetId}: ${authSet.status} -> ${status}`,
+        });
       }
       if (status === 'accepted') {
         if (await this.overLimit(store, maxDevices, device.status)) throw new Unprocessable(LIMIT_REACHED);
@@ -517,10 +534,12 @@ export class DeviceService {
   }
 
   /** Decommissions a device: it, its auth sets, tokens and inventory go; other domains' hooks run in the same transaction. */
-  async decommission(tenantId: string, deviceId: string): Promise<void> {
+  async decommission(tenantId: string, deviceId: string, actor?: AuditActor): Promise<void> {
     await this.transaction(async (trx, revoke) => {
       const store = this.store(tenantId, trx, revoke);
-      if (!(await store.byId(deviceId, true))) throw new NotFound('device not found');
+      const device = await store.byId(deviceId, true);
+      if (!device) throw new NotFound('device not found');
+      if (actor) await recordAudit(trx, tenantId, { actor, action: 'decommission', object: deviceObject(device) });
       for (const hook of this.decommissionHooks) await hook(tenantId, deviceId, trx);
       await store.deleteDevice(deviceId);
     });
@@ -567,4 +586,9 @@ export class PreauthConflict extends Conflict {
   constructor(readonly device: DeviceView) {
     super('device already exists');
   }
+}
+
+/** A device as an audit entry names it: id and identity data, as Mender's audit log shows devices. */
+function deviceObject(device: DeviceTable): AuditObject {
+  return { type: 'device', id: device.id, device: { id: device.id, identity_data: device.identity_json } };
 }

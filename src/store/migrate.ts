@@ -11,6 +11,7 @@ import {
   type TableMetadata,
 } from 'kysely';
 import { artifactMigrations } from '../artifacts/migrations.js';
+import { auditMigrations } from '../audit/migrations.js';
 import { configurationMigrations } from '../configuration/migrations.js';
 import { deploymentMigrations } from '../deployments/migrations.js';
 import { deviceconnectMigrations } from '../deviceconnect/migrations.js';
@@ -37,6 +38,7 @@ const all: Record<string, Migration> = {
   ...configurationMigrations,
   ...monitorMigrations,
   ...deviceconnectMigrations,
+  ...auditMigrations,
 };
 
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema

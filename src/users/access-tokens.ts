@@ -3,6 +3,7 @@
 // with a PAT (Mender's useradm allows it) is that PAT's child: it expires no later and is revoked with it, so a
 // leaked PAT cannot mint itself a successor that outlives its revocation.
 import { randomUUID } from 'node:crypto';
+import { recordAudit } from '../audit/service.js';
 import type { CoreDeps } from '../core.js';
 import { Conflict, Unauthorized, Unprocessable } from '../errors.js';
 import { now } from '../store/db.js';
@@ -61,6 +62,12 @@ export class AccessTokenService {
           last_used_ts: null,
           parent_id: parent?.id ?? null,
         });
+        await recordAudit(trx, owner.tenantId, {
+          actor: owner,
+          action: 'create',
+          object: { type: 'personal_access_token', id },
+          change: `personal access token "${request.name}" created`,
+        });
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new Conflict('Personal Access Token with a given name already exists');
@@ -84,8 +91,15 @@ export class AccessTokenService {
 
   /** Revokes one of the owner's tokens; an unknown id, or someone else's token, is silently left alone. */
   async revoke(owner: TokenOwner, id: string): Promise<void> {
-    await this.deps.tokens.revocations.transaction((trx, revoke) =>
-      new TokenStore(trx, owner.tenantId, revoke).remove(owner.userId, id),
-    );
+    await this.deps.tokens.revocations.transaction(async (trx, revoke) => {
+      const removed = await new TokenStore(trx, owner.tenantId, revoke).remove(owner.userId, id);
+      if (removed > 0) {
+        await recordAudit(trx, owner.tenantId, {
+          actor: owner,
+          action: 'revoke',
+          object: { type: 'personal_access_token', id },
+        });
+      }
+    });
   }
 }

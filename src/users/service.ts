@@ -2,7 +2,9 @@
 // settings.ts; both hang off UserService so that the wiring in src/services.ts stays one line. Token liveness is
 // answered from memory in the steady state; logout, password changes, user removal and PAT revocation reach every
 // process through the revocation feed (src/auth/revocations.ts).
+
 import { randomUUID } from 'node:crypto';
+import { type AuditActor, recordAudit } from '../audit/service.js';
 import { LivenessCache } from '../auth/liveness.js';
 import type { CoreDeps } from '../core.js';
 import { Conflict, NotFound, Unauthorized, Unprocessable } from '../errors.js';
@@ -88,7 +90,8 @@ export class UserService {
     return new UserStore(this.deps.store.db, tenantId);
   }
 
-  async create(tenantId: string, email: string, password: string): Promise<User> {
+  /** Creates a user; with an `actor`, the audit entry is written in the same transaction. */
+  async create(tenantId: string, email: string, password: string, actor?: AuditActor): Promise<User> {
     email = normalizeEmail(email);
     checkNewUser({ email, password });
     const db = this.deps.store.db;
@@ -102,7 +105,16 @@ export class UserService {
       updated_ts: ts,
     };
     try {
-      await this.users(tenantId).insert({ ...row, login_ts: null });
+      await this.deps.store.transaction(async (trx) => {
+        await new UserStore(trx, tenantId).insert({ ...row, login_ts: null });
+        if (actor) {
+          await recordAudit(trx, tenantId, {
+            actor,
+            action: 'create',
+            object: { type: 'user', id: row.id, user: { email } },
+          });
+        }
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw new DuplicateEmail();
       throw error;
@@ -193,6 +205,13 @@ export class UserService {
         });
         if (updated === 0) throw new NotFound('user not found');
         await new TokenStore(trx, caller.tenantId, revoke).removeAllOf(id, caller.tokenId);
+        const changed = [change.email && change.email !== user.email ? 'email' : '', change.password ? 'password' : ''];
+        await recordAudit(trx, caller.tenantId, {
+          actor: caller,
+          action: 'update',
+          object: { type: 'user', id, user: { email: change.email ?? user.email } },
+          change: `changed: ${changed.filter(Boolean).join(', ') || 'nothing'}`,
+        });
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new Unprocessable(new DuplicateEmail().message);
@@ -201,8 +220,17 @@ export class UserService {
   }
 
   /** Removes a user; their tokens and settings go with them (foreign keys cascade). Unknown ids are no error. */
-  async remove(tenantId: string, id: string): Promise<void> {
+  async remove(tenantId: string, id: string, actor?: AuditActor): Promise<void> {
     await this.deps.tokens.revocations.transaction(async (trx, revoke) => {
+      const removed = await new UserStore(trx, tenantId).byId(id);
+      if (removed && actor) {
+        // Before the delete: the actor may be removing themselves, and the entry names them by email.
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'delete',
+          object: { type: 'user', id, user: { email: removed.email } },
+        });
+      }
       await new TokenStore(trx, tenantId, revoke).removeAllOf(id);
       await new UserStore(trx, tenantId, revoke).remove(id);
     });

@@ -33,12 +33,23 @@ const deviceMonitorReason =
   'MonitorChecksConfigurationData: Alert[] / MonitorConfiguration[], paged with X-Total-Count and Link). ' +
   'Shapes Flotilla chose are written down in src/protocols/mender/devicemonitor.ts.';
 
+const auditLogsReason =
+  'Mender auditlogs is Enterprise-only and has no public server spec or code. Routes, query parameters and the ' +
+  'AuditLog shape follow seed 001 ("Audit Logs service") and @northern.tech/types: GET /logs answers AuditLog[] ' +
+  '({actor: {id, type, email?}, time, action, object: {id, type, user?, deployment?, artifact?, device?}, change?, ' +
+  'meta?}) paged with X-Total-Count and Link; created_before/created_after are inclusive Unix seconds. GET ' +
+  '/logs/export streams text/csv whose columns are the JSON paths of an entry (Mender does not publish its ' +
+  'columns), honouring limit, format_separator and ignore. Flotilla adds the actions accept and revoke and the ' +
+  'object type personal_access_token. All written down in src/protocols/mender/auditlogs.ts and src/audit/csv.ts.';
+
 const fleetMonitorReason =
   "Flotilla's own: the fleet's alerting devices, which Mender serves only on its internal API " +
   '(GET /api/internal/v1/devicemonitor/tenants/{tenant_id}/devices). Same answer shape (MonitorDevice[]: id, ' +
   'alerts_open_count, alerts_total_count, alerts), under the management prefix with a user token, paged.';
 
 export const undocumentedRoutes: Record<string, string> = {
+  'GET /api/management/v1/auditlogs/logs': auditLogsReason,
+  'GET /api/management/v1/auditlogs/logs/export': auditLogsReason,
   ...Object.fromEntries(
     ['GET /api/management/v1/deviceconnect/settings', 'PUT /api/management/v1/deviceconnect/settings'].map((route) => [
       route,

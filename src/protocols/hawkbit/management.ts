@@ -88,6 +88,7 @@ export async function ddiManagementRoutes(
           description: query.description,
         },
         request.body as Readable,
+        userOf(request),
       );
       return reply.code(201).send(artifact);
     });

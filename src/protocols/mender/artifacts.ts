@@ -179,7 +179,7 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
         part.file.resume();
         throw new Invalid(`unexpected file part ${JSON.stringify(part.fieldname)}; expected "artifact"`);
       }
-      created = await artifacts.upload(tenantId, part.file, description);
+      created = await artifacts.upload(tenantId, part.file, description, undefined, userOf(request));
       if (part.file.truncated) throw new Invalid('artifact too large');
     }
     if (!created) throw new Invalid('request has no artifact part');
@@ -198,7 +198,7 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
     async (request, reply) => {
       // The optional metadata body (file lists for a server that skips verification) is not needed: Flotilla
       // always reads the artifact itself.
-      await uploads.complete(userOf(request).tenantId, request.params.id);
+      await uploads.complete(userOf(request).tenantId, request.params.id, userOf(request));
       return reply.status(202).send();
     },
   );
@@ -226,15 +226,19 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
         const path = join(work, 'raw');
         await pipeline(part.file, createWriteStream(path));
         if (part.file.truncated) throw new Invalid('file too large');
-        created = await services.artifacts.generate(tenantId, {
-          name: fields.name ?? '',
-          description: fields.description ?? '',
-          deviceTypes,
-          type: fields.type ?? '',
-          args: fields.args ?? '',
-          filePath: path,
-          fileName: part.filename,
-        });
+        created = await services.artifacts.generate(
+          tenantId,
+          {
+            name: fields.name ?? '',
+            description: fields.description ?? '',
+            deviceTypes,
+            type: fields.type ?? '',
+            args: fields.args ?? '',
+            filePath: path,
+            fileName: part.filename,
+          },
+          userOf(request),
+        );
       }
     } finally {
       await rm(work, { recursive: true, force: true });
@@ -259,7 +263,7 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
   );
 
   app.delete(`${V1}/artifacts/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await artifacts.delete(userOf(request).tenantId, request.params.id);
+    await artifacts.delete(userOf(request).tenantId, request.params.id, userOf(request));
     return reply.status(204).send();
   });
 
@@ -373,7 +377,12 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
     { schema: { params: ReleaseName, body: Type.Object({ notes: Type.Optional(Type.String()) }) } },
     async (request, reply) => {
       const body = request.body ?? {};
-      await artifacts.updateReleaseNotes(userOf(request).tenantId, request.params.release_name, body.notes ?? '');
+      await artifacts.updateReleaseNotes(
+        userOf(request).tenantId,
+        request.params.release_name,
+        body.notes ?? '',
+        userOf(request),
+      );
       return reply.status(204).send();
     },
   );
@@ -382,7 +391,12 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
     `${V2}/deployments/releases/:release_name/tags`,
     { schema: { params: ReleaseName, body: Type.Array(Type.String()) } },
     async (request, reply) => {
-      await artifacts.setReleaseTags(userOf(request).tenantId, request.params.release_name, request.body ?? []);
+      await artifacts.setReleaseTags(
+        userOf(request).tenantId,
+        request.params.release_name,
+        request.body ?? [],
+        userOf(request),
+      );
       return reply.status(204).send();
     },
   );

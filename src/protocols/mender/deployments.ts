@@ -119,7 +119,12 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
   );
 
   app.post(V1, async (request, reply) => {
-    const id = await deployments.create(userOf(request).tenantId, bodyOf(request), { kind: 'devices' });
+    const id = await deployments.create(
+      userOf(request).tenantId,
+      bodyOf(request),
+      { kind: 'devices' },
+      userOf(request),
+    );
     return created(reply, id);
   });
 
@@ -129,14 +134,19 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
     async (request, reply) => {
       const body = bodyOf(request);
       const group = request.params.name;
-      const id = await deployments.create(userOf(request).tenantId, body, { kind: 'group', group });
+      const id = await deployments.create(userOf(request).tenantId, body, { kind: 'group', group }, userOf(request));
       return created(reply, id);
     },
   );
 
   app.post(V2, async (request, reply) => {
     const body = bodyOf(request) as NewDeployment & { filter_id?: unknown };
-    const id = await deployments.create(userOf(request).tenantId, body, { kind: 'filter', filterId: body.filter_id });
+    const id = await deployments.create(
+      userOf(request).tenantId,
+      body,
+      { kind: 'filter', filterId: body.filter_id },
+      userOf(request),
+    );
     return created(reply, id);
   });
 
@@ -150,7 +160,7 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
   );
 
   app.patch(`${V1}/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await deployments.setControlMap(userOf(request).tenantId, request.params.id, request.body);
+    await deployments.setControlMap(userOf(request).tenantId, request.params.id, request.body, userOf(request));
     return reply.status(204).send();
   });
 
@@ -167,7 +177,7 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
     async (request, reply) => {
       const { tenantId } = userOf(request);
       const id = request.params.id;
-      if (request.body.status === 'aborted') await deployments.abort(tenantId, id);
+      if (request.body.status === 'aborted') await deployments.abort(tenantId, id, userOf(request));
       else await deployments.resume(tenantId, id);
       return reply.status(204).send();
     },

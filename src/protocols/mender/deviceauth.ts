@@ -120,7 +120,7 @@ export async function deviceauthRoutes(fastify: FastifyInstance, { services }: {
   });
 
   app.delete(`${M}/devices/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await devices.decommission(userOf(request).tenantId, request.params.id);
+    await devices.decommission(userOf(request).tenantId, request.params.id, userOf(request));
     return reply.status(204).send();
   });
 
@@ -140,7 +140,7 @@ export async function deviceauthRoutes(fastify: FastifyInstance, { services }: {
     { schema: { params: AuthSetParams, body: Type.Object({ status: Type.String() }) } },
     async (request, reply) => {
       const p = request.params;
-      await devices.setAuthSetStatus(userOf(request).tenantId, p.id, p.aid, request.body.status);
+      await devices.setAuthSetStatus(userOf(request).tenantId, p.id, p.aid, request.body.status, userOf(request));
       return reply.status(204).send();
     },
   );

@@ -276,7 +276,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
     `${M}/settings`,
     { schema: { body: Settings } },
     async (request, reply) => {
-      await connect.setSettings(userOf(request).tenantId, request.body);
+      await connect.setSettings(userOf(request).tenantId, request.body, userOf(request));
       return reply.code(204).send();
     },
   );

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { artifactRoutes } from './artifacts.js';
+import { auditlogRoutes } from './auditlogs.js';
 import { deploymentRoutes } from './deployments.js';
 import { deviceDeploymentRoutes } from './device-deployments.js';
 import { deviceauthRoutes } from './deviceauth.js';
@@ -27,4 +28,5 @@ export async function menderProtocol(app: FastifyInstance, services: Services): 
   await app.register(deviceconfigRoutes, { services });
   await app.register(devicemonitorRoutes, { services });
   await app.register(deviceconnectRoutes, { services });
+  await app.register(auditlogRoutes, { services });
 }

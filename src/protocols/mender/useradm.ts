@@ -149,7 +149,7 @@ export async function useradmRoutes(app: FastifyInstance, { services }: { servic
     async (request, reply) => {
       const { tenantId } = userOf(request);
       try {
-        const user = await users.create(tenantId, request.body.email, request.body.password);
+        const user = await users.create(tenantId, request.body.email, request.body.password, userOf(request));
         return reply.status(201).header('Location', `${V1}/users/${user.id}`).send();
       } catch (error) {
         // The domain calls a taken email a conflict; Mender's API answers 422 for it.
@@ -187,7 +187,7 @@ export async function useradmRoutes(app: FastifyInstance, { services }: { servic
     `${V1}/users/:id`,
     { schema: { tags: TAGS, summary: 'Remove a user', params: IdParams } },
     async (request, reply) => {
-      await users.remove(userOf(request).tenantId, request.params.id);
+      await users.remove(userOf(request).tenantId, request.params.id, userOf(request));
       return reply.status(204).send();
     },
   );

@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CoreDeps } from '../core.js';
 import { requireDevice } from '../devices/store.js';
-import { NotFound } from '../errors.js';
 import type { InventoryService } from '../inventory/service.js';
 import { now } from '../store/db.js';
 import { type Alert, alertsOf, checksOf, type TimeRange } from './rules.js';

@@ -2,6 +2,7 @@
 // actor and object in its own transaction (a refused change writes none); the list's filters, sort and paging;
 // the CSV export's columns, separator and ignore; another tenant's entries are never visible; the retention prune.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -125,6 +126,44 @@ for (const dialect of dialects) {
       // Decommissioning a device that is gone is a 404 and writes nothing.
       assert.equal((await mgmt('DELETE', `/api/management/v2/devauth/devices/${device.id}`)).statusCode, 404);
       assert.equal((await entriesOf(device.id)).length, 3);
+    });
+
+    test('device preauthorized, an auth set deleted; a deployment resumed', async () => {
+      const pubkey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' });
+      const created = await mgmt('POST', '/api/management/v2/devauth/devices', {
+        identity_data: { mac: 'aa:bb:cc:00:00:09' },
+        pubkey,
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const deviceId = String(created.headers.location).split('/').pop() as string;
+      const view = (await mgmt('GET', `/api/management/v2/devauth/devices/${deviceId}`)).json() as {
+        auth_sets: { id: string }[];
+      };
+      const authSet = view.auth_sets[0].id;
+      const removed = await mgmt('DELETE', `/api/management/v2/devauth/devices/${deviceId}/auth/${authSet}`);
+      assert.equal(removed.statusCode, 204, removed.body);
+      const [deleted, preauthorized] = await entriesOf(deviceId);
+      assertByAdmin(preauthorized);
+      assert.equal(preauthorized.action, 'create');
+      assert.equal(preauthorized.change, 'preauthorized');
+      assertByAdmin(deleted);
+      assert.equal(deleted.action, 'delete');
+      assert.match(deleted.change ?? '', new RegExp(`auth set ${authSet} \\(preauthorized\\) deleted`));
+
+      await addArtifact(t, { name: 'audit-resume' });
+      const device = await addDevice(t);
+      const id = await createDeployment(t, token, {
+        name: 'resumed',
+        artifact_name: 'audit-resume',
+        devices: [device.id],
+      });
+      // Paused as a failure threshold pauses it (src/deployments/settle.ts), then resumed by the operator.
+      await t.services.store.db.updateTable('deployments').set({ paused: 1 }).where('id', '=', id).execute();
+      const status = `/api/management/v1/deployments/deployments/${id}/status`;
+      assert.equal((await mgmt('PUT', status, { status: 'inprogress' })).statusCode, 204);
+      const [resumed] = await entriesOf(id);
+      assertByAdmin(resumed);
+      assert.deepEqual([resumed.action, resumed.change], ['update', 'resumed']);
     });
 
     test('artifact uploaded and deleted', async () => {
@@ -289,7 +328,7 @@ for (const dialect of dialects) {
     test('export: CSV with the chosen columns, separator and ignore', async () => {
       const res = await mgmt(
         'GET',
-        `${LOGS}/export?object_type=deployment&sort=asc&format_separator=_&ignore=actor.id,meta`,
+        `${LOGS}/export?object_type=deployment&object_deployment_name=audited%20rollout&sort=asc&format_separator=_&ignore=actor.id,meta`,
       );
       assert.equal(res.statusCode, 200, res.body);
       assert.match(String(res.headers['content-type']), /^text\/csv/);

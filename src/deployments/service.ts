@@ -421,7 +421,7 @@ export class DeploymentService implements ArtifactUsage {
    * Resumes a deployment paused by a failure threshold (`PUT .../status {"status":"inprogress"}`): the phases that
    * crossed their thresholds so far no longer pause it; a later phase still can.
    */
-  async resume(tenantId: string, id: string): Promise<void> {
+  async resume(tenantId: string, id: string, actor?: UserPrincipal): Promise<void> {
     await this.deps.store.transaction(async (trx) => {
       const store = this.store(tenantId, trx);
       const row = await store.deployment(id);
@@ -431,6 +431,9 @@ export class DeploymentService implements ArtifactUsage {
       const plan = planOf(row);
       const last = phaseOfPosition(plan, Math.max(row.admitted - 1, 0));
       await store.updateDeployment(id, { paused: 0, resumed_through: Math.max(last, row.resumed_through) });
+      if (actor) {
+        await recordAudit(trx, tenantId, { actor, action: 'update', object: deploymentObject(row), change: 'resumed' });
+      }
     });
   }
 

@@ -356,13 +356,26 @@ export class DeviceService {
   async preauthorize(
     tenantId: string,
     input: { identity_data: unknown; pubkey: unknown; force?: boolean },
+    actor?: AuditActor,
   ): Promise<string> {
     const { identity, canonical } = parseIdentity(input.identity_data, PREAUTH_REQUEST);
     const key = parsePublicKey(input.pubkey, PREAUTH_REQUEST);
     try {
-      return await this.transaction((trx, revoke) =>
-        this.preauthorizeIn(this.store(tenantId, trx, revoke), identity, canonical, key, input.force === true, trx),
-      );
+      return await this.transaction(async (trx, revoke) => {
+        const store = this.store(tenantId, trx, revoke);
+        const id = await this.preauthorizeIn(store, identity, canonical, key, input.force === true, trx);
+        if (actor) {
+          const device = await store.byId(id);
+          if (device)
+            await recordAudit(trx, tenantId, {
+              actor,
+              action: 'create',
+              object: deviceObject(device),
+              change: 'preauthorized',
+            });
+        }
+        return id;
+      });
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       // Someone created the device between our look-up and insert: the same conflict, seen late.
@@ -457,13 +470,21 @@ export class DeviceService {
    * Deletes an auth set and its tokens. A device whose last auth set was a preauthorized one is removed
    * altogether, as Mender does; any other device is left with the status its remaining auth sets give it.
    */
-  async deleteAuthSet(tenantId: string, deviceId: string, authSetId: string): Promise<void> {
+  async deleteAuthSet(tenantId: string, deviceId: string, authSetId: string, actor?: AuditActor): Promise<void> {
     const ts = now();
     await this.transaction(async (trx, revoke) => {
       const store = this.store(tenantId, trx, revoke);
       const device = await store.byId(deviceId, true);
       const authSet = device ? await store.authSet(deviceId, authSetId) : undefined;
       if (!device || !authSet) throw new NotFound('authentication set not found');
+      if (actor) {
+        await recordAudit(trx, tenantId, {
+          actor,
+          action: 'delete',
+          object: deviceObject(device),
+          change: `auth set ${authSetId} (${authSet.status}) deleted`,
+        });
+      }
       await store.deleteAuthSet(authSetId);
       const remaining = deviceStatusOf((await store.authSetsOf([deviceId])).map((s) => s.status));
       if (authSet.status === 'preauthorized' && remaining === 'noauth') await store.deleteDevice(deviceId);

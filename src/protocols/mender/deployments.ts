@@ -178,7 +178,7 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
       const { tenantId } = userOf(request);
       const id = request.params.id;
       if (request.body.status === 'aborted') await deployments.abort(tenantId, id, userOf(request));
-      else await deployments.resume(tenantId, id);
+      else await deployments.resume(tenantId, id, userOf(request));
       return reply.status(204).send();
     },
   );

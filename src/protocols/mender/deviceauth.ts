@@ -73,7 +73,7 @@ export async function deviceauthRoutes(fastify: FastifyInstance, { services }: {
     },
     async (request, reply) => {
       try {
-        const id = await devices.preauthorize(userOf(request).tenantId, request.body);
+        const id = await devices.preauthorize(userOf(request).tenantId, request.body, userOf(request));
         return reply.status(201).header('Location', `${M}/devices/${id}`).send();
       } catch (error) {
         if (error instanceof PreauthConflict) return reply.status(409).send(error.device);
@@ -126,7 +126,7 @@ export async function deviceauthRoutes(fastify: FastifyInstance, { services }: {
 
   app.delete(`${M}/devices/:id/auth/:aid`, { schema: { params: AuthSetParams } }, async (request, reply) => {
     const p = request.params;
-    await devices.deleteAuthSet(userOf(request).tenantId, p.id, p.aid);
+    await devices.deleteAuthSet(userOf(request).tenantId, p.id, p.aid, userOf(request));
     return reply.status(204).send();
   });
 

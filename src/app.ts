@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
+import { drainUnreadBody } from './api/unread-body.js';
 import { uploadRoutes } from './api/uploads.js';
 import { installAuthGuard } from './auth/guard.js';
 import { RevocationFeed } from './auth/revocations.js';
@@ -114,6 +115,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-MEN-RequestID', request.id);
   });
+  drainUnreadBody(app);
 
   // JSON bodies keep their exact bytes: device auth requests are signed over them.
   const parseJson = app.getDefaultJsonParser('error', 'error');

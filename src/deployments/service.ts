@@ -68,7 +68,13 @@ export class DeploymentService implements ArtifactUsage {
    * Creates a software deployment for a device list / all devices (v1), a static group, or a saved filter (v2,
    * dynamic). Returns the new deployment's id.
    */
-  async create(tenantId: string, body: NewDeployment, target: DeploymentTargetInput): Promise<string> {
+  async create(
+    tenantId: string,
+    body: NewDeployment,
+    target: DeploymentTargetInput,
+    // Writes that commit with the deployment (an idempotency key: idempotency.ts).
+    alongside?: (trx: Transaction<Tables>, id: string) => Promise<void>,
+  ): Promise<string> {
     const name = requiredString(body.name, 'name');
     const artifactName = requiredString(body.artifact_name, 'artifact_name');
     const retries = optionalCount(body.retries, 'retries');
@@ -170,6 +176,7 @@ export class DeploymentService implements ArtifactUsage {
       const store = this.store(tenantId, trx);
       await store.insertDeployment(row);
       await this.attempts.open(tenantId, id, deviceIds, ts, trx);
+      await alongside?.(trx, id);
     });
     this.attempts.generationChanged(tenantId);
     return id;

@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
+import { checkJsonDepth } from './api/json-depth.js';
 import { drainUnreadBody } from './api/unread-body.js';
 import { uploadRoutes } from './api/uploads.js';
 import { installAuthGuard } from './auth/guard.js';
@@ -121,6 +122,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     request.rawBody = body as Buffer;
+    try {
+      checkJsonDepth(body as Buffer);
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
     parseJson(request, body as unknown as string, done);
   });
 

@@ -1,5 +1,5 @@
 // Issue 18, point 8: inputs that answered 500 where a 4xx or success was due — malformed multipart bodies, id lists
-// past the databases' bind-parameter limits, artifact names outside Latin-1 in a download header, lone surrogates —
+// past the databases' bind-parameter limits, deeply nested JSON, artifact names outside Latin-1 in a download header, lone surrogates —
 // and point 6: a device's log in a deployment is bounded whatever protocol appends to it. Both dialects.
 import assert from 'node:assert/strict';
 import { finished } from 'node:stream/promises';
@@ -88,6 +88,34 @@ for (const dialect of dialects) {
       assert.match(header, /^attachment; filename="[\x20-\x7e]+"; filename\*=UTF-8''/);
       const encoded = /filename\*=UTF-8''(.+)$/.exec(header)?.[1] ?? '';
       assert.equal(decodeURIComponent(encoded), `${name}.mender`);
+    });
+
+    test('JSON nested past the depth limit is a 400 (it overflowed the stack where a body is stored whole)', async () => {
+      const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      for (const url of ['/api/management/v1/useradm/settings', '/api/management/v1/useradm/settings/me']) {
+        const res = await t.app.inject({
+          method: 'POST',
+          url,
+          headers: { ...auth(), 'content-type': 'application/json' },
+          payload: `{"a":${deep(150_000)}}`,
+        });
+        assert.equal(res.statusCode, 400, `${url}: ${res.body}`);
+        assert.match(res.json().error, /deeper than 64/);
+        const shallow = await t.app.inject({
+          method: 'POST',
+          url,
+          headers: { ...auth(), 'content-type': 'application/json' },
+          payload: `{"a":${deep(10)}}`,
+        });
+        assert.ok(shallow.statusCode < 300, `${url}: ${shallow.statusCode} ${shallow.body}`);
+      }
+      const phases = await t.app.inject({
+        method: 'POST',
+        url: '/api/management/v1/deployments/deployments',
+        headers: { ...auth(), 'content-type': 'application/json' },
+        payload: `{"name":"x","artifact_name":"x","devices":["x"],"phases":[${deep(150_000)}]}`,
+      });
+      assert.equal(phases.statusCode, 400, phases.body);
     });
 
     test('lone surrogates are refused before SQLite can store them as invalid UTF-8', async () => {

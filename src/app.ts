@@ -8,6 +8,7 @@ import { downloadRoutes } from './api/downloads.js';
 import { checkJsonDepth } from './api/json-depth.js';
 import { drainUnreadBody } from './api/unread-body.js';
 import { uploadRoutes } from './api/uploads.js';
+import { removeStaleWorkFolders } from './artifacts/work-folders.js';
 import { installAuthGuard } from './auth/guard.js';
 import { RevocationFeed } from './auth/revocations.js';
 import { TokenIssuer } from './auth/tokens.js';
@@ -59,6 +60,7 @@ export async function prepareStore(
     const tokens = await TokenIssuer.load(store, revocations);
     const blobs = new FsBlobStore(join(config.dataDir, 'blobs'));
     await blobs.cleanup();
+    await removeStaleWorkFolders(config.dataDir);
     const links = new LinkSigner(tokens.deriveSecret('download-links'));
     const services = createServices({ config, store, tenants, tokens, blobs, links });
     if (config.adminEmail && config.adminPassword) {

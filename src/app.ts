@@ -5,7 +5,10 @@ import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { downloadRoutes } from './api/downloads.js';
+import { checkJsonDepth } from './api/json-depth.js';
+import { drainUnreadBody } from './api/unread-body.js';
 import { uploadRoutes } from './api/uploads.js';
+import { removeStaleWorkFolders } from './artifacts/work-folders.js';
 import { AuditPruner } from './audit/pruner.js';
 import { installAuthGuard } from './auth/guard.js';
 import { RevocationFeed } from './auth/revocations.js';
@@ -58,6 +61,7 @@ export async function prepareStore(
     const tokens = await TokenIssuer.load(store, revocations);
     const blobs = new FsBlobStore(join(config.dataDir, 'blobs'));
     await blobs.cleanup();
+    await removeStaleWorkFolders(config.dataDir);
     const links = new LinkSigner(tokens.deriveSecret('download-links'));
     const services = createServices({ config, store, tenants, tokens, blobs, links });
     if (config.adminEmail && config.adminPassword) {
@@ -118,11 +122,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-MEN-RequestID', request.id);
   });
+  drainUnreadBody(app);
 
   // JSON bodies keep their exact bytes: device auth requests are signed over them.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     request.rawBody = body as Buffer;
+    try {
+      checkJsonDepth(body as Buffer);
+    } catch (error) {
+      return done(error as Error, undefined);
+    }
     parseJson(request, body as unknown as string, done);
   });
 

@@ -7,6 +7,7 @@ import { downloadPath } from '../artifacts/service.js';
 import type { ByteRange } from '../blobs/store.js';
 import { Forbidden, NotFound } from '../errors.js';
 import type { Services } from '../services.js';
+import { attachment } from './content-disposition.js';
 
 /** Parses a single-range `Range` header against a blob of `size` bytes; `undefined` means the whole blob. */
 export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
@@ -33,7 +34,7 @@ function prepareDownload(
   contentType: string,
 ): ByteRange | undefined | 'done' {
   reply.header('Accept-Ranges', 'bytes');
-  reply.header('Content-Disposition', `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`);
+  reply.header('Content-Disposition', attachment(filename));
   reply.type(contentType);
   const range = parseRange(request.headers.range, size);
   if (range === 'unsatisfiable') {

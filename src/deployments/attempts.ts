@@ -20,6 +20,7 @@ import {
 import { newDeviceDeployment } from './creation.js';
 import type { ControlMapWire } from './rules/controlmap.js';
 import { type HandlingNow, handlingAt, storedHandling } from './rules/handling.js';
+import { linesToKeep } from './rules/log-size.js';
 import {
   applyStatusReport,
   type DeviceDeploymentStatus,
@@ -316,11 +317,11 @@ export class DeviceAttempts {
   ): Promise<'ok' | 'gone'> {
     return this.store.transaction(async (trx) => {
       const store = this.sql(ref.tenantId, trx);
-      const dd = await store.deviceDeployment(ref.deploymentId, ref.deviceId);
+      const dd = await store.deviceDeploymentAndLogSize(ref.deploymentId, ref.deviceId);
       if (!dd || (ref.attempt !== undefined && dd.attempts !== ref.attempt)) return 'gone';
       if (live && stateOf(dd, ref.attempt).kind !== 'live') return 'gone';
       if (replace) await store.clearLog(ref.deploymentId, ref.deviceId);
-      await store.appendLog(ref.deploymentId, ref.deviceId, lines);
+      await store.appendLog(ref.deploymentId, ref.deviceId, linesToKeep(replace ? 0 : dd.log_lines, lines));
       if (!dd.has_log && lines.length) await store.updateDeviceDeployment(dd.id, dd.status, { has_log: 1 });
       await alongside?.(trx);
       return 'ok';

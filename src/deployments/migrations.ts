@@ -165,4 +165,18 @@ export const deploymentMigrations: Record<string, Migration> = {
       await db.schema.alterTable('deployments').addColumn('handling_json', 'text').execute();
     },
   },
+  '0115_deployment_requests': {
+    // Idempotency keys of deployment creations (idempotency.ts): the key is committed with the deployment it made.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('deployment_requests')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('idempotency_key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('deployment_id', 'text', (c) => c.notNull().references('deployments.id').onDelete('cascade'))
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('deployment_requests_pk', ['tenant_id', 'idempotency_key'])
+        .execute();
+    },
+  },
 };

@@ -76,6 +76,8 @@ export class DeploymentService implements ArtifactUsage {
     body: NewDeployment,
     target: DeploymentTargetInput,
     actor?: UserPrincipal,
+    // Writes that commit with the deployment (an idempotency key: idempotency.ts).
+    alongside?: (trx: Transaction<Tables>, id: string) => Promise<void>,
   ): Promise<string> {
     const name = requiredString(body.name, 'name');
     const artifactName = requiredString(body.artifact_name, 'artifact_name');
@@ -185,6 +187,7 @@ export class DeploymentService implements ArtifactUsage {
           object: { type: 'deployment', id, deployment: { name, artifact_name: artifactName } },
         });
       }
+      await alongside?.(trx, id);
     });
     this.attempts.generationChanged(tenantId);
     return id;

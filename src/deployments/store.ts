@@ -2,6 +2,7 @@
 // filters on the tenant; the device poll uses the (tenant, device, active) index, statistics (tenant, deployment,
 // status).
 import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
+import { inBatches } from '../store/batches.js';
 import { now } from '../store/db.js';
 import { dialectOf } from '../store/migration.js';
 import type { Tables } from '../store/schema.js';
@@ -132,13 +133,14 @@ export class DeploymentStore {
   }
 
   async deploymentsByIds(ids: string[]): Promise<DeploymentTable[]> {
-    if (ids.length === 0) return [];
-    return this.db
-      .selectFrom('deployments')
-      .selectAll()
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', 'in', ids)
-      .execute();
+    return inBatches([...new Set(ids)], (batch) =>
+      this.db
+        .selectFrom('deployments')
+        .selectAll()
+        .where('tenant_id', '=', this.tenantId)
+        .where('id', 'in', batch)
+        .execute(),
+    );
   }
 
   async updateDeployment(id: string, changes: Partial<Omit<DeploymentTable, 'tenant_id' | 'id'>>): Promise<void> {
@@ -204,13 +206,15 @@ export class DeploymentStore {
   async statusCounts(deploymentIds: string[]): Promise<Map<string, { status: string; count: number }[]>> {
     const out = new Map<string, { status: string; count: number }[]>(deploymentIds.map((id) => [id, []]));
     if (deploymentIds.length === 0) return out;
-    const rows = await this.db
-      .selectFrom('device_deployments')
-      .select(['deployment_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('tenant_id', '=', this.tenantId)
-      .where('deployment_id', 'in', deploymentIds)
-      .groupBy(['deployment_id', 'status'])
-      .execute();
+    const rows = await inBatches([...out.keys()], (batch) =>
+      this.db
+        .selectFrom('device_deployments')
+        .select(['deployment_id', 'status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('tenant_id', '=', this.tenantId)
+        .where('deployment_id', 'in', batch)
+        .groupBy(['deployment_id', 'status'])
+        .execute(),
+    );
     for (const row of rows) out.get(row.deployment_id)?.push({ status: row.status, count: Number(row.n) });
     return out;
   }
@@ -275,6 +279,30 @@ export class DeploymentStore {
       .where('deployment_id', '=', deploymentId)
       .where('device_id', '=', deviceId)
       .executeTakeFirst();
+  }
+
+  /** The device deployment with the number of lines in its log, in one statement (before a log is written). */
+  async deviceDeploymentAndLogSize(
+    deploymentId: string,
+    deviceId: string,
+  ): Promise<(DeviceDeploymentTable & { log_lines: number }) | undefined> {
+    const row = await this.db
+      .selectFrom('device_deployments as dd')
+      .selectAll('dd')
+      .select((eb) =>
+        eb
+          .selectFrom('deployment_log_lines as l')
+          .select(eb.fn.countAll<number>().as('n'))
+          .where('l.tenant_id', '=', this.tenantId)
+          .where('l.deployment_id', '=', deploymentId)
+          .where('l.device_id', '=', deviceId)
+          .as('log_lines'),
+      )
+      .where('dd.tenant_id', '=', this.tenantId)
+      .where('dd.deployment_id', '=', deploymentId)
+      .where('dd.device_id', '=', deviceId)
+      .executeTakeFirst();
+    return row && { ...row, log_lines: Number(row.log_lines ?? 0) };
   }
 
   /** Changes a device deployment if its status is still `fromStatus`; false when someone changed it first. */

@@ -97,8 +97,19 @@ export interface DeploymentGenerationTable {
   generation: number;
 }
 
+/** A deployment creation's idempotency key and what it made (idempotency.ts). */
+export interface DeploymentRequestTable {
+  tenant_id: string;
+  idempotency_key: string;
+  /** SHA-256 of the request (target and body): a key sent again with another request is refused. */
+  request_hash: string;
+  deployment_id: string;
+  created_ts: string;
+}
+
 declare module '../store/schema.js' {
   interface Tables {
+    deployment_requests: DeploymentRequestTable;
     deployments: DeploymentTable;
     device_deployments: DeviceDeploymentTable;
     deployment_log_lines: DeploymentLogLineTable;

@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { attachment } from '../../api/content-disposition.js';
 import { publicBaseOf } from '../../api/public-url.js';
 import { isJsonObject } from '../../api/schemas.js';
 import { Invalid } from '../../errors.js';
@@ -327,7 +328,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
       const file = module.files.find((f) => f.file_name === name);
       if (!file) return ddiError(reply, 404, 'artifact not found');
       if (md5sum) {
-        reply.header('content-disposition', `attachment;filename=${name}.MD5SUM`);
+        reply.header('content-disposition', attachment(`${name}.MD5SUM`));
         return reply.type('text/plain').send(`${file.md5}  ${name}\n`);
       }
       return sendFile(request, reply, file, (start, end) =>
@@ -347,7 +348,7 @@ async function sendFile(
   const size = Number(file.size);
   reply.header('accept-ranges', 'bytes');
   reply.header('etag', `"${file.sha1}"`);
-  reply.header('content-disposition', `attachment;filename=${file.file_name}`);
+  reply.header('content-disposition', attachment(file.file_name));
   reply.type('application/octet-stream');
   const range = request.headers.range;
   if (range) {

@@ -8,6 +8,7 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { formParts } from '../../api/multipart.js';
 import { pageOf, pagingQuery, setPageHeaders } from '../../api/paging.js';
 import { publicBaseOf } from '../../api/public-url.js';
 import { literals } from '../../api/schemas.js';
@@ -166,7 +167,7 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
       throw new Invalid('request must be multipart/form-data with the artifact as its last part');
     let description = '';
     let created: ArtifactView | undefined;
-    for await (const part of request.parts()) {
+    for await (const part of formParts(request)) {
       if (created) throw new Invalid('the artifact must be the last part of the request');
       if (part.type === 'field') {
         if (part.fieldname === 'description') description = String(part.value);
@@ -211,7 +212,7 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
     let created: ArtifactView | undefined;
     const work = await mkdtemp(join(services.config.dataDir, 'tmp-upload-'));
     try {
-      for await (const part of request.parts()) {
+      for await (const part of formParts(request)) {
         if (created) throw new Invalid('the file must be the last part of the request');
         if (part.type === 'field') {
           const value = String(part.value);

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { pageOf, pagingQuery, setPageHeaders } from '../../api/paging.js';
 import { isJsonObject, literals } from '../../api/schemas.js';
 import { userOf } from '../../auth/guard.js';
+import { IdempotentCreation } from '../../deployments/idempotency.js';
 import { deviceDeploymentStatuses } from '../../deployments/rules/status.js';
 import type { NewDeployment } from '../../deployments/service.js';
 import type { DeploymentFilter } from '../../deployments/store.js';
@@ -70,6 +71,8 @@ function created(reply: FastifyReply, id: string) {
 export async function deploymentRoutes(fastify: FastifyInstance, { services }: { services: Services }): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const deployments = services.deployments;
+  const creation = new IdempotentCreation(services.store, deployments);
+  const keyOf = (request: FastifyRequest) => request.headers['idempotency-key'] as string | undefined;
 
   const list = async (request: FastifyRequest, reply: FastifyReply, q: ListQuery) => {
     const page = pageOf(q);
@@ -119,8 +122,9 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
   );
 
   app.post(V1, async (request, reply) => {
-    const id = await deployments.create(
+    const id = await creation.create(
       userOf(request).tenantId,
+      keyOf(request),
       bodyOf(request),
       { kind: 'devices' },
       userOf(request),
@@ -134,17 +138,27 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
     async (request, reply) => {
       const body = bodyOf(request);
       const group = request.params.name;
-      const id = await deployments.create(userOf(request).tenantId, body, { kind: 'group', group }, userOf(request));
+      const id = await creation.create(
+        userOf(request).tenantId,
+        keyOf(request),
+        body,
+        { kind: 'group', group },
+        userOf(request),
+      );
       return created(reply, id);
     },
   );
 
   app.post(V2, async (request, reply) => {
     const body = bodyOf(request) as NewDeployment & { filter_id?: unknown };
-    const id = await deployments.create(
+    const id = await creation.create(
       userOf(request).tenantId,
+      keyOf(request),
       body,
-      { kind: 'filter', filterId: body.filter_id },
+      {
+        kind: 'filter',
+        filterId: body.filter_id,
+      },
       userOf(request),
     );
     return created(reply, id);

@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import multipart from '@fastify/multipart';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { formParts } from '../../api/multipart.js';
 import { deviceOf, userOf } from '../../auth/guard.js';
 import { octalMode, openDownload, upload } from '../../deviceconnect/file-transfer.js';
 import { type DeviceChannel, DeviceLink } from '../../deviceconnect/links.js';
@@ -214,7 +215,7 @@ export async function deviceconnectRoutes(app: FastifyInstance, opts: { services
         await fileTransferAllowed(user.tenantId);
         const fields: Record<string, string> = {};
         // As Mender: the fields before `file` count, parsing stops at `file` (mender-cli sends `mode` after it).
-        for await (const part of request.parts()) {
+        for await (const part of formParts(request)) {
           if (part.type === 'field') {
             fields[part.fieldname] = String(part.value);
             continue;

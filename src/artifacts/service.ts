@@ -125,7 +125,8 @@ export class ArtifactService {
     const maxSize = byLimit ? limit - used : this.deps.config.maxArtifactSize;
     const tooLarge = byLimit ? 'artifact storage limit exceeded' : 'artifact too large';
 
-    const pending = await this.deps.blobs.begin();
+    const artifactId = id ?? randomUUID();
+    const pending = await this.deps.blobs.begin(`${tenantId}/artifacts/${artifactId}`);
     let size = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -165,7 +166,7 @@ export class ArtifactService {
     }
     const parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
     try {
-      return await this.record(tenantId, parsed, size, description, pending, id);
+      return await this.record(tenantId, parsed, size, description, pending, artifactId);
     } catch (error) {
       await pending.abort();
       throw error;
@@ -177,8 +178,8 @@ export class ArtifactService {
     parsed: ParsedArtifact,
     size: number,
     description: string,
-    pending: { commit(key: string): Promise<void> },
-    givenId?: string,
+    pending: { commit(): Promise<void> },
+    id: string,
   ): Promise<ArtifactView> {
     if (!parsed.name) throw new Invalid('artifact has no name');
     if (parsed.deviceTypes.length === 0) throw new Invalid('artifact has no compatible device types');
@@ -189,7 +190,6 @@ export class ArtifactService {
       'artifact',
     );
     await this.assertUnique(tenantId, parsed);
-    const id = givenId ?? randomUUID();
     const ts = now();
     const blobKey = `${tenantId}/artifacts/${id}`;
     const row: Omit<ArtifactTable, 'tenant_id'> = {
@@ -210,7 +210,7 @@ export class ArtifactService {
       created_ts: ts,
       modified: ts,
     };
-    await pending.commit(blobKey);
+    await pending.commit();
     try {
       await this.deps.store.transaction((trx) =>
         new ArtifactStore(trx, tenantId).insert(row, parsed.deviceTypes, uniquenessKey(parsed.name, parsed.depends)),

@@ -11,6 +11,7 @@ import { RevocationFeed } from './auth/revocations.js';
 import { TokenIssuer } from './auth/tokens.js';
 import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
+import { S3BlobStore } from './blobs/s3.js';
 import type { Config } from './config.js';
 import { DeploymentSweeper } from './deployments/sweeper.js';
 import { operations } from './ops/index.js';
@@ -55,7 +56,7 @@ export async function prepareStore(
     const tenants = new TenantService(store, revocations);
     const tenant = await tenants.ensureDefault(config.defaultTenantName, config.defaultTenantToken);
     const tokens = await TokenIssuer.load(store, revocations);
-    const blobs = new FsBlobStore(join(config.dataDir, 'blobs'));
+    const blobs = config.s3 ? new S3BlobStore(config.s3) : new FsBlobStore(join(config.dataDir, 'blobs'));
     await blobs.cleanup();
     const links = new LinkSigner(tokens.deriveSecret('download-links'));
     const services = createServices({ config, store, tenants, tokens, blobs, links });
@@ -89,7 +90,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.decorate('services', services);
   logRequests(app);
-  app.addHook('onClose', () => store.close());
+  app.addHook('onClose', async () => {
+    await services.blobs.close?.();
+    await store.close();
+  });
   // Token liveness and tenants are cached per process, kept honest by the revocation feed; check-ins are written
   // behind. Both run whenever the app serves (tests that only inject included) and stop before the store closes.
   app.addHook('onReady', async () => {

@@ -1,16 +1,29 @@
 // The S3 blob store against a real S3 peer: Ceph's radosgw from Debian's packages (the harness starts one for this
 // file). s3rver would not do: it accepts forged signatures and answers suffix ranges wrongly (research/scale-out.md).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+} from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { adminToken, dialects, type TestApp, testApp } from '../../test/support/app.js';
 import { blobStoreContract, bytesOf, patterned } from '../../test/support/blob-contract.js';
+import { multipart } from '../../test/support/multipart.js';
 import { type Radosgw, radosgwMissing, startRadosgw } from '../../test/support/radosgw.js';
 import { S3BlobStore } from './s3.js';
 
 const missing = radosgwMissing();
+const A = '/api/management/v1/deployments/artifacts';
 
 describe('S3 blob store on radosgw', { skip: missing }, () => {
   let rgw: Radosgw;
@@ -138,4 +151,92 @@ describe('S3 blob store on radosgw', { skip: missing }, () => {
     assert.deepEqual(await blobs.uploadsInFlight(), []);
     await pending.abort();
   });
+
+  for (const dialect of dialects) {
+    describe(`artifacts stored in S3, served by presigned links (${dialect})`, () => {
+      let t: TestApp;
+      let token: string;
+      let work: string;
+      let artifact: Buffer;
+      const appBucket = `flotilla-app-${dialect}`;
+      const auth = () => ({ authorization: `Bearer ${token}` });
+      const upload = (content: Buffer) => {
+        const body = multipart({}, { field: 'artifact', filename: 'a.mender', content });
+        return t.app.inject({ method: 'POST', url: A, payload: body.payload, headers: { ...auth(), ...body.headers } });
+      };
+      const objects = async () =>
+        (await blobs.client.send(new ListObjectsV2Command({ Bucket: appBucket }))).Contents?.map((o) => [
+          o.Key,
+          o.Size,
+        ]) ?? [];
+      const uploads = async () =>
+        (await blobs.client.send(new ListMultipartUploadsCommand({ Bucket: appBucket }))).Uploads ?? [];
+
+      before(async () => {
+        await blobs.client.send(new CreateBucketCommand({ Bucket: appBucket }));
+        // The server takes credentials from the SDK's usual chain, as in production.
+        process.env.AWS_ACCESS_KEY_ID = rgw.credentials.accessKeyId;
+        process.env.AWS_SECRET_ACCESS_KEY = rgw.credentials.secretAccessKey;
+        const s3 = { endpoint: rgw.endpoint, region: rgw.region, bucket: appBucket, prefix: '', pathStyle: true };
+        t = await testApp(dialect, { s3 });
+        token = await adminToken(t);
+        work = mkdtempSync(join(tmpdir(), 'flotilla-s3-'));
+        // Incompressible, so that the artifact spans two 8 MiB parts.
+        writeFileSync(join(work, 'rootfs.ext4'), randomBytes(9 * 1024 * 1024));
+        execFileSync(
+          'mender-artifact',
+          [
+            'write',
+            'rootfs-image',
+            '-t',
+            'qemux86-64',
+            '-n',
+            'os-s3',
+            '-f',
+            join(work, 'rootfs.ext4'),
+            '--compression',
+            'none',
+            '-o',
+            join(work, 'os.mender'),
+          ],
+          { stdio: 'pipe' },
+        );
+        artifact = readFileSync(join(work, 'os.mender'));
+      });
+      after(async () => {
+        await t?.close();
+        if (work) rmSync(work, { recursive: true, force: true });
+      });
+
+      it('stores an upload as one object, hands out a radosgw link that resumes, deletes it with the artifact', async () => {
+        const created = await upload(artifact);
+        assert.equal(created.statusCode, 201, created.body);
+        const id = String(created.headers.location).split('/').pop();
+        assert.deepEqual(await objects(), [[`${t.tenant.id}/artifacts/${id}`, artifact.length]]);
+        assert.deepEqual(await uploads(), []);
+
+        const link = (await t.app.inject({ method: 'GET', url: `${A}/${id}/download`, headers: auth() })).json();
+        assert.ok(link.uri.startsWith(`${rgw.endpoint}/${appBucket}/`), link.uri);
+        const resumed = await fetch(link.uri, { headers: { Range: 'bytes=5000000-' } });
+        assert.equal(resumed.status, 206);
+        assert.equal(resumed.headers.get('content-range'), `bytes 5000000-${artifact.length - 1}/${artifact.length}`);
+        assert.ok(Buffer.from(await resumed.arrayBuffer()).equals(artifact.subarray(5_000_000)));
+        const ready = await t.app.inject({ method: 'GET', url: '/ready' });
+        assert.equal(ready.json().checks.blobs, 'ok');
+
+        assert.equal((await t.app.inject({ method: 'DELETE', url: `${A}/${id}`, headers: auth() })).statusCode, 204);
+        assert.deepEqual(await objects(), []);
+      });
+
+      it('leaves no object and no upload behind when an artifact is refused after 12 MiB', async () => {
+        const broken = Buffer.concat([artifact.subarray(0, 12 * 1024 * 1024), Buffer.from('not a tar any more')]);
+        const refused = await upload(broken);
+        assert.equal(refused.statusCode, 400, refused.body);
+        const garbage = await upload(randomBytes(10 * 1024 * 1024));
+        assert.equal(garbage.statusCode, 400, garbage.body);
+        assert.deepEqual(await objects(), []);
+        assert.deepEqual(await uploads(), []);
+      });
+    });
+  }
 });

@@ -170,6 +170,10 @@ export class S3BlobStore implements BlobStore {
     return getSignedUrl(this.client, command, { expiresIn: Math.min(Math.max(1, seconds), MAX_PRESIGN_SECONDS) });
   }
 
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
   async probe(): Promise<void> {
     await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
   }

@@ -34,6 +34,8 @@ export interface BlobStore {
   cleanup(): Promise<number>;
   /** Throws when the store cannot take a blob now (readiness); a store without a cheap check leaves it out. */
   probe?(): Promise<void>;
+  /** Lets go of connections (an S3 client's sockets); the store is not used afterwards. */
+  close?(): Promise<void>;
 }
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;

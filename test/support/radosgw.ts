@@ -24,6 +24,8 @@ export interface Radosgw {
   endpoint: string;
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** radosgw's own log: one `beast:` line per request it served (method, path, status). */
+  logPath: string;
   stop(): Promise<void>;
 }
 
@@ -80,8 +82,10 @@ osd data = ${dir}/osd$id
 mon data = ${dir}/mon.$id
 [osd]
 osd crush chooseleaf type = 0
-# The OSD's start-up "set-device-class" call was refused ("wrong fsid") here and the OSD stopped; no class needed.
+# The OSD's own start-up calls to place itself in the CRUSH map were sometimes refused ("wrong fsid") and the OSD
+# stopped; the harness places it before the start instead, and it needs no device class.
 osd class update on start = false
+osd crush update on start = false
 [client.rgw.a]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 `,
@@ -118,6 +122,18 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
     const id = (await run('ceph', [...c, '--connect-timeout', '20', 'osd', 'create', osdUuid])).stdout.trim();
     mkdirSync(join(dir, `osd${id}`));
     await run('ceph-osd', ['-i', id, '--mkfs', '--osd-uuid', osdUuid, ...c]);
+    await run('ceph', [
+      ...c,
+      '--connect-timeout',
+      '20',
+      'osd',
+      'crush',
+      'add',
+      `osd.${id}`,
+      '1',
+      'root=default',
+      'host=flotilla-test',
+    ]);
     await run('ceph-osd', ['-i', id, ...c]);
     await until('the OSD coming up', async () =>
       (await run('ceph', [...c, '--connect-timeout', '5', 'osd', 'stat'])).stdout.includes('1 up'),
@@ -138,8 +154,9 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
       `--access-key=${credentials.accessKeyId}`,
       `--secret=${credentials.secretAccessKey}`,
     ]);
-    return { endpoint, region: 'us-east-1', credentials, stop };
+    return { endpoint, region: 'us-east-1', credentials, logPath: join(dir, 'log', 'ceph-client.rgw.a.log'), stop };
   } catch (error) {
+    if (process.env.FLOTILLA_RGW_KEEP) throw error;
     await stop();
     throw error;
   }

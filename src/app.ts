@@ -11,7 +11,6 @@ import { RevocationFeed } from './auth/revocations.js';
 import { TokenIssuer } from './auth/tokens.js';
 import { FsBlobStore } from './blobs/fs.js';
 import { LinkSigner } from './blobs/links.js';
-import { S3BlobStore } from './blobs/s3.js';
 import type { Config } from './config.js';
 import { DeploymentSweeper } from './deployments/sweeper.js';
 import { operations } from './ops/index.js';
@@ -56,7 +55,10 @@ export async function prepareStore(
     const tenants = new TenantService(store, revocations);
     const tenant = await tenants.ensureDefault(config.defaultTenantName, config.defaultTenantToken);
     const tokens = await TokenIssuer.load(store, revocations);
-    const blobs = config.s3 ? new S3BlobStore(config.s3) : new FsBlobStore(join(config.dataDir, 'blobs'));
+    // The AWS SDK is loaded only when S3 is configured: it costs every other start (and test) a quarter second.
+    const blobs = config.s3
+      ? new (await import('./blobs/s3.js')).S3BlobStore(config.s3)
+      : new FsBlobStore(join(config.dataDir, 'blobs'));
     await blobs.cleanup();
     const links = new LinkSigner(tokens.deriveSecret('download-links'));
     const services = createServices({ config, store, tenants, tokens, blobs, links });

@@ -1,9 +1,9 @@
 // Starts a throw-away single-node Ceph (one monitor, one BlueStore OSD on a sparse file) with radosgw in front, from
 // Debian's packages, for the S3 blob store's tests: the recipe of research/scale-out.md §6.1, on free ports in a
 // temporary folder. About 15 s here. `radosgwMissing()` names what is not installed, for a one-line skip.
-import { execFile, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,17 +90,24 @@ osd crush update on start = false
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
 `,
   );
+  // The daemons run in the foreground (-f) as our children, so that they are reaped when killed, not left behind.
+  const daemons: ChildProcess[] = [];
+  const daemon = (program: string, args: string[]) => {
+    const child = spawn(program, ['-f', ...args], { stdio: 'ignore' });
+    child.on('error', () => undefined);
+    daemons.push(child);
+  };
   const stop = async () => {
-    const runDir = join(dir, 'run');
-    for (const name of existsSync(runDir) ? readdirSync(runDir) : []) {
-      if (!name.endsWith('.pid')) continue;
-      const pid = Number(readFileSync(join(runDir, name), 'utf8').trim());
-      try {
-        if (pid > 0) process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await Promise.all(
+      daemons.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -116,7 +123,7 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
       join(dir, 'monmap'),
     ]);
     await run('ceph-mon', ['--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), ...c]);
-    await run('ceph-mon', ['-i', 'a', ...c]);
+    daemon('ceph-mon', ['-i', 'a', ...c]);
     const osdUuid = randomUUID();
     // The OSD's uuid goes to the monitor first, else the OSD is refused at start.
     const id = (await run('ceph', [...c, '--connect-timeout', '20', 'osd', 'create', osdUuid])).stdout.trim();
@@ -134,11 +141,11 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
       'root=default',
       'host=flotilla-test',
     ]);
-    await run('ceph-osd', ['-i', id, ...c]);
+    daemon('ceph-osd', ['-i', id, ...c]);
     await until('the OSD coming up', async () =>
       (await run('ceph', [...c, '--connect-timeout', '5', 'osd', 'stat'])).stdout.includes('1 up'),
     );
-    await run('radosgw', [...c, '-n', 'client.rgw.a']);
+    daemon('radosgw', [...c, '-n', 'client.rgw.a']);
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     await until('radosgw answering', async () => (await fetch(endpoint)).status === 200);
     const credentials = {
@@ -156,6 +163,7 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
     ]);
     return { endpoint, region: 'us-east-1', credentials, logPath: join(dir, 'log', 'ceph-client.rgw.a.log'), stop };
   } catch (error) {
+    // FLOTILLA_RGW_KEEP=1 leaves a cluster that failed to start for a look (ceph -c DIR/ceph.conf -s, DIR/log).
     if (process.env.FLOTILLA_RGW_KEEP) throw error;
     await stop();
     throw error;

@@ -101,4 +101,43 @@ describe('config', () => {
     assert.throws(() => loadConfig({}, { FLOTILLA_LOG_FORMAT: 'xml' }), /FLOTILLA_LOG_FORMAT/);
     assert.throws(() => loadConfig({}, { FLOTILLA_SHUTDOWN_TIMEOUT: 'later' }), /FLOTILLA_SHUTDOWN_TIMEOUT/);
   });
+
+  it('reads the S3 blob store: an endpoint with the bucket in the path, or s3://bucket for AWS itself', () => {
+    assert.equal(loadConfig({}, {}).s3, undefined);
+    assert.deepEqual(loadConfig({}, { FLOTILLA_S3_URL: 'http://127.0.0.1:7480/flotilla' }).s3, {
+      endpoint: 'http://127.0.0.1:7480',
+      region: 'us-east-1',
+      bucket: 'flotilla',
+      prefix: '',
+      pathStyle: true,
+    });
+    assert.deepEqual(loadConfig({}, { FLOTILLA_S3_URL: 's3://ota-blobs/prod/eu', AWS_REGION: 'eu-central-1' }).s3, {
+      endpoint: '',
+      region: 'eu-central-1',
+      bucket: 'ota-blobs',
+      prefix: 'prod/eu/',
+      pathStyle: false,
+    });
+    const hosted = {
+      FLOTILLA_S3_URL: 'https://s3.example.com/bk1',
+      FLOTILLA_S3_REGION: 'x',
+      FLOTILLA_S3_PATH_STYLE: 'false',
+    };
+    assert.deepEqual([loadConfig({}, hosted).s3?.pathStyle, loadConfig({}, hosted).s3?.region], [false, 'x']);
+    assert.equal(loadConfig({ 's3-url': 'http://h:1/bk2' }, {}).s3?.bucket, 'bk2');
+    for (const bad of [
+      'ftp://h/b',
+      'http://h',
+      'http://h/B_',
+      'http://key:secret@h/bucket',
+      'http://h/bucket?x=1',
+      'nope',
+    ]) {
+      assert.throws(() => loadConfig({}, { FLOTILLA_S3_URL: bad }), /FLOTILLA_S3_URL/, bad);
+    }
+    assert.throws(
+      () => loadConfig({}, { FLOTILLA_S3_URL: 'http://h/bk1', FLOTILLA_S3_PATH_STYLE: 'yes' }),
+      /PATH_STYLE/,
+    );
+  });
 });

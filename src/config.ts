@@ -19,6 +19,12 @@ export interface Config {
   trustProxy: boolean | number | string[];
   /** Data directory: SQLite database and blob folder live here on the embedded default. */
   dataDir: string;
+  /**
+   * An S3-compatible object store for blobs instead of the data directory's folder: undefined keeps the folder.
+   * Credentials are not configuration: the AWS SDK takes them from its usual chain (AWS_ACCESS_KEY_ID and
+   * AWS_SECRET_ACCESS_KEY, a profile, an instance role).
+   */
+  s3?: S3Config;
   /** `postgres://...` selects PostgreSQL; empty selects SQLite in the data directory. */
   databaseUrl: string;
   /**
@@ -82,6 +88,17 @@ export interface Config {
   deviceconnectTimeout: number;
 }
 
+export interface S3Config {
+  /** `http(s)://host[:port]`; empty for AWS's endpoint of the region. */
+  endpoint: string;
+  region: string;
+  bucket: string;
+  /** Key prefix ending in `/`, or empty. */
+  prefix: string;
+  /** Bucket in the path (radosgw, MinIO: the default with an endpoint) or in the host name (AWS). */
+  pathStyle: boolean;
+}
+
 export function defaultConfig(): Config {
   return {
     port: 8080,
@@ -139,6 +156,10 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_TRUST_PROXY) c.trustProxy = trustProxyOf('FLOTILLA_TRUST_PROXY', env.FLOTILLA_TRUST_PROXY);
   if (env.FLOTILLA_DATA) c.dataDir = resolve(env.FLOTILLA_DATA);
   if (env.FLOTILLA_DATABASE_URL) c.databaseUrl = env.FLOTILLA_DATABASE_URL;
+  if (env.FLOTILLA_S3_URL) {
+    c.s3 = s3Of('FLOTILLA_S3_URL', env.FLOTILLA_S3_URL, env.FLOTILLA_S3_REGION || env.AWS_REGION || 'us-east-1');
+    if (env.FLOTILLA_S3_PATH_STYLE) c.s3.pathStyle = booleanOf('FLOTILLA_S3_PATH_STYLE', env.FLOTILLA_S3_PATH_STYLE);
+  }
   if (env.FLOTILLA_STATEMENT_TIMEOUT_MS)
     c.statementTimeout = intOf('FLOTILLA_STATEMENT_TIMEOUT_MS', env.FLOTILLA_STATEMENT_TIMEOUT_MS);
   if (env.FLOTILLA_TENANT_TOKEN) c.defaultTenantToken = env.FLOTILLA_TENANT_TOKEN;
@@ -192,6 +213,47 @@ function publicUrlOf(name: string, value: string): string {
   if (url.search || url.hash || url.username || url.password)
     throw new Error(`${name} must not carry a query, a fragment or credentials, got ${JSON.stringify(value)}`);
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * `http(s)://host[:port]/bucket[/prefix]` (an S3-compatible endpoint, bucket in the path) or `s3://bucket[/prefix]`
+ * (AWS itself, the endpoint from the region, bucket in the host name).
+ */
+function s3Of(name: string, value: string, region: string): S3Config {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(
+      `${name} must be http(s)://host/bucket[/prefix] or s3://bucket[/prefix], got ${JSON.stringify(value)}`,
+    );
+  }
+  if (url.search || url.hash || url.username || url.password)
+    throw new Error(
+      `${name} must not carry a query, a fragment or credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY hold those)`,
+    );
+  const aws = url.protocol === 's3:';
+  if (!aws && url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(
+      `${name} must be http(s)://host/bucket[/prefix] or s3://bucket[/prefix], got ${JSON.stringify(value)}`,
+    );
+  const path = decodeURIComponent(url.pathname).split('/').filter(Boolean);
+  const bucket = aws ? url.hostname : path.shift();
+  if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+    throw new Error(`${name} names no valid bucket (3-63 of a-z 0-9 . -), got ${JSON.stringify(value)}`);
+  return {
+    endpoint: aws ? '' : url.origin,
+    region,
+    bucket,
+    prefix: path.length ? `${path.join('/')}/` : '',
+    pathStyle: !aws,
+  };
+}
+
+function booleanOf(name: string, value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new Error(`${name} must be true or false, got ${JSON.stringify(value)}`);
 }
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -272,6 +334,7 @@ export function fromFlags(base: Config, flags: Record<string, string>): Config {
   if (flags['trust-proxy'] !== undefined) c.trustProxy = trustProxyOf('--trust-proxy', flags['trust-proxy']);
   if (flags.data !== undefined) c.dataDir = resolve(flags.data);
   if (flags['database-url'] !== undefined) c.databaseUrl = flags['database-url'];
+  if (flags['s3-url'] !== undefined) c.s3 = s3Of('--s3-url', flags['s3-url'], c.s3?.region ?? 'us-east-1');
   if (flags['deployment-timeout'] !== undefined)
     c.deploymentTimeout = intOf('--deployment-timeout', flags['deployment-timeout']);
   if (flags['mqtt-port'] !== undefined) c.mqttPort = mqttPortOf('--mqtt-port', flags['mqtt-port']);

@@ -133,7 +133,8 @@ export class ArtifactService {
     const maxSize = byLimit ? limit - used : this.deps.config.maxArtifactSize;
     const tooLarge = byLimit ? 'artifact storage limit exceeded' : 'artifact too large';
 
-    const pending = await this.deps.blobs.begin();
+    const artifactId = id ?? randomUUID();
+    const pending = await this.deps.blobs.begin(`${tenantId}/artifacts/${artifactId}`);
     let size = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -173,7 +174,7 @@ export class ArtifactService {
     }
     const parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
     try {
-      return await this.record(tenantId, parsed, size, description, pending, id, actor);
+      return await this.record(tenantId, parsed, size, description, pending, artifactId, actor);
     } catch (error) {
       await pending.abort();
       throw error;
@@ -185,8 +186,8 @@ export class ArtifactService {
     parsed: ParsedArtifact,
     size: number,
     description: string,
-    pending: { commit(key: string): Promise<void> },
-    givenId?: string,
+    pending: { commit(): Promise<void> },
+    id: string,
     actor?: AuditActor,
   ): Promise<ArtifactView> {
     if (!parsed.name) throw new Invalid('artifact has no name');
@@ -198,7 +199,6 @@ export class ArtifactService {
       'artifact',
     );
     await this.assertUnique(tenantId, parsed);
-    const id = givenId ?? randomUUID();
     const ts = now();
     const blobKey = `${tenantId}/artifacts/${id}`;
     const row: Omit<ArtifactTable, 'tenant_id'> = {
@@ -219,7 +219,7 @@ export class ArtifactService {
       created_ts: ts,
       modified: ts,
     };
-    await pending.commit(blobKey);
+    await pending.commit();
     try {
       await this.deps.store.transaction(async (trx) => {
         await new ArtifactStore(trx, tenantId).insert(

@@ -78,7 +78,8 @@ export class DirectUploads {
         done(size > limit ? new Invalid('artifact too large') : null, chunk);
       },
     });
-    const pending = await this.deps.blobs.begin();
+    const key = `${tenantId}/uploads/${id}-${randomUUID()}`;
+    const pending = await this.deps.blobs.begin(key);
     try {
       await pipeline(body, counter, pending.stream);
     } catch (error) {
@@ -86,8 +87,7 @@ export class DirectUploads {
       await pending.abort();
       throw error instanceof Invalid ? error : new Invalid(`upload failed: ${(error as Error).message}`);
     }
-    const key = `${tenantId}/uploads/${id}-${randomUUID()}`;
-    await pending.commit(key);
+    await pending.commit();
     const updated = await this.deps.store.db
       .updateTable('artifact_uploads')
       .set({ status: 'uploaded', blob_key: key })

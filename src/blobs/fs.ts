@@ -18,7 +18,8 @@ export class FsBlobStore implements BlobStore {
     this.tmp = join(root, 'tmp');
   }
 
-  async begin(): Promise<PendingBlob> {
+  async begin(key: string): Promise<PendingBlob> {
+    assertBlobKey(key);
     await mkdir(this.tmp, { recursive: true });
     const path = join(this.tmp, `${randomUUID()}.part`);
     const stream = createWriteStream(path, { flags: 'wx' });
@@ -29,8 +30,7 @@ export class FsBlobStore implements BlobStore {
       get size() {
         return stream.bytesWritten;
       },
-      async commit(key: string) {
-        assertBlobKey(key);
+      async commit() {
         if (done) throw new Error('blob already committed or aborted');
         if (!stream.writableFinished) throw new Error('blob stream not finished');
         const handle = await open(path, 'r+');

@@ -1,6 +1,6 @@
 // The blob store interface: artifacts and other large objects live here, the database keeps only their keys.
-// A blob becomes visible under its key only once it is complete (`PendingBlob.commit`); an S3 implementation
-// fits the same shape (multipart upload, then complete) and answers `downloadUrl` with a presigned URL.
+// A blob is written under the key it will have, and becomes visible there only once it is complete
+// (`PendingBlob.commit`): a folder store renames a temporary, an S3 store completes a multipart upload.
 import type { Readable, Writable } from 'node:stream';
 
 export interface ByteRange {
@@ -15,14 +15,15 @@ export interface PendingBlob {
   readonly stream: Writable;
   /** Bytes written so far. */
   readonly size: number;
-  /** Makes the blob visible under `key`, atomically; replaces nothing (a taken key is an error). */
-  commit(key: string): Promise<void>;
+  /** Makes the blob visible under its key, atomically; replaces nothing (a taken key is an error). */
+  commit(): Promise<void>;
   /** Throws the bytes away; safe to call more than once and after a failed commit. */
   abort(): Promise<void>;
 }
 
 export interface BlobStore {
-  begin(): Promise<PendingBlob>;
+  /** Starts a blob that `commit` will make visible under `key` (S3 must know the key before the first byte). */
+  begin(key: string): Promise<PendingBlob>;
   open(key: string, range?: ByteRange): Promise<Readable>;
   /** Size in bytes, or undefined when there is no such blob. */
   size(key: string): Promise<number | undefined>;
@@ -33,6 +34,8 @@ export interface BlobStore {
   cleanup(): Promise<number>;
   /** Throws when the store cannot take a blob now (readiness); a store without a cheap check leaves it out. */
   probe?(): Promise<void>;
+  /** Lets go of connections (an S3 client's sockets); the store is not used afterwards. */
+  close?(): Promise<void>;
 }
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;

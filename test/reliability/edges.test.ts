@@ -74,10 +74,10 @@ for (const dialect of dialects) {
       const name = 'прошивка-✓ "1"';
       const artifact = await addArtifact(t, { name });
       const row = await t.services.artifacts.row(t.tenant.id, artifact.id);
-      const pending = await t.services.blobs.begin();
+      const pending = await t.services.blobs.begin(row.blob_key);
       pending.stream.end(Buffer.from('artifact bytes'));
       await finished(pending.stream);
-      await pending.commit(row.blob_key);
+      await pending.commit();
       const link = await t.app.inject({ method: 'GET', url: `${ARTIFACTS}/${artifact.id}/download`, headers: auth() });
       assert.equal(link.statusCode, 200, link.body);
       const url = new URL(link.json().uri as string);

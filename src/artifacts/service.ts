@@ -327,12 +327,18 @@ export class ArtifactService {
     return { artifacts: await this.views(store, rows), total };
   }
 
-  async editDescription(tenantId: string, id: string, description: string): Promise<void> {
-    await this.row(tenantId, id);
+  async editDescription(tenantId: string, id: string, description: string, actor?: AuditActor): Promise<void> {
+    const row = await this.row(tenantId, id);
     if (await this.usage.everUsed(tenantId, id)) {
       throw new Invalid('the artifact has been used in a deployment and cannot be edited');
     }
-    await this.store(tenantId).updateDescription(id, description, now());
+    await this.deps.store.transaction(async (trx) => {
+      await new ArtifactStore(trx, tenantId).updateDescription(id, description, now());
+      if (actor) {
+        const change = JSON.stringify({ description });
+        await recordAudit(trx, tenantId, { actor, action: 'update', object: artifactObject(row), change });
+      }
+    });
   }
 
   async delete(tenantId: string, id: string, actor?: AuditActor): Promise<void> {

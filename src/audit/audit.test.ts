@@ -166,6 +166,42 @@ for (const dialect of dialects) {
       assert.deepEqual([resumed.action, resumed.change], ['update', 'resumed']);
     });
 
+    test('artifact description edited, a device token revoked, tenant, own and DDI settings changed', async () => {
+      const artifact = await addArtifact(t, { name: 'audit-described' });
+      const edited = await mgmt('PUT', `/api/management/v1/deployments/artifacts/${artifact.id}`, {
+        description: 'for the lab',
+      });
+      assert.equal(edited.statusCode, 204, edited.body);
+      const [described] = await entriesOf(artifact.id);
+      assertByAdmin(described);
+      assert.deepEqual([described.action, described.change], ['update', '{"description":"for the lab"}']);
+
+      const device = await addDevice(t);
+      const jti = JSON.parse(Buffer.from(device.token.split('.')[1], 'base64url').toString()).jti as string;
+      assert.equal((await mgmt('DELETE', `/api/management/v2/devauth/tokens/${jti}`)).statusCode, 204);
+      assert.equal((await mgmt('DELETE', `/api/management/v2/devauth/tokens/${jti}`)).statusCode, 404);
+      const [revoked, ...none] = await entriesOf(device.id);
+      assertByAdmin(revoked);
+      assert.deepEqual([revoked.action, revoked.change, none.length], ['revoke', `token ${jti}`, 0]);
+
+      assert.equal((await mgmt('POST', '/api/management/v1/useradm/settings', { theme: 'dark' })).statusCode, 201);
+      assert.equal((await mgmt('POST', '/api/management/v1/useradm/settings/me', { columns: ['id'] })).statusCode, 201);
+      const ddi = await mgmt('PUT', '/api/ddi/v1/settings', {
+        gateway_token: 'a-secret-gateway-token',
+        polling_sleep: 60,
+      });
+      assert.equal(ddi.statusCode, 200, ddi.body);
+      const [ddiChange, tenantSettings] = await entriesOf(t.tenant.id);
+      assertByAdmin(tenantSettings);
+      assert.deepEqual([tenantSettings.action, tenantSettings.change], ['update', 'settings']);
+      assert.deepEqual(JSON.parse(ddiChange.change ?? ''), {
+        ddi_settings: { polling_sleep: 60, gateway_token: '***' },
+      });
+      assert.doesNotMatch(ddiChange.change ?? '', /a-secret-gateway-token/);
+      const [own] = await entriesOf(adminId);
+      assert.deepEqual([own.action, own.object.type, own.change], ['update', 'user', 'settings']);
+    });
+
     test('artifact uploaded and deleted', async () => {
       const body = multipart({}, { field: 'artifact', filename: 'a.mender', content: await moduleArtifact('audit-1') });
       const res = await t.app.inject({

@@ -570,9 +570,23 @@ export class DeviceService {
     return this.store(tenantId).count(status ? [status] : undefined);
   }
 
-  async revokeToken(tenantId: string, tokenId: string): Promise<void> {
-    const deleted = await this.transaction((trx, revoke) => this.store(tenantId, trx, revoke).deleteToken(tokenId));
-    if (!deleted) throw new NotFound('token not found');
+  async revokeToken(tenantId: string, tokenId: string, actor?: AuditActor): Promise<void> {
+    await this.transaction(async (trx, revoke) => {
+      const store = this.store(tenantId, trx, revoke);
+      const deviceId = await store.deleteToken(tokenId);
+      if (!deviceId) throw new NotFound('token not found');
+      if (actor) {
+        const device = await store.byId(deviceId);
+        if (device) {
+          await recordAudit(trx, tenantId, {
+            actor,
+            action: 'revoke',
+            object: deviceObject(device),
+            change: `token ${tokenId}`,
+          });
+        }
+      }
+    });
   }
 
   /** The tenant's limit of accepted devices as Mender shows it: -1 when there is none. */

@@ -228,15 +228,16 @@ export class DeviceStore {
       .execute();
   }
 
-  async deleteToken(id: string): Promise<boolean> {
+  /** Deletes a token; answers the device it was for, or undefined when there was no such token. */
+  async deleteToken(id: string): Promise<string | undefined> {
     const revoked = await this.db
       .deleteFrom('device_tokens')
       .where('tenant_id', '=', this.tenantId)
       .where('id', '=', id)
-      .returning('id')
+      .returning(['id', 'device_id'])
       .execute();
     this.revokeTokens(revoked);
-    return revoked.length > 0;
+    return revoked[0]?.device_id;
   }
 
   /** Devices with an accepted auth set: what counts against the tenant's device limit. */

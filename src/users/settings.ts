@@ -1,6 +1,7 @@
 // Settings documents of useradm: a free-form JSON object per tenant (`settings`) and per user (`settings/me`),
 // each with an ETag that changes on every write; a write with If-Match only lands on the matching version.
 import { randomUUID } from 'node:crypto';
+import { type AuditActor, recordAudit } from '../audit/service.js';
 import type { CoreDeps } from '../core.js';
 import { DomainError } from '../errors.js';
 import { now } from '../store/db.js';
@@ -36,15 +37,24 @@ export class SettingsService {
   }
 
   /** Replaces the document; returns the new ETag. */
-  async save(owner: SettingsOwner, document: unknown, ifMatch?: string): Promise<string> {
+  async save(owner: SettingsOwner, document: unknown, ifMatch?: string, actor?: AuditActor): Promise<string> {
     checkSettings(document);
     const etag = randomUUID();
-    const written = await new SettingsStore(this.deps.store.db, owner.tenantId).write(
-      { etag, document: JSON.stringify(document), updated_ts: now() },
-      owner.userId,
-      ifMatch,
-    );
-    if (!written) throw new PreconditionFailed();
+    await this.deps.store.transaction(async (trx) => {
+      const written = await new SettingsStore(trx, owner.tenantId).write(
+        { etag, document: JSON.stringify(document), updated_ts: now() },
+        owner.userId,
+        ifMatch,
+      );
+      if (!written) throw new PreconditionFailed();
+      if (actor) {
+        // The tenant's document, or a user's own.
+        const object = owner.userId
+          ? { type: 'user' as const, id: owner.userId }
+          : { type: 'tenant' as const, id: owner.tenantId };
+        await recordAudit(trx, owner.tenantId, { actor, action: 'update', object, change: 'settings' });
+      }
+    });
     return etag;
   }
 }

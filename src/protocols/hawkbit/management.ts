@@ -58,7 +58,7 @@ export async function ddiManagementRoutes(
     settingsView(await ddi.settings(tenantOf(request))),
   );
   app.put(`${BASE}/settings`, { schema: { tags: TAGS, body: SettingsBody } }, async (request) =>
-    settingsView(await ddi.updateSettings(tenantOf(request), request.body)),
+    settingsView(await ddi.updateSettings(tenantOf(request), request.body, userOf(request))),
   );
   app.post(`${BASE}/targets`, { schema: { tags: TAGS, body: NewTargetBody } }, async (request, reply) => {
     const created = await ddi.createTarget(tenantOf(request), request.body);

@@ -5,6 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { isJsonObject } from '../../api/schemas.js';
+import { type AuditActor, recordAudit } from '../../audit/service.js';
 import { Conflict, Invalid, NotFound, Unauthorized } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { Tables } from '../../store/schema.js';
@@ -91,7 +92,7 @@ export class DdiService implements Targets {
   /**
    * Operator settings. `gateway_token`: a string sets it, null turns gateway tokens off, absent keeps it.
    */
-  async updateSettings(tenantId: string, body: unknown): Promise<DdiSettingsTable> {
+  async updateSettings(tenantId: string, body: unknown, actor?: AuditActor): Promise<DdiSettingsTable> {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Invalid('body: must be an object');
     const input = body as Record<string, unknown>;
     const current = await this.settings(tenantId);
@@ -117,7 +118,17 @@ export class DdiService implements Targets {
         throw new Invalid('polling_sleep: must be an integer number of seconds from 1 to 86400');
       next.polling_sleep = s;
     }
-    await this.store(tenantId).saveSettings(next);
+    await this.services.store.transaction(async (trx) => {
+      await this.store(tenantId, trx).saveSettings(next);
+      if (actor) {
+        // What changed, without the gateway token itself.
+        const { gateway_token: token, ...rest } = input;
+        const change = JSON.stringify({
+          ddi_settings: { ...rest, ...(token !== undefined ? { gateway_token: token === null ? null : '***' } : {}) },
+        });
+        await recordAudit(trx, tenantId, { actor, action: 'update', object: { type: 'tenant', id: tenantId }, change });
+      }
+    });
     this.settingsCache.delete(tenantId);
     return next;
   }

@@ -258,7 +258,12 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
     { schema: { params: Id, body: Type.Object({ description: Type.Optional(Type.String()) }) } },
     async (request, reply) => {
       const body = request.body ?? {};
-      await artifacts.editDescription(userOf(request).tenantId, request.params.id, body.description ?? '');
+      await artifacts.editDescription(
+        userOf(request).tenantId,
+        request.params.id,
+        body.description ?? '',
+        userOf(request),
+      );
       return reply.status(204).send();
     },
   );

@@ -146,7 +146,7 @@ export async function deviceauthRoutes(fastify: FastifyInstance, { services }: {
   );
 
   app.delete(`${M}/tokens/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await devices.revokeToken(userOf(request).tenantId, request.params.id);
+    await devices.revokeToken(userOf(request).tenantId, request.params.id, userOf(request));
     return reply.status(204).send();
   });
 

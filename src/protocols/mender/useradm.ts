@@ -231,7 +231,12 @@ export async function useradmRoutes(app: FastifyInstance, { services }: { servic
         },
       },
       async (request: FastifyRequest<{ Headers: Static<typeof IfMatch> }>, reply: FastifyReply) => {
-        await users.settings.save(ownerOf(request), request.body, ifMatchOf(request.headers['if-match']));
+        await users.settings.save(
+          ownerOf(request),
+          request.body,
+          ifMatchOf(request.headers['if-match']),
+          userOf(request),
+        );
         return reply.status(201).send();
       },
     );

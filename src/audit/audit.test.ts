@@ -202,6 +202,23 @@ for (const dialect of dialects) {
       assert.deepEqual([own.action, own.object.type, own.change], ['update', 'user', 'settings']);
     });
 
+    test("a device's deployments aborted and its history deleted", async () => {
+      await addArtifact(t, { name: 'audit-device-abort' });
+      const device = await addDevice(t);
+      await createDeployment(t, token, {
+        name: 'per device',
+        artifact_name: 'audit-device-abort',
+        devices: [device.id],
+      });
+      const base = `/api/management/v1/deployments/deployments/devices/${device.id}`;
+      assert.equal((await mgmt('DELETE', base)).statusCode, 204);
+      assert.equal((await mgmt('DELETE', `${base}/history`)).statusCode, 204);
+      const [history, aborted] = await entriesOf(device.id);
+      assertByAdmin(aborted);
+      assert.deepEqual([aborted.action, aborted.object], ['abort', { type: 'device', id: device.id }]);
+      assert.deepEqual([history.action, history.change], ['delete', 'deployment history']);
+    });
+
     test('artifact uploaded and deleted', async () => {
       const body = multipart({}, { field: 'artifact', filename: 'a.mender', content: await moduleArtifact('audit-1') });
       const res = await t.app.inject({

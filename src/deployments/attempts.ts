@@ -410,7 +410,7 @@ export class DeviceAttempts {
    * `DELETE /deployments/devices/{id}/history`: the device's finished device deployments leave its history, and
    * it becomes eligible again for the deployments still running (as a first attempt). Statistics keep the rest.
    */
-  async resetHistory(tenantId: string, deviceId: string): Promise<void> {
+  async resetHistory(tenantId: string, deviceId: string, alongside?: (trx: Trx) => Promise<void>): Promise<void> {
     await this.store.transaction(async (trx) => {
       const store = this.sql(tenantId, trx);
       const ts = now();
@@ -438,6 +438,7 @@ export class DeviceAttempts {
         }
       }
       await store.bumpGeneration();
+      await alongside?.(trx);
     });
     this.assignments.generationChanged(tenantId);
   }

@@ -463,13 +463,21 @@ export class DeploymentService implements ArtifactUsage {
   }
 
   /** `DELETE /deployments/devices/{id}/history` (see DeviceAttempts.resetHistory). */
-  resetHistory(tenantId: string, deviceId: string): Promise<void> {
-    return this.attempts.resetHistory(tenantId, deviceId);
+  resetHistory(tenantId: string, deviceId: string, actor?: UserPrincipal): Promise<void> {
+    return this.attempts.resetHistory(tenantId, deviceId, async (trx) => {
+      if (actor) {
+        const object = { type: 'device' as const, id: deviceId };
+        await recordAudit(trx, tenantId, { actor, action: 'delete', object, change: 'deployment history' });
+      }
+    });
   }
 
   /** Aborts every active device deployment of a device (`DELETE /deployments/devices/{id}`). */
-  abortForDevice(tenantId: string, deviceId: string): Promise<void> {
-    return this.attempts.endForDevice(tenantId, deviceId, 'aborted');
+  async abortForDevice(tenantId: string, deviceId: string, actor?: UserPrincipal): Promise<void> {
+    await this.deps.store.transaction(async (trx) => {
+      await this.attempts.endForDevice(tenantId, deviceId, 'aborted', trx);
+      if (actor) await recordAudit(trx, tenantId, { actor, action: 'abort', object: { type: 'device', id: deviceId } });
+    });
   }
 
   /** Device admission calls this when a device is decommissioned: its active device deployments end. */

@@ -245,12 +245,12 @@ export async function deploymentRoutes(fastify: FastifyInstance, { services }: {
   );
 
   app.delete(`${V1}/devices/:id/history`, { schema: { params: Id } }, async (request, reply) => {
-    await deployments.resetHistory(userOf(request).tenantId, request.params.id);
+    await deployments.resetHistory(userOf(request).tenantId, request.params.id, userOf(request));
     return reply.status(204).send();
   });
 
   app.delete(`${V1}/devices/:id`, { schema: { params: Id } }, async (request, reply) => {
-    await deployments.abortForDevice(userOf(request).tenantId, request.params.id);
+    await deployments.abortForDevice(userOf(request).tenantId, request.params.id, userOf(request));
     return reply.status(204).send();
   });
 }

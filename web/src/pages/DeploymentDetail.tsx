@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { api, apiText } from '../api';
 import { useLoad } from '../hooks';
 import { navigate } from '../router';
-import { ACTIVE, D1, type Deployment, Stats } from './deployment-shared';
+import { ACTIVE, D1, type Deployment, LogPanel, Stats } from './deployment-shared';
 
 interface DeploymentDevice {
   id: string;
@@ -188,15 +188,7 @@ export function DeploymentDetail({ id }: { id: string }) {
           </tbody>
         </table>
       )}
-      {log && (
-        <section aria-label={`Deployment log of ${log.device}`} className="log">
-          <h2>Log of {log.device}</h2>
-          <button type="button" className="secondary" onClick={() => setLog(undefined)}>
-            Close log
-          </button>
-          <pre>{log.text}</pre>
-        </section>
-      )}
+      {log && <LogPanel of={log.device} text={log.text} onClose={() => setLog(undefined)} />}
     </section>
   );
 }

@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { api, apiText } from '../api';
 import { useLoad } from '../hooks';
 import { navigate } from '../router';
+import { LogPanel } from './deployment-shared';
 
 interface AuthSet {
   id: string;
@@ -188,15 +189,7 @@ export function DevicePage({ id }: { id: string }) {
           </table>
         )}
       </section>
-      {log && (
-        <section aria-label={`Deployment log of ${log.deployment}`} className="log">
-          <h2>Log of {log.deployment}</h2>
-          <button type="button" className="secondary" onClick={() => setLog(undefined)}>
-            Close log
-          </button>
-          <pre>{log.text}</pre>
-        </section>
-      )}
+      {log && <LogPanel of={log.deployment} text={log.text} onClose={() => setLog(undefined)} />}
     </section>
   );
 }

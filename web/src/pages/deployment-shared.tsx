@@ -1,4 +1,5 @@
-// What the deployment list and a deployment's page share: the API path, the deployment's shape, its statistics.
+// What the deployment pages and a device's page share: the API path, the deployment's shape, its statistics, and
+// the panel that shows a device deployment's log.
 export const D1 = '/api/management/v1/deployments/deployments';
 
 export interface Deployment {
@@ -29,5 +30,18 @@ export function Stats({ stats }: { stats?: Record<string, number> }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+/** A device deployment's log, shown under the list it was opened from, with a button that closes it. */
+export function LogPanel({ of, text, onClose }: { of: string; text: string; onClose: () => void }) {
+  return (
+    <section aria-label={`Deployment log of ${of}`} className="log">
+      <h2>Log of {of}</h2>
+      <button type="button" className="secondary" onClick={onClose}>
+        Close log
+      </button>
+      <pre>{text}</pre>
+    </section>
   );
 }

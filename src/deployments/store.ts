@@ -691,3 +691,26 @@ export class DeploymentStore {
     return byName !== undefined;
   }
 }
+
+/**
+ * Deployments and device deployments by stored status across every tenant (the operator's metrics). Here, in the
+ * deployments domain, because device deployments have one owner.
+ */
+export async function fleetStatusCounts(
+  db: Kysely<Tables>,
+): Promise<{ deployments: StatusCount[]; deviceDeployments: StatusCount[] }> {
+  const count = (table: 'deployments' | 'device_deployments') =>
+    db
+      .selectFrom(table)
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute()
+      .then((rows) => rows.map((row) => ({ status: row.status, count: Number(row.n) })));
+  const [deployments, deviceDeployments] = await Promise.all([count('deployments'), count('device_deployments')]);
+  return { deployments, deviceDeployments };
+}
+
+export interface StatusCount {
+  status: string;
+  count: number;
+}

@@ -3,10 +3,10 @@
 // counts by status, MQTT connections and database pool use. Protected by a bearer token, or loopback-only without one.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Broker } from '../broker/broker.js';
 import type { Config } from '../config.js';
+import { fleetStatusCounts } from '../deployments/store.js';
 import { Forbidden, Unauthorized } from '../errors.js';
 import type { Store } from '../store/db.js';
 
@@ -81,6 +81,14 @@ export function installMetrics(app: FastifyInstance, sources: MetricsSources): R
     registers: [registry],
   });
   const { store, broker } = sources;
+  // Both gauges from one look at the store per scrape (the deployments domain owns the tables).
+  let counts: ReturnType<typeof fleetStatusCounts> | undefined;
+  const fleetCounts = () => {
+    counts ??= fleetStatusCounts(store.db).finally(() => {
+      counts = undefined;
+    });
+    return counts;
+  };
   new Gauge({
     name: 'flotilla_deployments',
     help: 'Deployments by stored status',
@@ -88,12 +96,7 @@ export function installMetrics(app: FastifyInstance, sources: MetricsSources): R
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await store.db
-        .selectFrom('deployments')
-        .select(['status', sql<number>`count(*)`.as('n')])
-        .groupBy('status')
-        .execute();
-      for (const row of rows) this.set({ status: row.status }, Number(row.n));
+      for (const { status, count } of (await fleetCounts()).deployments) this.set({ status }, count);
     },
   });
   new Gauge({
@@ -103,12 +106,7 @@ export function installMetrics(app: FastifyInstance, sources: MetricsSources): R
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await store.db
-        .selectFrom('device_deployments')
-        .select(['status', sql<number>`count(*)`.as('n')])
-        .groupBy('status')
-        .execute();
-      for (const row of rows) this.set({ status: row.status }, Number(row.n));
+      for (const { status, count } of (await fleetCounts()).deviceDeployments) this.set({ status }, count);
     },
   });
   new Gauge({

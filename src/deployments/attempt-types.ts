@@ -82,6 +82,12 @@ export interface ReportOptions {
   /** Ignore a step that is not past the attempt's current one (messages that may arrive out of order). */
   onlyForward?: boolean;
   alongside?: (trx: Trx) => Promise<void>;
+  /**
+   * The protocol's record of what the device runs now, written in the same transaction as a success that installed
+   * something: not one whose update part the deployment's handling skipped (download-only, a shut maintenance
+   * window), which installed nothing.
+   */
+  installed?: (trx: Trx) => Promise<void>;
 }
 
 /** What an attempt's row says about it. */

@@ -183,7 +183,11 @@ export class DeviceAttempts {
           };
     if (log.length) changes.has_log = 1;
     const to = changes.status as DeviceDeploymentStatus;
-    if (log.length === 0 && !options.alongside && !this.settler.needed(deployment, dd.status, to)) {
+    const installs =
+      options.installed !== undefined &&
+      to === 'success' &&
+      handlingAt(storedHandling(deployment.handling_json), this.clock()).update !== 'skip';
+    if (log.length === 0 && !options.alongside && !installs && !this.settler.needed(deployment, dd.status, to)) {
       // A step that changes nothing but the device's row: one statement is its own transaction.
       const updated = await this.sql(ref.tenantId, trx).updateDeviceDeployment(dd.id, dd.status, changes);
       if (!updated) return 'raced';
@@ -195,6 +199,7 @@ export class DeviceAttempts {
       if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes, lock))) return false;
       await store.appendLog(ref.deploymentId, ref.deviceId, log);
       await options.alongside?.(t);
+      if (installs) await options.installed?.(t);
       await this.settler.settle(ref.tenantId, deployment, dd.status, changes.status as DeviceDeploymentStatus, t);
       return true;
     });

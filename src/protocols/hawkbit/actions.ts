@@ -212,17 +212,14 @@ export class DdiActions {
       case 'downloaded':
         result = await attempts.downloaded(ref, { log: [line] });
         break;
-      case 'end': {
-        // A success on an action whose update part is `skip` (download-only, or outside its maintenance window)
-        // installed nothing: SWUpdate answers `skip` with closed/success "Skipped Update.". Otherwise the target runs
-        // the action's artifact now, written in the same transaction as the attempt's success.
-        const installs = effect.outcome === 'success' && (await this.handling(target, action)).update !== 'skip';
+      case 'end':
+        // The domain writes what the target runs now with a success that installed something (SWUpdate answers an
+        // update `skip` with closed/success "Skipped Update.", which installed nothing).
         result = await attempts.end(ref, effect.outcome, {
           log: [line],
-          alongside: installs ? (trx) => this.installed(target, action, trx) : undefined,
+          installed: (trx) => this.installed(target, action, trx),
         });
         break;
-      }
     }
     return result === 'ok' || result === 'applied' || result === 'retrying' || result === 'unchanged' ? 'ok' : 'gone';
   }

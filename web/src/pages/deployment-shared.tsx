@@ -11,6 +11,8 @@ export interface Deployment {
   status: string;
   device_count: number;
   groups?: string[];
+  filter?: { name?: string };
+  retries?: number;
   paused?: boolean;
   phases?: { id: string; batch_size: number; start_ts?: string; device_count: number; failure_threshold?: number }[];
   statistics?: { status: Record<string, number> };

@@ -86,6 +86,16 @@ export function useAction(after?: () => void) {
   return { outcome, setOutcome, act };
 }
 
+/** A form's text fields as one state: `field(key)` gives an input its value and change handler. */
+export function useFields<T extends Record<string, unknown>>(initial: T) {
+  const [fields, setFields] = useState(initial);
+  const field = (key: { [K in keyof T]: T[K] extends string ? K : never }[keyof T]) => ({
+    value: fields[key] as string,
+    onChange: (e: { target: { value: string } }) => setFields((f) => ({ ...f, [key]: e.target.value })),
+  });
+  return { fields, setFields, field };
+}
+
 /** A loaded list: its error, the empty state when it has nothing, else what `children` makes of it. */
 export function ListOf<T>({
   loaded,

@@ -1,11 +1,10 @@
 // One deployment: its status and statistics, its phases, each device's status with its log, and the operator's
 // moves (abort, resume a rollout paused by a failure threshold, continue devices held by an update control map).
 // Polled while visible, so it moves on by itself.
-import { useState } from 'react';
-import { api, apiText } from '../api';
+import { api } from '../api';
 import { useLoad } from '../hooks';
-import { Alert, Head, Link, messageOf, OutcomeLine, useAction, when } from '../ui';
-import { ACTIVE, D1, type Deployment, LogPanel, Stats } from './deployment-shared';
+import { Alert, Head, Link, OutcomeLine, useAction, when } from '../ui';
+import { ACTIVE, D1, type Deployment, Stats, useDeviceLog } from './deployment-shared';
 
 interface DeploymentDevice {
   id: string;
@@ -26,9 +25,9 @@ const PAUSES: Record<string, string> = {
 export function DeploymentDetail({ id }: { id: string }) {
   const deployment = useLoad(() => api<Deployment>('GET', `${D1}/${id}`), [id], 2000);
   const devices = useLoad(() => api<DeploymentDevice[]>('GET', `${D1}/${id}/devices`), [id], 2000);
-  const [log, setLog] = useState<{ device: string; text: string }>();
+  const logs = useDeviceLog();
   const d = deployment.data;
-  const { outcome, setOutcome, act } = useAction(() => {
+  const { outcome, act } = useAction(() => {
     deployment.reload();
     devices.reload();
   });
@@ -135,28 +134,14 @@ export function DeploymentDetail({ id }: { id: string }) {
                   {x.substate ? ` (${x.substate})` : ''}
                 </td>
                 <td>{x.attempts ?? ''}</td>
-                <td>
-                  {x.log && (
-                    <button
-                      type="button"
-                      className="secondary"
-                      onClick={() =>
-                        apiText('GET', `${D1}/${id}/devices/${x.id}/log`).then(
-                          (text) => setLog({ device: x.id, text }),
-                          (e: unknown) => setOutcome({ text: `Log: ${messageOf(e)}`, error: true }),
-                        )
-                      }
-                    >
-                      View log
-                    </button>
-                  )}
-                </td>
+                <td>{x.log && logs.button(id, x.id, x.id)}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      {log && <LogPanel of={log.device} text={log.text} onClose={() => setLog(undefined)} />}
+      <Alert error={logs.error} />
+      {logs.panel}
     </section>
   );
 }

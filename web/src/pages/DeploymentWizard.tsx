@@ -4,7 +4,7 @@
 import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useLoad } from '../hooks';
-import { Alert, messageOf } from '../ui';
+import { Alert, messageOf, useFields } from '../ui';
 import { listFilters } from './DeviceFilter';
 import { D1 } from './deployment-shared';
 import { listReleases } from './Releases';
@@ -33,13 +33,9 @@ export function DeploymentWizard({ onCreated }: { onCreated: (name: string) => v
     retries: '',
     pauses: [] as string[],
   };
-  const [form, setForm] = useState(empty);
+  const { fields: form, setFields: setForm, field } = useFields(empty);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const field = (key: Exclude<keyof typeof empty, 'pauses'>) => ({
-    value: form[key],
-    onChange: (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value }),
-  });
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();

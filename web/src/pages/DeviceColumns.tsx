@@ -32,10 +32,15 @@ export function useColumns(): [ChosenColumn[], (columns: ChosenColumn[]) => void
 }
 
 export function Columns({ chosen, onChange }: { chosen: ChosenColumn[]; onChange: (c: ChosenColumn[]) => void }) {
-  const attributes = useLoad(() => api<ChosenColumn[]>('GET', '/api/management/v2/inventory/filters/attributes'), []);
+  // Read only once the operator opens the chooser: the list page itself does not need it.
+  const [open, setOpen] = useState(false);
+  const attributes = useLoad(
+    () => (open ? api<ChosenColumn[]>('GET', '/api/management/v2/inventory/filters/attributes') : Promise.resolve([])),
+    [open],
+  );
   const isChosen = (a: ChosenColumn) => chosen.some((c) => c.scope === a.scope && c.name === a.name);
   return (
-    <details className="columns">
+    <details className="columns" onToggle={(e) => setOpen(e.currentTarget.open)}>
       <summary>Columns</summary>
       <fieldset>
         <legend>Inventory columns shown for accepted devices</legend>

@@ -1,14 +1,13 @@
 // One device: identity, the protocols it speaks, authentication sets, the software it reports installed (the
 // inventory's `*.version` attributes and artifact_name, as Mender devices report their provides), inventory,
 // configuration, monitoring alerts, a remote terminal, and its deployment history with each attempt's log.
-import { useState } from 'react';
-import { api, apiText } from '../api';
+import { api } from '../api';
 import { useLoad } from '../hooks';
-import { Alert, Head, Link, messageOf, text, when } from '../ui';
+import { Alert, Head, Link, text, when } from '../ui';
 import { DeviceConfiguration } from './DeviceConfiguration';
 import { DeviceMonitoring } from './DeviceMonitoring';
 import { DeviceTerminal } from './DeviceTerminal';
-import { LogPanel } from './deployment-shared';
+import { useDeviceLog } from './deployment-shared';
 
 interface AuthSet {
   id: string;
@@ -62,8 +61,7 @@ export function DevicePage({ id }: { id: string }) {
     [id],
     5000,
   );
-  const [log, setLog] = useState<{ deployment: string; text: string }>();
-  const [error, setError] = useState<string>();
+  const logs = useDeviceLog();
   const attributes = [...(inventory.data?.attributes ?? [])].sort(
     (a, b) => (a.scope ?? '').localeCompare(b.scope ?? '') || a.name.localeCompare(b.name),
   );
@@ -79,7 +77,7 @@ export function DevicePage({ id }: { id: string }) {
       <h1 id="device-title">
         Device <span className="mono">{id}</span>
       </h1>
-      <Alert error={device.error ?? error} />
+      <Alert error={device.error ?? logs.error} />
       {device.data && (
         <section aria-labelledby="identity-title">
           <h2 id="identity-title">Identity</h2>
@@ -153,32 +151,14 @@ export function DevicePage({ id }: { id: string }) {
                   <td>{h.deployment?.artifact_name}</td>
                   <td>{h.device.status}</td>
                   <td>{when(h.device.finished)}</td>
-                  <td>
-                    {h.device.log && h.deployment && (
-                      <button
-                        type="button"
-                        className="secondary"
-                        onClick={() =>
-                          apiText(
-                            'GET',
-                            `/api/management/v1/deployments/deployments/${h.deployment!.id}/devices/${id}/log`,
-                          ).then(
-                            (t) => setLog({ deployment: h.deployment!.name, text: t }),
-                            (e: unknown) => setError(messageOf(e)),
-                          )
-                        }
-                      >
-                        View log
-                      </button>
-                    )}
-                  </td>
+                  <td>{h.device.log && h.deployment && logs.button(h.deployment.id, id, h.deployment.name)}</td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
       </section>
-      {log && <LogPanel of={log.deployment} text={log.text} onClose={() => setLog(undefined)} />}
+      {logs.panel}
     </section>
   );
 }

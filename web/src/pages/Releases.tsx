@@ -4,7 +4,7 @@ import { useRef, useState } from 'react';
 import { api, uploadArtifact, uploadForm } from '../api';
 import { useLoad } from '../hooks';
 import { usePath } from '../router';
-import { Head, Link, ListOf, messageOf, type Outcome, OutcomeLine, useAction } from '../ui';
+import { Head, Link, ListOf, messageOf, type Outcome, OutcomeLine, useAction, useFields } from '../ui';
 import { type Artifact, ReleasePage, sizeText } from './ReleasePage';
 
 export interface Release {
@@ -134,12 +134,8 @@ function Upload({ onDone }: { onDone: () => void }) {
 /** `artifacts/generate`: the server wraps a plain file in a single-file module-image artifact. */
 function Generate({ onDone }: { onDone: () => void }) {
   const input = useRef<HTMLInputElement>(null);
-  const [fields, setFields] = useState({ name: '', types: '', dir: '/', description: '' });
+  const { fields, field } = useFields({ name: '', types: '', dir: '/', description: '' });
   const upload = useUpload(onDone);
-  const field = (key: keyof typeof fields) => ({
-    value: fields[key],
-    onChange: (e: { target: { value: string } }) => setFields({ ...fields, [key]: e.target.value }),
-  });
   return (
     <form
       className="create"
@@ -196,12 +192,8 @@ const SAMPLE_STATE = JSON.stringify(
 
 /** A Kanto desired state (containers and their configuration), stored as an artifact and deployed like any other. */
 function DesiredState({ onDone }: { onDone: () => void }) {
-  const [fields, setFields] = useState({ name: '', version: '', types: '', state: SAMPLE_STATE });
+  const { fields, field } = useFields({ name: '', version: '', types: '', state: SAMPLE_STATE });
   const { outcome, setOutcome, act } = useAction(onDone);
-  const field = (key: keyof typeof fields) => ({
-    value: fields[key],
-    onChange: (e: { target: { value: string } }) => setFields({ ...fields, [key]: e.target.value }),
-  });
   return (
     <form
       className="create"

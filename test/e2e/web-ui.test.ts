@@ -524,6 +524,31 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     assert.equal(await row.count(), 0, 'the decommissioned device left the list');
   });
 
+  step('a hawkBit DDI target and a Kanto device show the protocol they speak', async () => {
+    const create = async (path: string, body: unknown) => {
+      const res = await fetch(`${server!.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await sessionToken()}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      return ((await res.json()) as { device_id: string }).device_id;
+    };
+    const ddi = await create('/api/ddi/v1/targets', { controller_id: 'web-e2e-ddi' });
+    const kanto = await create('/api/kanto/v1/devices', { thing_id: 'web.e2e:kanto-1', generate_password: true });
+    for (const [id, protocol] of [
+      [ddi, 'hawkBit DDI'],
+      [kanto, 'Kanto'],
+    ]) {
+      await page.goto(`${server!.url}/ui/devices/${id}`);
+      await page
+        .getByTestId('device-protocol')
+        .filter({ hasText: new RegExp(`^${protocol}$`) })
+        .waitFor(WAIT);
+    }
+    await shot('device-kanto');
+  });
+
   step('settings: the tenant token, a new user, a personal access token until revoked, DDI settings', async () => {
     await nav('Settings').click();
     await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor(WAIT);

@@ -387,8 +387,10 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       // Only the shell's answer has 42 in it: the echoed command line has the expression.
       await page.locator('.xterm-rows').filter({ hasText: 'hello-42' }).waitFor(WAIT);
       await shot('device-terminal');
-      // By keyboard (a click right after a full-page screenshot of xterm.js misses in headless chromium).
-      await page.getByRole('button', { name: 'Disconnect' }).focus();
+      // By keyboard: Ctrl+] leaves the terminal for its Disconnect button (and a click right after a full-page
+      // screenshot of xterm.js misses in headless chromium).
+      await page.keyboard.press('Control+BracketRight');
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Disconnect');
       await page.keyboard.press('Enter');
       await page.getByRole('button', { name: 'Connect terminal' }).waitFor(WAIT);
     },

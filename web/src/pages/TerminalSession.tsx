@@ -20,6 +20,7 @@ export default function TerminalSession({ id, onClose }: { id: string; onClose: 
   const host = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState('Connecting…');
   const [ended, setEnded] = useState(false);
+  const leave = useRef<HTMLButtonElement>(null);
 
   useEffect(() => {
     const term = new Terminal({ cols: 100, rows: 24, convertEol: false, cursorBlink: true });
@@ -65,6 +66,12 @@ export default function TerminalSession({ id, onClose }: { id: string; onClose: 
       );
       setEnded(true);
     };
+    // The terminal takes every key, Tab included; Ctrl+] (mender-cli's quit key) hands the keyboard back to the page.
+    term.attachCustomKeyEventHandler((event) => {
+      if (event.type !== 'keydown' || !event.ctrlKey || event.key !== ']') return true;
+      leave.current?.focus();
+      return false;
+    });
     const input = term.onData((data) => send({ hdr: { proto: PROTO_SHELL, typ: 'shell', sid }, body: data }));
     return () => {
       input.dispose();
@@ -78,7 +85,8 @@ export default function TerminalSession({ id, onClose }: { id: string; onClose: 
     <div className="terminal">
       <p role="status">{status}</p>
       <div ref={host} role="application" aria-label="Terminal" data-testid="terminal" />
-      <button type="button" className="secondary" onClick={onClose}>
+      <p className="muted">Ctrl+] leaves the terminal for the rest of the page.</p>
+      <button ref={leave} type="button" className="secondary" onClick={onClose}>
         {ended ? 'Close terminal' : 'Disconnect'}
       </button>
     </div>

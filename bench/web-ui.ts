@@ -29,30 +29,75 @@ try {
   await page.getByLabel('Password').fill(fleet.adminPassword);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByRole('tab', { name: /Accepted/ }).waitFor();
+  const deviceId = await (async () => {
+    await page.getByRole('tab', { name: /Accepted/ }).click();
+    return String(await page.locator('tr[data-device]').first().getAttribute('data-device'));
+  })();
+  const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
 
   const pages: [string, () => Promise<void>][] = [
     [
       `Devices, accepted tab (${DEVICES} devices)`,
       async () => {
-        await page.getByRole('link', { name: 'Devices' }).click();
+        await nav('Devices').click();
         await page.getByRole('tab', { name: /Accepted/ }).click();
         await page.getByRole('tab', { name: new RegExp(`Accepted\\s*${DEVICES}`) }).waitFor();
         await page.locator('tr[data-device]').first().waitFor();
       },
     ],
     [
+      `Devices, accepted tab with a chosen inventory column (${DEVICES} devices)`,
+      async () => {
+        await page.evaluate(() =>
+          localStorage.setItem(
+            'flotilla.device-columns',
+            JSON.stringify([{ scope: 'inventory', name: 'artifact_name' }]),
+          ),
+        );
+        await nav('Devices').click();
+        await page.getByRole('tab', { name: /Accepted/ }).click();
+        await page.locator('tr[data-device] [data-column="artifact_name"]').filter({ hasText: /\S/ }).first().waitFor();
+        await page.evaluate(() => localStorage.removeItem('flotilla.device-columns'));
+      },
+    ],
+    [
       'Releases',
       async () => {
-        await page.getByRole('link', { name: 'Releases' }).click();
+        await nav('Releases').click();
         await page.getByRole('heading', { name: 'No releases yet' }).waitFor();
       },
     ],
     [
       'Deployments (group choice loaded)',
       async () => {
-        await page.getByRole('link', { name: 'Deployments' }).click();
+        await nav('Deployments').click();
         await page.locator('option', { hasText: 'Group bench-group' }).waitFor({ state: 'attached' });
         await page.getByRole('heading', { name: 'No deployments yet' }).waitFor();
+      },
+    ],
+    [
+      'Audit log',
+      async () => {
+        await nav('Audit log').click();
+        await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+        await page
+          .getByText('No audit entries match.')
+          .or(page.getByRole('table', { name: 'Audit log' }))
+          .waitFor();
+      },
+    ],
+    [
+      'Device page (identity, inventory, configuration, monitoring, terminal state, history)',
+      async () => {
+        // In-app navigation to one device, as its link does (the list's own load is the row above).
+        await page.evaluate((id) => {
+          history.pushState(null, '', `/ui/devices/${id}`);
+          dispatchEvent(new PopStateEvent('popstate'));
+        }, deviceId);
+        await page.getByTestId('device-protocol').waitFor();
+        await page.getByRole('table', { name: 'Inventory' }).waitFor();
+        await page.getByText('The device is not connected').waitFor();
+        await page.getByText('No deployment has reached this device yet.').waitFor();
       },
     ],
   ];
@@ -60,7 +105,7 @@ try {
     const times: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       // Start from another page, so that the measured one mounts and loads afresh.
-      await page.getByRole('link', { name: name.startsWith('Devices') ? 'Releases' : 'Devices' }).click();
+      await nav(name.startsWith('Devices') || name.startsWith('Device page') ? 'Releases' : 'Devices').click();
       await page.waitForLoadState('networkidle');
       const start = performance.now();
       await show();

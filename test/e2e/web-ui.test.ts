@@ -2,9 +2,13 @@
 // against a real `flotilla serve` and two real mender-client 3.4 daemons. The operator logs in, accepts the clients
 // that arrive pending and puts them in a group, uploads artifacts made by the real mender-artifact, deploys one to
 // the group and watches it reach success without reloading the page; deploys a failing one in two phases with a
-// failure threshold, sees the rollout pause, reads a device's log, resumes it; then logs out. Every page renders
-// without console errors. Screenshots go to a temporary folder (printed; not kept in git). SQLite only: the UI
-// adds no store code, and the management API under it is tested on both dialects.
+// failure threshold, sees the rollout pause, reads a device's log, resumes it; saves an inventory filter and picks
+// list columns; on a device's page sees its protocol, sets its configuration and types a command into a terminal on
+// a real mender-connect; edits a release's notes and tags, reads its artifact details, generates a single-file
+// artifact and a Kanto desired state; deploys to the saved filter with retries and an update control map pause it
+// continues; reads the audit log, sets the DDI settings; then logs out. Every page renders without console errors.
+// Screenshots go to a temporary folder (printed; not kept in git). SQLite only: the UI adds no store code, and the
+// management API under it is tested on both dialects.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -14,11 +18,14 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { INVENTORY_ATTRIBUTE, type MenderFleet, requireMender, startMenderClients } from '../support/mender-client.js';
+import { MenderConnect } from '../support/mender-connect.js';
 import { type FlotillaServer, startFlotilla } from './flotilla-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const RELEASE = 'web-e2e-hello-1';
 const FAILING = 'web-e2e-broken-2';
+const GENERATED = 'web-e2e-generated-3';
+const FILTER = 'e2e-client-1';
 const CLIENTS = 2;
 const GROUP = 'web-e2e';
 /** How long the UI may take to show what the server and the client did (a device's poll is 3 s). */
@@ -27,6 +34,7 @@ const WAIT = { timeout: 90_000 };
 describe('the operator web UI in chromium against flotilla serve and a real mender-client', () => {
   let server: FlotillaServer | undefined;
   let fleet: MenderFleet | undefined;
+  let connect: MenderConnect | undefined;
   let context: BrowserContext | undefined;
   let page: Page;
   let work = '';
@@ -47,6 +55,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
         if (page) await page.screenshot({ path: join(shots, 'failure.png'), fullPage: true }).catch(() => {});
         if (server) process.stderr.write(`--- flotilla log ---\n${server.logTail()}\n`);
         if (fleet) process.stderr.write(`${fleet.logTails()}\n`);
+        if (connect) process.stderr.write(`--- mender-connect ---\n${connect.logTail(40)}\n`);
         throw error;
       }
     });
@@ -71,6 +80,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
 
   /** A link of the main navigation. */
   const nav = (name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
+  const sessionToken = () => page.evaluate(() => sessionStorage.getItem('flotilla.token'));
   const shot = (name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
   before(async () => {
@@ -106,6 +116,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
 
   after(async () => {
     await context?.close();
+    await connect?.stop();
     await fleet?.stop();
     await server?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
@@ -137,7 +148,13 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
 
   step('the mender-clients appear as pending without a reload and are accepted in the UI', async () => {
     // Started only now, pointed at the server URL and tenant token the empty state showed.
-    fleet = await startMenderClients({ serverUrl: server!.url, tenantToken: server!.tenantToken, count: CLIENTS });
+    // Each with a D-Bus of its own: mender-connect reaches the server through its client's (later step).
+    fleet = await startMenderClients({
+      serverUrl: server!.url,
+      tenantToken: server!.tenantToken,
+      count: CLIENTS,
+      privateBus: true,
+    });
     for (const [i, client] of fleet!.clients.entries()) {
       const row = page.locator('tr', { hasText: `mac=${client.mac}` });
       await row.waitFor(WAIT);
@@ -189,7 +206,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       if (frame === page.mainFrame()) navigations++;
     });
     await page.getByLabel('Release', { exact: true }).selectOption(RELEASE);
-    await page.getByLabel('Devices', { exact: true }).selectOption(GROUP);
+    await page.getByLabel('Devices', { exact: true }).selectOption({ label: `Group ${GROUP}` });
     await page.getByLabel('Name', { exact: true }).fill('web rollout');
     await page.getByRole('button', { name: 'Create deployment' }).click();
     await page.getByRole('status').filter({ hasText: 'web rollout created' }).waitFor(WAIT);
@@ -232,7 +249,7 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
 
       await nav('Deployments').click();
       await page.getByLabel('Release', { exact: true }).selectOption(FAILING);
-      await page.getByLabel('Devices', { exact: true }).selectOption(GROUP);
+      await page.getByLabel('Devices', { exact: true }).selectOption({ label: `Group ${GROUP}` });
       await page.getByLabel('Name', { exact: true }).fill('phased rollout');
       await page.getByLabel('First phase (% of devices)').fill('50');
       // The second phase starts a little later; the first one's failure pauses the rollout before or after that.
@@ -289,7 +306,34 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
       await page.getByLabel('Value', { exact: true }).fill(client.label);
       await page.getByRole('button', { name: 'Search' }).click();
       await matches.getByText('1 matching device', { exact: true }).waitFor(WAIT);
+      // Saved as a filter (a dynamic group), and run again from the list of saved filters.
+      await page.getByLabel('Save this filter as').fill(FILTER);
+      await page.getByRole('button', { name: 'Save filter' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Filter ${FILTER} saved.` })
+        .waitFor(WAIT);
+      await page.getByRole('button', { name: 'Clear' }).click();
+      const saved = page.getByRole('table', { name: 'Saved filters' }).locator('tr', { hasText: FILTER });
+      assert.match(String(await saved.textContent()), new RegExp(`inventory:${INVENTORY_ATTRIBUTE} \\$eq`));
+      await saved.getByRole('button', { name: `Show devices in ${FILTER}` }).click();
+      await matches.getByText(`1 device in ${FILTER}`, { exact: true }).waitFor(WAIT);
+      assert.equal(await matches.locator('tbody tr', { hasText: `mac=${client.mac}` }).count(), 1);
+      // A column chosen by the operator shows each device's value, and is still chosen after a reload.
+      await page.getByText('Columns', { exact: true }).click();
+      await page.getByLabel(`inventory: ${INVENTORY_ATTRIBUTE}`).check();
+      const accepted = page.getByRole('table', { name: 'accepted devices' });
+      const cell = accepted
+        .locator('tr', { hasText: `mac=${client.mac}` })
+        .locator(`[data-column="${INVENTORY_ATTRIBUTE}"]`);
+      await cell.filter({ hasText: client.label }).waitFor(WAIT);
+      await page.reload();
+      await page.getByRole('tab', { name: /Accepted/ }).click();
+      await cell.filter({ hasText: client.label }).waitFor(WAIT);
       await shot('devices-filtered');
+      await page.getByLabel('Attribute', { exact: true }).selectOption(`inventory:${INVENTORY_ATTRIBUTE}`);
+      await page.getByLabel('Value', { exact: true }).fill(client.label);
+      await page.getByRole('button', { name: 'Search' }).click();
       await matches
         .locator('tr', { hasText: `mac=${client.mac}` })
         .getByRole('link')
@@ -313,6 +357,153 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     },
   );
 
+  step(
+    "the device page shows the device's protocol, takes a configuration, and opens a terminal on the real mender-connect",
+    async () => {
+      const client = fleet!.clients[0];
+      // mender-connect beside the first client, on that client's own bus; it reaches Flotilla through the client.
+      connect = new MenderConnect(work, `unix:path=${join(client.dir, 'bus')}`, client.pid);
+      connect.start();
+      await page
+        .getByTestId('device-protocol')
+        .filter({ hasText: /^Mender$/ })
+        .waitFor(WAIT);
+
+      await page.getByRole('button', { name: 'Add key' }).click();
+      await page.getByLabel('Key 1', { exact: true }).fill('timezone');
+      await page.getByLabel('Value 1', { exact: true }).fill('Europe/Oslo');
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await page.getByRole('status').filter({ hasText: 'Configuration saved.' }).waitFor(WAIT);
+      const configured = page.getByRole('table', { name: 'Configuration' }).locator('tr', { hasText: 'timezone' });
+      await configured.filter({ hasText: 'Europe/Oslo' }).waitFor(WAIT);
+      await page.getByText('No alerts.', { exact: false }).waitFor(WAIT);
+
+      // The page polls the connection state: the button appears once mender-connect's socket is up.
+      await page.getByRole('button', { name: 'Connect terminal' }).click(WAIT);
+      await page.getByRole('status').filter({ hasText: 'Connected.' }).waitFor(WAIT);
+      await page.getByTestId('terminal').click();
+      await page.keyboard.type('echo hello-$((6*7))');
+      await page.keyboard.press('Enter');
+      // Only the shell's answer has 42 in it: the echoed command line has the expression.
+      await page.locator('.xterm-rows').filter({ hasText: 'hello-42' }).waitFor(WAIT);
+      await shot('device-terminal');
+      // By keyboard: Ctrl+] leaves the terminal for its Disconnect button (and a click right after a full-page
+      // screenshot of xterm.js misses in headless chromium).
+      await page.keyboard.press('Control+BracketRight');
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Disconnect');
+      await page.keyboard.press('Enter');
+      await page.getByRole('button', { name: 'Connect terminal' }).waitFor(WAIT);
+    },
+  );
+
+  step(
+    'a release gets notes and tags and shows its artifact details; a single-file artifact and a desired state are made',
+    async () => {
+      await nav('Releases').click();
+      await page.getByRole('link', { name: RELEASE }).click();
+      await page.getByRole('heading', { name: `Release ${RELEASE}` }).waitFor(WAIT);
+      await page.getByLabel('Release notes').fill('Says hello.');
+      await page.getByLabel('Tags (comma-separated)').fill('e2e, hello');
+      await page.getByRole('button', { name: 'Save notes and tags' }).click();
+      await page.getByRole('status').filter({ hasText: 'Notes and tags saved.' }).waitFor(WAIT);
+      await page.reload();
+      await page.getByLabel('Release notes').filter({ hasText: 'Says hello.' }).waitFor(WAIT);
+      assert.equal(await page.getByLabel('Tags (comma-separated)').inputValue(), 'e2e, hello');
+      // What mender-artifact wrote: the script payload, unsigned, providing its own name.
+      await page
+        .getByRole('table', { name: /^Payload files of / })
+        .getByText(`${RELEASE}.sh`)
+        .waitFor(WAIT);
+      assert.equal(await page.getByTestId('artifact-signed').textContent(), 'not signed');
+      assert.match(String(await page.locator('.facts').first().textContent()), new RegExp(`artifact_name: ${RELEASE}`));
+      await shot('release');
+
+      await nav('Releases').click();
+      await page.getByText('Generate a single-file artifact').click();
+      const payload = join(work, 'greeting.txt');
+      writeFileSync(payload, 'hello from a generated artifact\n');
+      await page.getByLabel('File to install').setInputFiles(payload);
+      await page.getByLabel('Artifact name').fill(GENERATED);
+      await page.getByLabel('Device types (comma-separated)', { exact: true }).fill(fleet!.deviceType);
+      await page.getByLabel('Destination folder on the device').fill(join(work, 'generated'));
+      await page.getByRole('button', { name: 'Generate artifact' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `Generated ${GENERATED}.` })
+        .waitFor(WAIT);
+      await page.locator(`tr[data-release="${GENERATED}"]`).filter({ hasText: 'single-file' }).waitFor(WAIT);
+
+      await page.getByText('New Kanto desired state').click();
+      await page.getByLabel('Desired state name').fill('web-e2e-containers');
+      await page.getByLabel('Version', { exact: true }).fill('1.0.0');
+      await page.getByLabel('Kanto device types (comma-separated)').fill('kanto-board');
+      await page.getByRole('button', { name: 'Create desired state' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: 'Desired state web-e2e-containers 1.0.0 created.' })
+        .waitFor(WAIT);
+      const row = page.locator('tr', { hasText: 'kanto-desired-state' });
+      await row.waitFor(WAIT);
+      await row.getByRole('link').click();
+      await page.getByRole('heading', { name: 'Desired state' }).waitFor(WAIT);
+      assert.match(String(await page.locator('pre.log').textContent()), /hello-world/);
+      await shot('releases-generated');
+    },
+  );
+
+  step(
+    'a deployment to the saved filter with retries pauses before installing until the operator continues it',
+    async () => {
+      await nav('Deployments').click();
+      await page.getByLabel('Release', { exact: true }).selectOption(GENERATED);
+      await page.getByLabel('Devices', { exact: true }).selectOption({ label: `Saved filter ${FILTER}` });
+      await page.getByLabel('Name', { exact: true }).fill('paused rollout');
+      await page.getByLabel('Retries per device').fill('1');
+      await page.getByLabel('Pause before installing').check();
+      await page.getByRole('button', { name: 'Create deployment' }).click();
+      await page.getByRole('status').filter({ hasText: 'paused rollout created' }).waitFor(WAIT);
+      assert.match(
+        String(await page.locator('tr', { hasText: 'paused rollout' }).textContent()),
+        new RegExp(`filter ${FILTER}`),
+      );
+      await page.getByRole('link', { name: 'paused rollout' }).click();
+      await page.getByRole('heading', { name: 'Deployment paused rollout' }).waitFor(WAIT);
+      assert.equal(await page.locator('.facts dd', { hasText: /^1$/ }).count(), 1, 'one retry shown');
+      // The client polls; the deployment reaches it, and it waits before installing.
+      await page.getByTestId('device-status').filter({ hasText: 'pause_before_installing' }).waitFor(WAIT);
+      await shot('deployment-control-map-pause');
+      assert.ok(!existsSync(join(work, 'generated', 'greeting.txt')), 'nothing installed while paused');
+      await page.getByRole('button', { name: 'Continue pause before installing' }).click();
+      // A deployment to a saved filter is dynamic: it stays in progress for devices that match later (as Mender's).
+      await page
+        .getByTestId('device-status')
+        .filter({ hasText: /^success$/ })
+        .waitFor(WAIT);
+      assert.equal(String(await page.locator('[data-stat="success"]').textContent()), 'success: 1');
+      assert.ok(existsSync(join(work, 'generated', 'greeting.txt')), 'the single-file module installed the file');
+    },
+  );
+
+  step('the audit log lists the changes; the keyboard reaches the skip link first', async () => {
+    await nav('Audit log').click();
+    const log = page.getByRole('table', { name: 'Audit log' });
+    await log.locator('tr', { hasText: 'paused rollout' }).first().waitFor(WAIT);
+    await page.getByLabel('Object type', { exact: true }).selectOption('release');
+    await log.locator('tr', { hasText: RELEASE }).first().waitFor(WAIT);
+    assert.equal(await log.locator('tr', { hasText: 'paused rollout' }).count(), 0, 'filtered by object type');
+    await shot('audit-log');
+    await page.goto(`${server!.url}/ui/audit`);
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor(WAIT);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    await page.keyboard.press('Enter');
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.id),
+      'main',
+      'the skip link moves focus to the page',
+    );
+  });
+
   step('a device is preauthorized and another decommissioned in the UI', async () => {
     await nav('Devices').click();
     await page.getByRole('tab', { name: /Preauthorized/ }).click();
@@ -335,7 +526,32 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     assert.equal(await row.count(), 0, 'the decommissioned device left the list');
   });
 
-  step('settings: the tenant token, a new user, a personal access token that works until revoked', async () => {
+  step('a hawkBit DDI target and a Kanto device show the protocol they speak', async () => {
+    const create = async (path: string, body: unknown) => {
+      const res = await fetch(`${server!.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await sessionToken()}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      return ((await res.json()) as { device_id: string }).device_id;
+    };
+    const ddi = await create('/api/ddi/v1/targets', { controller_id: 'web-e2e-ddi' });
+    const kanto = await create('/api/kanto/v1/devices', { thing_id: 'web.e2e:kanto-1', generate_password: true });
+    for (const [id, protocol] of [
+      [ddi, 'hawkBit DDI'],
+      [kanto, 'Kanto'],
+    ]) {
+      await page.goto(`${server!.url}/ui/devices/${id}`);
+      await page
+        .getByTestId('device-protocol')
+        .filter({ hasText: new RegExp(`^${protocol}$`) })
+        .waitFor(WAIT);
+    }
+    await shot('device-kanto');
+  });
+
+  step('settings: the tenant token, a new user, a personal access token until revoked, DDI settings', async () => {
     await nav('Settings').click();
     await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor(WAIT);
     await page.getByTestId('settings-tenant-token').filter({ hasText: server!.tenantToken }).waitFor(WAIT);
@@ -360,6 +576,16 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     await tokens.locator('tr', { hasText: 'ci-script' }).getByRole('button', { name: 'Revoke' }).click();
     await tokens.waitFor({ state: 'detached', ...WAIT });
     assert.equal((await call()).status, 401, 'a revoked token no longer works');
+
+    await page.getByLabel('New gateway token (at least 8 characters)').fill('e2e-gateway-token');
+    await page.getByLabel('Polling interval (seconds)').fill('30');
+    await page.getByRole('button', { name: 'Save DDI settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'DDI settings saved.' }).waitFor(WAIT);
+    await page.getByTestId('gateway-token-state').filter({ hasText: 'Gateway token: set' }).waitFor(WAIT);
+    const ddi = await fetch(`${server!.url}/api/ddi/v1/settings`, {
+      headers: { authorization: `Bearer ${await sessionToken()}` },
+    });
+    assert.equal(((await ddi.json()) as { polling_sleep: number }).polling_sleep, 30);
   });
 
   step('logging out returns to the login page; a dead session goes back to it too', async () => {
@@ -375,6 +601,8 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     await page.evaluate((t) => sessionStorage.setItem('flotilla.token', t ?? ''), token);
     await page.goto(`${server!.url}/ui/deployments`);
     await page.getByText('Your session has ended. Log in again.').waitFor(WAIT);
+    // Every request the dead session's page had started answers 401 before the console is checked.
+    await page.waitForLoadState('networkidle');
     problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('401')));
     await shot('session-ended');
   });

@@ -55,12 +55,17 @@ export async function login(email: string, password: string): Promise<string> {
 
 /** A multipart upload with progress (fetch reports none for request bodies), as `POST .../artifacts` wants it. */
 export function uploadArtifact(file: File, onProgress: (fraction: number) => void): Promise<void> {
+  const form = new FormData();
+  form.append('size', String(file.size));
+  form.append('artifact', file, file.name);
+  return uploadForm('/api/management/v1/deployments/artifacts', form, onProgress);
+}
+
+/** POSTs a multipart form with upload progress; the API's error message on failure. */
+export function uploadForm(path: string, form: FormData, onProgress: (fraction: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const form = new FormData();
-    form.append('size', String(file.size));
-    form.append('artifact', file, file.name);
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/api/management/v1/deployments/artifacts');
+    xhr.open('POST', path);
     const token = session.token();
     if (token) xhr.setRequestHeader('authorization', `Bearer ${token}`);
     xhr.upload.onprogress = (e) => {

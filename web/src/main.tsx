@@ -2,6 +2,7 @@
 import { StrictMode, useEffect, useSyncExternalStore } from 'react';
 import { createRoot } from 'react-dom/client';
 import { api } from './api';
+import { AuditLog } from './pages/AuditLog';
 import { Deployments } from './pages/Deployments';
 import { Devices } from './pages/Devices';
 import { Login } from './pages/Login';
@@ -15,6 +16,7 @@ const PAGES = [
   { path: '/devices', label: 'Devices', Page: Devices },
   { path: '/releases', label: 'Releases', Page: Releases },
   { path: '/deployments', label: 'Deployments', Page: Deployments },
+  { path: '/audit', label: 'Audit log', Page: AuditLog },
   { path: '/settings', label: 'Settings', Page: Settings },
 ];
 
@@ -35,6 +37,9 @@ function App() {
   };
   return (
     <div className="layout">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <header className="topbar">
         <span className="brand">Flotilla</span>
         <nav aria-label="Main">
@@ -56,7 +61,7 @@ function App() {
           Log out
         </button>
       </header>
-      <main>
+      <main id="main" tabIndex={-1}>
         <page.Page />
       </main>
     </div>

@@ -1,11 +1,10 @@
 // One deployment: its status and statistics, its phases, each device's status with its log, and the operator's
 // moves (abort, resume a rollout paused by a failure threshold, continue devices held by an update control map).
 // Polled while visible, so it moves on by itself.
-import { useState } from 'react';
-import { api, apiText } from '../api';
+import { api } from '../api';
 import { useLoad } from '../hooks';
-import { navigate } from '../router';
-import { ACTIVE, D1, type Deployment, LogPanel, Stats } from './deployment-shared';
+import { Alert, Head, Link, OutcomeLine, useAction, when } from '../ui';
+import { ACTIVE, D1, type Deployment, Stats, useDeviceLog } from './deployment-shared';
 
 interface DeploymentDevice {
   id: string;
@@ -26,42 +25,21 @@ const PAUSES: Record<string, string> = {
 export function DeploymentDetail({ id }: { id: string }) {
   const deployment = useLoad(() => api<Deployment>('GET', `${D1}/${id}`), [id], 2000);
   const devices = useLoad(() => api<DeploymentDevice[]>('GET', `${D1}/${id}/devices`), [id], 2000);
-  const [message, setMessage] = useState<string>();
-  const [log, setLog] = useState<{ device: string; text: string }>();
+  const logs = useDeviceLog();
   const d = deployment.data;
-
-  const act = async (label: string, call: () => Promise<unknown>) => {
-    setMessage(undefined);
-    try {
-      await call();
-      setMessage(label);
-    } catch (e) {
-      setMessage(`Failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
+  const { outcome, act } = useAction(() => {
     deployment.reload();
     devices.reload();
-  };
+  });
   const waitingIn = new Set((devices.data ?? []).map((x) => x.status).filter((s) => s in PAUSES));
 
   return (
     <section aria-labelledby="deployment-title">
       <p>
-        <a
-          href="/ui/deployments"
-          onClick={(e) => {
-            e.preventDefault();
-            navigate('/deployments');
-          }}
-        >
-          ← All deployments
-        </a>
+        <Link to="/deployments">← All deployments</Link>
       </p>
       <h1 id="deployment-title">Deployment {d?.name ?? id}</h1>
-      {deployment.error && (
-        <p role="alert" className="error">
-          {deployment.error}
-        </p>
-      )}
+      <Alert error={deployment.error} />
       {d && (
         <>
           <dl className="facts">
@@ -76,25 +54,19 @@ export function DeploymentDetail({ id }: { id: string }) {
             <dd>
               <Stats stats={d.statistics?.status} />
             </dd>
+            <dt>Retries per device</dt>
+            <dd>{d.retries ?? 0}</dd>
           </dl>
           {d.phases && d.phases.length > 0 && (
             <table aria-label="Phases">
-              <thead>
-                <tr>
-                  <th scope="col">Phase</th>
-                  <th scope="col">Batch</th>
-                  <th scope="col">Devices</th>
-                  <th scope="col">Starts</th>
-                  <th scope="col">Pause above</th>
-                </tr>
-              </thead>
+              <Head columns={['Phase', 'Batch', 'Devices', 'Starts', 'Pause above']} />
               <tbody>
                 {d.phases.map((p, i) => (
                   <tr key={p.id}>
                     <td>{i + 1}</td>
                     <td>{p.batch_size}%</td>
                     <td>{p.device_count}</td>
-                    <td>{p.start_ts ? new Date(p.start_ts).toLocaleString() : 'at once'}</td>
+                    <td>{when(p.start_ts) || 'at once'}</td>
                     <td>
                       {p.failure_threshold === undefined ? '' : `${Math.round(p.failure_threshold * 100)}% failed`}
                     </td>
@@ -145,50 +117,31 @@ export function DeploymentDetail({ id }: { id: string }) {
           </div>
         </>
       )}
-      {message && <p role="status">{message}</p>}
+      <OutcomeLine outcome={outcome} />
       <h2>Devices</h2>
       {devices.data?.length === 0 && <p className="empty">No device has taken part yet.</p>}
       {devices.data && devices.data.length > 0 && (
         <table aria-label="Devices of this deployment">
-          <thead>
-            <tr>
-              <th scope="col">Device</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Log</th>
-            </tr>
-          </thead>
+          <Head columns={['Device', 'Status', 'Attempts', 'Log']} />
           <tbody>
             {devices.data.map((x) => (
               <tr key={x.id} data-device={x.id}>
-                <td className="mono">{x.id}</td>
+                <td className="mono">
+                  <Link to={`/devices/${x.id}`}>{x.id}</Link>
+                </td>
                 <td data-testid="device-status">
                   {x.status}
                   {x.substate ? ` (${x.substate})` : ''}
                 </td>
                 <td>{x.attempts ?? ''}</td>
-                <td>
-                  {x.log && (
-                    <button
-                      type="button"
-                      className="secondary"
-                      onClick={() =>
-                        apiText('GET', `${D1}/${id}/devices/${x.id}/log`).then(
-                          (text) => setLog({ device: x.id, text }),
-                          (e: unknown) => setMessage(`Log: ${e instanceof Error ? e.message : String(e)}`),
-                        )
-                      }
-                    >
-                      View log
-                    </button>
-                  )}
-                </td>
+                <td>{x.log && logs.button(id, x.id, x.id)}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      {log && <LogPanel of={log.device} text={log.text} onClose={() => setLog(undefined)} />}
+      <Alert error={logs.error} />
+      {logs.panel}
     </section>
   );
 }

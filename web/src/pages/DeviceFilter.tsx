@@ -1,10 +1,13 @@
 // Searching devices by inventory: one attribute, an operator of the inventory search API ($eq … $regex), a value;
-// the matches come from `POST /api/management/v2/inventory/filters/search`, so a script gets the same answer.
+// the matches come from `POST /api/management/v2/inventory/filters/search`, so a script gets the same answer. A
+// search can be saved as a named filter (Mender's inventory v2 filters, a dynamic group: deployments can target
+// it), and a saved filter run again or deleted.
 import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useLoad } from '../hooks';
-import { navigate } from '../router';
+import { Alert, Head, Link, messageOf, OutcomeLine, useAction } from '../ui';
 
+const V2 = '/api/management/v2/inventory/filters';
 const OPERATORS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$regex'] as const;
 type Operator = (typeof OPERATORS)[number];
 
@@ -17,6 +20,19 @@ interface Found {
   id: string;
   attributes?: Attribute[];
 }
+interface Term {
+  scope: string;
+  attribute: string;
+  type: string;
+  value: unknown;
+}
+export interface SavedFilter {
+  id: string;
+  name: string;
+  terms: Term[];
+}
+
+export const listFilters = () => api<SavedFilter[]>('GET', `${V2}?per_page=500`);
 
 /** The value as the API wants it for the operator: a list, a boolean, a number where the text is one. */
 function valueFor(operator: Operator, text: string): unknown {
@@ -28,28 +44,35 @@ function valueFor(operator: Operator, text: string): unknown {
   return text;
 }
 
+const termText = (t: Term) => `${t.scope}:${t.attribute} ${t.type} ${JSON.stringify(t.value)}`;
+
 export function DeviceFilter() {
-  const attributes = useLoad(
-    () => api<{ name: string; scope: string }[]>('GET', '/api/management/v2/inventory/filters/attributes'),
-    [],
-  );
+  const attributes = useLoad(() => api<{ name: string; scope: string }[]>('GET', `${V2}/attributes`), []);
+  const saved = useLoad(listFilters, []);
   const [attribute, setAttribute] = useState('');
   const [operator, setOperator] = useState<Operator>('$eq');
   const [value, setValue] = useState('');
-  const [found, setFound] = useState<Found[]>();
+  const [found, setFound] = useState<{ title: string; devices: Found[] }>();
+  const [terms, setTerms] = useState<Term[]>();
   const [error, setError] = useState<string>();
+  const [name, setName] = useState('');
+  const { outcome, act } = useAction(saved.reload);
 
-  const search = async (e: FormEvent) => {
-    e.preventDefault();
+  const run = async (title: string, search: () => Promise<Found[]>) => {
     setError(undefined);
-    const [scope, ...rest] = attribute.split(':');
     try {
-      const filters = [{ scope, attribute: rest.join(':'), type: operator, value: valueFor(operator, value) }];
-      setFound(await api<Found[]>('POST', '/api/management/v2/inventory/filters/search', { filters, per_page: 100 }));
+      setFound({ title, devices: await search() });
     } catch (err) {
       setFound(undefined);
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     }
+  };
+  const search = (e: FormEvent) => {
+    e.preventDefault();
+    const [scope, ...rest] = attribute.split(':');
+    const filters = [{ scope, attribute: rest.join(':'), type: operator, value: valueFor(operator, value) }];
+    setTerms(filters);
+    run('matching', () => api<Found[]>('POST', `${V2}/search`, { filters, per_page: 100 }));
   };
   const shown = (d: Found) =>
     (d.attributes ?? [])
@@ -84,12 +107,7 @@ export function DeviceFilter() {
         </label>
         <label>
           Value
-          <input
-            aria-label="Value"
-            value={value}
-            placeholder="a, b for $in"
-            onChange={(e) => setValue(e.target.value)}
-          />
+          <input value={value} placeholder="a, b for $in" onChange={(e) => setValue(e.target.value)} />
         </label>
         <button type="submit">Search</button>
         {found && (
@@ -98,36 +116,68 @@ export function DeviceFilter() {
           </button>
         )}
       </form>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
+      {terms && found?.title === 'matching' && (
+        <form
+          className="inline"
+          onSubmit={(e) => {
+            e.preventDefault();
+            act(`Filter ${name} saved.`, () => api('POST', V2, { name, terms })).then((ok) => ok && setName(''));
+          }}
+        >
+          <label>
+            Save this filter as
+            <input required value={name} onChange={(e) => setName(e.target.value)} />
+          </label>
+          <button type="submit" className="secondary">
+            Save filter
+          </button>
+        </form>
       )}
+      {saved.data && saved.data.length > 0 && (
+        <table aria-label="Saved filters">
+          <Head columns={['Saved filter', 'Terms', 'Actions']} />
+          <tbody>
+            {saved.data.map((f) => (
+              <tr key={f.id}>
+                <td>{f.name}</td>
+                <td className="mono">{f.terms.map(termText).join(' and ')}</td>
+                <td className="actions">
+                  <button
+                    type="button"
+                    className="secondary"
+                    onClick={() => run(`in ${f.name}`, () => api<Found[]>('GET', `${V2}/${f.id}/search?per_page=100`))}
+                  >
+                    Show devices in {f.name}
+                  </button>
+                  <button
+                    type="button"
+                    className="danger"
+                    onClick={() => act(`Filter ${f.name} deleted.`, () => api('DELETE', `${V2}/${f.id}`))}
+                  >
+                    Delete {f.name}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <OutcomeLine outcome={outcome} />
+      <Alert error={error ?? saved.error} />
       {found && (
         <table aria-label="Matching devices">
           <caption>
-            {found.length} matching device{found.length === 1 ? '' : 's'}
-            {found.length === 100 ? ' (the first 100)' : ''}
+            {found.title === 'matching'
+              ? `${found.devices.length} matching device${found.devices.length === 1 ? '' : 's'}`
+              : `${found.devices.length} device${found.devices.length === 1 ? '' : 's'} ${found.title}`}
+            {found.devices.length === 100 ? ' (the first 100)' : ''}
           </caption>
-          <thead>
-            <tr>
-              <th scope="col">Device</th>
-              <th scope="col">Identity</th>
-            </tr>
-          </thead>
+          <Head columns={['Device', 'Identity']} />
           <tbody>
-            {found.map((d) => (
+            {found.devices.map((d) => (
               <tr key={d.id}>
                 <td className="mono">
-                  <a
-                    href={`/ui/devices/${d.id}`}
-                    onClick={(e) => {
-                      e.preventDefault();
-                      navigate(`/devices/${d.id}`);
-                    }}
-                  >
-                    {d.id}
-                  </a>
+                  <Link to={`/devices/${d.id}`}>{d.id}</Link>
                 </td>
                 <td>{shown(d)}</td>
               </tr>

@@ -1,15 +1,18 @@
-// One device: identity and authentication sets, inventory, the software it reports installed (the inventory's
-// `*.version` attributes and artifact_name, as Mender devices report their provides), and its deployment
-// history with each attempt's log.
-import { useState } from 'react';
-import { api, apiText } from '../api';
+// One device: identity, the protocols it speaks, authentication sets, the software it reports installed (the
+// inventory's `*.version` attributes and artifact_name, as Mender devices report their provides), inventory,
+// configuration, monitoring alerts, a remote terminal, and its deployment history with each attempt's log.
+import { api } from '../api';
 import { useLoad } from '../hooks';
-import { navigate } from '../router';
-import { LogPanel } from './deployment-shared';
+import { Alert, Head, Link, text, when } from '../ui';
+import { DeviceConfiguration } from './DeviceConfiguration';
+import { DeviceMonitoring } from './DeviceMonitoring';
+import { DeviceTerminal } from './DeviceTerminal';
+import { useDeviceLog } from './deployment-shared';
 
 interface AuthSet {
   id: string;
   status: string;
+  pubkey?: string;
   ts?: string;
 }
 interface Device {
@@ -17,6 +20,7 @@ interface Device {
   status: string;
   identity_data: Record<string, unknown>;
   auth_sets?: AuthSet[];
+  check_in_time?: string;
 }
 interface Attribute {
   name: string;
@@ -29,8 +33,18 @@ interface HistoryEntry {
   device: { id: string; status: string; finished?: string; created?: string; log?: boolean; attempts?: number };
 }
 
-const text = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
 const isSoftware = (a: Attribute) => a.name === 'artifact_name' || a.name.endsWith('.version');
+
+/**
+ * The protocol an auth set speaks, from the public `pubkey` field: a hawkBit DDI target or a Kanto thing is admitted
+ * with a face name there (`ddi:…`, `kanto:…`, see devices/service.ts admitFace), a Mender client with a PEM key.
+ */
+export function protocolOf(authSet: { pubkey?: string }): string {
+  const key = authSet.pubkey ?? '';
+  if (key.startsWith('ddi:')) return 'hawkBit DDI';
+  if (key.startsWith('kanto:')) return 'Kanto';
+  return 'Mender';
+}
 
 export function DevicePage({ id }: { id: string }) {
   const device = useLoad(() => api<Device>('GET', `/api/management/v2/devauth/devices/${id}`), [id], 5000);
@@ -47,39 +61,31 @@ export function DevicePage({ id }: { id: string }) {
     [id],
     5000,
   );
-  const [log, setLog] = useState<{ deployment: string; text: string }>();
-  const [error, setError] = useState<string>();
+  const logs = useDeviceLog();
   const attributes = [...(inventory.data?.attributes ?? [])].sort(
     (a, b) => (a.scope ?? '').localeCompare(b.scope ?? '') || a.name.localeCompare(b.name),
   );
+  const software = attributes.filter(isSoftware);
+  const protocols = [...new Set((device.data?.auth_sets ?? []).map(protocolOf))];
+  const speaksMender = protocols.includes('Mender');
 
   return (
     <section aria-labelledby="device-title">
       <p>
-        <a
-          href="/ui/devices"
-          onClick={(e) => {
-            e.preventDefault();
-            navigate('/devices');
-          }}
-        >
-          ← All devices
-        </a>
+        <Link to="/devices">← All devices</Link>
       </p>
       <h1 id="device-title">
         Device <span className="mono">{id}</span>
       </h1>
-      {(device.error || error) && (
-        <p role="alert" className="error">
-          {device.error ?? error}
-        </p>
-      )}
+      <Alert error={device.error ?? logs.error} />
       {device.data && (
         <section aria-labelledby="identity-title">
           <h2 id="identity-title">Identity</h2>
           <dl className="facts">
             <dt>Status</dt>
             <dd>{device.data.status}</dd>
+            <dt>Protocol</dt>
+            <dd data-testid="device-protocol">{protocols.join(', ') || 'none yet'}</dd>
             {Object.entries(device.data.identity_data).map(([k, v]) => [
               <dt key={`k-${k}`}>{k}</dt>,
               <dd key={`v-${k}`} className="mono">
@@ -87,22 +93,22 @@ export function DevicePage({ id }: { id: string }) {
               </dd>,
             ])}
             <dt>Authentication sets</dt>
-            <dd>{(device.data.auth_sets ?? []).map((a) => a.status).join(', ') || 'none'}</dd>
+            <dd>{(device.data.auth_sets ?? []).map((a) => `${protocolOf(a)}: ${a.status}`).join(', ') || 'none'}</dd>
+            <dt>Last check-in</dt>
+            <dd>{when(device.data.check_in_time) || 'never'}</dd>
           </dl>
         </section>
       )}
       <section aria-labelledby="software-title">
         <h2 id="software-title">Installed software</h2>
-        {attributes.filter(isSoftware).length === 0 ? (
+        {software.length === 0 ? (
           <p className="muted">Not reported yet.</p>
         ) : (
           <dl className="facts">
-            {attributes
-              .filter(isSoftware)
-              .map((a) => [
-                <dt key={`k-${a.scope}-${a.name}`}>{a.name}</dt>,
-                <dd key={`v-${a.scope}-${a.name}`}>{text(a.value)}</dd>,
-              ])}
+            {software.map((a) => [
+              <dt key={`k-${a.scope}-${a.name}`}>{a.name}</dt>,
+              <dd key={`v-${a.scope}-${a.name}`}>{text(a.value)}</dd>,
+            ])}
           </dl>
         )}
       </section>
@@ -112,13 +118,7 @@ export function DevicePage({ id }: { id: string }) {
           <p className="muted">The device has reported no inventory yet.</p>
         ) : (
           <table aria-label="Inventory">
-            <thead>
-              <tr>
-                <th scope="col">Scope</th>
-                <th scope="col">Attribute</th>
-                <th scope="col">Value</th>
-              </tr>
-            </thead>
+            <Head columns={['Scope', 'Attribute', 'Value']} />
             <tbody>
               {attributes.map((a) => (
                 <tr key={`${a.scope}-${a.name}`}>
@@ -131,65 +131,34 @@ export function DevicePage({ id }: { id: string }) {
           </table>
         )}
       </section>
+      {device.data?.status === 'accepted' && (
+        <>
+          <DeviceConfiguration id={id} />
+          <DeviceMonitoring id={id} />
+          {speaksMender && <DeviceTerminal id={id} />}
+        </>
+      )}
       <section aria-labelledby="history-title">
         <h2 id="history-title">Deployment history</h2>
         {history.data?.length === 0 && <p className="muted">No deployment has reached this device yet.</p>}
         {history.data && history.data.length > 0 && (
           <table aria-label="Deployment history">
-            <thead>
-              <tr>
-                <th scope="col">Deployment</th>
-                <th scope="col">Release</th>
-                <th scope="col">Status</th>
-                <th scope="col">Finished</th>
-                <th scope="col">Log</th>
-              </tr>
-            </thead>
+            <Head columns={['Deployment', 'Release', 'Status', 'Finished', 'Log']} />
             <tbody>
               {history.data.map((h) => (
                 <tr key={h.id}>
-                  <td>
-                    {h.deployment && (
-                      <a
-                        href={`/ui/deployments/${h.deployment.id}`}
-                        onClick={(e) => {
-                          e.preventDefault();
-                          navigate(`/deployments/${h.deployment!.id}`);
-                        }}
-                      >
-                        {h.deployment.name}
-                      </a>
-                    )}
-                  </td>
+                  <td>{h.deployment && <Link to={`/deployments/${h.deployment.id}`}>{h.deployment.name}</Link>}</td>
                   <td>{h.deployment?.artifact_name}</td>
                   <td>{h.device.status}</td>
-                  <td>{h.device.finished ? new Date(h.device.finished).toLocaleString() : ''}</td>
-                  <td>
-                    {h.device.log && h.deployment && (
-                      <button
-                        type="button"
-                        className="secondary"
-                        onClick={() =>
-                          apiText(
-                            'GET',
-                            `/api/management/v1/deployments/deployments/${h.deployment!.id}/devices/${id}/log`,
-                          ).then(
-                            (t) => setLog({ deployment: h.deployment!.name, text: t }),
-                            (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
-                          )
-                        }
-                      >
-                        View log
-                      </button>
-                    )}
-                  </td>
+                  <td>{when(h.device.finished)}</td>
+                  <td>{h.device.log && h.deployment && logs.button(h.deployment.id, id, h.deployment.name)}</td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
       </section>
-      {log && <LogPanel of={log.deployment} text={log.text} onClose={() => setLog(undefined)} />}
+      {logs.panel}
     </section>
   );
 }

@@ -1,10 +1,12 @@
 // Devices by admission status (pending / accepted / rejected / preauthorized, with counts), admitting or refusing
 // a pending device, putting an accepted one into a static group, decommissioning, preauthorizing a device by its
-// identity and public key, and what a newcomer does to get a first device.
+// identity and public key, inventory columns the operator chooses, and what a newcomer does to get a first device.
 import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useLoad } from '../hooks';
-import { navigate, usePath } from '../router';
+import { usePath } from '../router';
+import { Alert, Head, Link, messageOf, OutcomeLine, text, useAction, when } from '../ui';
+import { type ChosenColumn, Columns, useColumns } from './DeviceColumns';
 import { DeviceFilter } from './DeviceFilter';
 import { DevicePage } from './DevicePage';
 
@@ -40,7 +42,6 @@ export function Devices() {
 
 function DeviceList() {
   const [tab, setTab] = useState<Status>('pending');
-  const [message, setMessage] = useState<string>();
   const counts = useLoad(
     async () => {
       const all = await Promise.all(
@@ -52,18 +53,13 @@ function DeviceList() {
     POLL_MS,
   );
   const devices = useLoad(() => api<Device[]>('GET', `${DEVAUTH}/devices?status=${tab}&per_page=100`), [tab], POLL_MS);
-
-  const act = async (label: string, call: () => Promise<unknown>) => {
-    setMessage(undefined);
-    try {
-      await call();
-      setMessage(label);
-    } catch (e) {
-      setMessage(`Failed: ${e instanceof Error ? e.message : String(e)}`);
-    }
+  const [columns, setColumns] = useColumns();
+  const shownColumns = tab === 'accepted' ? columns : [];
+  const values = useColumnValues(devices.data, shownColumns);
+  const { outcome, setOutcome, act } = useAction(() => {
     counts.reload();
     devices.reload();
-  };
+  });
   const setAuthStatus = (device: Device, status: 'accepted' | 'rejected') => {
     const authSet = device.auth_sets?.find((a) => a.status === device.status) ?? device.auth_sets?.[0];
     if (!authSet) return;
@@ -85,7 +81,7 @@ function DeviceList() {
             aria-selected={tab === s}
             onClick={() => {
               setTab(s);
-              setMessage(undefined);
+              setOutcome(undefined);
             }}
           >
             {s[0].toUpperCase() + s.slice(1)} <span className="count">{counts.data?.[s] ?? '…'}</span>
@@ -93,52 +89,39 @@ function DeviceList() {
         ))}
       </div>
       {tab === 'accepted' && total !== 0 && <DeviceFilter />}
+      {tab === 'accepted' && total !== 0 && <Columns chosen={columns} onChange={setColumns} />}
       {tab === 'preauthorized' && (
         <Preauthorize
-          onDone={(text) => {
-            setMessage(text);
+          onDone={(message) => {
+            setOutcome({ text: message, error: false });
             counts.reload();
             devices.reload();
           }}
         />
       )}
-      {message && <p role="status">{message}</p>}
-      {devices.error && (
-        <p role="alert" className="error">
-          {devices.error}
-        </p>
-      )}
+      <OutcomeLine outcome={outcome} />
+      <Alert error={devices.error} />
       {total === 0 ? (
         <FirstDevice />
       ) : devices.data?.length === 0 ? (
         <p className="empty">No {tab} devices.</p>
       ) : (
         devices.data && (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Device</th>
-                <th scope="col">Identity</th>
-                <th scope="col">Last change</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
+          <table aria-label={`${tab} devices`}>
+            <Head columns={['Device', 'Identity', ...shownColumns.map((c) => c.name), 'Last change', 'Actions']} />
             <tbody>
               {devices.data.map((d) => (
                 <tr key={d.id} data-device={d.id}>
                   <td className="mono">
-                    <a
-                      href={`/ui/devices/${d.id}`}
-                      onClick={(e) => {
-                        e.preventDefault();
-                        navigate(`/devices/${d.id}`);
-                      }}
-                    >
-                      {d.id}
-                    </a>
+                    <Link to={`/devices/${d.id}`}>{d.id}</Link>
                   </td>
                   <td>{identityText(d.identity_data)}</td>
-                  <td>{d.updated_ts ? new Date(d.updated_ts).toLocaleString() : ''}</td>
+                  {shownColumns.map((c) => (
+                    <td key={`${c.scope}:${c.name}`} data-column={c.name}>
+                      {values.data?.[d.id]?.[`${c.scope}:${c.name}`] ?? ''}
+                    </td>
+                  ))}
+                  <td>{when(d.updated_ts)}</td>
                   <td className="actions">
                     {d.status === 'pending' && (
                       <>
@@ -249,7 +232,7 @@ function Preauthorize({ onDone }: { onDone: (message: string) => void }) {
       setPubkey('');
       onDone('Device preauthorized.');
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     }
   };
   return (
@@ -269,11 +252,30 @@ function Preauthorize({ onDone }: { onDone: (message: string) => void }) {
         <textarea required rows={4} cols={50} value={pubkey} onChange={(e) => setPubkey(e.target.value)} />
       </label>
       <button type="submit">Preauthorize</button>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
     </form>
   );
+}
+
+/** The chosen columns' values of the listed devices, device id → `scope:name` → text, in one inventory search. */
+function useColumnValues(devices: Device[] | undefined, columns: ChosenColumn[]) {
+  const ids = (devices ?? []).map((d) => d.id);
+  return useLoad(async () => {
+    if (columns.length === 0 || ids.length === 0) return {};
+    const found = await api<{ id: string; attributes?: { scope: string; name: string; value: unknown }[] }[]>(
+      'POST',
+      '/api/management/v2/inventory/filters/search',
+      {
+        device_ids: ids,
+        per_page: ids.length,
+        attributes: columns.map((c) => ({ scope: c.scope, attribute: c.name })),
+      },
+    );
+    return Object.fromEntries(
+      found.map((d) => [
+        d.id,
+        Object.fromEntries((d.attributes ?? []).map((a) => [`${a.scope}:${a.name}`, text(a.value)])),
+      ]),
+    ) as Record<string, Record<string, string>>;
+  }, [ids.join(','), columns.map((c) => `${c.scope}:${c.name}`).join(',')]);
 }

@@ -1,8 +1,12 @@
-// Settings: the tenant token devices present, the tenant's users (list, add), and the operator's own personal
-// access tokens (create — shown once —, list, revoke), all through the Mender useradm and tenantadm APIs.
+// Settings: the tenant token devices present, the tenant's users (list, add), the operator's own personal access
+// tokens (create — shown once —, list, revoke), through the Mender useradm and tenantadm APIs, and the hawkBit DDI
+// settings. Flotilla has no API for artifact signing keys (verification keys come from its configuration), so
+// there is nothing to show for them here.
 import { type FormEvent, useState } from 'react';
 import { api, apiText } from '../api';
 import { useLoad } from '../hooks';
+import { Alert, Head, messageOf, type Outcome, OutcomeLine, when } from '../ui';
+import { DdiSettings } from './DdiSettings';
 
 const U = '/api/management/v1/useradm';
 
@@ -18,9 +22,6 @@ interface AccessToken {
   last_used?: string;
 }
 
-const when = (ts?: string) => (ts ? new Date(ts).toLocaleString() : '');
-const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
-
 export function Settings() {
   const tenant = useLoad(() => api<{ tenant_token: string }>('GET', '/api/management/v1/tenantadm/user/tenant'), []);
   return (
@@ -35,6 +36,7 @@ export function Settings() {
       </section>
       <Users />
       <AccessTokens />
+      <DdiSettings />
     </section>
   );
 }
@@ -43,7 +45,7 @@ function Users() {
   const users = useLoad(() => api<User[]>('GET', `${U}/users`), []);
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [message, setMessage] = useState<{ text: string; error: boolean }>();
+  const [message, setMessage] = useState<Outcome>();
   const add = async (e: FormEvent) => {
     e.preventDefault();
     try {
@@ -61,12 +63,7 @@ function Users() {
       <h2 id="users-title">Users</h2>
       {users.data && (
         <table aria-label="Users">
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
+          <Head columns={['Email', 'Created']} />
           <tbody>
             {users.data.map((u) => (
               <tr key={u.id}>
@@ -95,11 +92,7 @@ function Users() {
         </label>
         <button type="submit">Add user</button>
       </form>
-      {message && (
-        <p role={message.error ? 'alert' : 'status'} className={message.error ? 'error' : undefined}>
-          {message.text}
-        </p>
-      )}
+      <OutcomeLine outcome={message} />
     </section>
   );
 }
@@ -137,14 +130,7 @@ function AccessTokens() {
       <p>For scripts: send one as "Authorization: Bearer …" to any management API.</p>
       {tokens.data && tokens.data.length > 0 && (
         <table aria-label="Personal access tokens">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
+          <Head columns={['Name', 'Expires', 'Last used', 'Actions']} />
           <tbody>
             {tokens.data.map((t) => (
               <tr key={t.id}>
@@ -180,11 +166,7 @@ function AccessTokens() {
           </p>
         </div>
       )}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert error={error} />
     </section>
   );
 }

@@ -1,5 +1,9 @@
 // What the deployment pages and a device's page share: the API path, the deployment's shape, its statistics, and
-// the panel that shows a device deployment's log.
+// the button and panel that show a device deployment's log.
+import { useState } from 'react';
+import { apiText } from '../api';
+import { messageOf } from '../ui';
+
 export const D1 = '/api/management/v1/deployments/deployments';
 
 export interface Deployment {
@@ -11,6 +15,8 @@ export interface Deployment {
   status: string;
   device_count: number;
   groups?: string[];
+  filter?: { name?: string };
+  retries?: number;
   paused?: boolean;
   phases?: { id: string; batch_size: number; start_ts?: string; device_count: number; failure_threshold?: number }[];
   statistics?: { status: Record<string, number> };
@@ -44,4 +50,29 @@ export function LogPanel({ of, text, onClose }: { of: string; text: string; onCl
       <pre>{text}</pre>
     </section>
   );
+}
+
+/** "View log" buttons for device deployments, the panel of the one opened last, and why one could not be read. */
+export function useDeviceLog() {
+  const [log, setLog] = useState<{ of: string; text: string }>();
+  const [error, setError] = useState<string>();
+  const button = (deploymentId: string, deviceId: string, of: string) => (
+    <button
+      type="button"
+      className="secondary"
+      onClick={() =>
+        apiText('GET', `${D1}/${deploymentId}/devices/${deviceId}/log`).then(
+          (text) => {
+            setError(undefined);
+            setLog({ of, text });
+          },
+          (e: unknown) => setError(`Log: ${messageOf(e)}`),
+        )
+      }
+    >
+      View log
+    </button>
+  );
+  const panel = log && <LogPanel of={log.of} text={log.text} onClose={() => setLog(undefined)} />;
+  return { button, panel, error };
 }

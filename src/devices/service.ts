@@ -276,7 +276,7 @@ export class DeviceService {
   /** Accepting one more device would pass the tenant's limit (0: none). A device already accepted does not count. */
   private async overLimit(store: DeviceStore, maxDevices: number, currentStatus: DeviceStatus): Promise<boolean> {
     if (maxDevices <= 0 || currentStatus === 'accepted') return false;
-    return (await store.acceptedCount()) >= maxDevices;
+    return (await store.acceptedCountForLimit()) >= maxDevices;
   }
 
   /** Accepts one auth set; a device has at most one accepted key, so any other accepted one is rejected. */

@@ -14,12 +14,17 @@ export const TENANT_USAGE = `  flotilla tenant create NAME [--max-devices N] [--
                                                 tenant name and users; server-wide, logged, not in a tenant's audit log
 `;
 
-export async function tenantCommand(action: string, args: string[], flags: Record<string, string>): Promise<void> {
+export async function tenantCommand(
+  action: string,
+  args: string[],
+  flags: Record<string, string>,
+  out: { write(text: string): unknown } = process.stdout,
+): Promise<void> {
   const { store, services } = await prepareStore(loadConfig(flags));
   try {
     const operator = new TenantOperator(services);
     const answer = await run(operator, action, args, flags);
-    process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+    out.write(`${JSON.stringify(answer, null, 2)}\n`);
   } finally {
     await store.close();
   }

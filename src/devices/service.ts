@@ -498,13 +498,15 @@ export class DeviceService {
    * (`ddi:...`, `kanto:...`) instead of a PEM key, so operators accept, reject and decommission it through the
    * same device admission API as any other. The device is created on first contact (identity data as for
    * Mender: found again by its canonical identity); `initial` is the new auth set's status when the face is new
-   * (`accepted` falls back to `pending` past the tenant's device limit). Returns the device and its status.
+   * (`accepted` falls back to `pending` past the tenant's device limit, or with `refuseOverLimit` is refused with
+   * Mender's 422 and nothing written). Returns the device and its status.
    */
   async admitFace(
     tenantId: string,
     identityData: unknown,
     face: string,
     initial: 'pending' | 'accepted' | 'preauthorized' = 'pending',
+    options: { refuseOverLimit?: boolean } = {},
   ): Promise<{ deviceId: string; status: DeviceStatus; faceStatus: AuthSetStatus; decommissioning: boolean }> {
     if (!face || face.includes('-----BEGIN')) throw new Invalid('a device face must be a name, not a key');
     const { identity, canonical } = parseIdentity(identityData, 'device identity');
@@ -534,6 +536,9 @@ export class DeviceService {
           if (initial === 'accepted' && !(await this.overLimit(store, maxDevices, device.status))) {
             await this.accept(store, device, id, ts, trx);
             authSet = { ...authSet, status: 'accepted' };
+          } else if (initial === 'accepted' && options.refuseOverLimit) {
+            // An operator accepting a new device past the limit: Mender's 422, and nothing written.
+            throw new Unprocessable(LIMIT_REACHED);
           }
         } else if (authSet.status === 'preauthorized' && !(await this.overLimit(store, maxDevices, device.status))) {
           await this.accept(store, device, authSet.id, ts, trx);

@@ -178,6 +178,9 @@ export class KantoDevices {
     if (admitted.deviceId !== row.device_id) return 'the thing belongs to another device; register it again';
     if (admitted.decommissioning) return 'the device is being decommissioned';
     if (admitted.faceStatus === 'rejected') return 'the device was rejected by an operator';
+    // Registered (preauthorized) but not accepted at its first contact: the tenant's device limit is reached, and a
+    // device over it stays out, as a preauthorized Mender device is refused (401) then.
+    if (admitted.faceStatus !== 'accepted') return "the tenant's device limit is reached";
     return 'ok';
   }
 }

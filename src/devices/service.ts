@@ -209,6 +209,9 @@ export class DeviceService {
    */
   async authenticate(request: AuthRequest): Promise<string> {
     const { identity, canonical, key, tenantToken } = readAuthRequest(request);
+    // The tenant is the one whose token the request carries; an unknown token is refused (401, as Mender's
+    // multi-tenant deviceauth does). No token at all is the default tenant's device: the spec makes the field
+    // optional and single-tenant installs never set it; such a device only waits there, pending, for an operator.
     const tenant = tenantToken ? await this.deps.tenants.byToken(tenantToken) : await this.deps.tenants.getDefault();
     if (!tenant) throw new Unauthorized('invalid tenant token');
     if (!verifySignature(key.key, request.raw, request.signature as string)) {

@@ -337,7 +337,10 @@ for (const dialect of dialects) {
       assert.equal((await poll('NOBODY', controllerId, `TargetToken ${token}`)).statusCode, 401);
       // Kanto: alpha's credentials under bravo's name (or id) are refused by the broker.
       const { thingId, authId, password } = alpha.kanto;
-      for (const tenant of ['BRAVO', bravo.tenant.id]) {
+      const byName = kantoDevice(alpha.tenant.id, thingId, `${authId}@alpha`, password);
+      await byName.connect();
+      await byName.close();
+      for (const tenant of ['BRAVO', 'bravo', bravo.tenant.id]) {
         const wrong = kantoDevice(bravo.tenant.id, thingId, `${authId}@${tenant}`, password);
         await assert.rejects(wrong.connect(), /Bad username or password|Connection refused/);
       }

@@ -149,8 +149,11 @@ export class KantoDevices {
       if (!username) return bad('anonymous clients are refused');
       const parsed = parseUsername(username);
       if (!parsed) return bad('username must be <auth-id>@<tenant>');
+      // The tenant's id or name, in any case (names are unique ignoring case), as DDI paths take it.
       const tenant =
-        (await this.services.tenants.byId(parsed.tenant)) ?? (await this.services.tenants.byHawkbitName(parsed.tenant));
+        (await this.services.tenants.byId(parsed.tenant)) ??
+        (await this.services.tenants.byHawkbitName(parsed.tenant)) ??
+        (await this.services.tenants.byHawkbitName(parsed.tenant.toUpperCase()));
       if (!tenant) return bad('unknown tenant');
       const row = await this.store.deviceByAuthId(tenant.id, parsed.authId);
       if (!row?.password_hash) return bad('unknown thing or no password registered');

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { KantoDeviceSimulator } from '../../src/agent/kanto/device.js';
 import { compositeApp } from '../kanto/support.js';
 import { type MenderFleet, requireMender, startMenderClients } from '../support/mender-client.js';
@@ -23,7 +23,7 @@ import {
   startSwupdate,
 } from '../support/swupdate.js';
 import { callApi, type FlotillaServer, freePort, startFlotilla } from './flotilla-server.js';
-import { AbortWait, waitFor } from './process.js';
+import { AbortWait, stepper, waitFor } from './process.js';
 
 const D1 = '/api/management/v1/deployments';
 const DEVAUTH = '/api/management/v2/devauth';
@@ -57,26 +57,19 @@ for (const dialect of dialects)
     let kit: SwuKit | undefined;
     let mqttUrl = '';
     let destDir = '';
-    let failed = false;
     const tenants: Tenant[] = [];
     const api = (tenant: Tenant, method: string, path: string, body?: unknown) =>
       callApi(server!.url, tenant.token, method, path, body);
 
-    const step = (name: string, body: () => Promise<void>) =>
-      it(name, async () => {
-        assert.ok(!failed, 'an earlier step failed');
-        try {
-          await body();
-        } catch (error) {
-          failed = true;
-          if (server) process.stderr.write(`--- flotilla log ---\n${server.logTail()}\n`);
-          for (const t of tenants) {
-            if (t.fleet) process.stderr.write(`--- ${t.name} ---\n${t.fleet.logTails()}\n`);
-            if (t.swupdate) process.stderr.write(`--- ${t.name} swupdate ---\n${t.swupdate.logTail(40)}\n`);
-          }
-          throw error;
-        }
-      });
+    const step = stepper(() =>
+      [
+        server ? `--- flotilla log ---\n${server.logTail()}` : '',
+        ...tenants.flatMap((t) => [
+          t.fleet ? `--- ${t.name} ---\n${t.fleet.logTails()}` : '',
+          t.swupdate ? `--- ${t.name} swupdate ---\n${t.swupdate.logTail(40)}` : '',
+        ]),
+      ].join('\n'),
+    );
 
     async function createTenant(name: string): Promise<Tenant> {
       const email = `admin@${name}.example`;

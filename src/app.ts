@@ -19,6 +19,7 @@ import type { Config } from './config.js';
 import { DeploymentSweeper } from './deployments/sweeper.js';
 import { operations } from './ops/index.js';
 import { loggerOptions, logRequests } from './ops/logging.js';
+import { operatorTenantRoutes } from './protocols/admin/tenants.js';
 import { hawkbitProtocol } from './protocols/hawkbit/index.js';
 import { kantoProtocol } from './protocols/kanto/index.js';
 import { menderError, menderErrorHandler } from './protocols/mender/errors.js';
@@ -161,10 +162,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     services.deviceLinks.closeAll();
     await services.deviceRelay?.stop();
   });
-  installAuthGuard(app, services.tokens, {
-    userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
-    deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),
-  });
+  installAuthGuard(
+    app,
+    services.tokens,
+    {
+      userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
+      deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),
+    },
+    config.operatorToken,
+  );
 
   // The OpenAPI document is generated from the route schemas and served at /api/openapi.json.
   await app.register(swagger, {
@@ -183,6 +189,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           ManagementJWT: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           DeviceJWT: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           Basic: { type: 'http', scheme: 'basic' },
+          OperatorToken: { type: 'http', scheme: 'bearer', description: 'FLOTILLA_ADMIN_TOKEN' },
         },
       },
     },
@@ -193,6 +200,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(downloadRoutes, { services });
   await app.register(uploadRoutes, { services });
   await hawkbitProtocol(app, services);
+  await app.register(operatorTenantRoutes, { services });
   // Kanto's MQTT broker and adapter start with the app (also for tests that only inject) and stop before the store.
   const kanto = await kantoProtocol(app, services, config);
   // Health, readiness, metrics and the API browser (/api/docs); they read the broker when asked, as it starts later.

@@ -64,6 +64,8 @@ export interface Config {
   logFormat: 'auto' | 'json' | 'pretty';
   /** Bearer token that `/metrics` asks for; empty: `/metrics` answers loopback clients only. */
   metricsToken: string;
+  /** Bearer token of the operator API (/api/admin/: tenants and limits); empty: that API answers 404. */
+  operatorToken: string;
   /** Seconds `serve` waits at SIGTERM/SIGINT for requests and uploads in flight before it exits anyway. */
   shutdownTimeout: number;
   /** Port of the embedded MQTT broker for Kanto devices (0 picks a free one); 'off' runs none. */
@@ -125,6 +127,7 @@ export function defaultConfig(): Config {
     logLevel: 'info',
     logFormat: 'auto',
     metricsToken: '',
+    operatorToken: '',
     shutdownTimeout: 30,
     mqttPort: 1883,
     mqttHost: '127.0.0.1',
@@ -171,6 +174,7 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_LOG_LEVEL) c.logLevel = env.FLOTILLA_LOG_LEVEL;
   if (env.FLOTILLA_LOG_FORMAT) c.logFormat = logFormatOf(env.FLOTILLA_LOG_FORMAT);
   if (env.FLOTILLA_METRICS_TOKEN) c.metricsToken = env.FLOTILLA_METRICS_TOKEN;
+  if (env.FLOTILLA_ADMIN_TOKEN) c.operatorToken = env.FLOTILLA_ADMIN_TOKEN;
   if (env.FLOTILLA_SHUTDOWN_TIMEOUT)
     c.shutdownTimeout = intOf('FLOTILLA_SHUTDOWN_TIMEOUT', env.FLOTILLA_SHUTDOWN_TIMEOUT);
   if (env.FLOTILLA_MQTT_HOST) c.mqttHost = env.FLOTILLA_MQTT_HOST;

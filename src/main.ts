@@ -1,10 +1,11 @@
-// The command line: `flotilla serve | migrate | user create | artifact-keys | simulate`.
+// The command line: `flotilla serve | migrate | user create | tenant | artifact-keys | simulate`.
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { simulate } from './agent/cli.js';
 import { buildApp, prepareStore } from './app.js';
 import { loadConfig, parseFlags } from './config.js';
 import { closeOnSignals } from './ops/shutdown.js';
+import { TENANT_USAGE, tenantCommand, tenantOf } from './tenants/cli.js';
 
 const USAGE = `usage:
   flotilla serve [--port N] [--data DIR]        start the server (env FLOTILLA_PORT, FLOTILLA_DATA, FLOTILLA_DATABASE_URL)
@@ -18,8 +19,9 @@ const USAGE = `usage:
         [--public-url URL] [--trust-proxy LIST]  the URL every link starts with (env FLOTILLA_PUBLIC_URL), and the
                                                 proxies whose X-Forwarded-* count (env FLOTILLA_TRUST_PROXY, default loopback)
   flotilla migrate [--data DIR]                 apply database migrations and exit
-  flotilla user create --email E --password P   create a user in the default tenant
-  flotilla artifact-keys add FILE | list | clear
+  flotilla user create --email E --password P [--tenant NAME|ID]
+                                                create a user in the default tenant (or the one named)
+${TENANT_USAGE}  flotilla artifact-keys add FILE | list | clear [--tenant NAME|ID]
                                                 public keys (PEM) that uploaded artifacts must be signed with
   flotilla simulate --devices N --email E --password P [--server URL (http://127.0.0.1:8080)]
         [--protocol mender|ddi|kanto|mixed] [--poll-interval S] [--failure-ratio R] [--concurrency N]
@@ -36,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'serve') return await serve(flags);
     if (command === 'migrate') return await runMigrate(flags);
     if (command === 'user' && sub === 'create') return await createUser(flags);
+    if (command === 'tenant' && sub) return await tenantCommand(sub, rest.slice(2), flags);
     if (command === 'artifact-keys' && sub) return await artifactKeys(sub, rest[2], flags);
     if (command === 'simulate') return await simulate(flags);
     process.stdout.write(USAGE);
@@ -66,7 +69,7 @@ async function createUser(flags: Record<string, string>): Promise<void> {
   if (!flags.email || !flags.password) throw new Error('user create needs --email and --password');
   const { store, services } = await prepareStore(loadConfig(flags));
   try {
-    const tenant = await services.tenants.getDefault();
+    const tenant = await tenantOf(services, flags.tenant);
     const user = await services.users.create(tenant.id, flags.email, flags.password);
     process.stdout.write(`${JSON.stringify(user)}\n`);
   } finally {
@@ -77,7 +80,7 @@ async function createUser(flags: Record<string, string>): Promise<void> {
 async function artifactKeys(action: string, file: string | undefined, flags: Record<string, string>): Promise<void> {
   const { store, services } = await prepareStore(loadConfig(flags));
   try {
-    const tenant = await services.tenants.getDefault();
+    const tenant = await tenantOf(services, flags.tenant);
     const keys = services.tenants.artifactKeys(tenant);
     if (action === 'add') {
       if (!file) throw new Error('artifact-keys add needs the path of a PEM public key');

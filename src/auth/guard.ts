@@ -3,13 +3,14 @@
 // where a browser cannot set headers); a few routes are open because they authenticate otherwise (a
 // signed link, a signed auth request, the DDI's own tokens). Closed by default: a path no rule names needs a user
 // token, so a route added under a new prefix is protected until someone decides otherwise.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseCookie } from 'cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Forbidden, Unauthorized } from '../errors.js';
+import { Forbidden, NotFound, Unauthorized } from '../errors.js';
 import type { DevicePrincipal, Principal, TokenRegistry, UserPrincipal } from './principal.js';
 import type { TokenIssuer } from './tokens.js';
 
-export type Audience = 'user' | 'device' | 'none';
+export type Audience = 'user' | 'device' | 'none' | 'operator';
 
 /** Paths (without query) that need no token: login takes Basic credentials, an auth request is signed. */
 const OPEN_PATHS = new Set([
@@ -27,6 +28,8 @@ const OPEN_PATHS = new Set([
 
 /** The first rule whose prefix or pattern matches decides; more specific rules come first. */
 const RULES: { match: string | RegExp; audience: Audience }[] = [
+  // The operator API (server-wide: tenants and their limits) takes the operator token, never a tenant's user token.
+  { match: '/api/admin/', audience: 'operator' },
   // The configuration download of a configuration deployment is a signed link: the link is the credential.
   { match: '/api/devices/v1/deployments/download/configuration/', audience: 'none' },
   { match: '/api/management/', audience: 'user' },
@@ -89,7 +92,26 @@ export function requestToken(request: FastifyRequest): string | undefined {
   return jwtCookieOf(request.headers.cookie);
 }
 
-export function installAuthGuard(app: FastifyInstance, tokens: TokenIssuer, registry: TokenRegistry): void {
+/**
+ * The operator token (FLOTILLA_ADMIN_TOKEN) as a bearer token, compared in constant time. Without one configured the
+ * operator API does not exist: 404, as for any path nothing serves, so a scan learns nothing.
+ */
+function checkOperator(request: FastifyRequest, operatorToken: string): void {
+  if (!operatorToken) throw new NotFound('not found');
+  const given = createHash('sha256')
+    .update(bearerToken(request) ?? '')
+    .digest();
+  if (!timingSafeEqual(given, createHash('sha256').update(operatorToken).digest())) {
+    throw new Unauthorized('operator token required');
+  }
+}
+
+export function installAuthGuard(
+  app: FastifyInstance,
+  tokens: TokenIssuer,
+  registry: TokenRegistry,
+  operatorToken = '',
+): void {
   app.decorateRequest('principal', undefined);
   // By the route's template when a route matched (the router decodes and normalises the raw URL, so the template
   // is what it actually serves), by the path for a request no route serves (a 404 behind the same credentials).
@@ -106,6 +128,7 @@ export function installAuthGuard(app: FastifyInstance, tokens: TokenIssuer, regi
     const template = request.routeOptions.url;
     const audience = template === undefined ? audienceOf(request.url) : routeAudience(template);
     if (audience === 'none') return;
+    if (audience === 'operator') return checkOperator(request, operatorToken);
     const token = requestToken(request);
     if (!token) throw new Unauthorized('missing or malformed Authorization header (or JWT cookie)');
     const claims = await tokens.verify(token);

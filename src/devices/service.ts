@@ -209,6 +209,9 @@ export class DeviceService {
    */
   async authenticate(request: AuthRequest): Promise<string> {
     const { identity, canonical, key, tenantToken } = readAuthRequest(request);
+    // The tenant is the one whose token the request carries; an unknown token is refused (401, as Mender's
+    // multi-tenant deviceauth does). No token at all is the default tenant's device: the spec makes the field
+    // optional and single-tenant installs never set it; such a device only waits there, pending, for an operator.
     const tenant = tenantToken ? await this.deps.tenants.byToken(tenantToken) : await this.deps.tenants.getDefault();
     if (!tenant) throw new Unauthorized('invalid tenant token');
     if (!verifySignature(key.key, request.raw, request.signature as string)) {
@@ -276,7 +279,7 @@ export class DeviceService {
   /** Accepting one more device would pass the tenant's limit (0: none). A device already accepted does not count. */
   private async overLimit(store: DeviceStore, maxDevices: number, currentStatus: DeviceStatus): Promise<boolean> {
     if (maxDevices <= 0 || currentStatus === 'accepted') return false;
-    return (await store.acceptedCount()) >= maxDevices;
+    return (await store.acceptedCountForLimit()) >= maxDevices;
   }
 
   /** Accepts one auth set; a device has at most one accepted key, so any other accepted one is rejected. */
@@ -498,13 +501,15 @@ export class DeviceService {
    * (`ddi:...`, `kanto:...`) instead of a PEM key, so operators accept, reject and decommission it through the
    * same device admission API as any other. The device is created on first contact (identity data as for
    * Mender: found again by its canonical identity); `initial` is the new auth set's status when the face is new
-   * (`accepted` falls back to `pending` past the tenant's device limit). Returns the device and its status.
+   * (`accepted` falls back to `pending` past the tenant's device limit, or with `refuseOverLimit` is refused with
+   * Mender's 422 and nothing written). Returns the device and its status.
    */
   async admitFace(
     tenantId: string,
     identityData: unknown,
     face: string,
     initial: 'pending' | 'accepted' | 'preauthorized' = 'pending',
+    options: { refuseOverLimit?: boolean } = {},
   ): Promise<{ deviceId: string; status: DeviceStatus; faceStatus: AuthSetStatus; decommissioning: boolean }> {
     if (!face || face.includes('-----BEGIN')) throw new Invalid('a device face must be a name, not a key');
     const { identity, canonical } = parseIdentity(identityData, 'device identity');
@@ -534,6 +539,9 @@ export class DeviceService {
           if (initial === 'accepted' && !(await this.overLimit(store, maxDevices, device.status))) {
             await this.accept(store, device, id, ts, trx);
             authSet = { ...authSet, status: 'accepted' };
+          } else if (initial === 'accepted' && options.refuseOverLimit) {
+            // An operator accepting a new device past the limit: Mender's 422, and nothing written.
+            throw new Unprocessable(LIMIT_REACHED);
           }
         } else if (authSet.status === 'preauthorized' && !(await this.overLimit(store, maxDevices, device.status))) {
           await this.accept(store, device, authSet.id, ts, trx);

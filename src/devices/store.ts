@@ -1,6 +1,6 @@
 // SQL for devices, auth sets and device tokens, bound to one tenant at construction. Every statement that deletes
 // live tokens reports them through `revoke`, so that no process keeps honouring them (src/auth/revocations.ts).
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Revoke } from '../auth/revocations.js';
 import { NotFound } from '../errors.js';
 import { dialectOf } from '../store/migration.js';
@@ -240,8 +240,15 @@ export class DeviceStore {
     return revoked[0]?.device_id;
   }
 
-  /** Devices with an accepted auth set: what counts against the tenant's device limit. */
-  async acceptedCount(): Promise<number> {
+  /**
+   * Devices with an accepted auth set: what counts against the tenant's device limit. On PostgreSQL a
+   * transaction-scoped advisory lock per tenant comes first, so that two acceptances at once (different devices,
+   * each row locked on its own) cannot both read the count below the limit; SQLite runs one writer at a time.
+   */
+  async acceptedCountForLimit(): Promise<number> {
+    if (this.postgres) {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`device-limit:${this.tenantId}`}, 0))`.execute(this.db);
+    }
     return this.count(['accepted']);
   }
 }

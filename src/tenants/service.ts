@@ -6,6 +6,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { RevocationFeed } from '../auth/revocations.js';
+import { Conflict, Invalid, NotFound } from '../errors.js';
+import { isUniqueViolation } from '../store/constraints.js';
 import type { Store } from '../store/db.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
@@ -104,6 +106,52 @@ export class TenantService {
     return this.store.db.selectFrom('tenants').selectAll().where('is_default', '=', 1).executeTakeFirstOrThrow();
   }
 
+  /**
+   * Creates a tenant with its own Mender tenant token and hawkBit tenant name (the name in capitals, as hawkBit
+   * writes tenants; DDI paths match it in any case). Names are unique ignoring case, because the hawkBit name is.
+   * `also` runs in the same transaction (the first admin user): a failure there leaves no tenant behind.
+   */
+  async add(
+    spec: { name: string; maxDevices?: number; storageLimit?: number },
+    also?: (trx: Transaction<Tables>, tenant: Tenant) => Promise<void>,
+  ): Promise<Tenant> {
+    const name = checkTenantName(spec.name);
+    const tenant: Tenant = {
+      id: randomUUID(),
+      name,
+      tenant_token: randomBytes(32).toString('base64url'),
+      hawkbit_name: name.toUpperCase(),
+      is_default: 0,
+      max_devices: checkLimit(spec.maxDevices ?? 0, 'max_devices'),
+      storage_limit: checkLimit(spec.storageLimit ?? 0, 'storage_limit'),
+      artifact_keys_json: '[]',
+      created_ts: now(),
+    };
+    const write = async (trx: Transaction<Tables>, revoke?: (id: string) => void) => {
+      const taken = await trx
+        .selectFrom('tenants')
+        .select('id')
+        .where((eb) => eb.or([eb('hawkbit_name', '=', tenant.hawkbit_name), eb('id', '=', name)]))
+        .executeTakeFirst();
+      if (taken) throw new Conflict(`a tenant named ${name} exists already`);
+      await trx.insertInto('tenants').values(tenant).execute();
+      revoke?.(tenant.id);
+      await also?.(trx, tenant);
+    };
+    try {
+      if (this.feed) {
+        await this.feed.transaction((trx, revoke) => write(trx, (id) => revoke({ kind: 'tenant', tenantId: id, id })));
+      } else {
+        await this.store.transaction((trx) => write(trx));
+      }
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new Conflict(`a tenant named ${name} exists already`);
+      throw error;
+    }
+    return tenant;
+  }
+
+  /** A tenant with the hawkBit name given, unchecked: for tests that need several tenants quickly. */
   async create(name: string, hawkbitName: string): Promise<Tenant> {
     const tenant = {
       id: randomUUID(),
@@ -119,6 +167,37 @@ export class TenantService {
     await this.change(tenant.id, async (db) => {
       await db.insertInto('tenants').values(tenant).execute();
     });
+    return tenant;
+  }
+
+  /** Every tenant, the default one first, then by creation. Server-level: for operators, never for a tenant's users. */
+  async list(): Promise<Tenant[]> {
+    return this.store.db
+      .selectFrom('tenants')
+      .selectAll()
+      .orderBy('is_default', 'desc')
+      .orderBy('created_ts')
+      .orderBy('id')
+      .execute();
+  }
+
+  /** A tenant by id or by name (any case), as operators name them on the command line and the operator API. */
+  async find(idOrName: string): Promise<Tenant | undefined> {
+    return (await this.byId(idOrName)) ?? (await this.byHawkbitName(idOrName.toUpperCase()));
+  }
+
+  /** Sets the limits given (0: none); the others stay. Answers the tenant as it is now. */
+  async setLimits(id: string, limits: { maxDevices?: number; storageLimit?: number }): Promise<Tenant> {
+    const set: { max_devices?: number; storage_limit?: number } = {};
+    if (limits.maxDevices !== undefined) set.max_devices = checkLimit(limits.maxDevices, 'max_devices');
+    if (limits.storageLimit !== undefined) set.storage_limit = checkLimit(limits.storageLimit, 'storage_limit');
+    if (Object.keys(set).length > 0) {
+      await this.change(id, async (db) => {
+        await db.updateTable('tenants').set(set).where('id', '=', id).execute();
+      });
+    }
+    const tenant = await this.store.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!tenant) throw new NotFound('tenant not found');
     return tenant;
   }
 
@@ -175,6 +254,23 @@ export class TenantService {
       await db.updateTable('tenants').set({ max_devices: max }).where('id', '=', id).execute();
     });
   }
+}
+
+/** Tenant names appear in DDI paths and Kanto usernames: letters, digits, `.`, `_`, `-`; never an id's shape. */
+export function checkTenantName(name: unknown): string {
+  if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(name)) {
+    throw new Invalid('tenant name: 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+  }
+  // DDI and Kanto find a tenant by name, then by id: a name shaped like an id could shadow another tenant.
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(name)) {
+    throw new Invalid('tenant name: must not look like a tenant id');
+  }
+  return name;
+}
+
+function checkLimit(value: number, what: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new Invalid(`${what}: a whole number, 0 or more (0: no limit)`);
+  return value;
 }
 
 /** A cached row answers a lookup only if it still has what the lookup asked by (names could change one day). */

@@ -4,11 +4,13 @@
 // process through the revocation feed (src/auth/revocations.ts).
 
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import { type AuditActor, recordAudit } from '../audit/service.js';
 import { LivenessCache } from '../auth/liveness.js';
 import type { CoreDeps } from '../core.js';
 import { Conflict, NotFound, Unauthorized, Unprocessable } from '../errors.js';
 import { now } from '../store/db.js';
+import type { Tables } from '../store/schema.js';
 import { AccessTokenService, NEVER_EXPIRES } from './access-tokens.js';
 import { hashPassword, verifyPassword } from './password.js';
 import {
@@ -120,6 +122,39 @@ export class UserService {
       throw error;
     }
     return { id: row.id, email, created_ts: ts, updated_ts: ts };
+  }
+
+  /**
+   * A new user checked and its password hashed now, written later by the answer inside the caller's transaction:
+   * a new tenant and its first admin are one transaction (src/tenants/operator.ts). The email's uniqueness is
+   * checked now and again by the index at the write.
+   */
+  async prepare(
+    email: string,
+    password: string,
+  ): Promise<(trx: Transaction<Tables>, tenantId: string) => Promise<User>> {
+    email = normalizeEmail(email);
+    checkNewUser({ email, password });
+    if (await userByEmailInAnyTenant(this.deps.store.db, email)) throw new DuplicateEmail();
+    const passwordHash = await hashPassword(password);
+    return async (trx, tenantId) => {
+      const ts = now();
+      const id = randomUUID();
+      try {
+        await new UserStore(trx, tenantId).insert({
+          id,
+          email,
+          password_hash: passwordHash,
+          created_ts: ts,
+          updated_ts: ts,
+          login_ts: null,
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateEmail();
+        throw error;
+      }
+      return { id, email, created_ts: ts, updated_ts: ts };
+    };
   }
 
   /** Checks the credentials and opens a login session; returns its JWT. */

@@ -172,9 +172,23 @@ for (const dialect of dialects) {
       await caller(t, pat)('GET', `${V1}/users/me`, { expect: 401 });
     });
 
-    it('plans: a list', async () => {
+    it("plans: the open edition's one plan; plan_binding: it with the tenant's device limit", async () => {
       const res = await admin('GET', `${V1}/plans`, { expect: 200 });
-      assert.ok(Array.isArray(res.json()));
+      assert.deepEqual(
+        res.json().map((plan: { name: string }) => plan.name),
+        ['os'],
+      );
+      assert.deepEqual((await admin('GET', `${V1}/plans?page=2`, { expect: 200 })).json(), []);
+      const unlimited = (await admin('GET', `${V1}/plan_binding`, { expect: 200 })).json();
+      assert.equal(unlimited.plan.name, 'os');
+      assert.equal(unlimited.plan.features.audit_logs, true);
+      assert.equal(unlimited.limits.devices, undefined, 'no device limit: none shown');
+      await t.services.tenants.setMaxDevices(t.tenant.id, 7);
+      try {
+        assert.equal((await admin('GET', `${V1}/plan_binding`, { expect: 200 })).json().limits.devices, 7);
+      } finally {
+        await t.services.tenants.setMaxDevices(t.tenant.id, 0);
+      }
     });
 
     it('answers 401 with the Error shape without a token and with a bad one', async () => {

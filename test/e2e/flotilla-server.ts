@@ -139,7 +139,7 @@ async function waitUntilAnswering(url: string, group: GroupProcess, logPath: str
   );
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((resolvePort, reject) => {
     const server = createServer();

@@ -1,7 +1,9 @@
 // Process plumbing shared by the end-to-end harnesses: child processes in their own process group (so stopping one
 // also stops whatever it spawned), a last-resort kill when the test process exits, log tails and bounded waits.
+
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { it } from 'node:test';
 
 export interface GroupProcess {
   name: string;
@@ -100,3 +102,22 @@ export async function waitFor<T>(
 
 /** Thrown from a `waitFor` probe to stop waiting at once. */
 export class AbortWait extends Error {}
+
+/**
+ * `it` for a test whose steps build on each other: once a step failed the later ones fail at once, and a failing
+ * step prints what `logs()` gathers (the server's and the clients' log tails) before its error.
+ */
+export function stepper(logs: () => string): (name: string, body: () => Promise<void>) => void {
+  let failed = false;
+  return (name, body) =>
+    it(name, async () => {
+      if (failed) throw new Error('an earlier step failed');
+      try {
+        await body();
+      } catch (error) {
+        failed = true;
+        process.stderr.write(`${logs()}\n`);
+        throw error;
+      }
+    });
+}

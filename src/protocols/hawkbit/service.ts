@@ -150,7 +150,10 @@ export class DdiService implements Targets {
       throw new Invalid('device_type: must be a non-empty string');
     const store = this.store(tenantId);
     if (await store.target(controllerId)) throw new Conflict('a DDI target with this controller_id exists');
-    const admitted = await this.services.devices.admitFace(tenantId, { controllerId }, DDI_FACE, 'accepted');
+    // A pre-created target is an operator's acceptance: past the tenant's device limit it is refused (422).
+    const admitted = await this.services.devices.admitFace(tenantId, { controllerId }, DDI_FACE, 'accepted', {
+      refuseOverLimit: true,
+    });
     const ts = now();
     const inserted = await store.insertTarget({
       tenant_id: tenantId,

@@ -149,8 +149,11 @@ export class KantoDevices {
       if (!username) return bad('anonymous clients are refused');
       const parsed = parseUsername(username);
       if (!parsed) return bad('username must be <auth-id>@<tenant>');
+      // The tenant's id or name, in any case (names are unique ignoring case), as DDI paths take it.
       const tenant =
-        (await this.services.tenants.byId(parsed.tenant)) ?? (await this.services.tenants.byHawkbitName(parsed.tenant));
+        (await this.services.tenants.byId(parsed.tenant)) ??
+        (await this.services.tenants.byHawkbitName(parsed.tenant)) ??
+        (await this.services.tenants.byHawkbitName(parsed.tenant.toUpperCase()));
       if (!tenant) return bad('unknown tenant');
       const row = await this.store.deviceByAuthId(tenant.id, parsed.authId);
       if (!row?.password_hash) return bad('unknown thing or no password registered');
@@ -178,6 +181,9 @@ export class KantoDevices {
     if (admitted.deviceId !== row.device_id) return 'the thing belongs to another device; register it again';
     if (admitted.decommissioning) return 'the device is being decommissioned';
     if (admitted.faceStatus === 'rejected') return 'the device was rejected by an operator';
+    // Registered (preauthorized) but not accepted at its first contact: the tenant's device limit is reached, and a
+    // device over it stays out, as a preauthorized Mender device is refused (401) then.
+    if (admitted.faceStatus !== 'accepted') return "the tenant's device limit is reached";
     return 'ok';
   }
 }

@@ -13,6 +13,7 @@ import { deviceconnectRoutes } from './deviceconnect.js';
 import { devicemonitorRoutes } from './devicemonitor.js';
 import { inventoryRoutes } from './inventory.js';
 import { iotManagerRoutes } from './iot-manager.js';
+import { planRoutes } from './plans.js';
 import { tenantadmRoutes } from './tenantadm.js';
 import { useradmRoutes } from './useradm.js';
 
@@ -25,6 +26,7 @@ export async function menderProtocol(app: FastifyInstance, services: Services): 
   await app.register(deviceDeploymentRoutes, { services });
   await app.register(iotManagerRoutes, { services });
   await app.register(tenantadmRoutes, { services });
+  await app.register(planRoutes, { services });
   await app.register(deviceconfigRoutes, { services });
   await app.register(devicemonitorRoutes, { services });
   await app.register(deviceconnectRoutes, { services });

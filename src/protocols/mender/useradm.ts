@@ -36,10 +36,6 @@ const IdParams = Type.Object({ id: Type.String() });
 const TokenRequest = Type.Object({ name: Type.String(), expires_in: Type.Optional(Type.Integer()) });
 const Settings = Type.Object({}, { additionalProperties: true, description: 'User settings.' });
 const IfMatch = Type.Object({ 'if-match': Type.Optional(Type.String()) });
-const Paging = Type.Object({
-  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
-  per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 20 })),
-});
 
 type Body<T extends TSchema> = { Body: Static<T> };
 
@@ -267,10 +263,5 @@ export async function useradmRoutes(app: FastifyInstance, { services }: { servic
     },
   );
 
-  // Plans are an enterprise billing matter; without plan definitions Mender lists none.
-  app.get<{ Querystring: Static<typeof Paging> }>(
-    `${V1}/plans`,
-    { schema: { tags: TAGS, summary: 'List available plans', querystring: Paging } },
-    async () => [],
-  );
+  // Plans and the plan binding: ./plans.ts.
 }

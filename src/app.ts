@@ -161,10 +161,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     services.deviceLinks.closeAll();
     await services.deviceRelay?.stop();
   });
-  installAuthGuard(app, services.tokens, {
-    userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
-    deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),
-  });
+  installAuthGuard(
+    app,
+    services.tokens,
+    {
+      userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
+      deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),
+    },
+    services.scopes,
+  );
 
   // The OpenAPI document is generated from the route schemas and served at /api/openapi.json.
   await app.register(swagger, {

@@ -43,7 +43,12 @@ describe('route permissions', () => {
       return [...accessOf([role]).entries()].filter(([, g]) => g === 'all').map(([p]) => p);
     };
     assert.deepEqual(granted('RBAC_ROLE_PERMIT_ALL').sort(), [...PERMISSIONS].sort());
-    assert.deepEqual(granted('RBAC_ROLE_OBSERVER').sort(), ['devices:read', 'releases:read', 'users:read']);
+    assert.deepEqual(granted('RBAC_ROLE_OBSERVER').sort(), [
+      'deployments:read',
+      'devices:read',
+      'releases:read',
+      'users:read',
+    ]);
     assert.deepEqual(granted('RBAC_ROLE_CI').sort(), ['releases:manage', 'releases:read', 'releases:upload']);
     assert.deepEqual(granted('RBAC_ROLE_DEPLOYMENTS_MANAGER').sort(), [
       'deployments:deploy',

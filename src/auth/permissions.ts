@@ -87,7 +87,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, RouteAccess>> = {
   [`DELETE ${M2}/inventory/filters/:id`]: need('devices:manage'),
   [`GET ${M2}/inventory/filters/:id/search`]: need('devices:read'),
   [`GET ${M2}/inventory/statistics`]: need('devices:read'),
-  [`POST /api/management/v2alpha1/inventory/identities/search`]: need('devices:read'),
+  'POST /api/management/v2alpha1/inventory/identities/search': need('devices:read'),
   [`GET ${M2}/devauth/devices`]: need('devices:read'),
   [`POST ${M2}/devauth/devices`]: need('devices:manage'),
   [`POST ${M2}/devauth/devices/search`]: need('devices:read'),
@@ -177,21 +177,21 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, RouteAccess>> = {
   [`POST ${M2}/deployments/deployments`]: need('deployments:deploy'),
 
   // hawkBit management (targets, settings with the gateway token, artifact upload).
-  ['GET /api/ddi/v1/settings']: need('tenant:admin'),
-  ['PUT /api/ddi/v1/settings']: need('tenant:admin'),
-  ['POST /api/ddi/v1/targets']: need('devices:manage'),
-  ['GET /api/ddi/v1/targets/:controllerId']: need('devices:read'),
-  ['POST /api/ddi/v1/artifacts']: need('releases:upload'),
+  'GET /api/ddi/v1/settings': need('tenant:admin'),
+  'PUT /api/ddi/v1/settings': need('tenant:admin'),
+  'POST /api/ddi/v1/targets': need('devices:manage'),
+  'GET /api/ddi/v1/targets/:controllerId': need('devices:read'),
+  'POST /api/ddi/v1/artifacts': need('releases:upload'),
 
   // Kanto management (things, desired states, update consent).
-  ['POST /api/kanto/v1/desired-states']: need('deployments:deploy'),
-  ['GET /api/kanto/v1/desired-states/:id']: need('deployments:read'),
-  ['POST /api/kanto/v1/devices']: need('devices:manage'),
+  'POST /api/kanto/v1/desired-states': need('deployments:deploy'),
+  'GET /api/kanto/v1/desired-states/:id': need('deployments:read'),
+  'POST /api/kanto/v1/devices': need('devices:manage'),
   // (Kanto's :id is a thing id, not a device id: no scope check, so scoped-only grants are refused here.)
-  ['GET /api/kanto/v1/devices/:id']: need('devices:read'),
-  ['POST /api/kanto/v1/devices/:id/refresh']: need('devices:manage'),
-  ['GET /api/kanto/v1/deployments/:id/consent']: need('deployments:read'),
-  ['PUT /api/kanto/v1/deployments/:id/consent']: need('deployments:deploy'),
+  'GET /api/kanto/v1/devices/:id': need('devices:read'),
+  'POST /api/kanto/v1/devices/:id/refresh': need('devices:manage'),
+  'GET /api/kanto/v1/deployments/:id/consent': need('deployments:read'),
+  'PUT /api/kanto/v1/deployments/:id/consent': need('deployments:deploy'),
 };
 
 /** What the guard asks of the domains to check a scope. */

@@ -66,7 +66,13 @@ export const PERMISSION_SETS: readonly PermissionSetDefinition[] = [
     ['releases:read', 'releases:manage'],
     ['ReleaseTags'],
   ),
-  set('ReadDevices', 'View devices, their inventory and state.', ['devices:read'], ['DeviceGroups']),
+  // Reading devices includes their deployments: Mender's read-only role sees deployment reports with it.
+  set(
+    'ReadDevices',
+    'View devices, their inventory, state and deployments.',
+    ['devices:read', 'deployments:read'],
+    ['DeviceGroups'],
+  ),
   set(
     'ManageDevices',
     'Accept, reject and remove devices; edit groups and tags.',

@@ -19,6 +19,7 @@ import {
 } from './permission-sets.js';
 import { type RoleRow, RoleStore } from './role-store.js';
 import type { Caller } from './service.js';
+import { isUniqueViolation } from './store.js';
 
 const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$/;
 const MAX_DESCRIPTION = 1024;
@@ -41,7 +42,6 @@ export function checkRole(input: RoleInput, name = input.name): RoleDefinition {
     );
   }
   if (input.name !== undefined && input.name !== name) throw new Invalid('name: a role cannot be renamed');
-  if (builtInRoleByName.has(name)) throw new Invalid('built-in roles cannot be changed');
   if (input.permissions && input.permissions.length > 0) {
     throw new Invalid('permissions: not supported, give permission_sets_with_scope');
   }
@@ -115,23 +115,29 @@ export class RoleService {
   async create(caller: Caller, input: RoleInput): Promise<RoleDefinition> {
     const role = checkRole(input);
     const ts = now();
-    await this.deps.store.transaction(async (trx) => {
-      const roles = new RoleStore(trx, caller.tenantId);
-      if ((await roles.byNames([role.name])).length > 0) throw new Conflict('role already exists');
-      await roles.insert({
-        name: role.name,
-        description: role.description,
-        permission_sets: JSON.stringify(role.permission_sets_with_scope),
-        created_ts: ts,
-        updated_ts: ts,
+    const duplicate = () => new Conflict('role already exists');
+    await this.deps.store
+      .transaction(async (trx) => {
+        const roles = new RoleStore(trx, caller.tenantId);
+        if (builtInRoleByName.has(role.name) || (await roles.byNames([role.name])).length > 0) throw duplicate();
+        await roles.insert({
+          name: role.name,
+          description: role.description,
+          permission_sets: JSON.stringify(role.permission_sets_with_scope),
+          created_ts: ts,
+          updated_ts: ts,
+        });
+        await this.audit(trx, caller, 'create', role);
+      })
+      .catch((error: unknown) => {
+        // Two creations of one name at once: the primary key decides.
+        throw isUniqueViolation(error) ? duplicate() : error;
       });
-      await this.audit(trx, caller, 'create', role);
-    });
     return role;
   }
 
   async update(caller: Caller, name: string, input: RoleInput): Promise<RoleDefinition> {
-    if (!builtInRoleByName.has(name)) await this.get(caller.tenantId, name);
+    if (builtInRoleByName.has(name)) throw new Invalid('built-in roles cannot be changed');
     const role = checkRole(input, name);
     await this.deps.tokens.revocations.transaction(async (trx, revoke) => {
       const roles = new RoleStore(trx, caller.tenantId);

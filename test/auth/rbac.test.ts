@@ -110,7 +110,7 @@ for (const dialect of dialects) {
     before(async () => {
       t = await testApp(dialect);
       await adminToken(t);
-      device = (await addDevice(t, t.tenant.id)).id;
+      device = (await addDevice(t)).id;
     });
     after(() => t.close());
 
@@ -154,8 +154,8 @@ for (const dialect of dialects) {
 
     it('limits a role scoped to a device group to the devices of that group', async () => {
       const admin = await adminToken(t);
-      const inGroup = (await addDevice(t, t.tenant.id)).id;
-      const outside = (await addDevice(t, t.tenant.id)).id;
+      const inGroup = (await addDevice(t)).id;
+      const outside = (await addDevice(t)).id;
       const group = await t.app.inject({
         method: 'PUT',
         url: `${M1}/inventory/devices/${inGroup}/group`,

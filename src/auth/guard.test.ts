@@ -92,6 +92,17 @@ describe('auth guard audiences', () => {
     assert.equal((await t.app.inject({ method: 'GET', url: '/api/devices/v1/no-such-route' })).statusCode, 401);
   });
 
+  it("leaves /api/admin/ to the server administrator's check: a tenant admin's token is not enough", async () => {
+    assert.equal(audienceOf('/api/admin/v1/tenants'), 'server-admin');
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/admin/v1/tenants',
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    assert.equal(res.statusCode, 403, 'no GuardOptions.serverAdmin is configured in this app');
+    assert.equal(res.json().error, 'no server administrator is configured');
+  });
+
   it('judges by the route the router matched, not by how the URL is spelled', async () => {
     // The router decodes %6D to `m`; the guard must see the management route it serves, not an unknown path.
     const res = await t.app.inject({ method: 'GET', url: '/api/%6Danagement/v2/devauth/devices' });

@@ -2,8 +2,8 @@
 // auth guard runs with it once the principal is known. A user route missing here is refused to everyone but the
 // admin and fails src/auth/permissions.test.ts, so a new route cannot silently be open to every role.
 // Scopes (device groups, release tags) are checked where a route names the device, group or release in its path;
-// a user whose grant is scoped only is refused the routes that name none (lists, searches), as the lists are not
-// filtered by scope.
+// the inventory's device list and search narrow their answer to the scope's groups (the inventory domain does, given
+// `deviceGroups`); a user whose grant is scoped only is refused every other route that names none.
 import type { FastifyRequest } from 'fastify';
 import { Forbidden } from '../errors.js';
 import { type Access, type Permission, RBAC_FORBIDDEN } from '../users/permission-sets.js';
@@ -20,6 +20,8 @@ export interface RouteAccess {
   group?: string;
   /** Path parameter holding a release name, checked against a ReleaseTags scope. */
   release?: string;
+  /** The route lists devices and narrows its answer to `UserPrincipal.deviceGroups` for a scoped grant. */
+  listsDevices?: true;
 }
 
 const M1 = '/api/management/v1';
@@ -65,7 +67,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, RouteAccess>> = {
   [`GET ${M1}/auditlogs/logs/export`]: need('auditlog:read'),
 
   // Devices: inventory, authentication, monitoring.
-  [`GET ${M1}/inventory/devices`]: need('devices:read'),
+  [`GET ${M1}/inventory/devices`]: need('devices:read', { listsDevices: true }),
   [`GET ${M1}/inventory/devices/:id`]: need('devices:read', { device: 'id' }),
   [`DELETE ${M1}/inventory/devices/:id`]: need('devices:manage', { device: 'id' }),
   [`PATCH ${M1}/inventory/devices/:id/tags`]: need('devices:manage', { device: 'id' }),
@@ -82,7 +84,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, RouteAccess>> = {
   [`POST ${M2}/inventory/filters`]: need('devices:manage'),
   [`GET ${M2}/inventory/filters`]: need('devices:read'),
   [`GET ${M2}/inventory/filters/attributes`]: need('devices:read'),
-  [`POST ${M2}/inventory/filters/search`]: need('devices:read'),
+  [`POST ${M2}/inventory/filters/search`]: need('devices:read', { listsDevices: true }),
   [`GET ${M2}/inventory/filters/:id`]: need('devices:read'),
   [`DELETE ${M2}/inventory/filters/:id`]: need('devices:manage'),
   [`GET ${M2}/inventory/filters/:id/search`]: need('devices:read'),
@@ -230,6 +232,9 @@ export async function checkPermission(
     if (group && grant.groups.has(group)) return;
   } else if (route?.group) {
     if (grant.groups.has(params[route.group])) return;
+  } else if (route?.listsDevices) {
+    user.deviceGroups = [...grant.groups];
+    return;
   } else if (route?.release) {
     const tags = await scopes.releaseTags(user.tenantId, params[route.release]);
     if (tags?.some((tag) => grant.tags.has(tag))) return;

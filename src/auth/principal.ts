@@ -8,6 +8,8 @@ export interface UserPrincipal {
   tokenId: string;
   /** What the user's roles allow, as read with the token (src/auth/permissions.ts checks it). */
   access: Access;
+  /** Set on a route that lists devices when the caller may see only these groups' devices. */
+  deviceGroups?: string[];
 }
 
 export interface DevicePrincipal {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RBAC_FORBIDDEN } from '../../src/users/permission-sets.js';
 import { adminToken, dialects, type TestApp, testApp } from '../support/app.js';
+import { addArtifact } from '../support/deployment-fixtures.js';
 import { addDevice } from '../support/inventory-fixtures.js';
 
 const M1 = '/api/management/v1';
@@ -183,12 +184,76 @@ for (const dialect of dialects) {
       assertForbidden(await get(`${M2}/devauth/devices/${outside}`), 'its auth sets');
       assert.equal((await get(`${M1}/inventory/groups/lab/devices`)).statusCode, 200);
       assertForbidden(await get(`${M1}/inventory/groups/other/devices`), 'another group');
-      // Lists are not filtered by scope, so a scoped-only grant does not open them.
-      assertForbidden(await get(`${M1}/inventory/devices`), 'the whole inventory');
+      // The inventory's list and search show the group's devices only; lists that are not narrowed stay closed.
+      const listed = await get(`${M1}/inventory/devices?per_page=500`);
+      assert.equal(listed.statusCode, 200);
+      assert.deepEqual(
+        listed.json().map((d: { id: string }) => d.id),
+        [inGroup],
+      );
+      const searched = await t.app.inject({
+        method: 'POST',
+        url: `${M2}/inventory/filters/search`,
+        headers: bearer(token),
+        payload: { per_page: 500 },
+      });
+      assert.deepEqual(
+        searched.json().map((d: { id: string }) => d.id),
+        [inGroup],
+      );
+      assert.equal(searched.headers['x-total-count'], '1');
+      const everything = await t.app.inject({
+        method: 'POST',
+        url: `${M2}/inventory/filters/search`,
+        headers: bearer(admin),
+        payload: { per_page: 500 },
+      });
+      assert.ok(everything.json().length >= 3, 'the admin sees the whole fleet');
+      assertForbidden(await get(`${M2}/devauth/devices`), 'the device admission list');
       const abort = (id: string) =>
         t.app.inject({ method: 'DELETE', url: `${M1}/deployments/deployments/devices/${id}`, headers: bearer(token) });
       assert.equal((await abort(inGroup)).statusCode, 204);
       assertForbidden(await abort(outside), 'aborting outside the group');
+    });
+
+    it('limits a role scoped to release tags to the releases carrying them', async () => {
+      const admin = await adminToken(t);
+      const RELEASES = `${M2}/deployments/deployments/releases`;
+      await addArtifact(t, { name: 'beta-1' });
+      await addArtifact(t, { name: 'stable-1' });
+      const tagged = await t.app.inject({
+        method: 'PUT',
+        url: `${RELEASES}/beta-1/tags`,
+        headers: bearer(admin),
+        payload: ['beta'],
+      });
+      assert.equal(tagged.statusCode, 204, tagged.body);
+      const created = await t.app.inject({
+        method: 'POST',
+        url: `${M2}/useradm/roles`,
+        headers: bearer(admin),
+        payload: {
+          name: 'beta-editors',
+          permission_sets_with_scope: [
+            { name: 'ReadReleases', scope: { type: 'ReleaseTags', value: ['Beta'] } },
+            { name: 'ManageReleases', scope: { type: 'ReleaseTags', value: ['beta'] } },
+          ],
+        },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const token = await login(t, 'beta@example.com', ['beta-editors']);
+      const get = (name: string) => t.app.inject({ method: 'GET', url: `${RELEASES}/${name}`, headers: bearer(token) });
+      assert.equal((await get('beta-1')).statusCode, 200);
+      assertForbidden(await get('stable-1'), 'a release without the tag');
+      assertForbidden(await get('no-such-release'), 'an unknown release');
+      const notes = (name: string) =>
+        t.app.inject({ method: 'PATCH', url: `${RELEASES}/${name}`, headers: bearer(token), payload: { notes: 'x' } });
+      assert.equal((await notes('beta-1')).statusCode, 204);
+      assertForbidden(await notes('stable-1'), 'editing a release without the tag');
+      assertForbidden(
+        await t.app.inject({ method: 'GET', url: `${M1}/deployments/artifacts`, headers: bearer(token) }),
+        'the unfiltered artifact list',
+      );
     });
   });
 }

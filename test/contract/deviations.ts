@@ -40,7 +40,8 @@ const auditLogsReason =
   'meta?}) paged with X-Total-Count and Link; created_before/created_after are inclusive Unix seconds. GET ' +
   '/logs/export streams text/csv whose columns are the JSON paths of an entry (Mender does not publish its ' +
   'columns), honouring limit, format_separator and ignore. Flotilla adds the actions accept and revoke and the ' +
-  'object type personal_access_token. All written down in src/protocols/mender/auditlogs.ts and src/audit/csv.ts.';
+  'object types personal_access_token, release and role. All written down in src/protocols/mender/auditlogs.ts ' +
+  'and src/audit/csv.ts.';
 
 const fleetMonitorReason =
   "Flotilla's own: the fleet's alerting devices, which Mender serves only on its internal API " +

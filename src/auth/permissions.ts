@@ -222,7 +222,8 @@ export async function checkPermission(
   const permission = route?.permission ?? 'tenant:admin';
   if (permission === 'self') return;
   const params = (request.params ?? {}) as Record<string, string>;
-  if (route?.self && (params[route.self] === 'me' || params[route.self] === user.userId)) return;
+  // (`me` in any case: the useradm update route reads it so.)
+  if (route?.self && (params[route.self]?.toLowerCase() === 'me' || params[route.self] === user.userId)) return;
   const grant = user.access.get(permission);
   if (!grant) throw forbidden();
   if (grant === 'all') return;

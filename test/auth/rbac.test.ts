@@ -153,6 +153,19 @@ for (const dialect of dialects) {
       assert.deepEqual(still.json().roles, [], 'nothing was written');
     });
 
+    /** A user holding one custom role: the permission sets, each scoped as given. Returns their token. */
+    async function scopedUser(admin: string, name: string, scope: Record<string, string[]>, sets: string[]) {
+      const [type, value] = Object.entries(scope)[0];
+      const created = await t.app.inject({
+        method: 'POST',
+        url: `${M2}/useradm/roles`,
+        headers: bearer(admin),
+        payload: { name, permission_sets_with_scope: sets.map((set) => ({ name: set, scope: { type, value } })) },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      return login(t, `${name}@example.com`, [name]);
+    }
+
     it('limits a role scoped to a device group to the devices of that group', async () => {
       const admin = await adminToken(t);
       const inGroup = (await addDevice(t)).id;
@@ -164,20 +177,7 @@ for (const dialect of dialects) {
         payload: { group: 'lab' },
       });
       assert.equal(group.statusCode, 204);
-      const created = await t.app.inject({
-        method: 'POST',
-        url: `${M2}/useradm/roles`,
-        headers: bearer(admin),
-        payload: {
-          name: 'lab-operators',
-          permission_sets_with_scope: [
-            { name: 'ReadDevices', scope: { type: 'DeviceGroups', value: ['lab'] } },
-            { name: 'DeployToDevices', scope: { type: 'DeviceGroups', value: ['lab'] } },
-          ],
-        },
-      });
-      assert.equal(created.statusCode, 201, created.body);
-      const token = await login(t, 'lab@example.com', ['lab-operators']);
+      const token = await scopedUser(admin, 'lab', { DeviceGroups: ['lab'] }, ['ReadDevices', 'DeployToDevices']);
       const get = (url: string) => t.app.inject({ method: 'GET', url, headers: bearer(token) });
       assert.equal((await get(`${M1}/inventory/devices/${inGroup}`)).statusCode, 200);
       assertForbidden(await get(`${M1}/inventory/devices/${outside}`), 'a device outside the group');
@@ -228,20 +228,8 @@ for (const dialect of dialects) {
         payload: ['beta'],
       });
       assert.equal(tagged.statusCode, 204, tagged.body);
-      const created = await t.app.inject({
-        method: 'POST',
-        url: `${M2}/useradm/roles`,
-        headers: bearer(admin),
-        payload: {
-          name: 'beta-editors',
-          permission_sets_with_scope: [
-            { name: 'ReadReleases', scope: { type: 'ReleaseTags', value: ['Beta'] } },
-            { name: 'ManageReleases', scope: { type: 'ReleaseTags', value: ['beta'] } },
-          ],
-        },
-      });
-      assert.equal(created.statusCode, 201, created.body);
-      const token = await login(t, 'beta@example.com', ['beta-editors']);
+      // A tag scope is case-insensitive, as release tags are.
+      const token = await scopedUser(admin, 'beta', { ReleaseTags: ['Beta'] }, ['ReadReleases', 'ManageReleases']);
       const get = (name: string) => t.app.inject({ method: 'GET', url: `${RELEASES}/${name}`, headers: bearer(token) });
       assert.equal((await get('beta-1')).statusCode, 200);
       assertForbidden(await get('stable-1'), 'a release without the tag');

@@ -10,7 +10,7 @@ import { drainUnreadBody } from './api/unread-body.js';
 import { uploadRoutes } from './api/uploads.js';
 import { removeStaleWorkFolders } from './artifacts/work-folders.js';
 import { AuditPruner } from './audit/pruner.js';
-import { installAuthGuard } from './auth/guard.js';
+import { installAuthGuard, operatorCheck } from './auth/guard.js';
 import { RevocationFeed } from './auth/revocations.js';
 import { TokenIssuer } from './auth/tokens.js';
 import { FsBlobStore } from './blobs/fs.js';
@@ -169,7 +169,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       userToken: (tenantId, id) => services.users.tokenAlive(tenantId, id),
       deviceToken: (tenantId, id) => services.devices.tokenAlive(tenantId, id),
     },
-    config.operatorToken,
+    services.scopes,
+    { serverAdmin: operatorCheck(config.operatorToken) },
   );
 
   // The OpenAPI document is generated from the route schemas and served at /api/openapi.json.

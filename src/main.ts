@@ -19,8 +19,8 @@ const USAGE = `usage:
         [--public-url URL] [--trust-proxy LIST]  the URL every link starts with (env FLOTILLA_PUBLIC_URL), and the
                                                 proxies whose X-Forwarded-* count (env FLOTILLA_TRUST_PROXY, default loopback)
   flotilla migrate [--data DIR]                 apply database migrations and exit
-  flotilla user create --email E --password P [--tenant NAME|ID]
-                                                create a user in the default tenant (or the one named)
+  flotilla user create --email E --password P [--tenant NAME|ID] [--roles R1,R2]
+                                                create a user in the default tenant (or the one named; default role: admin)
 ${TENANT_USAGE}  flotilla artifact-keys add FILE | list | clear [--tenant NAME|ID]
                                                 public keys (PEM) that uploaded artifacts must be signed with
   flotilla simulate --devices N --email E --password P [--server URL (http://127.0.0.1:8080)]
@@ -70,7 +70,8 @@ async function createUser(flags: Record<string, string>): Promise<void> {
   const { store, services } = await prepareStore(loadConfig(flags));
   try {
     const tenant = await tenantOf(services, flags.tenant);
-    const user = await services.users.create(tenant.id, flags.email, flags.password);
+    const roles = flags.roles === undefined ? undefined : flags.roles.split(',').filter(Boolean);
+    const user = await services.users.create(tenant.id, flags.email, flags.password, undefined, roles);
     process.stdout.write(`${JSON.stringify(user)}\n`);
   } finally {
     await store.close();

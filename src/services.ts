@@ -2,6 +2,7 @@
 import { parseMenderArtifact } from './artifacts/parse.js';
 import { ArtifactService } from './artifacts/service.js';
 import { AuditService, recordAudit } from './audit/service.js';
+import type { ScopeLookup } from './auth/permissions.js';
 import { ConfigurationService } from './configuration/service.js';
 import type { CoreDeps } from './core.js';
 import { DeploymentService } from './deployments/service.js';
@@ -10,6 +11,7 @@ import { DeviceLinks } from './deviceconnect/links.js';
 import { encodeProtoMsg, PROTO_MENDER } from './deviceconnect/protomsg.js';
 import { ConnectService } from './deviceconnect/service.js';
 import { DeviceService } from './devices/service.js';
+import { NotFound } from './errors.js';
 import { InventoryService } from './inventory/service.js';
 import { MonitorService } from './monitor/service.js';
 import { UserService } from './users/service.js';
@@ -28,7 +30,14 @@ export interface Services extends CoreDeps {
   deviceLinks: DeviceLinks;
   /** Device connect between processes sharing a PostgreSQL database; none on SQLite (one process). */
   deviceRelay?: ClusterRelay;
+  /** What the auth guard reads to check a device-group or release-tag scope (src/auth/permissions.ts). */
+  scopes: ScopeLookup;
 }
+
+const undefinedIfNotFound = (error: unknown) => {
+  if (error instanceof NotFound) return undefined;
+  throw error;
+};
 
 export function createServices(core: CoreDeps): Services {
   const inventory = new InventoryService(core);
@@ -71,6 +80,11 @@ export function createServices(core: CoreDeps): Services {
     audit: new AuditService(core),
     connect: new ConnectService(core),
     deviceLinks,
+    scopes: {
+      deviceGroup: (tenantId, deviceId) => inventory.deviceGroup(tenantId, deviceId).catch(undefinedIfNotFound),
+      releaseTags: (tenantId, name) =>
+        artifacts.getRelease(tenantId, name).then((release) => release.tags, undefinedIfNotFound),
+    },
     deviceRelay: core.store.dialect === 'postgres' ? new ClusterRelay(core.config.databaseUrl, deviceLinks) : undefined,
   };
 }

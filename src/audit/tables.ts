@@ -2,7 +2,7 @@
 // transaction. Only the retention prune deletes rows; no route changes one.
 
 export type AuditActorType = 'user' | 'device';
-/** Mender's object types, and Flotilla's `personal_access_token` and `release` (id: its name). */
+/** Mender's object types, and Flotilla's `personal_access_token`, `release` and `role` (id: their name). */
 export type AuditObjectType =
   | 'tenant'
   | 'user'
@@ -10,7 +10,8 @@ export type AuditObjectType =
   | 'artifact'
   | 'device'
   | 'personal_access_token'
-  | 'release';
+  | 'release'
+  | 'role';
 
 export interface AuditLogTable {
   tenant_id: string;

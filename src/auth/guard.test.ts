@@ -92,6 +92,18 @@ describe('auth guard audiences', () => {
     assert.equal((await t.app.inject({ method: 'GET', url: '/api/devices/v1/no-such-route' })).statusCode, 401);
   });
 
+  it("leaves /api/admin/ to the server administrator's check: a tenant admin's token is not enough", async () => {
+    assert.equal(audienceOf('/api/admin/v1/tenants'), 'server-admin');
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/admin/v1/tenants',
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    // No operator token is configured in this app, so the operator API does not exist for anyone (with one, a
+    // tenant's token is 401: test/tenants/operator.test.ts).
+    assert.equal(res.statusCode, 404);
+  });
+
   it('judges by the route the router matched, not by how the URL is spelled', async () => {
     // The router decodes %6D to `m`; the guard must see the management route it serves, not an unknown path.
     const res = await t.app.inject({ method: 'GET', url: '/api/%6Danagement/v2/devauth/devices' });

@@ -2,15 +2,21 @@
 // user JWT or PAT, /api/devices/* a device JWT (from the Authorization header, or the `JWT` cookie the web GUI sends
 // where a browser cannot set headers); a few routes are open because they authenticate otherwise (a
 // signed link, a signed auth request, the DDI's own tokens). Closed by default: a path no rule names needs a user
-// token, so a route added under a new prefix is protected until someone decides otherwise.
+// token, so a route added under a new prefix is protected until someone decides otherwise. Once a user is known, the
+// same hook checks the permission the route needs (src/auth/permissions.ts, the one table of them).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseCookie } from 'cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden, NotFound, Unauthorized } from '../errors.js';
+import { checkPermission, type ScopeLookup } from './permissions.js';
 import type { DevicePrincipal, Principal, TokenRegistry, UserPrincipal } from './principal.js';
 import type { TokenIssuer } from './tokens.js';
 
-export type Audience = 'user' | 'device' | 'none' | 'operator';
+/**
+ * `server-admin`: the server-wide operator API under /api/admin/ (all tenants; not a tenant user's permission),
+ * authenticated by `GuardOptions.serverAdmin`.
+ */
+export type Audience = 'user' | 'device' | 'server-admin' | 'none';
 
 /** Paths (without query) that need no token: login takes Basic credentials, an auth request is signed. */
 const OPEN_PATHS = new Set([
@@ -28,11 +34,10 @@ const OPEN_PATHS = new Set([
 
 /** The first rule whose prefix or pattern matches decides; more specific rules come first. */
 const RULES: { match: string | RegExp; audience: Audience }[] = [
-  // The operator API (server-wide: tenants and their limits) takes the operator token, never a tenant's user token.
-  { match: '/api/admin/', audience: 'operator' },
   // The configuration download of a configuration deployment is a signed link: the link is the credential.
   { match: '/api/devices/v1/deployments/download/configuration/', audience: 'none' },
   { match: '/api/management/', audience: 'user' },
+  { match: '/api/admin/', audience: 'server-admin' },
   { match: '/api/devices/', audience: 'device' },
   // Kanto's management routes (devices speak MQTT, not HTTP); outside /api/management/, which is Mender's.
   { match: '/api/kanto/', audience: 'user' },
@@ -106,11 +111,22 @@ function checkOperator(request: FastifyRequest, operatorToken: string): void {
   }
 }
 
+/** The server administrator's check of the operator API, with the configured operator token. */
+export function operatorCheck(operatorToken: string): (request: FastifyRequest) => Promise<void> {
+  return async (request) => checkOperator(request, operatorToken);
+}
+
+export interface GuardOptions {
+  /** Checks the server-wide operator's credentials on /api/admin/ routes; without it those routes refuse all. */
+  serverAdmin?: (request: FastifyRequest) => Promise<void>;
+}
+
 export function installAuthGuard(
   app: FastifyInstance,
   tokens: TokenIssuer,
   registry: TokenRegistry,
-  operatorToken = '',
+  scopes: ScopeLookup,
+  options: GuardOptions = {},
 ): void {
   app.decorateRequest('principal', undefined);
   // By the route's template when a route matched (the router decodes and normalises the raw URL, so the template
@@ -128,7 +144,10 @@ export function installAuthGuard(
     const template = request.routeOptions.url;
     const audience = template === undefined ? audienceOf(request.url) : routeAudience(template);
     if (audience === 'none') return;
-    if (audience === 'operator') return checkOperator(request, operatorToken);
+    if (audience === 'server-admin') {
+      if (!options.serverAdmin) throw new Forbidden('no server administrator is configured');
+      return options.serverAdmin(request);
+    }
     const token = requestToken(request);
     if (!token) throw new Unauthorized('missing or malformed Authorization header (or JWT cookie)');
     const claims = await tokens.verify(token);
@@ -141,7 +160,15 @@ export function installAuthGuard(
     if (claims.kind === 'user') {
       const alive = await registry.userToken(claims.tenantId, claims.id);
       if (!alive) throw new Unauthorized('token revoked or expired');
-      principal = { kind: 'user', tenantId: claims.tenantId, userId: alive.userId, tokenId: claims.id };
+      principal = {
+        kind: 'user',
+        tenantId: claims.tenantId,
+        userId: alive.userId,
+        tokenId: claims.id,
+        access: alive.access,
+      };
+      // A request no route serves gets its 404 whatever the caller's roles.
+      if (template !== undefined) await checkPermission(request, template, principal, scopes);
     } else {
       const alive = await registry.deviceToken(claims.tenantId, claims.id);
       if (!alive) throw new Unauthorized('token revoked or expired');

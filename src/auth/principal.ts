@@ -1,9 +1,15 @@
 // Who is making a request, as established by the auth guard.
+import type { Access } from '../users/permission-sets.js';
+
 export interface UserPrincipal {
   kind: 'user';
   tenantId: string;
   userId: string;
   tokenId: string;
+  /** What the user's roles allow, as read with the token (src/auth/permissions.ts checks it). */
+  access: Access;
+  /** Set on a route that lists devices when the caller may see only these groups' devices. */
+  deviceGroups?: string[];
 }
 
 export interface DevicePrincipal {
@@ -25,6 +31,6 @@ declare module 'fastify' {
 
 /** Answers whether a token id is still alive (not revoked, not expired) and who it belongs to. */
 export interface TokenRegistry {
-  userToken(tenantId: string, tokenId: string): Promise<{ userId: string } | undefined>;
+  userToken(tenantId: string, tokenId: string): Promise<{ userId: string; access: Access } | undefined>;
   deviceToken(tenantId: string, tokenId: string): Promise<{ deviceId: string } | undefined>;
 }

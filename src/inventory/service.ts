@@ -164,9 +164,13 @@ export class InventoryService {
     });
   }
 
-  /** v1 device list: query-string attribute filters, sort, group membership. */
-  async listDevices(tenantId: string, query: DeviceListQuery, page: Page): Promise<DevicePage> {
+  /**
+   * v1 device list: query-string attribute filters, sort, group membership. `within`: the groups a caller whose
+   * role is scoped to device groups may see (src/auth/permissions.ts); devices outside them are not listed.
+   */
+  async listDevices(tenantId: string, query: DeviceListQuery, page: Page, within?: string[]): Promise<DevicePage> {
     const terms = query.filters.map((f) => queryTermOf(f.param, f.value));
+    if (within) terms.push(groupIn(within));
     if (query.group !== undefined && query.group !== '') terms.push(groupIs(query.group));
     if (query.hasGroup !== undefined) {
       terms.push({ scope: 'system', name: 'group', condition: { kind: 'exists', exists: query.hasGroup } });
@@ -174,14 +178,15 @@ export class InventoryService {
     return this.find(tenantId, { terms, sort: query.sort, ...offsetOf(page) });
   }
 
-  /** v2 search: `filters`, `sort`, `attributes`, `device_ids`, `text`, `page`, `per_page` from the body. */
-  async searchDevices(tenantId: string, body: unknown): Promise<{ result: DevicePage; page: Page }> {
+  /** v2 search: `filters`, `sort`, `attributes`, `device_ids`, `text`, `page`, `per_page` from the body; `within` as in listDevices. */
+  async searchDevices(tenantId: string, body: unknown, within?: string[]): Promise<{ result: DevicePage; page: Page }> {
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
       throw new Invalid('failed to decode request body: expected an object');
     }
     const params = (body ?? {}) as Record<string, unknown>;
     const page = searchPageOf(params.page, params.per_page);
     const terms = termsOf(params.filters);
+    if (within) terms.push(groupIn(within));
     const sort = sortOf(params.sort);
     const select = selectionOf(params.attributes);
     const deviceIds = params.device_ids;
@@ -415,6 +420,10 @@ export class InventoryService {
 
 function groupIs(group: string): Term {
   return { scope: 'system', name: 'group', condition: { kind: 'eq', negate: false, value: group } };
+}
+
+function groupIn(groups: string[]): Term {
+  return { scope: 'system', name: 'group', condition: { kind: 'in', negate: false, values: groups } };
 }
 
 function offsetOf(page: Page): { offset: number; limit: number } {

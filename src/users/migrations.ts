@@ -69,4 +69,19 @@ export const userMigrations: Record<string, Migration> = {
       await db.schema.createIndex('user_tokens_parent').on('user_tokens').columns(['tenant_id', 'parent_id']).execute();
     },
   },
+  '0120_roles': {
+    async up(db: Kysely<unknown>) {
+      // Custom roles; a role name is its id on the wire (Mender's GUI edits PUT /roles/{name}).
+      await db.schema
+        .createTable('roles')
+        .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('permission_sets', 'text', (c) => c.notNull())
+        .addColumn('created_ts', 'text', (c) => c.notNull())
+        .addColumn('updated_ts', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('roles_pk', ['tenant_id', 'name'])
+        .execute();
+    },
+  },
 };

@@ -90,11 +90,13 @@ export interface UserChange {
   email?: string;
   password?: string;
   current_password?: string;
+  /** Role names to hold from now on (Mender Enterprise); absent: kept. */
+  roles?: string[];
 }
 
 /** Validates the fields of an update. `v1` updates must change something; the v2 own-user update need not. */
 export function checkUserChange(change: UserChange, v1: boolean): void {
-  if (v1 && !change.email && !change.password) throw new Invalid('no update information provided');
+  if (v1 && !change.email && !change.password && !change.roles) throw new Invalid('no update information provided');
   if (change.email) checkEmail(change.email);
   if (change.password) checkPassword(change.password);
 }

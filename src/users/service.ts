@@ -8,11 +8,13 @@ import type { Transaction } from 'kysely';
 import { type AuditActor, recordAudit } from '../audit/service.js';
 import { LivenessCache } from '../auth/liveness.js';
 import type { CoreDeps } from '../core.js';
-import { Conflict, NotFound, Unauthorized, Unprocessable } from '../errors.js';
+import { Conflict, Forbidden, NotFound, Unauthorized, Unprocessable } from '../errors.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
 import { AccessTokenService, NEVER_EXPIRES } from './access-tokens.js';
 import { hashPassword, verifyPassword } from './password.js';
+import { type Access, ADMIN_ROLE, accessOf, RBAC_FORBIDDEN } from './permission-sets.js';
+import { RoleService } from './roles.js';
 import {
   checkNewUser,
   checkUserChange,
@@ -42,13 +44,16 @@ export interface User {
   created_ts: string;
   updated_ts: string;
   login_ts?: string;
+  /** Role names (Mender Enterprise's `roles`; the GUI reads them to decide what to offer). */
+  roles: string[];
 }
 
-/** Who is acting: the user and the token of the request. */
+/** Who is acting: the user and the token of the request, and what their roles let them do. */
 export interface Caller {
   tenantId: string;
   userId: string;
   tokenId: string;
+  access?: Access;
 }
 
 /** The email is taken (by a user of any tenant). The CLI and the first-admin bootstrap rely on the 409. */
@@ -65,6 +70,7 @@ function toUser(row: UserRow): User {
     created_ts: row.created_ts,
     updated_ts: row.updated_ts,
     ...(row.login_ts ? { login_ts: row.login_ts } : {}),
+    roles: JSON.parse(row.roles) as string[],
   };
 }
 
@@ -73,11 +79,14 @@ interface LiveUserToken {
   userId: string;
   pat: boolean;
   lastUsed: string | null;
+  /** What the user's roles allow, read with the token; dropped from the cache when the roles change. */
+  access: Access;
 }
 
 export class UserService {
   readonly accessTokens: AccessTokenService;
   readonly settings: SettingsService;
+  readonly roles: RoleService;
   /** A hash to check passwords of unknown emails against, so that a login takes as long either way. */
   private decoyHash?: Promise<string>;
   private readonly liveTokens: LivenessCache<LiveUserToken>;
@@ -85,6 +94,7 @@ export class UserService {
   constructor(private readonly deps: CoreDeps) {
     this.accessTokens = new AccessTokenService(deps);
     this.settings = new SettingsService(deps);
+    this.roles = new RoleService(deps);
     this.liveTokens = new LivenessCache(deps.tokens.revocations, { token: 'user-token', owner: 'user' });
   }
 
@@ -92,8 +102,11 @@ export class UserService {
     return new UserStore(this.deps.store.db, tenantId);
   }
 
-  /** Creates a user; with an `actor`, the audit entry is written in the same transaction. */
-  async create(tenantId: string, email: string, password: string, actor?: AuditActor): Promise<User> {
+  /**
+   * Creates a user; with an `actor`, the audit entry is written in the same transaction. Without `roles` the user
+   * is an admin (RBAC_ROLE_PERMIT_ALL, as in Mender without RBAC); roles must name roles of the tenant.
+   */
+  async create(tenantId: string, email: string, password: string, actor?: AuditActor, roles?: string[]): Promise<User> {
     email = normalizeEmail(email);
     checkNewUser({ email, password });
     const db = this.deps.store.db;
@@ -106,14 +119,17 @@ export class UserService {
       created_ts: ts,
       updated_ts: ts,
     };
+    let assigned = [ADMIN_ROLE];
     try {
       await this.deps.store.transaction(async (trx) => {
-        await new UserStore(trx, tenantId).insert({ ...row, login_ts: null });
+        if (roles) assigned = await this.roles.checkAssignable(trx, tenantId, roles);
+        await new UserStore(trx, tenantId).insert({ ...row, roles: JSON.stringify(assigned), login_ts: null });
         if (actor) {
           await recordAudit(trx, tenantId, {
             actor,
             action: 'create',
             object: { type: 'user', id: row.id, user: { email } },
+            change: `roles: ${assigned.join(', ')}`,
           });
         }
       });
@@ -121,7 +137,7 @@ export class UserService {
       if (isUniqueViolation(error)) throw new DuplicateEmail();
       throw error;
     }
-    return { id: row.id, email, created_ts: ts, updated_ts: ts };
+    return { id: row.id, email, created_ts: ts, updated_ts: ts, roles: assigned };
   }
 
   /**
@@ -147,13 +163,14 @@ export class UserService {
           password_hash: passwordHash,
           created_ts: ts,
           updated_ts: ts,
+          roles: JSON.stringify([ADMIN_ROLE]),
           login_ts: null,
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw new DuplicateEmail();
         throw error;
       }
-      return { id, email, created_ts: ts, updated_ts: ts };
+      return { id, email, created_ts: ts, updated_ts: ts, roles: [ADMIN_ROLE] };
     };
   }
 
@@ -220,6 +237,8 @@ export class UserService {
     if (!user) throw new NotFound('user not found');
     const self = caller.userId === id;
     if (!self && change.password) throw new Unprocessable('password cannot be modified');
+    // Roles are assigned by user managers only; anyone may reach their own record (users/me), not their own roles.
+    if (change.roles !== undefined && !caller.access?.has('users:manage')) throw new Forbidden(RBAC_FORBIDDEN);
     if (self && (change.password || (change.email && change.email !== user.email))) {
       if (!(await verifyPassword(change.current_password ?? '', user.password_hash))) {
         throw new Unprocessable('current password mismatch');
@@ -233,14 +252,25 @@ export class UserService {
     const passwordHash = change.password ? await hashPassword(change.password) : undefined;
     try {
       await this.deps.tokens.revocations.transaction(async (trx, revoke) => {
+        const roles = change.roles && (await this.roles.checkAssignable(trx, caller.tenantId, change.roles));
         const updated = await new UserStore(trx, caller.tenantId).update(id, {
           updated_ts: now(),
           ...(change.email ? { email: change.email } : {}),
           ...(passwordHash ? { password_hash: passwordHash } : {}),
+          ...(roles ? { roles: JSON.stringify(roles) } : {}),
         });
         if (updated === 0) throw new NotFound('user not found');
-        await new TokenStore(trx, caller.tenantId, revoke).removeAllOf(id, caller.tokenId);
-        const changed = [change.email && change.email !== user.email ? 'email' : '', change.password ? 'password' : ''];
+        // New credentials end the other sessions (as in Mender); new roles only void the cached access, so that
+        // the user's tokens, PATs included, carry the new roles from their next request.
+        if (change.email || change.password || !roles) {
+          await new TokenStore(trx, caller.tenantId, revoke).removeAllOf(id, caller.tokenId);
+        }
+        if (roles) revoke({ kind: 'user', tenantId: caller.tenantId, id });
+        const changed = [
+          change.email && change.email !== user.email ? 'email' : '',
+          change.password ? 'password' : '',
+          roles ? `roles (${roles.join(', ')})` : '',
+        ];
         await recordAudit(trx, caller.tenantId, {
           actor: caller,
           action: 'update',
@@ -271,8 +301,11 @@ export class UserService {
     });
   }
 
-  /** For the auth guard: the user behind a live (not revoked, not expired) token id. Notes when a PAT is used. */
-  async tokenAlive(tenantId: string, tokenId: string): Promise<{ userId: string } | undefined> {
+  /**
+   * For the auth guard: the user behind a live (not revoked, not expired) token id and what their roles allow
+   * (read now, or cached until a role change drops it). Notes when a PAT is used.
+   */
+  async tokenAlive(tenantId: string, tokenId: string): Promise<{ userId: string; access: Access } | undefined> {
     const tokens = new TokenStore(this.deps.store.db, tenantId);
     const t = Date.now();
     let live = this.liveTokens.get(tenantId, tokenId, t);
@@ -281,7 +314,10 @@ export class UserService {
       const row = await tokens.byId(tokenId);
       const expiresAt = row ? Date.parse(row.expires_ts) : 0;
       if (!row || expiresAt <= Date.now()) return undefined;
-      live = { userId: row.user_id, pat: row.kind === 'pat', lastUsed: row.last_used_ts };
+      const user = await this.users(tenantId).byId(row.user_id);
+      if (!user) return undefined;
+      const roles = await this.roles.definitions(this.deps.store.db, tenantId, JSON.parse(user.roles) as string[]);
+      live = { userId: row.user_id, pat: row.kind === 'pat', lastUsed: row.last_used_ts, access: accessOf(roles) };
       this.liveTokens.set(generation, tenantId, tokenId, row.user_id, expiresAt, live);
     }
     if (live.pat) {
@@ -291,6 +327,6 @@ export class UserService {
         await tokens.touch(tokenId, live.lastUsed);
       }
     }
-    return { userId: live.userId };
+    return { userId: live.userId, access: live.access };
   }
 }

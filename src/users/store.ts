@@ -8,7 +8,8 @@ import type { UserTable, UserTokenTable } from './tables.js';
 
 type Db = Kysely<Tables> | Transaction<Tables>;
 
-export type UserRow = Omit<UserTable, 'roles'>;
+/** A user as read; `roles` is the JSON text of the role names. */
+export type UserRow = Omit<UserTable, 'roles'> & { roles: string };
 export type TokenRow = UserTokenTable;
 
 /** True for a UNIQUE violation in either dialect. */
@@ -28,7 +29,16 @@ const notInRevocationTransaction: Revoke = () => {
   throw new Error('user tokens may only be deleted inside RevocationFeed.transaction');
 };
 
-const userColumns = ['tenant_id', 'id', 'email', 'password_hash', 'created_ts', 'updated_ts', 'login_ts'] as const;
+const userColumns = [
+  'tenant_id',
+  'id',
+  'email',
+  'password_hash',
+  'roles',
+  'created_ts',
+  'updated_ts',
+  'login_ts',
+] as const;
 
 /** The user with this email in any tenant (emails are global): login finds its tenant this way. */
 export async function userByEmailInAnyTenant(db: Db, email: string): Promise<UserRow | undefined> {
@@ -92,7 +102,10 @@ export class UserStore {
     return query.orderBy('created_ts').orderBy('id').execute();
   }
 
-  async update(id: string, change: Partial<Pick<UserRow, 'email' | 'password_hash' | 'updated_ts' | 'login_ts'>>) {
+  async update(
+    id: string,
+    change: Partial<Pick<UserRow, 'email' | 'password_hash' | 'updated_ts' | 'login_ts' | 'roles'>>,
+  ) {
     const result = await this.db
       .updateTable('users')
       .set(change)

@@ -8,7 +8,7 @@ export interface UserTable {
   email: string;
   /** scrypt$N$r$p$salt$hash, all base64url. */
   password_hash: string;
-  /** JSON array of role names. */
+  /** JSON array of role names (built-in or of `roles`); read at every request through the token cache. */
   roles: Generated<string>;
   created_ts: string;
   updated_ts: string;
@@ -46,8 +46,20 @@ export interface UserSettingsTable extends SettingsColumns {
   user_id: string;
 }
 
+/** A custom role of a tenant (built-in roles live in code, permission-sets.ts). */
+export interface RoleTable {
+  tenant_id: string;
+  name: string;
+  description: string;
+  /** JSON array of {name, scope?: {type, value}}: Mender's permission_sets_with_scope. */
+  permission_sets: string;
+  created_ts: string;
+  updated_ts: string;
+}
+
 declare module '../store/schema.js' {
   interface Tables {
+    roles: RoleTable;
     users: UserTable;
     user_tokens: UserTokenTable;
     tenant_settings: TenantSettingsTable;

@@ -61,8 +61,8 @@ for (const dialect of dialects) {
         mac: `0b:00:00:00:${dialect === 'sqlite' ? '01' : '02'}:${(++macs).toString(16).padStart(2, '0')}`,
       }).enroll(a.app, admin);
 
-    const userToken = async (email: string) => {
-      const user = await a.services.users.create(a.tenant.id, email, 'correct-horse-battery');
+    const userToken = async (email: string, roles?: string[]) => {
+      const user = await a.services.users.create(a.tenant.id, email, 'correct-horse-battery', undefined, roles);
       const res = await a.app.inject({
         method: 'POST',
         url: `${USERADM}/auth/login`,
@@ -237,6 +237,65 @@ for (const dialect of dialects) {
             headers: bearer(admin),
           });
           assert.equal(res.statusCode, 204);
+        },
+      );
+    });
+
+    // Role changes keep the user's tokens (PATs included) and void only their cached access: `manage` needs
+    // devices:read, which the read-only role has and the releases manager has not.
+    const rbacRefused = { unchanged: 200, changed: 403 };
+
+    it("changing a user's roles: their personal access token carries the new ones", async (ctx) => {
+      const { userId, token } = await userToken(`observer-${dialect}@example.com`, ['RBAC_ROLE_OBSERVER']);
+      const issued = await a.app.inject({
+        method: 'POST',
+        url: `${USERADM}/settings/tokens`,
+        headers: bearer(token),
+        payload: { name: 'ci', expires_in: 3600 },
+      });
+      assert.equal(issued.statusCode, 200);
+      const pat = issued.body;
+      await reachesEveryProcess(
+        ctx,
+        (app) => manage(app, pat),
+        rbacRefused,
+        async () => {
+          const res = await a.app.inject({
+            method: 'PUT',
+            url: `${USERADM}/users/${userId}`,
+            headers: bearer(admin),
+            payload: { roles: ['RBAC_ROLE_CI'] },
+          });
+          assert.equal(res.statusCode, 204);
+        },
+      );
+      const me = await b.app.inject({ method: 'GET', url: `${USERADM}/users/me`, headers: bearer(pat) });
+      assert.equal(me.statusCode, 200, 'the token itself lives on');
+      assert.deepEqual(me.json().roles, ['RBAC_ROLE_CI']);
+    });
+
+    it('changing a custom role that a user holds', async (ctx) => {
+      const role = (sets: string[]) => ({ permission_sets_with_scope: sets.map((name) => ({ name })) });
+      const created = await a.app.inject({
+        method: 'POST',
+        url: '/api/management/v2/useradm/roles',
+        headers: bearer(admin),
+        payload: { name: `readers-${dialect}`, ...role(['ReadDevices']) },
+      });
+      assert.equal(created.statusCode, 201);
+      const { token } = await userToken(`reader-${dialect}@example.com`, [`readers-${dialect}`]);
+      await reachesEveryProcess(
+        ctx,
+        (app) => manage(app, token),
+        rbacRefused,
+        async () => {
+          const res = await a.app.inject({
+            method: 'PUT',
+            url: `/api/management/v2/useradm/roles/readers-${dialect}`,
+            headers: bearer(admin),
+            payload: role(['ReadReleases']),
+          });
+          assert.equal(res.statusCode, 200);
         },
       );
     });

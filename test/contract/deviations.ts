@@ -40,14 +40,35 @@ const auditLogsReason =
   'meta?}) paged with X-Total-Count and Link; created_before/created_after are inclusive Unix seconds. GET ' +
   '/logs/export streams text/csv whose columns are the JSON paths of an entry (Mender does not publish its ' +
   'columns), honouring limit, format_separator and ignore. Flotilla adds the actions accept and revoke and the ' +
-  'object type personal_access_token. All written down in src/protocols/mender/auditlogs.ts and src/audit/csv.ts.';
+  'object types personal_access_token, release and role. All written down in src/protocols/mender/auditlogs.ts ' +
+  'and src/audit/csv.ts.';
 
 const fleetMonitorReason =
   "Flotilla's own: the fleet's alerting devices, which Mender serves only on its internal API " +
   '(GET /api/internal/v1/devicemonitor/tenants/{tenant_id}/devices). Same answer shape (MonitorDevice[]: id, ' +
   'alerts_open_count, alerts_total_count, alerts), under the management prefix with a user token, paged.';
 
+const rolesReason =
+  'Roles and permission sets are Enterprise useradm (RBAC); the open-source spec has none. Paths and shapes follow ' +
+  '@northern.tech/types 0.5.0 (ListRolesV1Data, CreateRoleData, ShowRoleData, UpdateRoleData, DeleteRoleData, ' +
+  'ListPermissionSetsData, GetPermissionSetData) and the Mender GUI, which addresses a role by its name and sends ' +
+  '{name, description, permission_sets_with_scope} to v2. Flotilla takes and answers that shape on v1 and v2, ' +
+  'refuses raw `permissions` (action/object), answers 400 for a change to a built-in role, and serves permission ' +
+  'sets read-only (its built-in sets are the only ones). Written down in src/protocols/mender/roles.ts.';
+
 export const undocumentedRoutes: Record<string, string> = {
+  ...Object.fromEntries(
+    ['v1', 'v2']
+      .flatMap((v) => [
+        `GET /api/management/${v}/useradm/roles`,
+        `POST /api/management/${v}/useradm/roles`,
+        `GET /api/management/${v}/useradm/roles/{id}`,
+        `PUT /api/management/${v}/useradm/roles/{id}`,
+        `DELETE /api/management/${v}/useradm/roles/{id}`,
+      ])
+      .concat(['GET /api/management/v2/useradm/permission_sets', 'GET /api/management/v2/useradm/permission_sets/{id}'])
+      .map((route) => [route, rolesReason]),
+  ),
   'GET /api/management/v1/auditlogs/logs': auditLogsReason,
   'GET /api/management/v1/auditlogs/logs/export': auditLogsReason,
   ...Object.fromEntries(
@@ -200,11 +221,21 @@ const deploymentHandlingReason =
  * Fields Flotilla takes or answers beyond a Mender spec's schema, keyed `file#Schema.field`, with the reason. The
  * contract tests check each is really absent from that schema (else it is no deviation).
  */
-export const extraFields: Record<string, string> = Object.fromEntries(
-  ['NewDeployment', 'NewDeploymentForGroup', 'DeploymentV1'].flatMap((schema) =>
-    ['action_type', 'force_time', 'maintenance_window'].map((field) => [
-      `deployments-management-v1.yml#${schema}.${field}`,
-      deploymentHandlingReason,
+export const extraFields: Record<string, string> = {
+  ...Object.fromEntries(
+    ['NewDeployment', 'NewDeploymentForGroup', 'DeploymentV1'].flatMap((schema) =>
+      ['action_type', 'force_time', 'maintenance_window'].map((field) => [
+        `deployments-management-v1.yml#${schema}.${field}`,
+        deploymentHandlingReason,
+      ]),
+    ),
+  ),
+  ...Object.fromEntries(
+    ['UserNew', 'UserUpdate', 'User'].map((schema) => [
+      `useradm-management-v1.yml#${schema}.roles`,
+      'Role names as Mender Enterprise takes and shows them (@northern.tech/types UserNew, UserUpdate, User: ' +
+        '`roles?: string[]`); the open-source spec has no RBAC. Absent on create: RBAC_ROLE_PERMIT_ALL; absent on ' +
+        'update: kept. The Mender GUI reads `roles` from users and users/me to decide what to offer.',
     ]),
   ),
-);
+};

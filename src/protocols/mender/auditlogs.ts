@@ -18,8 +18,8 @@ import { Invalid } from '../../errors.js';
 import type { Services } from '../../services.js';
 
 const BASE = '/api/management/v1/auditlogs/logs';
-/** Object types the export filters on (Mender's list leaves out `tenant` there); the last two are Flotilla's. */
-const EXPORTABLE = ['user', 'deployment', 'artifact', 'device', 'personal_access_token', 'release'];
+/** Object types the export filters on (Mender's list leaves out `tenant` there); the last three are Flotilla's. */
+const EXPORTABLE = ['user', 'deployment', 'artifact', 'device', 'personal_access_token', 'release', 'role'];
 type Query = Record<string, string | string[] | undefined>;
 
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);

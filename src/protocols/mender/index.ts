@@ -14,11 +14,13 @@ import { devicemonitorRoutes } from './devicemonitor.js';
 import { inventoryRoutes } from './inventory.js';
 import { iotManagerRoutes } from './iot-manager.js';
 import { planRoutes } from './plans.js';
+import { roleRoutes } from './roles.js';
 import { tenantadmRoutes } from './tenantadm.js';
 import { useradmRoutes } from './useradm.js';
 
 export async function menderProtocol(app: FastifyInstance, services: Services): Promise<void> {
   await app.register(useradmRoutes, { services });
+  await app.register(roleRoutes, { services });
   await app.register(deviceauthRoutes, { services });
   await app.register(inventoryRoutes, { services });
   await app.register(artifactRoutes, { services });

@@ -55,7 +55,7 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
     const hasGroup = first(query.has_group);
     if (hasGroup !== undefined && hasGroup !== '') list.hasGroup = boolOf('has_group', hasGroup);
     list.group = first(query.group);
-    const { devices, total } = await inventory.listDevices(tenant(request), list, page);
+    const { devices, total } = await inventory.listDevices(tenant(request), list, page, userOf(request).deviceGroups);
     setPageHeaders(request, reply, page, total);
     return reply.send(devices);
   });
@@ -168,7 +168,7 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
   );
 
   app.post(`${V2}/filters/search`, async (request, reply) => {
-    const { result, page } = await inventory.searchDevices(tenant(request), request.body);
+    const { result, page } = await inventory.searchDevices(tenant(request), request.body, userOf(request).deviceGroups);
     setPageHeaders(request, reply, page, result.total);
     return reply.send(result.devices);
   });

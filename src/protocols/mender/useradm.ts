@@ -14,11 +14,14 @@ const V2 = '/api/management/v2/useradm';
 const TAGS = ['useradm'];
 
 const LoginOptions = Type.Object({ no_expiry: Type.Optional(Type.Boolean()) });
-const UserNew = Type.Object({ email: Type.String(), password: Type.String() });
+// `roles`: Mender Enterprise's role names (src/users/roles.ts); absent on create: admin, on update: kept.
+const Roles = Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 100 }));
+const UserNew = Type.Object({ email: Type.String(), password: Type.String(), roles: Roles });
 const UserUpdate = Type.Object({
   email: Type.Optional(Type.String()),
   password: Type.Optional(Type.String()),
   current_password: Type.Optional(Type.String()),
+  roles: Roles,
 });
 const OwnUserUpdateV2 = Type.Object({
   password: Type.Optional(Type.String()),
@@ -40,7 +43,7 @@ const IfMatch = Type.Object({ 'if-match': Type.Optional(Type.String()) });
 type Body<T extends TSchema> = { Body: Static<T> };
 
 /** Mender's content-type check on JSON routes: a body of another type is 415, of no type 400; no body passes. */
-async function requireJson(request: FastifyRequest): Promise<void> {
+export async function requireJson(request: FastifyRequest): Promise<void> {
   const length = Number(request.headers['content-length'] ?? 0);
   if (length === 0 && request.headers['transfer-encoding'] === undefined) return;
   const type = (request.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
@@ -145,7 +148,8 @@ export async function useradmRoutes(app: FastifyInstance, { services }: { servic
     async (request, reply) => {
       const { tenantId } = userOf(request);
       try {
-        const user = await users.create(tenantId, request.body.email, request.body.password, userOf(request));
+        const { email, password, roles } = request.body;
+        const user = await users.create(tenantId, email, password, userOf(request), roles);
         return reply.status(201).header('Location', `${V1}/users/${user.id}`).send();
       } catch (error) {
         // The domain calls a taken email a conflict; Mender's API answers 422 for it.

@@ -4,7 +4,8 @@
 // phased deployment through HAProxy; in the middle one process is killed with SIGKILL and started again. The
 // deployment must finish with every device counted exactly once: one attempt row per device, each on its first
 // attempt, the server's statistics equal to what the devices themselves report, and the bucket holds exactly the
-// artifacts' objects. CLUSTER_DEVICES sets the fleet (default 3,000: 1,000 of each protocol).
+// artifacts' objects. CLUSTER_DEVICES sets the fleet: 600 in CI (200 of each protocol); the issue's 3,000 passed
+// too, in 15 minutes on a 2-core machine at load 30 (the simulator alone 828 s), too long for every CI run.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { waitFor } from './process.js';
 const REPO = resolve(import.meta.dirname, '../..');
 const BUCKET = 'flotilla-cluster';
 const PREFIX = 'fleet/';
-const DEVICES = Number(process.env.CLUSTER_DEVICES ?? 3000);
+const DEVICES = Number(process.env.CLUSTER_DEVICES ?? 600);
 const FAILURE_RATIO = 0.01;
 const skip =
   process.env.FLOTILLA_TEST_DIALECTS === 'sqlite' ? 'PostgreSQL only' : (radosgwMissing() ?? haproxyMissing());

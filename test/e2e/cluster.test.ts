@@ -11,11 +11,12 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
+import type { SimulationSummary } from '../../src/agent/simulator.js';
 import { MOSQUITTO_URL } from '../kanto/support.js';
 import { type Cluster, haproxyMissing, startCluster } from '../support/cluster.js';
-import { type Radosgw, radosgwMissing, startRadosgw } from '../support/radosgw.js';
+import { type Radosgw, radosgwBucket, radosgwMissing, startRadosgw } from '../support/radosgw.js';
 import { waitFor } from './process.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -26,19 +27,6 @@ const FAILURE_RATIO = 0.01;
 const skip =
   process.env.FLOTILLA_TEST_DIALECTS === 'sqlite' ? 'PostgreSQL only' : (radosgwMissing() ?? haproxyMissing());
 
-interface Summary {
-  devices: Record<string, number>;
-  errors: number;
-  failures: Record<string, number>;
-  updated: number;
-  failed: number;
-  reported: { installs: number; success: number; failure: number };
-  deploymentId?: string;
-  deploymentStatus?: string;
-  seconds: number;
-  latencyMs: Record<string, number>;
-}
-
 describe('three flotilla serve processes behind HAProxy, one killed mid-rollout', { skip }, () => {
   let rgw: Radosgw | undefined;
   let s3: S3Client | undefined;
@@ -47,15 +35,7 @@ describe('three flotilla serve processes behind HAProxy, one killed mid-rollout'
 
   before(async () => {
     rgw = await startRadosgw();
-    s3 = new S3Client({
-      endpoint: rgw.endpoint,
-      region: rgw.region,
-      forcePathStyle: true,
-      credentials: rgw.credentials,
-    });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    process.env.AWS_ACCESS_KEY_ID = rgw.credentials.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = rgw.credentials.secretAccessKey;
+    s3 = await radosgwBucket(rgw, BUCKET);
     cluster = await startCluster(3, {
       FLOTILLA_S3_URL: `${rgw.endpoint}/${BUCKET}/${PREFIX.slice(0, -1)}`,
       FLOTILLA_S3_REGION: rgw.region,
@@ -127,7 +107,7 @@ describe('three flotilla serve processes behind HAProxy, one killed mid-rollout'
     await c.restart(1);
 
     const code = await exited;
-    const summary = JSON.parse(stdout) as Summary;
+    const summary = JSON.parse(stdout) as SimulationSummary;
     process.stderr.write(
       `cluster: ${DEVICES} devices in ${summary.seconds.toFixed(1)} s, killed at ${atKill} updated; ` +
         `simulator errors ${summary.errors} ${JSON.stringify(summary.failures)}, latency ${JSON.stringify(summary.latencyMs)}; ` +

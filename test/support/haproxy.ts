@@ -3,9 +3,9 @@
 // up. `served()` reads the stats: connections HAProxy opened to each backend.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../e2e/flotilla-server.js';
 import { AbortWait, killGroup, logTail, trackGroup, waitFor } from '../e2e/process.js';
 
 const HAPROXY_CFG = resolve(import.meta.dirname, '../../deploy/multi-node/haproxy.cfg');
@@ -21,17 +21,6 @@ export interface Haproxy {
   /** Connections HAProxy opened to each backend (`node1`, `node2`, …) so far. */
   served(): Promise<Record<string, number>>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
 }
 
 /** HAProxy in front of `backends` (`host:port` each, named node1, node2, … in order). */

@@ -26,7 +26,7 @@ export interface ClusterSizes {
 export interface ClusterStep {
   processes: number;
   polls: LoadFigures;
-  /** Connections HAProxy opened to each process during the step (each took its share). */
+  /** HAProxy's sessions (its stats' `stot`: one per request it sent) to each process during the step. */
   served: Record<string, number>;
   /** 1-minute load average at the end of the step. */
   load: number;

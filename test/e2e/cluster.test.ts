@@ -111,7 +111,7 @@ describe('three flotilla serve processes behind HAProxy, one killed mid-rollout'
     process.stderr.write(
       `cluster: ${DEVICES} devices in ${summary.seconds.toFixed(1)} s, killed at ${atKill} updated; ` +
         `simulator errors ${summary.errors} ${JSON.stringify(summary.failures)}, latency ${JSON.stringify(summary.latencyMs)}; ` +
-        `HAProxy's connections per node before the kill ${JSON.stringify(servedBefore)}, at the end ${JSON.stringify(await c.served())}\n`,
+        `HAProxy's sessions per node before the kill ${JSON.stringify(servedBefore)}, at the end ${JSON.stringify(await c.served())}\n`,
     );
     assert.ok(atKill < DEVICES * 0.9, `the kill came in the middle (${atKill} of ${DEVICES} already updated)`);
     for (const [name, served] of Object.entries(servedBefore)) assert.ok(served > 0, `${name} took requests`);

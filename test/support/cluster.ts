@@ -19,7 +19,7 @@ export interface Cluster {
   kill(index: number): Promise<void>;
   /** Starts node `index` again on its port, sharing the database. */
   restart(index: number): Promise<void>;
-  /** Connections HAProxy opened to each node (its stats' `stot`), by node name. */
+  /** Sessions (requests) HAProxy sent each node (its stats' `stot`), by node name. */
   served(): Promise<Record<string, number>>;
   /** The error lines (pino level 50 and up) of every node's log so far, the killed ones' included. */
   errors(): string[];

@@ -1,6 +1,6 @@
 // HAProxy as deploy/multi-node/ runs it, for tests and benchmarks: the folder's own haproxy.cfg with a stats listener
 // and one `server` line per backend appended, in a temporary folder, on random ports; waits until every backend is
-// up. `served()` reads the stats: connections HAProxy opened to each backend.
+// up. `served()` reads the stats: the sessions (`stot`, one per request) HAProxy sent each backend.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ export function haproxyMissing(): string | undefined {
 
 export interface Haproxy {
   url: string;
-  /** Connections HAProxy opened to each backend (`node1`, `node2`, …) so far. */
+  /** Sessions HAProxy sent each backend (`node1`, `node2`, …) so far: its stats' `stot`, one per request. */
   served(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }

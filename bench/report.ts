@@ -1,6 +1,7 @@
 // Renders the benchmark results as BENCHMARKS.md: one summary table (every figure next to its baseline from the
 // same run, and the ratio), then what each benchmark did, so the figures can be read and reproduced.
 import { cpus } from 'node:os';
+import type { ClusterResult } from './cluster.js';
 import type { DdiResult } from './ddi.js';
 import type { DeployResult } from './deploy.js';
 import type { DownloadResult } from './download.js';
@@ -32,6 +33,7 @@ export interface Results {
   download?: DownloadResult;
   simulations: SimulationResult[];
   kanto: KantoResult[];
+  cluster?: ClusterResult;
   /** Benchmarks that did not run, and why. */
   skipped: string[];
   /** Benchmarks that failed (what, and the error): the others still report. */
@@ -315,6 +317,21 @@ export function render(r: Results): string {
       time(k.flotillaSeconds, k.baselineSeconds),
     );
   }
+  if (r.cluster) {
+    const [one] = r.cluster.steps;
+    for (const step of r.cluster.steps) {
+      const scaling =
+        step.processes === 1
+          ? ''
+          : `; ${(step.polls.requestsPerSecond / one.polls.requestsPerSecond).toFixed(2)} × 1 process`;
+      row(
+        `Device poll through HAProxy, ${step.processes} process${step.processes === 1 ? '' : 'es'} on PostgreSQL: most requests/s (load ${step.load.toFixed(1)}${scaling})`,
+        int(r.cluster.baseline.requestsPerSecond),
+        int(step.polls.requestsPerSecond),
+        rate(step.polls.requestsPerSecond, r.cluster.baseline.requestsPerSecond),
+      );
+    }
+  }
   const out: string[] = [
     '# Benchmarks',
     '',
@@ -506,6 +523,26 @@ export function render(r: Results): string {
       'and keeps no state. Timed from that request until the responder has received every message. The ratio is',
       "therefore what Flotilla's side of the conversation costs (authorisation, topic rewriting, the store, the",
       'deployment state machine, the push cycle) over the bare message traffic on this machine.',
+      '',
+    );
+  }
+  if (r.cluster) {
+    const c = r.cluster;
+    const spread = c.steps
+      .map((step) => `${step.processes}: ${Object.values(step.served).map(int).join(' / ')}`)
+      .join('; ');
+    out.push(
+      '### Device polls through HAProxy with several processes',
+      '',
+      `A fleet of ${int(c.devices)} devices seeded on a fresh PostgreSQL database as for the poll benchmark;`,
+      `${int(c.tokens)} of them poll \`POST /api/devices/v2/deployments/device/deployments/next\` in turn (nothing deployed: \`204\`),`,
+      `${c.sizes.warmupSeconds} s of warm-up then ${c.sizes.durationSeconds} s as fast as ${c.sizes.connections} connections go, through HAProxy with`,
+      `deploy/multi-node/haproxy.cfg (round robin, keep-alive) in front of the first ${c.steps.map((s) => s.processes).join(', ')} of ${c.sizes.processes} \`flotilla serve\``,
+      'processes sharing the database (all of them run throughout). Requests HAProxy sent to each process (its `stot`), by step',
+      `(warm-up included): ${spread}. Baseline: the same load through the same HAProxy in front of one bare Node server`,
+      'answering an empty `204`, the ceiling of the balancer and the load generator here. The ratio to 1 process is the',
+      'scaling; on this machine the client, HAProxy, PostgreSQL and every server process share its cores, so processes',
+      'beyond the cores compete for them rather than add capacity (the load average is given with each figure).',
       '',
     );
   }

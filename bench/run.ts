@@ -3,7 +3,7 @@
 //
 //   npm run bench                      the full run (100k devices, 1 GiB artifact, 10k devices through a deployment)
 //   npm run bench -- --quick           small sizes, a smoke run; prints the report, writes no file
-//   --only poll,deploy,ddi,transfer,simulate,kanto   some benchmarks only   --dialects sqlite   one database only
+//   --only poll,deploy,ddi,transfer,simulate,kanto,cluster   some benchmarks only   --dialects sqlite   one database only
 //   --out FILE                         where to write the report (default: BENCHMARKS.md for the full run)
 // BENCH_UPLOAD_MIB sets the artifact size of the upload and download benchmarks.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { parseFlags } from '../src/config.js';
+import { benchCluster, type ClusterSizes, clusterMissing } from './cluster.js';
 import { benchDdi, type DdiSizes } from './ddi.js';
 import { benchDeployments, type DeploySizes } from './deploy.js';
 import { type Dialect, type Fleet, type FleetOptions, fleetEnv, seedFleet } from './fleet.js';
@@ -29,6 +30,7 @@ export interface Sizes {
   ddi: DdiSizes;
   simulation: SimulationSizes;
   kanto: KantoSizes;
+  cluster: ClusterSizes;
 }
 
 export const FULL: Sizes = {
@@ -46,6 +48,13 @@ export const FULL: Sizes = {
   ddi: { targets: 500, durationSeconds: 10, warmupSeconds: 3, connections: 10 },
   simulation: { devices: 10_000, concurrency: 50 },
   kanto: { devices: 150, concurrency: 10 },
+  cluster: {
+    fleet: { devices: 10_000, tokens: 500, groupEvery: 10, checkedInMinutesAgo: POLL_INTERVAL_MINUTES },
+    durationSeconds: 10,
+    warmupSeconds: 3,
+    connections: 30,
+    processes: 3,
+  },
 };
 
 export const QUICK: Sizes = {
@@ -63,10 +72,17 @@ export const QUICK: Sizes = {
   ddi: { targets: 50, durationSeconds: 2, warmupSeconds: 1, connections: 5 },
   simulation: { devices: 200, concurrency: 20 },
   kanto: { devices: 50, concurrency: 10 },
+  cluster: {
+    fleet: { devices: 2_000, tokens: 50, groupEvery: 10, checkedInMinutesAgo: POLL_INTERVAL_MINUTES },
+    durationSeconds: 2,
+    warmupSeconds: 1,
+    connections: 10,
+    processes: 3,
+  },
 };
 
-export type Benchmark = 'poll' | 'deploy' | 'ddi' | 'transfer' | 'simulate' | 'kanto';
-export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'ddi', 'transfer', 'simulate', 'kanto'];
+export type Benchmark = 'poll' | 'deploy' | 'ddi' | 'transfer' | 'simulate' | 'kanto' | 'cluster';
+export const BENCHMARKS: Benchmark[] = ['poll', 'deploy', 'ddi', 'transfer', 'simulate', 'kanto', 'cluster'];
 /** The benchmarks that run on the seeded 100k fleet, one store per database. */
 const ON_FLEET: Benchmark[] = ['poll', 'deploy', 'ddi'];
 
@@ -201,6 +217,16 @@ export async function runBenchmarks(
         );
         if (kanto) results.kanto.push(kanto);
       }
+    }
+    if (options.only.has('cluster')) {
+      const missing = clusterMissing();
+      if (missing) results.skipped.push(`Device polls through HAProxy with several processes: ${missing}`);
+      else if (!options.dialects.includes('postgres'))
+        results.skipped.push('Device polls through HAProxy with several processes: PostgreSQL only');
+      else
+        results.cluster = await attempt(results.failed, 'Device polls through HAProxy with several processes', () =>
+          benchCluster(join(work, 'cluster'), sizes.cluster),
+        );
     }
   } finally {
     rmSync(work, { recursive: true, force: true });

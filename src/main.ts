@@ -26,6 +26,7 @@ ${TENANT_USAGE}  flotilla artifact-keys add FILE | list | clear [--tenant NAME|I
   flotilla simulate --devices N --email E --password P [--server URL (http://127.0.0.1:8080)]
         [--protocol mender|ddi|kanto|mixed] [--poll-interval S] [--failure-ratio R] [--concurrency N]
         [--deploy ARTIFACT|none] [--keep] [--mqtt-url URL] [--tenant-token T] [--ddi-tenant NAME] [--timeout S]
+        [--kanto-topics hono|generic] [--phases N] [--phase-interval S] [--retries N]
                                                 a simulated fleet in a group of its own, updated with an artifact
                                                 it makes (or ARTIFACT), decommissioned afterwards unless --keep;
                                                 summary as JSON, exit 1 unless every device did as told

@@ -84,6 +84,8 @@ export class MenderAgent {
   /** One update check; runs the update when there is one. */
   async poll(): Promise<UpdateOutcome | undefined> {
     if (this.gone) return undefined;
+    // A 401 dropped the token (expired, revoked, or a server that could not check it): ask again, as mender-client does.
+    if (!this.token && !(await this.authenticate())) return undefined;
     const res = await this.http.json('POST', `${this.options.server}${NEXT}`, this.auth(), {
       device_provides: { device_type: this.options.deviceType, artifact_name: this.artifactName },
       update_control_map: this.options.control !== undefined,

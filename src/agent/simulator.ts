@@ -24,8 +24,18 @@ export interface SimulationOptions {
   tenantToken?: string;
   /** hawkBit tenant segment (default `DEFAULT`). */
   ddiTenant?: string;
-  /** The MQTT broker Kanto devices connect to (the server's embedded broker). */
+  /** The MQTT broker Kanto devices connect to (the server's embedded broker, or the external one it uses). */
   mqttUrl?: string;
+  /**
+   * How Kanto devices speak: `hono` (default; the embedded broker, with the device's credentials) or `generic` (an
+   * external broker such as Mosquitto: tenant and device in every topic, no credentials).
+   */
+  kantoTopics?: 'hono' | 'generic';
+  /** A phased deployment: this many phases of equal size, each starting `phaseIntervalMs` after the one before. */
+  phases?: number;
+  phaseIntervalMs?: number;
+  /** The deployment's retries (Mender's `retries`): a failed attempt is tried again this often. */
+  retries?: number;
   pollIntervalMs?: number;
   /** Share of devices told to fail their installation (0..1). */
   failureRatio?: number;
@@ -69,6 +79,11 @@ export interface SimulationSummary {
   latencyMs: { p50: number; p90: number; p99: number };
   updated: number;
   failed: number;
+  /**
+   * What the devices themselves did, counted on the devices' side (not read from the server): installs run to an
+   * end, and each device's last outcome. With no retries a device installs once, so installs equals the devices.
+   */
+  reported: { installs: number; success: number; failure: number };
   deploymentId?: string;
   deploymentStatus?: string;
   seconds: number;
@@ -140,6 +155,19 @@ async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Prom
   await Promise.all(runners);
 }
 
+/** `count` phases of equal size (the last takes the rest), the first now, each next `intervalMs` later. */
+function phasesOf(count: number, intervalMs: number): { phases?: { batch_size?: number; start_ts?: string }[] } {
+  if (count < 2) return {};
+  const size = Math.floor(100 / count);
+  const start = Date.now();
+  return {
+    phases: Array.from({ length: count }, (_, i) => ({
+      ...(i < count - 1 ? { batch_size: size } : {}),
+      ...(i > 0 ? { start_ts: new Date(start + i * intervalMs).toISOString() } : {}),
+    })),
+  };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationSummary> {
@@ -164,6 +192,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const menders: MenderAgent[] = [];
   const ddis: DdiAgent[] = [];
   const kantos: KantoDeviceSimulator[] = [];
+  const lastOutcome = new Map<object, 'success' | 'failure'>();
+  let installs = 0;
+  const reportedBy = (device: object, outcome: 'success' | 'failure') => {
+    installs++;
+    lastOutcome.set(device, outcome);
+  };
   const kantoSpecs: { thingId: string; fail: boolean }[] = [];
   for (let i = 0; i < options.devices; i++) {
     const protocol = protocols[i % protocols.length];
@@ -254,17 +288,20 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (res.status !== 201) return;
     const creds = JSON.parse(res.text) as { device_id: string; username: string; password: string };
     deviceIds.push(creds.device_id);
+    const generic = options.kantoTopics === 'generic';
     const device = new KantoDeviceSimulator({
       url: options.mqttUrl as string,
-      username: creds.username,
-      password: creds.password,
+      ...(generic ? {} : { username: creds.username, password: creds.password }),
       tenantId,
       thingId: spec.thingId,
-      topics: 'hono',
+      topics: generic ? 'generic' : 'hono',
       ...(spec.fail
         ? { failComponent: { id: 'containers:app', phase: 'update' as const, message: 'simulated failure' } }
         : {}),
     });
+    device.on('finished', (_activityId: string, status: string) =>
+      reportedBy(device, status === 'COMPLETED' ? 'success' : 'failure'),
+    );
     await device.connect();
     kantos.push(device);
     enrolled++;
@@ -289,6 +326,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         name: `simulation ${run}`,
         artifact_name: artifactName,
         devices: deviceIds,
+        ...(options.retries ? { retries: options.retries } : {}),
+        ...phasesOf(options.phases ?? 0, options.phaseIntervalMs ?? 30_000),
       });
       if (res.status !== 201) throw new Error(`deployment failed: ${res.status} ${res.text}`);
       const list = await http.json(
@@ -304,7 +343,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         concurrency,
         async (agent) => {
           const outcome: UpdateOutcome | undefined = await agent.poll();
-          if (outcome === 'success' || outcome === 'failure') done.add(agent);
+          if (outcome === 'success' || outcome === 'failure') {
+            reportedBy(agent, outcome);
+            if (outcome === 'success' || !options.retries) done.add(agent);
+          }
         },
       );
       if (deploymentId) {
@@ -347,6 +389,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     artifactName,
     updated,
     failed,
+    reported: {
+      installs,
+      success: [...lastOutcome.values()].filter((o) => o === 'success').length,
+      failure: [...lastOutcome.values()].filter((o) => o === 'failure').length,
+    },
     deploymentId,
     deploymentStatus: status,
     seconds: (performance.now() - started) / 1000,

@@ -323,7 +323,9 @@ export class DeploymentStore {
             .select('id')
             .where('tenant_id', '=', this.tenantId)
             .where('id', '=', lock.deploymentId)
-            .forUpdate(),
+            // NO KEY UPDATE: it queues finishing devices and admissions (updates of the row), but not the foreign
+            // key checks (KEY SHARE) of log lines written by reports that hold their device's row.
+            .forNoKeyUpdate(),
         )
         .updateTable('device_deployments')
         .set(set)
@@ -507,10 +509,20 @@ export class DeploymentStore {
 
   /**
    * Locks the device's row of a deployment until the transaction ends (PostgreSQL; SQLite runs one write
-   * transaction at a time): reports of one device that raced each other apply one after the other.
+   * transaction at a time): reports of one device that raced each other apply one after the other. The deployment's
+   * row is locked first, as every transaction that locks both does (admission, a finishing device's update): a
+   * report under this lock may finish the device and take the deployment's lock after its own, and two processes
+   * handling one device's reports at once then deadlocked.
    */
   async lockAttempt(deploymentId: string, deviceId: string): Promise<void> {
     if (dialectOf(this.db as unknown as Kysely<unknown>) !== 'postgres') return;
+    await this.db
+      .selectFrom('deployments')
+      .select('id')
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', deploymentId)
+      .forNoKeyUpdate()
+      .execute();
     await this.db
       .selectFrom('device_deployments')
       .select('id')

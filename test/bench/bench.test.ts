@@ -26,6 +26,13 @@ const TINY: Sizes = {
   deploy: { groupRuns: 1, statisticsRuns: 2 },
   simulation: { devices: 20, concurrency: 5 },
   kanto: { devices: 5, concurrency: 5 },
+  cluster: {
+    fleet: { devices: 200, tokens: 10, groupEvery: 10, checkedInMinutesAgo: 30 },
+    durationSeconds: 1,
+    warmupSeconds: 1,
+    connections: 4,
+    processes: 2,
+  },
 };
 
 async function benchDatabases(): Promise<string[]> {
@@ -123,7 +130,24 @@ describe('npm run bench (tiny sizes)', () => {
       positive(kanto.baselineSeconds, 'kanto baseline');
       assert.ok(kanto.missedRefresh >= 0 && kanto.missedRefresh <= kanto.devices);
     }
-    assert.deepEqual(results.skipped, []);
+    if (dialects.includes('postgres')) {
+      assert.deepEqual(results.skipped, []);
+      const cluster = results.cluster;
+      assert.ok(cluster, 'the cluster benchmark ran');
+      positive(cluster.baseline.requestsPerSecond, 'cluster baseline');
+      assert.deepEqual(
+        cluster.steps.map((step) => step.processes),
+        [1, 2],
+      );
+      for (const step of cluster.steps) {
+        positive(step.polls.requestsPerSecond, `cluster with ${step.processes} process(es)`);
+        // HAProxy sent work to every process of the step, and to no other.
+        assert.deepEqual(Object.keys(step.served).sort(), ['node1', 'node2'].slice(0, step.processes));
+        for (const served of Object.values(step.served)) assert.ok(served > 0);
+      }
+    } else {
+      assert.deepEqual(results.skipped, ['Device polls through HAProxy with several processes: PostgreSQL only']);
+    }
 
     const report = render(results);
     for (const name of dialects.map((d) => (d === 'sqlite' ? 'SQLite' : 'PostgreSQL'))) {
@@ -156,6 +180,12 @@ describe('npm run bench (tiny sizes)', () => {
         new RegExp(
           `\\| 5 Kanto devices through a desired-state deployment over MQTT: time to all-success, ${name} \\|`,
         ),
+      );
+    }
+    if (dialects.includes('postgres')) {
+      assert.match(
+        report,
+        /\| Device poll through HAProxy, 2 processes on PostgreSQL: most requests\/s \(load [\d.]+; [\d.]+ × 1 process\) \|/,
       );
     }
     assert.match(report, /\| Artifact upload throughput \| \d+ MiB\/s \| \d+ MiB\/s \|/);

@@ -45,12 +45,14 @@ export async function startFlotilla(
     dataDir?: string;
     credentials?: Pick<FlotillaServer, 'tenantToken' | 'adminPassword'>;
     sharing?: FlotillaServer;
+    /** The port to serve on (a restart behind a load balancer that knows it); a free one otherwise. */
+    port?: number;
   } = {},
 ): Promise<FlotillaServer> {
   if (options.dataDir && dialect !== 'sqlite') throw new Error('a restart on the same data is for SQLite only');
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `flotilla-e2e-${dialect}-`));
   const logPath = join(dataDir, 'flotilla.log');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const shared = options.sharing;
   if (shared && (dialect !== 'postgres' || !shared.databaseUrl)) throw new Error('only PostgreSQL servers share');
   const credentials = shared ?? options.credentials;

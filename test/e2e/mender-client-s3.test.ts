@@ -8,10 +8,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { type MenderFleet, requireMender, startMenderClients } from '../support/mender-client.js';
 import { multipart } from '../support/multipart.js';
-import { type Radosgw, radosgwMissing, startRadosgw } from '../support/radosgw.js';
+import { type Radosgw, radosgwBucket, radosgwMissing, startRadosgw } from '../support/radosgw.js';
 import { callApi, type FlotillaServer, startFlotilla } from './flotilla-server.js';
 import { AbortWait, waitFor } from './process.js';
 
@@ -31,16 +31,8 @@ describe(`mender-client 3.4 installs an artifact stored in radosgw (${dialect})`
   before(async () => {
     requireMender();
     rgw = await startRadosgw();
-    s3 = new S3Client({
-      endpoint: rgw.endpoint,
-      region: rgw.region,
-      forcePathStyle: true,
-      credentials: rgw.credentials,
-    });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     // The server reads credentials the way it does in production: the AWS variables (startFlotilla passes them on).
-    process.env.AWS_ACCESS_KEY_ID = rgw.credentials.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = rgw.credentials.secretAccessKey;
+    s3 = await radosgwBucket(rgw, BUCKET);
     server = await startFlotilla(dialect, {
       // Request lines logged (info), so that the test can tell no download went through the server.
       env: {

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 
 const run = promisify(execFile);
 const PROGRAMS = ['ceph-mon', 'ceph-osd', 'radosgw', 'radosgw-admin', 'monmaptool', 'ceph'];
@@ -168,4 +169,21 @@ rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
     await stop();
     throw error;
   }
+}
+
+/**
+ * A client of `rgw` with `bucket` made, and the AWS credential variables set in this process's environment, which
+ * the `flotilla serve` children started after it read as production does.
+ */
+export async function radosgwBucket(rgw: Radosgw, bucket: string): Promise<S3Client> {
+  const s3 = new S3Client({
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    forcePathStyle: true,
+    credentials: rgw.credentials,
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  process.env.AWS_ACCESS_KEY_ID = rgw.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = rgw.credentials.secretAccessKey;
+  return s3;
 }

@@ -2,6 +2,12 @@
 // parts: device → cloud messages (./inbound.ts), cloud → device commands and the push loop (./outbound.ts), owner
 // consent (./consent.ts), activities with their attempts (./activities.ts). Messages of one device are handled one
 // at a time, in order; anything malformed, from an unknown device or replayed is refused with a log line.
+// Several processes on one external broker: each subscribes to every device message and handles it (one device's
+// messages in order, per process); the activity's conditional writes let one process take each event and the others
+// refuse it as a replay or a lost race. Commands go out from one process, the push lease's holder (operators'
+// refreshes from the process asked), and only the sender's tracker knows their answers. Not shared subscriptions
+// (`$share/...`): Mosquitto hands them out round-robin, so one device's events would be taken out of order by
+// several processes, and an answer could land away from its sender.
 import type { Broker, BrokerLog } from '../../broker/broker.js';
 import { CLOUD_FILTERS, type DeviceRef, parseCloudTopic } from '../../broker/topics.js';
 import type { Services } from '../../services.js';
@@ -60,8 +66,9 @@ export class KantoAdapter {
       config,
       log,
       enqueue: (ref, work) => this.enqueue(ref, work),
-      refuse: (topic, reason, extra) => this.refuse(topic, reason, extra),
+      refuse: (topic, reason, extra, echo) => this.refuse(topic, reason, extra, echo),
       stopped: () => this.stopped,
+      sends: () => this.sends(),
     };
     const activities = new Activities(this.ctx);
     this.consents = new Consents(this.ctx, activities);
@@ -97,6 +104,11 @@ export class KantoAdapter {
     if (this.broker.kind === 'external') await this.pushJob.release();
   }
 
+  private async sends(): Promise<boolean> {
+    if (this.broker.kind !== 'external') return true;
+    return (await this.pushJob.run(async () => true)) === true;
+  }
+
   private async deviceIdOf(ref: DeviceRef): Promise<string> {
     return (await this.ctx.store.deviceByThing(ref.tenantId, ref.deviceId))?.device_id ?? '';
   }
@@ -120,8 +132,9 @@ export class KantoAdapter {
     while (this.queues.size > 0) await Promise.allSettled([...this.queues.values()]);
   }
 
-  private refuse(topic: string, reason: string, extra: object = {}): void {
-    this.log.warn({ topic, reason, ...extra }, 'kanto: message refused');
+  private refuse(topic: string, reason: string, extra: object = {}, echo = false): void {
+    if (echo && this.broker.kind === 'external') this.log.debug({ topic, reason, ...extra }, 'kanto: message refused');
+    else this.log.warn({ topic, reason, ...extra }, 'kanto: message refused');
     this.refusals.push({ at: now(), topic, reason });
     if (this.refusals.length > 1000) this.refusals.shift();
   }

@@ -20,8 +20,17 @@ export interface KantoContext {
   readonly log: BrokerLog;
   /** Runs `work` after everything queued for this device; errors are logged, never thrown at the caller. */
   enqueue(ref: DeviceRef, work: () => Promise<void>): Promise<void>;
-  /** Logs and remembers why a device's message changed nothing. */
-  refuse(topic: string, reason: string, extra?: object): void;
+  /**
+   * Logs and remembers why a device's message changed nothing. `echo`: a message another process of several may
+   * have taken (a replay, a lost race, an answer to another process's command), logged at debug on an external
+   * broker, where every process hears every message.
+   */
+  refuse(topic: string, reason: string, extra?: object, echo?: boolean): void;
   /** True once the adapter stops: nothing new is sent. */
   stopped(): boolean;
+  /**
+   * Whether this process sends commands on its own initiative. Always on the embedded broker; on an external one,
+   * where every process hears every device, only the holder of the push lease does (see adapter.ts).
+   */
+  sends(): Promise<boolean>;
 }

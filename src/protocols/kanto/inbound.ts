@@ -152,7 +152,8 @@ export class DeviceMessages {
         replayed: 'response to a correlation id already answered (replayed)',
         'wrong-device': 'response from another device than the one asked',
       };
-      return ctx.refuse(topic, reasons[answer.verdict], { correlation_id: message.correlationId });
+      const echo = answer.verdict !== 'wrong-device';
+      return ctx.refuse(topic, reasons[answer.verdict], { correlation_id: message.correlationId }, echo);
     }
     await this.seen(device);
     const activity = await ctx.store.activity(answer.key);
@@ -201,14 +202,22 @@ export class DeviceMessages {
     }
     if (activity.kind !== 'apply') return ctx.refuse(topic, 'feedback for a refresh');
     if (activity.status === 'completed' || activity.status === 'failed') {
-      return ctx.refuse(topic, 'feedback for a finished activity (replayed or late)', { activity_id: activity.id });
+      return ctx.refuse(
+        topic,
+        'feedback for a finished activity (replayed or late)',
+        { activity_id: activity.id },
+        true,
+      );
     }
     const digest = createHash('sha256').update(JSON.stringify(message.feedback)).digest('hex');
     const last = Number(activity.feedback_ts);
     if (message.timestamp < last || (message.timestamp === last && digest === activity.feedback_digest)) {
-      return ctx.refuse(topic, 'feedback older than the last one taken, or the same again (replayed)', {
-        activity_id: activity.id,
-      });
+      return ctx.refuse(
+        topic,
+        'feedback older than the last one taken, or the same again (replayed)',
+        { activity_id: activity.id },
+        true,
+      );
     }
     let outcome: ReturnType<typeof stepOfFeedback>;
     try {
@@ -245,7 +254,8 @@ export class DeviceMessages {
         : undefined,
     );
     if (taken === 'raced') {
-      return ctx.refuse(topic, 'feedback raced another one for the same activity', { activity_id: activity.id });
+      const reason = 'feedback raced another one for the same activity';
+      return ctx.refuse(topic, reason, { activity_id: activity.id }, true);
     }
     ctx.log.info(
       {

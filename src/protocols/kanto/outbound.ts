@@ -30,7 +30,11 @@ export class Pushes {
 
   /** Queued behind the current message of the device, so that it sees what that message changed. */
   arrivedLater(ref: DeviceRef, refresh = false): void {
-    void this.ctx.enqueue(ref, () => this.arrived(ref, refresh));
+    // On an external broker every process hears the device: one of them (the push lease's holder) asks and pushes,
+    // else each would send its own refresh. If the holder is gone, its successor's next push cycle finds the work.
+    void this.ctx.enqueue(ref, async () => {
+      if (await this.ctx.sends()) await this.arrived(ref, refresh);
+    });
   }
 
   /** A device can take commands now (or finished an activity): refresh its current state if asked, then push. */

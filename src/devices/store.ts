@@ -1,6 +1,6 @@
 // SQL for devices, auth sets and device tokens, bound to one tenant at construction. Every statement that deletes
 // live tokens reports them through `revoke`, so that no process keeps honouring them (src/auth/revocations.ts).
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Revoke } from '../auth/revocations.js';
 import { NotFound } from '../errors.js';
 import { dialectOf } from '../store/migration.js';
@@ -216,6 +216,25 @@ export class DeviceStore {
       .where((eb) => (previous === null ? eb('check_in_ts', 'is', null) : eb('check_in_ts', '=', previous)))
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Moves the check-in times of these devices forward, in one statement. Never back: a time is written only over an
+   * earlier one, so processes writing the same device in any order leave the latest (a monotonic max). Times are
+   * RFC 3339 texts of one format (`toISOString`), which compare as they sort; collation "C" keeps PostgreSQL's
+   * comparison bytewise. Answers how many rows moved.
+   */
+  async advanceCheckIns(rows: readonly { id: string; ts: string }[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const values = sql.join(rows.map((r) => sql`(${r.id}, ${r.ts})`));
+    const later = this.postgres
+      ? sql`"devices"."check_in_ts" collate "C" < "v"."ts"`
+      : sql`"devices"."check_in_ts" < "v"."ts"`;
+    const result = await sql`with "v" ("id", "ts") as (values ${values})
+      update "devices" set "check_in_ts" = "v"."ts" from "v"
+      where "devices"."tenant_id" = ${this.tenantId} and "devices"."id" = "v"."id"
+        and ("devices"."check_in_ts" is null or ${later})`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
   }
 
   /** Expired tokens: no cache honours them past their expiry, so there is nothing to revoke. */

@@ -144,18 +144,30 @@ export class DeviceStore {
       .execute();
   }
 
+  /**
+   * A move away from accepted revokes the device on every process: protocols that remember a device's standing
+   * (Kanto's, src/protocols/kanto/standing.ts) forget it, as token caches forget its tokens.
+   */
   async setAuthSetStatus(id: string, status: AuthSetStatus): Promise<void> {
-    await this.db
+    const set = await this.db
       .updateTable('auth_sets')
       .set({ status })
       .where('tenant_id', '=', this.tenantId)
       .where('id', '=', id)
-      .execute();
+      .returning('device_id')
+      .executeTakeFirst();
+    if (set && status !== 'accepted') this.revoke({ kind: 'device', tenantId: this.tenantId, id: set.device_id });
   }
 
   async deleteAuthSet(id: string): Promise<void> {
     await this.revokeTokensOfAuthSet(id);
-    await this.db.deleteFrom('auth_sets').where('tenant_id', '=', this.tenantId).where('id', '=', id).execute();
+    const deleted = await this.db
+      .deleteFrom('auth_sets')
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .returning('device_id')
+      .executeTakeFirst();
+    if (deleted) this.revoke({ kind: 'device', tenantId: this.tenantId, id: deleted.device_id });
   }
 
   /** Revokes every token issued for an auth set. */

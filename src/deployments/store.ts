@@ -271,6 +271,48 @@ export class DeploymentStore {
     return row ? Number(row.admitted) - 1 : undefined;
   }
 
+  /**
+   * PostgreSQL: `admit` and the assignment's update in one statement that commits by itself, so the deployment row's
+   * lock (its `admitted` counter, which every admitted device of the deployment moves) is held for that statement
+   * only, not across a transaction's round trips while the event loop serves other requests. The device's row is
+   * locked first and must still be in `status`; nothing is written otherwise. Undefined when nothing was written
+   * (the phase is full, or the row changed first).
+   */
+  async admitAndAssign(
+    dd: Pick<DeviceDeploymentTable, 'id' | 'deployment_id' | 'status'>,
+    limit: number | null,
+    changes: Partial<Omit<DeviceDeploymentTable, 'tenant_id' | 'id' | 'position'>>,
+  ): Promise<number | undefined> {
+    const row = await this.db
+      .with('mine', (db) =>
+        db
+          .selectFrom('device_deployments')
+          .select('id')
+          .where('tenant_id', '=', this.tenantId)
+          .where('id', '=', dd.id)
+          .where('status', '=', dd.status)
+          .forUpdate(),
+      )
+      .with('admission', (db) => {
+        let query = db
+          .updateTable('deployments')
+          .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
+          .where('tenant_id', '=', this.tenantId)
+          .where('id', '=', dd.deployment_id)
+          .where(({ exists, selectFrom }) => exists(selectFrom('mine').select('mine.id')));
+        if (limit !== null) query = query.where('admitted', '<', limit);
+        return query.returning('admitted');
+      })
+      .updateTable('device_deployments')
+      .set({ updated_ts: now(), ...changes, position: sql<number>`(select "admitted" - 1 from "admission")` })
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', dd.id)
+      .where(({ exists, selectFrom }) => exists(selectFrom('admission').select('admission.admitted')))
+      .returning('position')
+      .executeTakeFirst();
+    return row ? Number(row.position) : undefined;
+  }
+
   async deviceDeployment(deploymentId: string, deviceId: string): Promise<DeviceDeploymentTable | undefined> {
     return this.db
       .selectFrom('device_deployments')

@@ -655,6 +655,57 @@ export class DeploymentStore {
   }
 
   /** Whether any device of the deployment is still active (the deployment is not done while one is). */
+  /**
+   * Finishes the deployment if it is open and none of its devices is active, in one statement (PostgreSQL re-checks
+   * `finished_ts` under the row's lock, so two devices finishing at once finish it once).
+   */
+  async finishIfNoneActive(deploymentId: string, ts: string): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set({ status: 'finished', finished_ts: ts })
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', deploymentId)
+      .where('finished_ts', 'is', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('device_deployments')
+              .select('id')
+              .where('tenant_id', '=', this.tenantId)
+              .where('deployment_id', '=', deploymentId)
+              .where('status', 'in', [...activeStatuses]),
+          ),
+        ),
+      )
+      .execute();
+  }
+
+  /**
+   * The sweeper's repair of a deferred finish a crash cut short: open deployments to fixed sets of devices (any
+   * tenant) that have devices and none of them active any more. Answers how many it finished.
+   */
+  static async finishDone(db: Db, ts: string): Promise<number> {
+    const result = await db
+      .updateTable('deployments')
+      .set({ status: 'finished', finished_ts: ts })
+      .where('finished_ts', 'is', null)
+      .where('target', '!=', 'filter')
+      .where('device_count', '>', 0)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('device_deployments as dd')
+              .select('dd.id')
+              .whereRef('dd.tenant_id', '=', 'deployments.tenant_id')
+              .whereRef('dd.deployment_id', '=', 'deployments.id')
+              .where('dd.status', 'in', [...activeStatuses]),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async anyActive(deploymentId: string): Promise<boolean> {
     const row = await this.db
       .selectFrom('device_deployments')

@@ -161,6 +161,12 @@ export class Assignments {
     changes: Partial<DeviceDeploymentTable>,
   ): Promise<boolean> {
     if (admitTo === undefined && Object.keys(changes).length === 0) return true;
+    if (admitTo !== undefined && this.store.dialect === 'postgres') {
+      // One statement, no transaction held open across round trips on the deployment's hot row; when it wrote
+      // nothing (the phase is full, or the row moved), the transaction below finds out which.
+      const position = await this.sql(tenantId).admitAndAssign(dd, admitTo, changes);
+      if (position !== undefined) return true;
+    }
     return this.store.transaction(async (trx) => {
       const store = this.sql(tenantId, trx);
       if (admitTo !== undefined) {

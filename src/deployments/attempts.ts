@@ -193,17 +193,20 @@ export class DeviceAttempts {
       if (!updated) return 'raced';
       return outcome.kind === 'retry' ? 'retrying' : 'applied';
     }
+    const deferred = this.settler.defers(deployment, trx !== undefined);
+    let finishLater = false;
     const applied = await within(async (t) => {
       const store = this.sql(ref.tenantId, t);
-      const lock = this.settler.lockFor(deployment, dd.status, changes.status as DeviceDeploymentStatus);
+      const lock = this.settler.lockFor(deployment, dd.status, to, deferred);
       if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes, lock))) return false;
       await store.appendLog(ref.deploymentId, ref.deviceId, log);
       await options.alongside?.(t);
       if (installs) await options.installed?.(t);
-      await this.settler.settle(ref.tenantId, deployment, dd.status, changes.status as DeviceDeploymentStatus, t);
+      finishLater = await this.settler.settle(ref.tenantId, deployment, dd.status, to, t, deferred);
       return true;
     });
     if (!applied) return 'raced';
+    if (finishLater) await this.settler.finishIfDone(ref.tenantId, deployment);
     return outcome.kind === 'retry' ? 'retrying' : 'applied';
   }
 
@@ -283,15 +286,17 @@ export class DeviceAttempts {
     extra: Partial<DeviceDeploymentTable> = {},
   ): Promise<void> {
     const ts = now();
-    await this.store.transaction(async (trx) => {
+    const deferred = this.settler.defers(row.deployment, false);
+    const finishLater = await this.store.transaction(async (trx) => {
       const changed = await this.sql(tenantId, trx).updateDeviceDeployment(
         row.dd.id,
         row.dd.status,
         { ...extra, status: to, active: isActive(to) ? 1 : 0, finished_ts: isFinished(to) ? ts : null },
-        this.settler.lockFor(row.deployment, row.dd.status, to),
+        this.settler.lockFor(row.deployment, row.dd.status, to, deferred),
       );
-      if (changed) await this.settler.settle(tenantId, row.deployment, row.dd.status, to, trx);
+      return changed && (await this.settler.settle(tenantId, row.deployment, row.dd.status, to, trx, deferred));
     });
+    if (finishLater) await this.settler.finishIfDone(tenantId, row.deployment);
   }
 
   // ---- logs ----------------------------------------------------------------------------------------------------

@@ -27,14 +27,34 @@ export class DeploymentSettler {
     return to === 'failure' && !deployment.paused;
   }
 
+  /**
+   * PostgreSQL, a deployment to a fixed set of devices without failure thresholds, a device event in a transaction
+   * of its own: whether the "was that the last device?" probe runs after the event commits (`finishIfDone`) rather
+   * than inside it under the deployment row's lock, which queued every finishing device of the deployment behind
+   * the others' round trips. Right after its own commit, the device that committed last sees every other device
+   * finished, so the deployment still finishes; a crash in between leaves it to the sweeper (`finishDone`).
+   */
+  defers(deployment: DeploymentTable, inTransaction: boolean): boolean {
+    if (this.store.dialect !== 'postgres' || inTransaction || deployment.target === 'filter') return false;
+    return !planOf(deployment).some((p) => p.failure_threshold);
+  }
+
   /** The lock the device's update must take with it when it finishes the device (PostgreSQL), else undefined. */
   lockFor(
     deployment: DeploymentTable,
     from: DeviceDeploymentStatus,
     to: DeviceDeploymentStatus,
+    deferred = false,
   ): { deploymentId: string } | undefined {
     const finishing = isFinished(to) && !isFinished(from) && !deployment.finished_ts;
-    return finishing && this.store.dialect === 'postgres' ? { deploymentId: deployment.id } : undefined;
+    return finishing && !deferred && this.store.dialect === 'postgres' ? { deploymentId: deployment.id } : undefined;
+  }
+
+  /** After a deferred settle committed: finishes the deployment if no device of it is active any more. */
+  async finishIfDone(tenantId: string, deployment: DeploymentTable): Promise<void> {
+    const max = maxDevicesOf(deployment);
+    if (max === undefined || max <= 0) return;
+    await new DeploymentStore(this.store.db, tenantId).finishIfNoneActive(deployment.id, this.clock().toISOString());
   }
 
   private sql(tenantId: string, trx: Trx): DeploymentStore {
@@ -52,12 +72,14 @@ export class DeploymentSettler {
     from: DeviceDeploymentStatus,
     to: DeviceDeploymentStatus,
     trx: Trx,
-  ): Promise<void> {
-    if (deployment.finished_ts) return;
+    deferred = false,
+  ): Promise<boolean> {
+    if (deployment.finished_ts) return false;
     const store = this.sql(tenantId, trx);
     const changes: Partial<DeploymentTable> = {};
     if (deployment.status === 'pending' && leavesPending(to)) changes.status = 'inprogress';
-    if (isFinished(to) && !isFinished(from)) {
+    const finishing = isFinished(to) && !isFinished(from);
+    if (finishing && !deferred) {
       const max = maxDevicesOf(deployment);
       if (max !== undefined && max > 0) {
         // Devices finishing at once: on SQLite transactions run one at a time; on PostgreSQL the device's update
@@ -76,6 +98,7 @@ export class DeploymentSettler {
       if (await this.crossedThreshold(store, deployment)) changes.paused = 1;
     }
     if (Object.keys(changes).length) await store.updateDeployment(deployment.id, changes);
+    return finishing && deferred;
   }
 
   private async crossedThreshold(store: DeploymentStore, deployment: DeploymentTable): Promise<boolean> {

@@ -271,6 +271,48 @@ export class DeploymentStore {
     return row ? Number(row.admitted) - 1 : undefined;
   }
 
+  /**
+   * PostgreSQL: `admit` and the assignment's update in one statement that commits by itself, so the deployment row's
+   * lock (its `admitted` counter, which every admitted device of the deployment moves) is held for that statement
+   * only, not across a transaction's round trips while the event loop serves other requests. The device's row is
+   * locked first and must still be in `status`; nothing is written otherwise. Undefined when nothing was written
+   * (the phase is full, or the row changed first).
+   */
+  async admitAndAssign(
+    dd: Pick<DeviceDeploymentTable, 'id' | 'deployment_id' | 'status'>,
+    limit: number | null,
+    changes: Partial<Omit<DeviceDeploymentTable, 'tenant_id' | 'id' | 'position'>>,
+  ): Promise<number | undefined> {
+    const row = await this.db
+      .with('mine', (db) =>
+        db
+          .selectFrom('device_deployments')
+          .select('id')
+          .where('tenant_id', '=', this.tenantId)
+          .where('id', '=', dd.id)
+          .where('status', '=', dd.status)
+          .forUpdate(),
+      )
+      .with('admission', (db) => {
+        let query = db
+          .updateTable('deployments')
+          .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
+          .where('tenant_id', '=', this.tenantId)
+          .where('id', '=', dd.deployment_id)
+          .where(({ exists, selectFrom }) => exists(selectFrom('mine').select('mine.id')));
+        if (limit !== null) query = query.where('admitted', '<', limit);
+        return query.returning('admitted');
+      })
+      .updateTable('device_deployments')
+      .set({ updated_ts: now(), ...changes, position: sql<number>`(select "admitted" - 1 from "admission")` })
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', dd.id)
+      .where(({ exists, selectFrom }) => exists(selectFrom('admission').select('admission.admitted')))
+      .returning('position')
+      .executeTakeFirst();
+    return row ? Number(row.position) : undefined;
+  }
+
   async deviceDeployment(deploymentId: string, deviceId: string): Promise<DeviceDeploymentTable | undefined> {
     return this.db
       .selectFrom('device_deployments')
@@ -625,6 +667,57 @@ export class DeploymentStore {
   }
 
   /** Whether any device of the deployment is still active (the deployment is not done while one is). */
+  /**
+   * Finishes the deployment if it is open and none of its devices is active, in one statement (PostgreSQL re-checks
+   * `finished_ts` under the row's lock, so two devices finishing at once finish it once).
+   */
+  async finishIfNoneActive(deploymentId: string, ts: string): Promise<void> {
+    await this.db
+      .updateTable('deployments')
+      .set({ status: 'finished', finished_ts: ts })
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', deploymentId)
+      .where('finished_ts', 'is', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('device_deployments')
+              .select('id')
+              .where('tenant_id', '=', this.tenantId)
+              .where('deployment_id', '=', deploymentId)
+              .where('status', 'in', [...activeStatuses]),
+          ),
+        ),
+      )
+      .execute();
+  }
+
+  /**
+   * The sweeper's repair of a deferred finish a crash cut short: open deployments to fixed sets of devices (any
+   * tenant) that have devices and none of them active any more. Answers how many it finished.
+   */
+  static async finishDone(db: Db, ts: string): Promise<number> {
+    const result = await db
+      .updateTable('deployments')
+      .set({ status: 'finished', finished_ts: ts })
+      .where('finished_ts', 'is', null)
+      .where('target', '!=', 'filter')
+      .where('device_count', '>', 0)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('device_deployments as dd')
+              .select('dd.id')
+              .whereRef('dd.tenant_id', '=', 'deployments.tenant_id')
+              .whereRef('dd.deployment_id', '=', 'deployments.id')
+              .where('dd.status', 'in', [...activeStatuses]),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   async anyActive(deploymentId: string): Promise<boolean> {
     const row = await this.db
       .selectFrom('device_deployments')

@@ -1,6 +1,7 @@
 // The background sweep on both dialects: under a lease only one of two processes runs it; a device silent too long
 // while downloading or installing ends its attempt as a failure with the reason in its log (retries still apply);
-// paused and fresh device deployments are left alone.
+// paused and fresh device deployments are left alone; a deployment whose devices are all done is finished even when
+// the finish after its last device's event never ran.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { adminToken, dialects, type TestApp, testApp } from '../../test/support/app.js';
@@ -78,7 +79,7 @@ for (const dialect of dialects) {
       await Promise.all(processes.map((p) => p.stop()));
       const ran = [a, b].filter((r) => r !== undefined);
       assert.equal(ran.length, 1, 'exactly one of the two processes holds the lease');
-      assert.deepEqual(ran[0], { expired: 1 });
+      assert.deepEqual(ran[0], { expired: 1, finished: 0 });
 
       assert.equal((await statistics(t, token, silent.id)).failure, 1);
       assert.equal((await statistics(t, token, fresh.id)).installing, 1, 'a recent report is not silence');
@@ -98,18 +99,42 @@ for (const dialect of dialects) {
       const retrying = await started('installing', 1);
       await backdate(retrying.id, retrying.device, 3600);
       const off = sweeper(`off-${uniq}`, 0);
-      assert.deepEqual(await off.sweepOnce(), { expired: 0 });
+      assert.deepEqual(await off.sweepOnce(), { expired: 0, finished: 0 });
       await off.stop();
       assert.equal((await statistics(t, token, retrying.id)).installing, 1);
 
       const on = sweeper(`on-${uniq}`);
-      assert.deepEqual(await on.sweepOnce(), { expired: 1 });
+      assert.deepEqual(await on.sweepOnce(), { expired: 1, finished: 0 });
       await on.stop();
       const stats = await statistics(t, token, retrying.id);
       assert.equal(stats.pending, 1, 'a retry sends the device back to pending');
       const again = await nextV2(t, retrying.device, { device_type: 'qemu', artifact_name: 'old' });
       assert.equal(again.statusCode, 200);
       assert.equal(again.json().id, retrying.id);
+    });
+
+    test('finishes a deployment whose last device is done when the finish after its event never ran', async () => {
+      const cut = await started('installing');
+      // The device's success committed and the process died before the deployment's finish (PostgreSQL runs it
+      // after the event's commit, settle.ts `defers`): the store as it would be then.
+      await t.services.store.db
+        .updateTable('device_deployments')
+        .set({ status: 'success', active: 0, finished_ts: new Date().toISOString() })
+        .where('deployment_id', '=', cut.id)
+        .execute();
+      const stored = () =>
+        t.services.store.db
+          .selectFrom('deployments')
+          .select(['status', 'finished_ts'])
+          .where('id', '=', cut.id)
+          .executeTakeFirstOrThrow();
+      assert.equal((await stored()).finished_ts, null);
+      const repair = sweeper(`repair-${uniq}`);
+      assert.deepEqual(await repair.sweepOnce(), { expired: 0, finished: 1 });
+      await repair.stop();
+      const after = await stored();
+      assert.equal(after.status, 'finished');
+      assert.ok(after.finished_ts);
     });
   });
 }

@@ -4,12 +4,14 @@
 // installing, rebooting) would hold its deployment open for ever; past `deploymentTimeout` seconds without a
 // status report, the sweeper ends that attempt as a failure, with a line in the device's log saying why. The
 // failure goes through the same status report path as a device's own, so retries apply: a device that comes back
-// gets the deployment again if it has attempts left.
+// gets the deployment again if it has attempts left. It also finishes a deployment whose devices are all done when
+// a crash cut short the finish that follows its last device's event (see settle.ts `defers`).
 import type { Config } from '../config.js';
 import { BackgroundLoop, LeasedJob } from '../store/background.js';
 import type { Store } from '../store/db.js';
 import type { Leases } from '../store/leases.js';
 import type { DeploymentService } from './service.js';
+import { DeploymentStore } from './store.js';
 
 /** Statuses in which the device works on its own and reports when done; pauses wait for an operator instead. */
 const RUNNING = ['downloading', 'installing', 'rebooting'] as const;
@@ -20,6 +22,8 @@ export const SWEEP_LEASE = 'deployments.sweep';
 export interface SweepResult {
   /** Device deployments ended (or sent to retry) because the device was silent too long. */
   expired: number;
+  /** Deployments finished because none of their devices is active any more (the repair described in sweepOnce). */
+  finished: number;
 }
 
 export class DeploymentSweeper {
@@ -47,7 +51,13 @@ export class DeploymentSweeper {
   async sweepOnce(): Promise<SweepResult | undefined> {
     // Every process keeps its own connection's planner statistics fresh (a no-op on PostgreSQL).
     await this.store.optimize();
-    return this.job.run(async () => ({ expired: await this.expireSilent() }));
+    return this.job.run(async () => {
+      const expired = await this.expireSilent();
+      // A deployment whose last device's event committed but whose deferred finish did not run (a crash between
+      // them, src/deployments/settle.ts `defers`) is finished here.
+      const finished = await DeploymentStore.finishDone(this.store.db, this.clock().toISOString());
+      return { expired, finished };
+    });
   }
 
   private async expireSilent(): Promise<number> {

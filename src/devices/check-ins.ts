@@ -1,16 +1,22 @@
 // Write-behind check-ins. A device's use of its token is a check-in, kept to the minute on the device row and once
 // a day in inventory's `system/check_in_time` (`checkInDue`). A request only notes in memory that the device was
-// seen; every FLUSH_MS, when the app closes, and before a read that would show a noted device, `flush` hands the
-// noted devices to `write`, which reads their stored check-in times and writes the due ones in one transaction.
-// The decision is taken against the database, as before, so several processes seeing one device still write it
-// once a minute. A crash loses at most FLUSH_MS of check-ins: bookkeeping, as before (a failed write never refused
-// a device).
+// seen (no SQL on the request path); every FLUSH_MS, when the app closes, and before a read that would show a noted
+// device, `flush` hands the noted devices to `write`, which reads their stored check-in times and writes the due
+// ones in one statement per chunk of devices (DeviceStore.advanceCheckIns).
+// - A crash loses at most the last FLUSH_MS of check-ins (plus a flush under way): advisory bookkeeping, and the
+//   device's next poll notes it again. A graceful shutdown writes them (`stop`, from the app's preClose).
+// - Several processes: each notes and flushes its own devices. The decision is taken against the database, and the
+//   write moves a time only forward (a monotonic max), so the latest check-in wins whatever order processes flush
+//   in, and a device polling two processes is written about once a minute.
+// - Readers: device reads and lists flush first when they would show a noted device; everything else (inventory's
+//   daily copy and filters on it, the web UI through the same lists) is behind by at most FLUSH_MS. A failed write
+//   is dropped, as a failed check-in never refused a device.
 
 /** How often seen devices are written. */
-export const FLUSH_MS = 5_000;
+export const FLUSH_MS = 1_000;
 
-/** Tenant id → device id → when it was last seen (RFC 3339). */
-export type SeenDevices = Map<string, Map<string, string>>;
+/** Tenant id → device id → when it was last seen (epoch ms; formatted only when written). */
+export type SeenDevices = Map<string, Map<string, number>>;
 
 export class CheckIns {
   private seen: SeenDevices = new Map();
@@ -21,7 +27,7 @@ export class CheckIns {
 
   constructor(private readonly write: (seen: SeenDevices) => Promise<void>) {}
 
-  note(tenantId: string, deviceId: string, ts: string): void {
+  note(tenantId: string, deviceId: string, ts: number): void {
     let devices = this.seen.get(tenantId);
     if (!devices) {
       devices = new Map();

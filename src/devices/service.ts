@@ -73,6 +73,8 @@ const AUTH_REQUEST = 'invalid auth request';
 const PREAUTH_REQUEST = 'failed to decode preauth request';
 /** What `limits/max_devices` answers for a tenant without a limit (Mender's LimitUnlimited). */
 const UNLIMITED = -1;
+/** Devices per check-in statement (two bound values each: within SQLite's and PostgreSQL's limits). */
+const CHECK_IN_CHUNK = 1000;
 
 type Admission = { refused: string } | { deviceId: string; tokenId: ReturnType<typeof randomUUID>; expiresAt: Date };
 
@@ -137,7 +139,7 @@ export class DeviceService {
       live = { deviceId: row.device_id };
       this.liveTokens.set(generation, tenantId, tokenId, row.device_id, expiresAt, live);
     }
-    this.checkIns.note(tenantId, live.deviceId, new Date(t).toISOString());
+    this.checkIns.note(tenantId, live.deviceId, t);
     return live;
   }
 
@@ -160,25 +162,47 @@ export class DeviceService {
   }
 
   /**
-   * Reads the stored check-in times of the devices seen (one statement per tenant and 500 devices) and writes the
-   * due ones in one transaction; in the steady state (every device checked in within the minute) that is no write.
+   * Reads the stored check-in times of the devices seen (one statement per tenant and CHECK_IN_CHUNK devices) and
+   * writes the due ones with one statement per chunk (`advanceCheckIns`); a device whose last check-in is a day old
+   * also gets its inventory copy, in the same transaction. In the steady state of a fast poller (every device checked
+   * in within the minute) that is no write; in a real fleet's (each device polling every few minutes or less often)
+   * it is one write statement per chunk, however many devices it holds.
    */
   private async writeCheckIns(seen: SeenDevices): Promise<void> {
-    const due: { tenantId: string; deviceId: string; previous: string | null; ts: string }[] = [];
+    const writes: { tenantId: string; rows: { id: string; ts: string }[]; daily: { id: string; ts: string }[] }[] = [];
     for (const [tenantId, devices] of seen) {
       const ids = [...devices.keys()];
-      for (let i = 0; i < ids.length; i += 500) {
-        for (const row of await this.store(tenantId).checkInsOf(ids.slice(i, i + 500))) {
-          const ts = devices.get(row.id) as string;
-          if (checkInDue(row.check_in_ts, ts).record)
-            due.push({ tenantId, deviceId: row.id, previous: row.check_in_ts, ts });
+      for (let i = 0; i < ids.length; i += CHECK_IN_CHUNK) {
+        const rows: { id: string; ts: string }[] = [];
+        const daily: { id: string; ts: string }[] = [];
+        for (const row of await this.store(tenantId).checkInsOf(ids.slice(i, i + CHECK_IN_CHUNK))) {
+          const ts = new Date(devices.get(row.id) as number).toISOString();
+          const due = checkInDue(row.check_in_ts, ts);
+          if (due.record) rows.push({ id: row.id, ts });
+          if (due.record && due.toInventory) daily.push({ id: row.id, ts });
         }
+        if (rows.length > 0) writes.push({ tenantId, rows, daily });
       }
     }
-    if (due.length === 0) return;
-    await this.deps.store.transaction(async (trx) => {
-      for (const d of due) await this.checkIn(this.store(d.tenantId, trx), d.deviceId, d.previous, d.ts, trx);
-    });
+    const write = async (db?: Transaction<Tables>) => {
+      for (const { tenantId, rows, daily } of writes) {
+        await this.store(tenantId, db).advanceCheckIns(rows);
+        for (const { id, ts } of daily) {
+          await this.inventory.setAttributes(
+            tenantId,
+            id,
+            'system',
+            [{ name: 'check_in_time', value: ts }],
+            'merge',
+            db,
+          );
+        }
+      }
+    };
+    if (writes.length === 0) return;
+    // A single statement commits by itself; more (several chunks or tenants, inventory copies) share a transaction.
+    if (writes.length === 1 && writes[0].daily.length === 0) await write();
+    else await this.deps.store.transaction(write);
   }
 
   /** Writes the check-in time, and copies it to inventory's `system` scope when the last copy is a day old. */

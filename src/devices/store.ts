@@ -144,18 +144,30 @@ export class DeviceStore {
       .execute();
   }
 
+  /**
+   * A move away from accepted revokes the device on every process: protocols that remember a device's standing
+   * (Kanto's, src/protocols/kanto/standing.ts) forget it, as token caches forget its tokens.
+   */
   async setAuthSetStatus(id: string, status: AuthSetStatus): Promise<void> {
-    await this.db
+    const set = await this.db
       .updateTable('auth_sets')
       .set({ status })
       .where('tenant_id', '=', this.tenantId)
       .where('id', '=', id)
-      .execute();
+      .returning('device_id')
+      .executeTakeFirst();
+    if (set && status !== 'accepted') this.revoke({ kind: 'device', tenantId: this.tenantId, id: set.device_id });
   }
 
   async deleteAuthSet(id: string): Promise<void> {
     await this.revokeTokensOfAuthSet(id);
-    await this.db.deleteFrom('auth_sets').where('tenant_id', '=', this.tenantId).where('id', '=', id).execute();
+    const deleted = await this.db
+      .deleteFrom('auth_sets')
+      .where('tenant_id', '=', this.tenantId)
+      .where('id', '=', id)
+      .returning('device_id')
+      .executeTakeFirst();
+    if (deleted) this.revoke({ kind: 'device', tenantId: this.tenantId, id: deleted.device_id });
   }
 
   /** Revokes every token issued for an auth set. */
@@ -216,6 +228,25 @@ export class DeviceStore {
       .where((eb) => (previous === null ? eb('check_in_ts', 'is', null) : eb('check_in_ts', '=', previous)))
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Moves the check-in times of these devices forward, in one statement. Never back: a time is written only over an
+   * earlier one, so processes writing the same device in any order leave the latest (a monotonic max). Times are
+   * RFC 3339 texts of one format (`toISOString`), which compare as they sort; collation "C" keeps PostgreSQL's
+   * comparison bytewise. Answers how many rows moved.
+   */
+  async advanceCheckIns(rows: readonly { id: string; ts: string }[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const values = sql.join(rows.map((r) => sql`(${r.id}, ${r.ts})`));
+    const later = this.postgres
+      ? sql`"devices"."check_in_ts" collate "C" < "v"."ts"`
+      : sql`"devices"."check_in_ts" < "v"."ts"`;
+    const result = await sql`with "v" ("id", "ts") as (values ${values})
+      update "devices" set "check_in_ts" = "v"."ts" from "v"
+      where "devices"."tenant_id" = ${this.tenantId} and "devices"."id" = "v"."id"
+        and ("devices"."check_in_ts" is null or ${later})`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
   }
 
   /** Expired tokens: no cache honours them past their expiry, so there is nothing to revoke. */

@@ -18,38 +18,45 @@ import {
 } from './ditto.js';
 import { feedbackLog, stepOfFeedback } from './feedback.js';
 import type { Pushes } from './outbound.js';
+import { type Standing, Standings, standingOf } from './standing.js';
 import { KantoStore } from './store.js';
 import type { KantoActivityTable, KantoDeviceTable } from './tables.js';
 
 /** How precisely `last_seen_ts` is kept. */
 const SEEN_RESOLUTION_MS = 60_000;
 
-type Standing = NonNullable<Awaited<ReturnType<KantoStore['deviceWithStanding']>>>;
-
 export class DeviceMessages {
   /** Other Ditto features a device talks about, logged once each (a full Kanto device has several). */
   private readonly otherFeatures = new Set<string>();
+  private readonly standings: Standings;
 
   constructor(
     private readonly ctx: KantoContext,
     private readonly activities: Activities,
     private readonly pushes: Pushes,
     private readonly consents: Consents,
-  ) {}
+  ) {
+    this.standings = new Standings(ctx.services.tokens.revocations, ctx.store);
+  }
 
   async handle(topic: string, parsed: Exclude<CloudTopic, { kind: 'telemetry' }>, payload: Buffer): Promise<void> {
     const { ctx } = this;
     const { ref } = parsed;
     if (!(await ctx.services.tenants.byId(ref.tenantId))) return ctx.refuse(topic, 'unknown tenant');
-    const device = await ctx.store.deviceWithStanding(ref.tenantId, ref.deviceId);
-    if (!device) return ctx.refuse(topic, 'unknown device: register the thing first');
-    let message: DeviceMessage;
+    let message: DeviceMessage | undefined;
+    let malformed: string | undefined;
     try {
       message = readDeviceMessage(parseEnvelope(payload));
     } catch (error) {
-      if (error instanceof MalformedMessage) return ctx.refuse(topic, `malformed Ditto message: ${error.message}`);
-      throw error;
+      if (!(error instanceof MalformedMessage)) throw error;
+      malformed = error.message;
     }
+    // Feedback, command answers and consent need only where the device stands, which is remembered (./standing.ts);
+    // a current state or a (re)started update manager writes what the device runs, from the row read afresh.
+    const afresh = message === undefined || message.kind === 'feature' || message.kind === 'properties';
+    const device = await this.standings.get(ref.tenantId, ref.deviceId, afresh);
+    if (!device) return ctx.refuse(topic, 'unknown device: register the thing first');
+    if (message === undefined) return ctx.refuse(topic, `malformed Ditto message: ${malformed}`);
     if (message.thingId !== ref.deviceId) {
       return ctx.refuse(topic, `the envelope names thing ${message.thingId}, the topic ${ref.deviceId}`);
     }
@@ -70,8 +77,11 @@ export class DeviceMessages {
     }
     // First contact, or the update manager (re)starting, admits the device; after that its face is looked up.
     const fresh = message.kind === 'feature' || device.last_seen_ts === null;
-    const standing = fresh ? await ctx.devices.admit(device) : faceStanding(device);
-    if (standing !== 'ok') return ctx.refuse(topic, standing);
+    const standing = fresh ? await ctx.devices.admit(device) : standingOf(device);
+    if (standing !== 'ok') {
+      this.standings.forget(ref.tenantId, ref.deviceId);
+      return ctx.refuse(topic, standing);
+    }
     await this.seen(device);
     switch (message.kind) {
       case 'feature':
@@ -268,17 +278,4 @@ export class DeviceMessages {
     );
     if (outcome.final) this.pushes.arrivedLater({ tenantId: device.tenant_id, deviceId: device.thing_id });
   }
-}
-
-/** Where a thing's device stands in admission, read with the thing (see KantoStore.deviceWithStanding). */
-function faceStanding(device: {
-  standing_device: string | null;
-  standing_decommissioning: number | null;
-  face_status: string | null;
-}): 'ok' | string {
-  if (!device.standing_device) return 'the device was decommissioned; register the thing again';
-  if (!device.face_status) return 'the device has no Kanto admission; register the thing again';
-  if (device.face_status === 'rejected') return 'the device was rejected by an operator';
-  if (device.standing_decommissioning) return 'the device is being decommissioned';
-  return 'ok';
 }

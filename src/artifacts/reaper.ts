@@ -20,6 +20,8 @@ export const REAP_LEASE = 'blobs.reap';
 const OURS = /^[^/]+\/(artifacts|uploads)\/[^/]+$/;
 /** Abandoned uploads removed per run; the next run takes the rest. */
 const ABANDONED_BATCH = 500;
+/** How long one run may hold the lease if its process dies in the middle. */
+const RUN_LEASE_MS = 10 * 60 * 1000;
 /** Missing blobs named in the log line (all are counted). */
 const NAMED = 20;
 
@@ -72,13 +74,21 @@ export class BlobReaper {
       () => this.reapOnce(),
       (error) => this.log.error({ err: error }, 'blob reconciliation failed'),
     );
-    // A listing of a large bucket takes a while: the lease outlives a slow run.
-    this.job = new LeasedJob(leases, REAP_LEASE, Math.max(config.reapInterval, 600) * 2000);
+    // Held only while a run lasts (a listing of a large bucket takes a while) and given back after it: a lease kept
+    // for the interval would stop a restarted process from reconciling what its predecessor's crash left. Processes
+    // that each run every interval at different moments do the (idempotent) work more than once; never at once.
+    this.job = new LeasedJob(leases, REAP_LEASE, RUN_LEASE_MS);
   }
 
   /** One run if this process gets the lease; undefined when another process holds it. */
   async reapOnce(): Promise<Reconciliation | undefined> {
-    const result = await this.job.run(() => this.reconcile());
+    const result = await this.job.run(async () => {
+      try {
+        return await this.reconcile();
+      } finally {
+        await this.job.release();
+      }
+    });
     if (result) this.report(result);
     return result;
   }
@@ -148,6 +158,7 @@ export class BlobReaper {
 
   /** Runs once now (at start) and then every `reapInterval` seconds. */
   start(): void {
+    if (this.first) return;
     this.first = this.reapOnce().catch((error) => this.log.error({ err: error }, 'blob reconciliation failed'));
     this.loop.start();
   }

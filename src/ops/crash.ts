@@ -16,7 +16,7 @@ export const CRASH_POINTS = [
   'directupload.received',
   /** Inside the transaction of a Mender status report, before it commits. */
   'mender.status-report',
-  /** Inside the transaction of a Kanto feedback message, before it commits. */
+  /** Inside the transaction of a Kanto success feedback (attempt, activity, inventory), before it commits. */
   'kanto.feedback',
 ] as const;
 

@@ -4,7 +4,6 @@
 import type { Transaction } from 'kysely';
 import type { AttemptRef, Outcome, ReportResult, Step } from '../../deployments/attempts.js';
 import type { LogLine } from '../../deployments/service.js';
-import { crashAt } from '../../ops/crash.js';
 import { now } from '../../store/db.js';
 import type { Tables } from '../../store/schema.js';
 import type { KantoContext } from './context.js';
@@ -64,7 +63,6 @@ export class Activities {
     const alongside = async (trx: Transaction<Tables>) => {
       if (!(await new KantoStore(trx).advanceActivity(activity, changes))) throw new ActivityRaced();
       await extra?.(trx);
-      crashAt(this.ctx.services.config, 'kanto.feedback');
     };
     const attempts = this.ctx.services.deployments.attempts;
     let result: ReportResult | 'ok';

@@ -7,7 +7,10 @@
 // operator can restore from a backup, must not cost the artifact's metadata and deployments), or touch a key outside
 // Flotilla's layout `<tenant>/artifacts/<name>` / `<tenant>/uploads/<name>` (a shared bucket prefix). Uploads in
 // flight are not listed at all (a temporary file, an open multipart upload); a blob committed a moment before its
-// row is inserted, maybe by another process, is what the grace period protects.
+// row is inserted, maybe by another process, is what the grace period protects. (On S3 an object's LastModified is
+// when its multipart upload began, so the grace should exceed the longest upload; the rows are read after the
+// listing, so only the milliseconds between such an upload's commit and its row are exposed.) A new kind of blob
+// owner under these two folders must be added to BlobRows.owners; one elsewhere is left alone by design.
 
 import type { BlobStore, StoredBlob } from '../blobs/store.js';
 import type { Config } from '../config.js';

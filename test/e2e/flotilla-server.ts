@@ -141,7 +141,8 @@ async function waitUntilAnswering(url: string, group: GroupProcess, logPath: str
   );
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now. */
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((resolvePort, reject) => {
     const server = createServer();

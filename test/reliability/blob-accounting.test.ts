@@ -4,35 +4,18 @@
 // after a reconciliation storage use equals the bytes on disk.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { BlobReaper } from '../../src/artifacts/reaper.js';
-import { writeModuleArtifact } from '../../src/artifacts/writer.js';
 import { Leases } from '../../src/store/leases.js';
 import { adminToken, dialects, type TestApp, testApp } from '../support/app.js';
+import { moduleArtifactBytes } from '../support/module-artifact.js';
 
 const A = '/api/management/v1/deployments/artifacts';
 
 async function artifactBytes(name: string, payloadBytes: number): Promise<Buffer> {
-  const payload = join(tmpdir(), `flotilla-accounting-${randomBytes(6).toString('hex')}.bin`);
-  writeFileSync(payload, randomBytes(payloadBytes));
-  try {
-    const stream = await writeModuleArtifact({
-      name,
-      deviceTypes: ['accounting-board'],
-      type: 'single-file',
-      files: [{ name: 'update.bin', path: payload }],
-    });
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  } finally {
-    rmSync(payload, { force: true });
-  }
+  return moduleArtifactBytes(name, 'accounting-board', payloadBytes);
 }
 
 for (const dialect of dialects) {

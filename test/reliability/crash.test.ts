@@ -10,17 +10,15 @@
 // row locks differ from SQLite's.
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { KantoDeviceSimulator } from '../../src/agent/kanto/device.js';
-import { writeModuleArtifact } from '../../src/artifacts/writer.js';
 import type { CrashPoint } from '../../src/ops/crash.js';
-import { callApi, type FlotillaServer, startFlotilla } from '../e2e/flotilla-server.js';
+import { callApi, type FlotillaServer, freePort, startFlotilla } from '../e2e/flotilla-server.js';
 import { waitFor } from '../e2e/process.js';
 import { compositeApp, uniqueThing } from '../kanto/support.js';
+import { moduleArtifactBytes } from '../support/module-artifact.js';
 
 const ARTIFACTS = '/api/management/v1/deployments/artifacts';
 const DEPLOYMENTS = '/api/management/v1/deployments/deployments';
@@ -28,33 +26,8 @@ const KANTO = '/api/kanto/v1';
 const DEVICE_TYPE = 'crash-board';
 const dialects = (process.env.FLOTILLA_TEST_DIALECTS ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[];
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 async function artifactBytes(name: string): Promise<Buffer> {
-  const payload = join(tmpdir(), `flotilla-crash-${randomBytes(6).toString('hex')}.bin`);
-  writeFileSync(payload, randomBytes(256 * 1024));
-  try {
-    const stream = await writeModuleArtifact({
-      name,
-      deviceTypes: [DEVICE_TYPE],
-      type: 'single-file',
-      files: [{ name: 'update.bin', path: payload }],
-    });
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  } finally {
-    rmSync(payload, { force: true });
-  }
+  return moduleArtifactBytes(name, DEVICE_TYPE, 256 * 1024);
 }
 
 function multipart(fields: Record<string, string>, file: { field: string; content: Buffer }) {

@@ -8,6 +8,7 @@ import { downloadRoutes } from './api/downloads.js';
 import { checkJsonDepth } from './api/json-depth.js';
 import { drainUnreadBody } from './api/unread-body.js';
 import { uploadRoutes } from './api/uploads.js';
+import { BlobReaper } from './artifacts/reaper.js';
 import { removeStaleWorkFolders } from './artifacts/work-folders.js';
 import { AuditPruner } from './audit/pruner.js';
 import { installAuthGuard, operatorCheck } from './auth/guard.js';
@@ -126,6 +127,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const auditPruner = new AuditPruner(services.audit, new Leases(store, `audit:${randomUUID()}`), app.log);
   app.addHook('onListen', async () => auditPruner.start());
   app.addHook('preClose', () => auditPruner.stop());
+  // Blobs and rows are reconciled once the server listens and then periodically (not in tests that only inject).
+  const reaper = new BlobReaper(store, services.blobs, new Leases(store, `reaper:${randomUUID()}`), config, app.log);
+  app.addHook('onListen', async () => reaper.start());
+  app.addHook('preClose', () => reaper.stop());
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-MEN-RequestID', request.id);
   });
@@ -205,7 +210,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // Kanto's MQTT broker and adapter start with the app (also for tests that only inject) and stop before the store.
   const kanto = await kantoProtocol(app, services, config);
   // Health, readiness, metrics and the API browser (/api/docs); they read the broker when asked, as it starts later.
-  await operations(app, services, () => kanto.broker);
+  await operations(app, services, () => kanto.broker, reaper);
   await app.register(webUiRoutes);
   return app;
 }

@@ -29,6 +29,17 @@ describe('config', () => {
     assert.throws(() => loadConfig({}, { FLOTILLA_DEPLOYMENT_TIMEOUT: 'soon' }), /FLOTILLA_DEPLOYMENT_TIMEOUT/);
   });
 
+  it('reads the blob reaper interval and grace, and a crash point only by a known name', () => {
+    const c = loadConfig({}, {});
+    assert.deepEqual([c.reapInterval, c.blobGrace, c.crashAt], [3600, 3600, undefined]);
+    const env = { FLOTILLA_REAP_INTERVAL: '0', FLOTILLA_BLOB_GRACE: '5', FLOTILLA_CRASH_AT: 'artifact.deleted' };
+    assert.deepEqual(
+      [loadConfig({}, env).reapInterval, loadConfig({}, env).blobGrace, loadConfig({}, env).crashAt],
+      [0, 5, 'artifact.deleted'],
+    );
+    assert.throws(() => loadConfig({}, { FLOTILLA_CRASH_AT: 'somewhere' }), /FLOTILLA_CRASH_AT must be one of/);
+  });
+
   it('reads how long audit entries are kept (a year by default; 0 keeps them for ever)', () => {
     assert.equal(loadConfig({}, {}).auditRetentionDays, 365);
     assert.equal(loadConfig({}, { FLOTILLA_AUDIT_RETENTION_DAYS: '0' }).auditRetentionDays, 0);

@@ -1,6 +1,7 @@
 // One place for configuration: defaults < environment < flags. Nothing else reads process.env.
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { type CrashPoint, crashPointOf } from './ops/crash.js';
 
 export interface Config {
   /** TCP port of the HTTP server; 0 picks a free one. */
@@ -55,6 +56,15 @@ export interface Config {
   deploymentTimeout: number;
   /** Seconds between runs of the background deployment work (under a database lease); 0 runs none. */
   sweepInterval: number;
+  /** Seconds between reconciliations of blobs with rows (under a database lease; also once at start); 0: at start only. */
+  reapInterval: number;
+  /**
+   * Seconds a blob no row owns is left alone before the reaper deletes it: an upload commits its blob a moment
+   * before its row, maybe on another process.
+   */
+  blobGrace: number;
+  /** Test only (the crash harness): the step at which the process kills itself with SIGKILL. */
+  crashAt?: CrashPoint;
   /** Days audit log entries are kept (an hourly prune under a database lease); 0 keeps them for ever. */
   auditRetentionDays: number;
   /** Requests per window per client address on the login and device-auth routes. */
@@ -122,6 +132,8 @@ export function defaultConfig(): Config {
     downloadLinkTtl: 24 * 3600,
     deploymentTimeout: 0,
     sweepInterval: 30,
+    reapInterval: 3600,
+    blobGrace: 3600,
     auditRetentionDays: 365,
     rateLimit: { max: 120, windowMs: 60_000 },
     logLevel: 'info',
@@ -181,6 +193,9 @@ export function fromEnv(base: Config, env: Env): Config {
   if (env.FLOTILLA_DEPLOYMENT_TIMEOUT)
     c.deploymentTimeout = intOf('FLOTILLA_DEPLOYMENT_TIMEOUT', env.FLOTILLA_DEPLOYMENT_TIMEOUT);
   if (env.FLOTILLA_SWEEP_INTERVAL) c.sweepInterval = intOf('FLOTILLA_SWEEP_INTERVAL', env.FLOTILLA_SWEEP_INTERVAL);
+  if (env.FLOTILLA_REAP_INTERVAL) c.reapInterval = intOf('FLOTILLA_REAP_INTERVAL', env.FLOTILLA_REAP_INTERVAL);
+  if (env.FLOTILLA_BLOB_GRACE) c.blobGrace = intOf('FLOTILLA_BLOB_GRACE', env.FLOTILLA_BLOB_GRACE);
+  if (env.FLOTILLA_CRASH_AT) c.crashAt = crashPointOf('FLOTILLA_CRASH_AT', env.FLOTILLA_CRASH_AT);
   if (env.FLOTILLA_AUDIT_RETENTION_DAYS) {
     c.auditRetentionDays = intOf('FLOTILLA_AUDIT_RETENTION_DAYS', env.FLOTILLA_AUDIT_RETENTION_DAYS);
   }

@@ -89,4 +89,18 @@ export const artifactMigrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Direct uploads count in the tenant's storage use by the bytes they hold (`size`), and the reaper finds the owner
+  // of a blob by its key (uploads and artifacts) and the uploads abandoned by their expiry.
+  '0130_blob_accounting': {
+    async up(db: Kysely<unknown>) {
+      const t = columnTypes(db);
+      await db.schema
+        .alterTable('artifact_uploads')
+        .addColumn('size', t.bigint, (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex('artifacts_blob_key').on('artifacts').column('blob_key').execute();
+      await db.schema.createIndex('artifact_uploads_blob_key').on('artifact_uploads').column('blob_key').execute();
+      await db.schema.createIndex('artifact_uploads_expires').on('artifact_uploads').column('expires_ts').execute();
+    },
+  },
 };

@@ -4,13 +4,14 @@
 // the original file name as their chunk artifact.
 
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AuditActor } from '../audit/service.js';
 import { Invalid } from '../errors.js';
 import type { ArtifactService, ArtifactView } from './service.js';
+import { makeWorkFolder } from './work-folders.js';
 import { writeModuleArtifact } from './writer.js';
 
 export interface RawPayload {
@@ -46,7 +47,7 @@ export async function uploadRawPayload(
   actor?: AuditActor,
 ): Promise<ArtifactView> {
   checkRawPayload(input);
-  const work = await mkdtemp(join(dataDir, 'tmp-raw-'));
+  const work = await makeWorkFolder(dataDir, 'raw');
   try {
     const path = join(work, 'payload');
     await pipeline(body, createWriteStream(path));

@@ -2,15 +2,18 @@
 // valid), Mender's duplicate rule, the tenant's storage limit, edits, deletion, download links and releases.
 
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Transaction } from 'kysely';
 import { type AuditActor, type AuditObject, recordAudit } from '../audit/service.js';
 import type { CoreDeps } from '../core.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
+import { crashAt } from '../ops/crash.js';
 import { isUniqueViolation } from '../store/constraints.js';
 import { now } from '../store/db.js';
+import type { Tables } from '../store/schema.js';
 import { checkTexts } from '../text.js';
 import { extractPayloadFile } from './payloads.js';
 import {
@@ -24,6 +27,7 @@ import {
 } from './store.js';
 import type { ArtifactKind, ArtifactTable } from './tables.js';
 import { canonicalDepends, uniquenessKey } from './uniqueness.js';
+import { makeWorkFolder } from './work-folders.js';
 import { writeModuleArtifact } from './writer.js';
 
 const DUPLICATE = 'an artifact with the same name and depends already exists';
@@ -50,6 +54,16 @@ export interface WireUpdate {
   /** Deprecated list form of the payload's meta-data, still sent by Mender. */
   meta_data: Record<string, unknown>[];
   metadata: Record<string, string>;
+}
+
+/** What a direct upload's completion adds to an upload (uploads.ts). */
+export interface UploadOptions {
+  /** Bytes of this upload the tenant's usage already counts (a direct upload's own bytes): not counted twice. */
+  counted?: number;
+  /** The artifact's blob key when `<tenant>/artifacts/<id>` may be taken (completions that may run twice). */
+  blobKey?: string;
+  /** Writes that belong to the artifact's transaction (a direct upload's row goes with it). */
+  alongside?: (trx: Transaction<Tables>) => Promise<void>;
 }
 
 export type ArtifactParser = (source: Readable, options: { verifyKeys?: string[] }) => Promise<ParsedArtifact>;
@@ -124,17 +138,19 @@ export class ArtifactService {
     description = '',
     id?: string,
     actor?: AuditActor,
+    options: UploadOptions = {},
   ): Promise<ArtifactView> {
     const tenant = await this.deps.tenants.byId(tenantId);
     if (!tenant) throw new NotFound('tenant not found');
     const limit = tenant.storage_limit;
-    const used = limit > 0 ? await this.store(tenantId).usage() : 0;
+    const used = limit > 0 ? (await this.store(tenantId).usage()) - (options.counted ?? 0) : 0;
     const byLimit = limit > 0 && limit - used < this.deps.config.maxArtifactSize;
     const maxSize = byLimit ? limit - used : this.deps.config.maxArtifactSize;
     const tooLarge = byLimit ? 'artifact storage limit exceeded' : 'artifact too large';
 
     const artifactId = id ?? randomUUID();
-    const pending = await this.deps.blobs.begin(`${tenantId}/artifacts/${artifactId}`);
+    const blobKey = options.blobKey ?? `${tenantId}/artifacts/${artifactId}`;
+    const pending = await this.deps.blobs.begin(blobKey);
     let size = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -174,7 +190,16 @@ export class ArtifactService {
     }
     const parsed = (results[2] as PromiseFulfilledResult<ParsedArtifact>).value;
     try {
-      return await this.record(tenantId, parsed, size, description, pending, artifactId, actor);
+      return await this.record(
+        tenantId,
+        parsed,
+        size,
+        description,
+        pending,
+        { id: artifactId, blobKey },
+        actor,
+        options,
+      );
     } catch (error) {
       await pending.abort();
       throw error;
@@ -187,8 +212,9 @@ export class ArtifactService {
     size: number,
     description: string,
     pending: { commit(): Promise<void> },
-    id: string,
+    { id, blobKey }: { id: string; blobKey: string },
     actor?: AuditActor,
+    options: UploadOptions = {},
   ): Promise<ArtifactView> {
     if (!parsed.name) throw new Invalid('artifact has no name');
     if (parsed.deviceTypes.length === 0) throw new Invalid('artifact has no compatible device types');
@@ -200,7 +226,6 @@ export class ArtifactService {
     );
     await this.assertUnique(tenantId, parsed);
     const ts = now();
-    const blobKey = `${tenantId}/artifacts/${id}`;
     const row: Omit<ArtifactTable, 'tenant_id'> = {
       id,
       name: parsed.name,
@@ -219,7 +244,10 @@ export class ArtifactService {
       created_ts: ts,
       modified: ts,
     };
+    // Blob first, row second: a crash between them leaves a blob no row owns, which the reaper deletes (reaper.ts);
+    // the other order would show an artifact whose bytes may never come.
     await pending.commit();
+    crashAt(this.deps.config, 'artifact.blob-committed');
     try {
       await this.deps.store.transaction(async (trx) => {
         await new ArtifactStore(trx, tenantId).insert(
@@ -227,14 +255,17 @@ export class ArtifactService {
           parsed.deviceTypes,
           uniquenessKey(parsed.name, parsed.depends),
         );
+        await options.alongside?.(trx);
         if (actor) await recordAudit(trx, tenantId, { actor, action: 'upload', object: artifactObject(row) });
       });
     } catch (error) {
+      // The key is this attempt's own (fresh id, or a completion's own key): never another upload's blob.
       await this.deps.blobs.delete(blobKey);
       // An upload of the same name and depends that passed the check above at the same time won the index.
       if (isUniqueViolation(error)) throw new Conflict(DUPLICATE);
       throw error;
     }
+    crashAt(this.deps.config, 'artifact.recorded');
     this.usage.releaseChanged?.(tenantId, row.name);
     return this.view({ ...row, tenant_id: tenantId }, parsed.deviceTypes);
   }
@@ -284,12 +315,13 @@ export class ArtifactService {
     const fileName = typeof args.filename === 'string' && args.filename ? args.filename : input.fileName;
     if (!fileName || fileName.includes('/') || fileName === '..' || fileName === '.')
       throw new Invalid('filename: must be a plain file name');
-    const work = await mkdtemp(join(this.deps.config.dataDir, 'tmp-generate-'));
+    const work = await makeWorkFolder(this.deps.config.dataDir, 'generate');
     try {
       await writeFile(join(work, 'dest_dir'), destDir);
       await writeFile(join(work, 'filename'), fileName);
       const mode = (await stat(input.filePath)).mode & 0o777;
       await writeFile(join(work, 'permissions'), (mode || 0o644).toString(8));
+      crashAt(this.deps.config, 'generate.working');
       const stream = await writeModuleArtifact({
         name: input.name,
         deviceTypes: input.deviceTypes,
@@ -350,6 +382,8 @@ export class ArtifactService {
       await new ArtifactStore(trx, tenantId).delete(id, row.name);
       if (actor) await recordAudit(trx, tenantId, { actor, action: 'delete', object: artifactObject(row) });
     });
+    // A crash here leaves the blob without its row: the reaper deletes it.
+    crashAt(this.deps.config, 'artifact.deleted');
     await this.deps.blobs.delete(row.blob_key);
   }
 

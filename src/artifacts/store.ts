@@ -52,6 +52,15 @@ function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** A direct upload not completed this long after its link expired is abandoned (completion may come later than
+ * the PUT, but not a day later). */
+export const UPLOAD_ABANDONED_AFTER_MS = 24 * 3600 * 1000;
+
+/** Uploads whose link expired before this are abandoned. */
+export function uploadsAbandonedBefore(at: Date): string {
+  return new Date(at.getTime() - UPLOAD_ABANDONED_AFTER_MS).toISOString();
+}
+
 export class ArtifactStore {
   constructor(
     private readonly db: Db,
@@ -230,13 +239,23 @@ export class ArtifactStore {
       await this.db.deleteFrom('releases').where('tenant_id', '=', this.tenantId).where('name', '=', name).execute();
   }
 
-  async usage(): Promise<number> {
-    const row = await this.db
+  /**
+   * Bytes the tenant stores: its artifacts and the bytes of its direct uploads not yet completed, until they are
+   * abandoned (what the reaper then deletes); together what its blobs hold.
+   */
+  async usage(at = new Date()): Promise<number> {
+    const artifacts = await this.db
       .selectFrom('artifacts')
       .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), eb.lit(0)).as('total'))
       .where('tenant_id', '=', this.tenantId)
       .executeTakeFirstOrThrow();
-    return Number(row.total);
+    const uploads = await this.db
+      .selectFrom('artifact_uploads')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), eb.lit(0)).as('total'))
+      .where('tenant_id', '=', this.tenantId)
+      .where('expires_ts', '>', uploadsAbandonedBefore(at))
+      .executeTakeFirstOrThrow();
+    return Number(artifacts.total) + Number(uploads.total);
   }
 
   private releases(filter: ReleaseFilter) {

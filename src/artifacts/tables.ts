@@ -1,5 +1,7 @@
 // Artifacts and releases. An artifact is stored whole as one blob; its metadata is kept here as the wire shapes
 // the Mender API returns, plus one row per compatible device type so that a device's artifact is an indexed look-up.
+import type { Generated } from 'kysely';
+
 export type ArtifactKind = 'mender' | 'file';
 
 export interface ArtifactTable {
@@ -52,6 +54,8 @@ export interface ArtifactUploadTable {
   /** pending: link handed out; uploaded: bytes stored under blob_key; the row goes when the upload completes. */
   status: 'pending' | 'uploaded';
   blob_key: string | null;
+  /** Bytes under blob_key (0 before any): counted in the tenant's storage use until completed or abandoned. */
+  size: Generated<number>;
   created_ts: string;
   expires_ts: string;
 }

@@ -1,11 +1,11 @@
 // The folder blob store of the embedded default: `<root>/objects/<key>` for blobs, `<root>/tmp/` for uploads in
 // flight. Commit is fsync + rename within one file system, so a blob is either whole or absent after a crash.
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type Dirent } from 'node:fs';
 import { access, constants, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { assertBlobKey, type BlobStore, type ByteRange, type PendingBlob } from './store.js';
+import { assertBlobKey, type BlobStore, type ByteRange, type PendingBlob, type StoredBlob } from './store.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -79,6 +79,10 @@ export class FsBlobStore implements BlobStore {
     await rm(join(this.objects, key), { force: true });
   }
 
+  async *list(prefix = ''): AsyncIterable<StoredBlob> {
+    yield* walk(this.objects, '', prefix);
+  }
+
   async downloadUrl(): Promise<string | undefined> {
     return undefined;
   }
@@ -103,6 +107,27 @@ export class FsBlobStore implements BlobStore {
     const parts = names.filter((n) => n.endsWith('.part'));
     await Promise.all(parts.map((n) => rm(join(this.tmp, n), { force: true })));
     return parts.length;
+  }
+}
+
+/** Files under `dir` (keys relative to the objects folder) whose key starts with `prefix`. */
+async function* walk(dir: string, base: string, prefix: string): AsyncIterable<StoredBlob> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(join(dir, base), { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for (const entry of entries) {
+    const key = base ? `${base}/${entry.name}` : entry.name;
+    // A folder is entered only when keys under it can match the prefix.
+    if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue;
+    if (entry.isDirectory()) yield* walk(dir, key, prefix);
+    else if (entry.isFile() && key.startsWith(prefix)) {
+      const info = await stat(join(dir, key)).catch(() => undefined);
+      if (info) yield { key, size: info.size, modified: info.mtime };
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 // file). s3rver would not do: it accepts forged signatures and answers suffix ranges wrongly (research/scale-out.md).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ import { adminToken, dialects, type TestApp, testApp } from '../../test/support/
 import { blobStoreContract, bytesOf, patterned } from '../../test/support/blob-contract.js';
 import { multipart } from '../../test/support/multipart.js';
 import { type Radosgw, radosgwMissing, startRadosgw } from '../../test/support/radosgw.js';
+import { BlobReaper } from '../artifacts/reaper.js';
+import { Leases } from '../store/leases.js';
 import { S3BlobStore } from './s3.js';
 
 const missing = radosgwMissing();
@@ -236,6 +238,41 @@ describe('S3 blob store on radosgw', { skip: missing }, () => {
         assert.equal(garbage.statusCode, 400, garbage.body);
         assert.deepEqual(await objects(), []);
         assert.deepEqual(await uploads(), []);
+      });
+
+      it('the blob reaper deletes an object no row owns and reports an artifact whose object is gone', async () => {
+        const created = await upload(artifact);
+        assert.equal(created.statusCode, 201, created.body);
+        const id = String(created.headers.location).split('/').pop() as string;
+        // What a crash between an object's completion and its row leaves, and a key outside Flotilla's layout.
+        const orphan = `${t.tenant.id}/artifacts/${randomUUID()}`;
+        for (const key of [orphan, 'someone-else/file']) {
+          const pending = await t.services.blobs.begin(key);
+          await pipeline(Readable.from([Buffer.from('orphaned bytes')]), pending.stream);
+          await pending.commit();
+        }
+        const reaper = new BlobReaper(
+          t.services.store,
+          t.services.blobs,
+          new Leases(t.services.store, 'test'),
+          { reapInterval: 0, blobGrace: 0 },
+          { info() {}, warn() {}, error() {} },
+          () => new Date(Date.now() + 1000),
+        );
+        const result = await reaper.reapOnce();
+        assert.deepEqual([result?.reaped, result?.foreign, result?.missing], [1, 1, []]);
+        assert.deepEqual((await objects()).sort(), [
+          [`${t.tenant.id}/artifacts/${id}`, artifact.length],
+          ['someone-else/file', 14],
+        ]);
+        assert.equal(result?.bytes, result?.accounted);
+        await t.services.blobs.delete('someone-else/file');
+        await t.services.blobs.delete(`${t.tenant.id}/artifacts/${id}`);
+        assert.deepEqual(
+          (await reaper.reapOnce())?.missing.map((m) => m.id),
+          [id],
+        );
+        assert.equal((await t.app.inject({ method: 'DELETE', url: `${A}/${id}`, headers: auth() })).statusCode, 204);
       });
     });
   }

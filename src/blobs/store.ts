@@ -21,6 +21,14 @@ export interface PendingBlob {
   abort(): Promise<void>;
 }
 
+/** A committed blob as a listing shows it (what the reaper reconciles with the database's rows). */
+export interface StoredBlob {
+  key: string;
+  size: number;
+  /** When it was committed (a folder's mtime, S3's LastModified). */
+  modified: Date;
+}
+
 export interface BlobStore {
   /** Starts a blob that `commit` will make visible under `key` (S3 must know the key before the first byte). */
   begin(key: string): Promise<PendingBlob>;
@@ -28,6 +36,8 @@ export interface BlobStore {
   /** Size in bytes, or undefined when there is no such blob. */
   size(key: string): Promise<number | undefined>;
   delete(key: string): Promise<void>;
+  /** Every committed blob whose key starts with `prefix` (all when empty), in no particular order. */
+  list(prefix?: string): AsyncIterable<StoredBlob>;
   /** A URL a device can fetch directly (presigned), or undefined when Flotilla serves the blob itself. */
   downloadUrl(key: string, expiresAt: Date, filename?: string): Promise<string | undefined>;
   /** Removes temporaries left by a crash; returns how many. Called at start. */

@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BlobReaper } from '../artifacts/reaper.js';
 import type { Broker } from '../broker/broker.js';
 import type { Config } from '../config.js';
 import { fleetStatusCounts } from '../deployments/store.js';
@@ -15,6 +16,8 @@ export interface MetricsSources {
   config: Config;
   /** The Kanto broker when one runs (read at scrape time: it starts after the routes are registered). */
   broker: () => Broker | undefined;
+  /** The blob reaper, whose last reconciliation (by this process) the blob gauges show. */
+  reaper?: BlobReaper;
 }
 
 /** Routes that receive an artifact's bytes: counted while in flight. */
@@ -129,6 +132,7 @@ export function installMetrics(app: FastifyInstance, sources: MetricsSources): R
       this.set({ state: 'waiting' }, use.waiting);
     },
   });
+  if (sources.reaper) blobMetrics(registry, sources.reaper);
 
   const leave = (request: TrackedRequest) => {
     if (!request[inFlight]) return;
@@ -180,4 +184,31 @@ function guardMetrics(request: FastifyRequest, token: string): void {
   }
   if (!LOOPBACK.test(request.socket.remoteAddress ?? ''))
     throw new Forbidden('metrics answer loopback clients only; set FLOTILLA_METRICS_TOKEN to read them remotely');
+}
+
+/** What the blob reaper found on its last run in this process (another process may hold its lease: then nothing). */
+function blobMetrics(registry: Registry, reaper: BlobReaper): void {
+  const gauge = (name: string, help: string, read: () => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const value = read();
+        if (value !== undefined) this.set(value);
+      },
+    });
+  gauge('flotilla_blob_reconciliations', 'Blob reconciliations this process ran', () => reaper.runs);
+  gauge('flotilla_blobs_reaped', 'Blobs no row owned that this process deleted', () => reaper.reapedTotal);
+  gauge(
+    'flotilla_blobs_missing',
+    'Rows whose blob is missing, at the last reconciliation',
+    () => reaper.last?.missing.length,
+  );
+  gauge('flotilla_blob_bytes', 'Bytes of the blobs, at the last reconciliation', () => reaper.last?.bytes);
+  gauge(
+    'flotilla_blob_accounted_bytes',
+    'Bytes the rows account for (artifacts, direct uploads), at the last reconciliation',
+    () => reaper.last?.accounted,
+  );
 }

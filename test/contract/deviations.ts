@@ -239,3 +239,20 @@ export const extraFields: Record<string, string> = {
     ]),
   ),
 };
+
+/**
+ * Behaviour (not shapes) that differs from Mender on purpose, keyed `METHOD /path`, with the reason; the tests named
+ * in each reason hold Flotilla to it.
+ */
+export const behaviourDeviations: Record<string, string> = {
+  'POST /api/management/v1/deployments/artifacts/directupload/{id}/complete':
+    'Completing an upload that already became an artifact answers 202 again (Mender: 404, the link is no longer ' +
+    'pending). A completion is cut by a lost answer or a crash just as an upload is; asked again it must find the ' +
+    'artifact it made rather than a 404 that reads as "your upload is gone" (issue 18 point 7; ' +
+    'src/protocols/mender/directupload.test.ts, test/reliability/crash.test.ts).',
+  'PUT /api/uploads/v1/{tenant}/artifacts/{id}':
+    "A direct upload's bytes count in the tenant's storage use from this PUT until the upload completes or is " +
+    'abandoned, and the PUT is refused (400, "artifact storage limit exceeded") past the limit. Mender counts ' +
+    "only artifacts; an operator could park any amount in uploads never completed (issue 18 point 7). Mender's " +
+    'link request names no size, so the bytes are counted as they arrive (test/reliability/blob-accounting.test.ts).',
+};

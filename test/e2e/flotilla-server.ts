@@ -34,7 +34,8 @@ export interface FlotillaServer {
 
 /**
  * `env`: extra FLOTILLA_* settings for this server (e.g. FLOTILLA_MQTT_URL), applied last. `dataDir`: serve an
- * existing SQLite data directory (a restart; the caller removes it), with the credentials of `credentials`.
+ * existing data directory (a restart; the caller removes it), with the credentials of `credentials`; on PostgreSQL
+ * together with `sharing` (the database).
  * `sharing`: a running PostgreSQL server whose database (and tenant token and admin) this one shares, as a second
  * process of one deployment; its `stop` leaves the database to the first server.
  */
@@ -49,7 +50,8 @@ export async function startFlotilla(
     port?: number;
   } = {},
 ): Promise<FlotillaServer> {
-  if (options.dataDir && dialect !== 'sqlite') throw new Error('a restart on the same data is for SQLite only');
+  if (options.dataDir && dialect !== 'sqlite' && !options.sharing)
+    throw new Error("a PostgreSQL restart on the same data shares the first server's database (sharing)");
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `flotilla-e2e-${dialect}-`));
   const logPath = join(dataDir, 'flotilla.log');
   const port = options.port ?? (await freePort());
@@ -141,6 +143,7 @@ async function waitUntilAnswering(url: string, group: GroupProcess, logPath: str
   );
 }
 
+/** A TCP port free on 127.0.0.1 now. */
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((resolvePort, reject) => {

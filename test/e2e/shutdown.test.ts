@@ -4,13 +4,12 @@
 // recorded whole or not at all. Each case restarts the server on the same data directory and looks.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { after, before, describe, it } from 'node:test';
-import { writeModuleArtifact } from '../../src/artifacts/writer.js';
+import { moduleArtifactBytes } from '../support/module-artifact.js';
 import { callApi, type FlotillaServer, startFlotilla } from './flotilla-server.js';
 import { waitFor } from './process.js';
 
@@ -29,21 +28,7 @@ async function login(server: FlotillaServer): Promise<string> {
 }
 
 async function makeArtifact(name: string): Promise<Buffer> {
-  const payload = join(tmpdir(), `flotilla-shutdown-${randomBytes(6).toString('hex')}.bin`);
-  writeFileSync(payload, randomBytes(4 * 1024 * 1024));
-  try {
-    const stream = await writeModuleArtifact({
-      name,
-      deviceTypes: [DEVICE_TYPE],
-      type: 'single-file',
-      files: [{ name: 'update.bin', path: payload }],
-    });
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  } finally {
-    rmSync(payload, { force: true });
-  }
+  return moduleArtifactBytes(name, DEVICE_TYPE, 4 * 1024 * 1024);
 }
 
 /** A multipart artifact upload sent in two halves: `rest()` sends the second; `answer` settles with the response. */

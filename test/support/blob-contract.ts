@@ -90,6 +90,28 @@ export function blobStoreContract(store: () => BlobStoreUnderTest, prefix: strin
     await blobs.delete(`${prefix}/gone`);
   });
 
+  it('lists committed blobs under a prefix with their sizes, not those in flight', async () => {
+    const { blobs } = store();
+    await put(blobs, `${prefix}/listed/one`, Buffer.from('1'));
+    await put(blobs, `${prefix}/listed/deeper/two`, Buffer.from('22'));
+    await put(blobs, `${prefix}/listedness`, Buffer.from('333'));
+    const pending = await blobs.begin(`${prefix}/listed/in-flight`);
+    pending.stream.write(Buffer.from('4444'));
+    const listed: [string, number][] = [];
+    for await (const blob of blobs.list(`${prefix}/listed/`)) {
+      assert.ok(blob.modified.getTime() > Date.now() - 3600_000, 'modified is the commit time');
+      listed.push([blob.key, blob.size]);
+    }
+    await pending.abort();
+    assert.deepEqual(listed.sort(), [
+      [`${prefix}/listed/deeper/two`, 2],
+      [`${prefix}/listed/one`, 1],
+    ]);
+    const all: string[] = [];
+    for await (const blob of blobs.list()) all.push(blob.key);
+    assert.ok(all.includes(`${prefix}/listedness`) && all.includes(`${prefix}/listed/one`));
+  });
+
   it('rejects keys that could escape the store', async () => {
     const { blobs } = store();
     for (const key of ['../x', '/etc/passwd', 'a/../../b', '', 'a//b', '.hidden']) {

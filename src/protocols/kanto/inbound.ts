@@ -4,6 +4,7 @@
 // replayed changes nothing and is refused with the reason.
 import { createHash } from 'node:crypto';
 import type { CloudTopic, DeviceRef } from '../../broker/topics.js';
+import { crashAt } from '../../ops/crash.js';
 import { now } from '../../store/db.js';
 import type { Activities } from './activities.js';
 import type { Consents } from './consent.js';
@@ -260,6 +261,7 @@ export class DeviceMessages {
               'merge',
               trx,
             );
+            crashAt(ctx.services.config, 'kanto.feedback');
           }
         : undefined,
     );

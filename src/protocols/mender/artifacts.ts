@@ -1,7 +1,7 @@
 // Mender deployments management routes for artifacts, releases and storage limits: wire shapes of
 // deployments-management-v1.yml / v2.yml translated to the artifact service.
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
@@ -15,6 +15,7 @@ import { literals } from '../../api/schemas.js';
 import type { ArtifactView, ReleaseView } from '../../artifacts/service.js';
 import type { TextMatch } from '../../artifacts/store.js';
 import { DirectUploads } from '../../artifacts/uploads.js';
+import { makeWorkFolder } from '../../artifacts/work-folders.js';
 import { userOf } from '../../auth/guard.js';
 import { Invalid } from '../../errors.js';
 import type { Services } from '../../services.js';
@@ -210,7 +211,7 @@ export async function artifactRoutes(fastify: FastifyInstance, { services }: { s
     const fields: Record<string, string> = {};
     const deviceTypes: string[] = [];
     let created: ArtifactView | undefined;
-    const work = await mkdtemp(join(services.config.dataDir, 'tmp-upload-'));
+    const work = await makeWorkFolder(services.config.dataDir, 'upload');
     try {
       for await (const part of formParts(request)) {
         if (created) throw new Invalid('the file must be the last part of the request');

@@ -12,6 +12,7 @@ import type { Assignment, AttemptRef, ReportResult } from '../../deployments/att
 import type { ControlMapWire } from '../../deployments/rules/controlmap.js';
 import type { DeviceProvides } from '../../deployments/rules/matching.js';
 import { Conflict, Forbidden, Invalid, NotFound } from '../../errors.js';
+import { crashAt } from '../../ops/crash.js';
 import type { Services } from '../../services.js';
 import { parseStatusReport } from './status-report.js';
 
@@ -182,7 +183,12 @@ export async function deviceDeploymentRoutes(fastify: FastifyInstance, { service
 
   app.put(`${V1}/device/deployments/:id/status`, { schema: { params: Id } }, async (request, reply) => {
     const report = parseStatusReport(request.body);
-    const result = await attempts.report(ref(request, request.params.id), report.status, { substate: report.substate });
+    // The crash harness dies inside the report's transaction (only then is one forced: the hot path has none).
+    const crash = services.config.crashAt === 'mender.status-report';
+    const result = await attempts.report(ref(request, request.params.id), report.status, {
+      substate: report.substate,
+      alongside: crash ? async () => crashAt(services.config, 'mender.status-report') : undefined,
+    });
     const error = refusal(result);
     if (error) throw error;
     return reply.status(204).send();

@@ -1,5 +1,6 @@
 // Direct uploads on both dialects: link → PUT of the raw bytes → complete makes the artifact under the upload's id;
-// forged, expired or foreign links, unknown or repeated completions and bad artifacts change nothing.
+// forged, expired or foreign links, unknown completions and bad artifacts change nothing; a repeated completion
+// answers the artifact it made (idempotent: test/contract/deviations.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,7 +87,13 @@ for (const dialect of dialects) {
       assert.equal(shown.json().size, artifact.length);
       assert.deepEqual(await uploadsLeft(), []);
       assert.deepEqual(blobs(), [], 'the uploaded bytes are not kept twice');
-      assert.equal((await complete(link.id)).statusCode, 404, 'a completed upload cannot complete again');
+      assert.equal((await complete(link.id)).statusCode, 202, 'completing again answers the artifact it made');
+      const listed = await t.app.inject({ method: 'GET', url: `${A}?name=direct-1`, headers: auth() });
+      assert.deepEqual(
+        listed.json().map((a: { id: string }) => a.id),
+        [link.id],
+        'and makes no second one',
+      );
     });
 
     it('forged, foreign and unknown links are refused; completing without bytes is 404', async () => {

@@ -2,7 +2,7 @@
 // file). s3rver would not do: it accepts forged signatures and answers suffix ranges wrongly (research/scale-out.md).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,11 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { adminToken, dialects, type TestApp, testApp } from '../../test/support/app.js';
 import { blobStoreContract, bytesOf, patterned } from '../../test/support/blob-contract.js';
+import { createDeployment } from '../../test/support/deployment-fixtures.js';
 import { multipart } from '../../test/support/multipart.js';
 import { type Radosgw, radosgwMissing, startRadosgw } from '../../test/support/radosgw.js';
 import { S3BlobStore } from './s3.js';
+import type { ByteRange } from './store.js';
 
 const missing = radosgwMissing();
 const A = '/api/management/v1/deployments/artifacts';
@@ -236,6 +238,72 @@ describe('S3 blob store on radosgw', { skip: missing }, () => {
         assert.equal(garbage.statusCode, 400, garbage.body);
         assert.deepEqual(await objects(), []);
         assert.deepEqual(await uploads(), []);
+      });
+
+      it('serves a hawkBit DDI payload file by ranged reads of the one artifact object, Range as on the folder store', async () => {
+        const swu = randomBytes(3 * 1024 * 1024 + 77);
+        const up = await t.app.inject({
+          method: 'POST',
+          url: '/api/ddi/v1/artifacts?filename=update.swu&version=swu-s3&device_type=ddi-board',
+          headers: { ...auth(), 'content-type': 'application/octet-stream' },
+          payload: swu,
+        });
+        assert.equal(up.statusCode, 201, up.body);
+        const target = await t.app.inject({
+          method: 'POST',
+          url: '/api/ddi/v1/targets',
+          headers: auth(),
+          payload: { controller_id: 'ddi-s3', device_type: 'ddi-board' },
+        });
+        assert.equal(target.statusCode, 201, target.body);
+        const { token: targetToken, device_id: deviceId } = target.json();
+        await createDeployment(t, token, { name: 'ddi on s3', artifact_name: 'swu-s3', devices: [deviceId] });
+        const ddi = (path: string, headers: Record<string, string> = {}) =>
+          t.app.inject({
+            method: 'GET',
+            url: path,
+            headers: { authorization: `TargetToken ${targetToken}`, ...headers },
+          });
+        const base = (await ddi('/DEFAULT/controller/v1/ddi-s3')).json()._links.deploymentBase.href as string;
+        const action = (await ddi(new URL(base).pathname)).json();
+        const [file] = action.deployment.chunks[0].artifacts;
+        assert.equal(file.hashes.sha256, createHash('sha256').update(swu).digest('hex'));
+        const download = new URL(file._links['download-http'].href).pathname;
+
+        // Every read of the artifact object from here on is ranged: the payload file's bytes, never the whole.
+        const reads: (ByteRange | undefined)[] = [];
+        const open = t.services.blobs.open.bind(t.services.blobs);
+        t.services.blobs.open = (key, range) => {
+          reads.push(range);
+          return open(key, range);
+        };
+        try {
+          const whole = await ddi(download);
+          assert.equal(whole.statusCode, 200);
+          assert.ok(whole.rawPayload.equals(swu));
+          const part = await ddi(download, { range: 'bytes=1000000-1999999' });
+          assert.equal(part.statusCode, 206);
+          assert.equal(part.headers['content-range'], `bytes 1000000-1999999/${swu.length}`);
+          assert.ok(part.rawPayload.equals(swu.subarray(1_000_000, 2_000_000)));
+          const tail = await ddi(download, { range: `bytes=${swu.length - 5}-` });
+          assert.ok(tail.rawPayload.equals(swu.subarray(swu.length - 5)));
+          const suffix = await ddi(download, { range: 'bytes=-10' });
+          assert.equal(suffix.headers['content-range'], `bytes ${swu.length - 10}-${swu.length - 1}/${swu.length}`);
+          assert.ok(suffix.rawPayload.equals(swu.subarray(swu.length - 10)));
+          assert.equal((await ddi(download, { range: `bytes=${swu.length}-` })).statusCode, 416);
+        } finally {
+          t.services.blobs.open = open;
+        }
+        assert.equal(reads.length, 4);
+        const [first, second] = reads as ByteRange[];
+        assert.equal(first.end - first.start + 1, swu.length);
+        assert.deepEqual(second, { start: first.start + 1_000_000, end: first.start + 1_999_999 });
+        // One object for the artifact: no unpacked copy of the payload file.
+        const id = (await t.app.inject({ method: 'GET', url: `${A}?name=swu-s3`, headers: auth() })).json()[0].id;
+        assert.deepEqual(
+          (await objects()).map(([key]) => key),
+          [`${t.tenant.id}/artifacts/${id}`],
+        );
       });
     });
   }

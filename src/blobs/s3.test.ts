@@ -14,6 +14,7 @@ import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { adminToken, dialects, type TestApp, testApp } from '../../test/support/app.js';
@@ -236,6 +237,72 @@ describe('S3 blob store on radosgw', { skip: missing }, () => {
         assert.equal(refused.statusCode, 400, refused.body);
         const garbage = await upload(randomBytes(10 * 1024 * 1024));
         assert.equal(garbage.statusCode, 400, garbage.body);
+        assert.deepEqual(await objects(), []);
+        assert.deepEqual(await uploads(), []);
+      });
+
+      it('direct upload: the link is a presigned PUT to radosgw, complete verifies and registers; bad links refused', async () => {
+        const requestLink = async () => {
+          const res = await t.app.inject({ method: 'POST', url: `${A}/directupload`, headers: auth() });
+          assert.equal(res.statusCode, 200, res.body);
+          return res.json() as { id: string; uri: string; expire: string };
+        };
+        const complete = (id: string) =>
+          t.app.inject({ method: 'POST', url: `${A}/directupload/${id}/complete`, headers: auth(), payload: {} });
+        const link = await requestLink();
+        assert.ok(link.uri.startsWith(`${rgw.endpoint}/${appBucket}/${t.tenant.id}/uploads/${link.id}?`), link.uri);
+        assert.ok(Math.abs(Date.parse(link.expire) - Date.now() - 15 * 60_000) < 60_000);
+        // Nothing arrived yet: nothing to complete.
+        assert.equal((await complete(link.id)).statusCode, 404);
+
+        // radosgw refuses a tampered signature, another key under the same signature, and an expired link.
+        const signature = new URL(link.uri).searchParams.get('X-Amz-Signature') ?? '';
+        const flipped = `${signature[0] === 'a' ? 'b' : 'a'}${signature.slice(1)}`;
+        const tampered = await fetch(link.uri.replace(signature, flipped), {
+          method: 'PUT',
+          body: new Uint8Array(artifact),
+        });
+        assert.equal(tampered.status, 403);
+        assert.match(await tampered.text(), /SignatureDoesNotMatch/);
+        const elsewhere = await fetch(link.uri.replace(`/uploads/${link.id}?`, `/artifacts/${link.id}?`), {
+          method: 'PUT',
+          body: new Uint8Array(artifact),
+        });
+        assert.equal(elsewhere.status, 403);
+        await elsewhere.arrayBuffer();
+        const key = `${t.tenant.id}/uploads/${link.id}`;
+        const expired = await getSignedUrl(blobs.client, new PutObjectCommand({ Bucket: appBucket, Key: key }), {
+          expiresIn: 60,
+          signingDate: new Date(Date.now() - 3600_000),
+        });
+        const late = await fetch(expired, { method: 'PUT', body: new Uint8Array(artifact) });
+        assert.equal(late.status, 403);
+        await late.arrayBuffer();
+        assert.deepEqual(await objects(), []);
+        assert.equal((await complete(link.id)).statusCode, 404);
+
+        const put = await fetch(link.uri, { method: 'PUT', body: new Uint8Array(artifact) });
+        assert.equal(put.status, 200, await put.text());
+        assert.equal((await t.app.inject({ method: 'GET', url: `${A}/${link.id}`, headers: auth() })).statusCode, 404);
+        const done = await complete(link.id);
+        assert.equal(done.statusCode, 202, done.body);
+        const view = (await t.app.inject({ method: 'GET', url: `${A}/${link.id}`, headers: auth() })).json();
+        assert.equal(view.name, 'os-s3');
+        assert.equal(view.size, artifact.length);
+        // The upload's object is gone; the artifact is one object under the upload's id, byte for byte.
+        assert.deepEqual(await objects(), [[`${t.tenant.id}/artifacts/${link.id}`, artifact.length]]);
+        assert.ok((await bytesOf(await t.services.blobs.open(`${t.tenant.id}/artifacts/${link.id}`))).equals(artifact));
+        assert.equal((await complete(link.id)).statusCode, 404);
+        assert.equal(
+          (await t.app.inject({ method: 'DELETE', url: `${A}/${link.id}`, headers: auth() })).statusCode,
+          204,
+        );
+
+        // Bytes that are no artifact: complete refuses them with the reason, and nothing stays in the bucket.
+        const bad = await requestLink();
+        assert.equal((await fetch(bad.uri, { method: 'PUT', body: new Uint8Array(randomBytes(100_000)) })).status, 200);
+        const refused = await complete(bad.id);
+        assert.equal(refused.statusCode, 400, refused.body);
         assert.deepEqual(await objects(), []);
         assert.deepEqual(await uploads(), []);
       });

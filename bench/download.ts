@@ -25,7 +25,7 @@ export interface DownloadResult {
 /** A bare Node server streaming `bytes=0-(LENGTH-1)` of one object through the SDK at `/object`. */
 const OBJECT_SERVER = `
 import http from 'node:http';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 ${S3_CLIENT}http.createServer(async (req, res) => {
   req.resume();
   if (req.url !== '/object') { res.end(); return; }

@@ -84,10 +84,13 @@ export async function uploadArtifact(url: string, token: string, file: string): 
 }
 
 /** Fetches `url` and throws the body away; resolves with the bytes received and the seconds it took. */
-export function download(url: string): Promise<{ bytes: number; seconds: number }> {
+export function download(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ bytes: number; seconds: number }> {
   const start = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const req = request(url, (res) => {
+    const req = request(url, { headers }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
         reject(new Error(`download: ${res.statusCode}`));

@@ -4,6 +4,7 @@
 //   npm run bench                      the full run (100k devices, 1 GiB artifact, 10k devices through a deployment)
 //   npm run bench -- --quick           small sizes, a smoke run; prints the report, writes no file
 //   --only poll,deploy,ddi,transfer,simulate,kanto,cluster   some benchmarks only   --dialects sqlite   one database only
+//   --stores folder,s3                 blob stores of the transfer benchmark (default: both when radosgw is installed)
 //   --out FILE                         where to write the report (default: BENCHMARKS.md for the full run)
 // BENCH_UPLOAD_MIB sets the artifact size of the upload and download benchmarks.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { benchPoll, POLL_INTERVAL_MINUTES, type PollSizes } from './poll.js';
 import { type DialectResults, type Results, render } from './report.js';
 import { benchSimulation, type SimulationSizes } from './simulate.js';
 import { machine, progress, secondsSince, startServer } from './support.js';
-import { benchTransfer, type TransferSizes } from './upload.js';
+import { benchTransfer, STORES, type StoreName, s3Missing, type TransferSizes } from './transfer.js';
 
 export interface Sizes {
   fleet: FleetOptions;
@@ -174,7 +175,7 @@ async function attempt<T>(failed: string[], what: string, run: () => Promise<T>)
 
 export async function runBenchmarks(
   sizes: Sizes,
-  options: { mode: 'full' | 'quick'; only: Set<Benchmark>; dialects: Dialect[] },
+  options: { mode: 'full' | 'quick'; only: Set<Benchmark>; dialects: Dialect[]; stores?: StoreName[] },
 ): Promise<Results> {
   const start = process.hrtime.bigint();
   const work = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
@@ -185,6 +186,7 @@ export async function runBenchmarks(
     load: [loadavg()[0], 0],
     totalSeconds: 0,
     dialects: [],
+    transfers: [],
     simulations: [],
     kanto: [],
     skipped: [],
@@ -196,11 +198,16 @@ export async function runBenchmarks(
         results.dialects.push(await benchDialect(dialect, work, sizes, options.only, results.failed));
     }
     if (options.only.has('transfer')) {
-      const transfer = await attempt(results.failed, 'Artifact upload and download', () =>
-        benchTransfer(join(work, 'transfer'), sizes.transfer),
+      let stores = options.stores ?? ['folder'];
+      const missing = stores.includes('s3') ? s3Missing() : undefined;
+      if (missing) {
+        results.skipped.push(`Transfers on the S3 blob store: ${missing}`);
+        stores = stores.filter((s) => s !== 's3');
+      }
+      const transfers = await attempt(results.failed, 'Artifact upload and download', () =>
+        benchTransfer(join(work, 'transfer'), sizes.transfer, stores),
       );
-      results.upload = transfer?.upload;
-      results.download = transfer?.download;
+      results.transfers = transfers ?? [];
     }
     if (options.only.has('simulate')) {
       for (const dialect of options.dialects) {
@@ -243,7 +250,10 @@ async function main(): Promise<void> {
   for (const name of only) if (!BENCHMARKS.includes(name)) throw new Error(`unknown benchmark ${name}`);
   const dialects = (flags.dialects ? flags.dialects.split(',') : ['sqlite', 'postgres']) as Dialect[];
   for (const d of dialects) if (d !== 'sqlite' && d !== 'postgres') throw new Error(`unknown dialect ${d}`);
-  const results = await runBenchmarks(quick ? QUICK : FULL, { mode: quick ? 'quick' : 'full', only, dialects });
+  const stores = (flags.stores ? flags.stores.split(',') : STORES) as StoreName[];
+  for (const s of stores) if (!STORES.includes(s)) throw new Error(`unknown blob store ${s}`);
+  const mode = quick ? 'quick' : 'full';
+  const results = await runBenchmarks(quick ? QUICK : FULL, { mode, only, dialects, stores });
   const report = render(results);
   const out = flags.out ?? (quick ? undefined : 'BENCHMARKS.md');
   if (out) writeFileSync(resolve(out), report);

@@ -198,6 +198,36 @@ export function peakRss(pid: number): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
+/** Resident set size (VmRSS) of a live process now, in bytes. */
+export function currentRss(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+/**
+ * Samples a process's VmRSS every 20 ms between start() and stop() (any number of times), keeping the largest: the
+ * memory a transfer holds, which VmHWM alone cannot attribute to one part of a run.
+ */
+export function rssSampler(pid: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const sampler = {
+    max: 0,
+    current: () => currentRss(pid),
+    start() {
+      sampler.max = Math.max(sampler.max, currentRss(pid));
+      timer ??= setInterval(() => {
+        sampler.max = Math.max(sampler.max, currentRss(pid));
+      }, 20);
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      sampler.max = Math.max(sampler.max, currentRss(pid));
+    },
+  };
+  return sampler;
+}
+
 function cpuModel(): string {
   try {
     const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));

@@ -1,11 +1,13 @@
-// Serves one payload file out of a stored Mender artifact (hawkBit devices download payload files one by one),
-// by streaming through the artifact and its data tarball until that file, decompressing on the fly: the artifact
-// is never unpacked to disk a second time, and nothing but the wanted file's bytes leave this function.
-import { Readable } from 'node:stream';
+// Serves one payload file out of a stored Mender artifact (hawkBit devices download payload files one by one), never
+// from a second copy: a file in an uncompressed data tarball is a byte range of the artifact's blob (its offset was
+// recorded at upload), read as such, which on S3 is one ranged GET; a file in a compressed tarball is found by
+// streaming through the artifact and decompressing on the fly, and nothing but the wanted bytes leave this module.
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { NotFound } from '../errors.js';
 import { compressionOf, decompress } from './format/decompress.js';
+import type { PayloadLocation } from './parse.js';
 
 const FOUND = Symbol('found');
 
@@ -61,4 +63,36 @@ export async function extractPayloadFile(artifact: Readable, updateIndex: number
   if (first.done || first.value !== FOUND)
     throw new NotFound(`payload file ${fileName} not found in update ${updateIndex}`);
   return Readable.from(steps as AsyncGenerator<Buffer>);
+}
+
+/** The byte range of the artifact holding bytes `start..end` (inclusive) of a payload file, when one does. */
+export function payloadByteRange(
+  places: PayloadLocation[] | null,
+  updateIndex: number,
+  fileName: string,
+  start: number,
+  end: number,
+): { start: number; end: number } | undefined {
+  const place = places?.find((p) => p.update === updateIndex && p.name === fileName);
+  if (!place || place.offset === null || end >= place.size) return undefined;
+  return { start: place.offset + start, end: place.offset + end };
+}
+
+/** Bytes start..end (inclusive) of a stream, reading no further than needed. */
+export function sliceStream(source: Readable, start: number, end: number): Readable {
+  const out = new PassThrough();
+  let offset = 0;
+  (async () => {
+    for await (const chunk of source) {
+      const buffer = chunk as Buffer;
+      const from = Math.max(start - offset, 0);
+      const to = Math.min(end + 1 - offset, buffer.length);
+      if (from < to && !out.write(buffer.subarray(from, to))) await new Promise((r) => out.once('drain', r));
+      offset += buffer.length;
+      if (offset > end) break;
+    }
+    source.destroy();
+    out.end();
+  })().catch((error) => out.destroy(error as Error));
+  return out;
 }

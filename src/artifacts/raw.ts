@@ -57,6 +57,8 @@ export async function uploadRawPayload(
       type: input.type ?? 'swupdate',
       files: [{ name: input.fileName, path }],
       workDir: work,
+      // A .swu or tarball is compressed already; stored plain, DDI downloads are ranged reads of the artifact.
+      compression: 'none',
     });
     return await artifacts.upload(tenantId, stream, input.description ?? '', undefined, actor);
   } finally {

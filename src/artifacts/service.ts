@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Transaction } from 'kysely';
 import { type AuditActor, type AuditObject, recordAudit } from '../audit/service.js';
@@ -15,7 +15,8 @@ import { isUniqueViolation } from '../store/constraints.js';
 import { now } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
 import { checkTexts } from '../text.js';
-import { extractPayloadFile } from './payloads.js';
+import type { PayloadLocation } from './parse.js';
+import { extractPayloadFile, payloadByteRange, sliceStream } from './payloads.js';
 import {
   type ArtifactFilter,
   type ArtifactSort,
@@ -406,12 +407,28 @@ export class ArtifactService {
     return { uri, expire: expiresAt.toISOString() };
   }
 
-  /** One payload file of a stored artifact, streamed out of the blob (what a hawkBit chunk download serves). */
-  async openPayloadFile(tenantId: string, id: string, updateIndex: number, fileName: string): Promise<Readable> {
+  /**
+   * One payload file of a stored artifact (what a hawkBit chunk download serves), or bytes `range.start..end` of it:
+   * a ranged read of the artifact's blob when the file is stored uncompressed, else streamed out of it.
+   */
+  async openPayloadFile(
+    tenantId: string,
+    id: string,
+    updateIndex: number,
+    fileName: string,
+    range?: { start: number; end: number },
+  ): Promise<Readable> {
     const row = await this.row(tenantId, id);
     const update = (JSON.parse(row.updates_json) as WireUpdate[])[updateIndex];
-    if (!update?.files.some((f) => f.name === fileName)) throw new NotFound(`payload file ${fileName} not found`);
-    return extractPayloadFile(await this.deps.blobs.open(row.blob_key), updateIndex, fileName);
+    const file = update?.files.find((f) => f.name === fileName);
+    if (!file) throw new NotFound(`payload file ${fileName} not found`);
+    const wanted = range ?? { start: 0, end: file.size - 1 };
+    if (file.size === 0) return Readable.from([]);
+    const places = JSON.parse(row.payloads_json) as PayloadLocation[] | null;
+    const stored = payloadByteRange(places, updateIndex, fileName, wanted.start, wanted.end);
+    if (stored) return this.deps.blobs.open(row.blob_key, stored);
+    const whole = await extractPayloadFile(await this.deps.blobs.open(row.blob_key), updateIndex, fileName);
+    return range ? sliceStream(whole, range.start, range.end) : whole;
   }
 
   async storageUsage(tenantId: string): Promise<{ limit: number; usage: number }> {

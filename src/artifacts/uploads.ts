@@ -39,17 +39,20 @@ export class DirectUploads {
     const id = randomUUID();
     const created = this.clock();
     const expiresAt = new Date(created.getTime() + UPLOAD_LINK_TTL_SECONDS * 1000);
+    const directKey = this.deps.blobs.uploadUrl ? `${tenantId}/uploads/${id}` : undefined;
+    const directUri = directKey ? await this.deps.blobs.uploadUrl?.(directKey, expiresAt) : undefined;
     await this.deps.store.db
       .insertInto('artifact_uploads')
       .values({
         tenant_id: tenantId,
         id,
         status: 'pending',
-        blob_key: null,
+        blob_key: directKey ?? null,
         created_ts: created.toISOString(),
         expires_ts: expiresAt.toISOString(),
       })
       .execute();
+    if (directUri) return { id, uri: directUri, expire: expiresAt.toISOString() };
     const path = uploadPath(tenantId, id);
     const signed = this.deps.links.sign(path, expiresAt);
     return {
@@ -127,7 +130,7 @@ export class DirectUploads {
    */
   async complete(tenantId: string, id: string, actor?: AuditActor): Promise<ArtifactView> {
     const row = await this.row(tenantId, id);
-    if (row?.status !== 'uploaded' || !row.blob_key) {
+    if (!row?.blob_key || !(row.status === 'uploaded' || (await this.inStore(row.status, row.blob_key)))) {
       if (await this.artifacts.store(tenantId).byId(id)) return this.artifacts.get(tenantId, id);
       throw new NotFound('not found');
     }
@@ -159,6 +162,11 @@ export class DirectUploads {
     // A crash here leaves the upload's bytes without a row: the reaper's.
     await this.deps.blobs.delete(bytes);
     return created;
+  }
+
+  /** Bytes PUT straight to the store's own link (the row stays pending: Flotilla saw no PUT). */
+  private async inStore(status: string, key: string): Promise<boolean> {
+    return status === 'pending' && (await this.deps.blobs.size(key)) !== undefined;
   }
 
   /** The upload's row unless it was abandoned. */

@@ -53,4 +53,24 @@ describe('artifact writer', () => {
     );
     assert.equal(app?.size, 50_000);
   });
+
+  it('writes the data tarball uncompressed when asked: mender-artifact reads it, each file is a range of the artifact', async () => {
+    const out = join(work, 'plain.mender');
+    const stream = await writeModuleArtifact({
+      name: 'plain-1.0',
+      deviceTypes: ['ddi-board'],
+      type: 'swupdate',
+      files: [{ name: 'app.conf', path: join(work, 'app.conf') }],
+      workDir: work,
+      compression: 'none',
+    });
+    await pipeline(stream, createWriteStream(out));
+    assert.match(execFileSync('mender-artifact', ['read', out]).toString(), /name: +app\.conf/);
+    const bytes = readFileSync(out);
+    const info = await readArtifact(Readable.from([bytes]));
+    const [file] = info.updates[0].files;
+    assert.notEqual(file.offset, null);
+    const offset = file.offset as number;
+    assert.ok(bytes.subarray(offset, offset + file.size).equals(readFileSync(join(work, 'app.conf'))));
+  });
 });

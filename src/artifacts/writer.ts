@@ -34,6 +34,11 @@ export interface ModuleArtifactOptions {
   ownProvides?: { provides: Record<string, string>; clears: string[] };
   /** Where temporary files go (default: the OS temp folder). */
   workDir?: string;
+  /**
+   * `none` stores the data tarball uncompressed (`data/0000.tar`, as `mender-artifact --compression none`): for
+   * payloads that are compressed already, and so that each payload file is a byte range of the stored artifact.
+   */
+  compression?: 'gzip' | 'none';
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -73,14 +78,14 @@ export async function writeModuleArtifact(options: ModuleArtifactOptions): Promi
     const sums = new Map<string, string>();
     for (const f of options.files) sums.set(`data/0000/${f.name}`, await sha256File(f.path));
 
-    // The compressed data tarball goes to disk first: the outer tar needs its size before its bytes.
-    const dataPath = join(work, 'data.tar.gz');
+    // The data tarball goes to disk first: the outer tar needs its size before its bytes.
+    const dataName = options.compression === 'none' ? 'data/0000.tar' : 'data/0000.tar.gz';
+    const dataPath = join(work, 'data.tar');
     const dataPack = tar.pack();
-    const dataWritten = pipeline(
-      dataPack as unknown as NodeJS.ReadableStream,
-      createGzip(),
-      createWriteStream(dataPath),
-    );
+    const dataWritten =
+      options.compression === 'none'
+        ? pipeline(dataPack as unknown as NodeJS.ReadableStream, createWriteStream(dataPath))
+        : pipeline(dataPack as unknown as NodeJS.ReadableStream, createGzip(), createWriteStream(dataPath));
     for (const f of options.files) await addFile(dataPack, f.name, f.path);
     dataPack.finalize();
     await dataWritten;
@@ -127,7 +132,7 @@ export async function writeModuleArtifact(options: ModuleArtifactOptions): Promi
       outer.entry({ name: 'version', mode: 0o600, mtime: new Date(0) }, version);
       outer.entry({ name: 'manifest', mode: 0o600, mtime: new Date(0) }, manifest);
       outer.entry({ name: 'header.tar.gz', mode: 0o600, mtime: new Date(0) }, header);
-      await addFile(outer, 'data/0000.tar.gz', dataPath);
+      await addFile(outer, dataName, dataPath);
       outer.finalize();
     })().catch((error) => out.destroy(error));
     return out;

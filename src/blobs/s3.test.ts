@@ -2,7 +2,7 @@
 // file). s3rver would not do: it accepts forged signatures and answers suffix ranges wrongly (research/scale-out.md).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,15 +14,18 @@ import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { adminToken, dialects, type TestApp, testApp } from '../../test/support/app.js';
 import { blobStoreContract, bytesOf, patterned } from '../../test/support/blob-contract.js';
+import { createDeployment } from '../../test/support/deployment-fixtures.js';
 import { multipart } from '../../test/support/multipart.js';
 import { type Radosgw, radosgwMissing, startRadosgw } from '../../test/support/radosgw.js';
 import { BlobReaper } from '../artifacts/reaper.js';
 import { Leases } from '../store/leases.js';
 import { S3BlobStore } from './s3.js';
+import type { ByteRange } from './store.js';
 
 const missing = radosgwMissing();
 const A = '/api/management/v1/deployments/artifacts';
@@ -273,6 +276,144 @@ describe('S3 blob store on radosgw', { skip: missing }, () => {
           [id],
         );
         assert.equal((await t.app.inject({ method: 'DELETE', url: `${A}/${id}`, headers: auth() })).statusCode, 204);
+      });
+
+      it('direct upload: the link is a presigned PUT to radosgw, complete verifies and registers; bad links refused', async () => {
+        const requestLink = async () => {
+          const res = await t.app.inject({ method: 'POST', url: `${A}/directupload`, headers: auth() });
+          assert.equal(res.statusCode, 200, res.body);
+          return res.json() as { id: string; uri: string; expire: string };
+        };
+        const complete = (id: string) =>
+          t.app.inject({ method: 'POST', url: `${A}/directupload/${id}/complete`, headers: auth(), payload: {} });
+        const link = await requestLink();
+        assert.ok(link.uri.startsWith(`${rgw.endpoint}/${appBucket}/${t.tenant.id}/uploads/${link.id}?`), link.uri);
+        assert.ok(Math.abs(Date.parse(link.expire) - Date.now() - 15 * 60_000) < 60_000);
+        // Nothing arrived yet: nothing to complete.
+        assert.equal((await complete(link.id)).statusCode, 404);
+
+        // radosgw refuses a tampered signature, another key under the same signature, and an expired link.
+        const signature = new URL(link.uri).searchParams.get('X-Amz-Signature') ?? '';
+        const flipped = `${signature[0] === 'a' ? 'b' : 'a'}${signature.slice(1)}`;
+        const tampered = await fetch(link.uri.replace(signature, flipped), {
+          method: 'PUT',
+          body: new Uint8Array(artifact),
+        });
+        assert.equal(tampered.status, 403);
+        assert.match(await tampered.text(), /SignatureDoesNotMatch/);
+        const elsewhere = await fetch(link.uri.replace(`/uploads/${link.id}?`, `/artifacts/${link.id}?`), {
+          method: 'PUT',
+          body: new Uint8Array(artifact),
+        });
+        assert.equal(elsewhere.status, 403);
+        await elsewhere.arrayBuffer();
+        const key = `${t.tenant.id}/uploads/${link.id}`;
+        const expired = await getSignedUrl(blobs.client, new PutObjectCommand({ Bucket: appBucket, Key: key }), {
+          expiresIn: 60,
+          signingDate: new Date(Date.now() - 3600_000),
+        });
+        const late = await fetch(expired, { method: 'PUT', body: new Uint8Array(artifact) });
+        assert.equal(late.status, 403);
+        await late.arrayBuffer();
+        assert.deepEqual(await objects(), []);
+        assert.equal((await complete(link.id)).statusCode, 404);
+
+        const put = await fetch(link.uri, { method: 'PUT', body: new Uint8Array(artifact) });
+        assert.equal(put.status, 200, await put.text());
+        assert.equal((await t.app.inject({ method: 'GET', url: `${A}/${link.id}`, headers: auth() })).statusCode, 404);
+        const done = await complete(link.id);
+        assert.equal(done.statusCode, 202, done.body);
+        const view = (await t.app.inject({ method: 'GET', url: `${A}/${link.id}`, headers: auth() })).json();
+        assert.equal(view.name, 'os-s3');
+        assert.equal(view.size, artifact.length);
+        // The upload's object is gone; the artifact is one object under a key of the upload's id, byte for byte
+        // (each completion writes its own: two racing ones never share a key).
+        const stored = await objects();
+        assert.equal(stored.length, 1);
+        const [artifactKey, artifactSize] = stored[0];
+        assert.ok(String(artifactKey).startsWith(`${t.tenant.id}/artifacts/${link.id}-`), String(artifactKey));
+        assert.equal(artifactSize, artifact.length);
+        assert.ok((await bytesOf(await t.services.blobs.open(String(artifactKey)))).equals(artifact));
+        // Completing again answers the artifact it made (idempotent completion, issue 18 point 7).
+        assert.equal((await complete(link.id)).statusCode, 202);
+        assert.equal(
+          (await t.app.inject({ method: 'DELETE', url: `${A}/${link.id}`, headers: auth() })).statusCode,
+          204,
+        );
+
+        // Bytes that are no artifact: complete refuses them with the reason, and nothing stays in the bucket.
+        const bad = await requestLink();
+        assert.equal((await fetch(bad.uri, { method: 'PUT', body: new Uint8Array(randomBytes(100_000)) })).status, 200);
+        const refused = await complete(bad.id);
+        assert.equal(refused.statusCode, 400, refused.body);
+        assert.deepEqual(await objects(), []);
+        assert.deepEqual(await uploads(), []);
+      });
+
+      it('serves a hawkBit DDI payload file by ranged reads of the one artifact object, Range as on the folder store', async () => {
+        const swu = randomBytes(3 * 1024 * 1024 + 77);
+        const up = await t.app.inject({
+          method: 'POST',
+          url: '/api/ddi/v1/artifacts?filename=update.swu&version=swu-s3&device_type=ddi-board',
+          headers: { ...auth(), 'content-type': 'application/octet-stream' },
+          payload: swu,
+        });
+        assert.equal(up.statusCode, 201, up.body);
+        const target = await t.app.inject({
+          method: 'POST',
+          url: '/api/ddi/v1/targets',
+          headers: auth(),
+          payload: { controller_id: 'ddi-s3', device_type: 'ddi-board' },
+        });
+        assert.equal(target.statusCode, 201, target.body);
+        const { token: targetToken, device_id: deviceId } = target.json();
+        await createDeployment(t, token, { name: 'ddi on s3', artifact_name: 'swu-s3', devices: [deviceId] });
+        const ddi = (path: string, headers: Record<string, string> = {}) =>
+          t.app.inject({
+            method: 'GET',
+            url: path,
+            headers: { authorization: `TargetToken ${targetToken}`, ...headers },
+          });
+        const base = (await ddi('/DEFAULT/controller/v1/ddi-s3')).json()._links.deploymentBase.href as string;
+        const action = (await ddi(new URL(base).pathname)).json();
+        const [file] = action.deployment.chunks[0].artifacts;
+        assert.equal(file.hashes.sha256, createHash('sha256').update(swu).digest('hex'));
+        const download = new URL(file._links['download-http'].href).pathname;
+
+        // Every read of the artifact object from here on is ranged: the payload file's bytes, never the whole.
+        const reads: (ByteRange | undefined)[] = [];
+        const open = t.services.blobs.open.bind(t.services.blobs);
+        t.services.blobs.open = (key, range) => {
+          reads.push(range);
+          return open(key, range);
+        };
+        try {
+          const whole = await ddi(download);
+          assert.equal(whole.statusCode, 200);
+          assert.ok(whole.rawPayload.equals(swu));
+          const part = await ddi(download, { range: 'bytes=1000000-1999999' });
+          assert.equal(part.statusCode, 206);
+          assert.equal(part.headers['content-range'], `bytes 1000000-1999999/${swu.length}`);
+          assert.ok(part.rawPayload.equals(swu.subarray(1_000_000, 2_000_000)));
+          const tail = await ddi(download, { range: `bytes=${swu.length - 5}-` });
+          assert.ok(tail.rawPayload.equals(swu.subarray(swu.length - 5)));
+          const suffix = await ddi(download, { range: 'bytes=-10' });
+          assert.equal(suffix.headers['content-range'], `bytes ${swu.length - 10}-${swu.length - 1}/${swu.length}`);
+          assert.ok(suffix.rawPayload.equals(swu.subarray(swu.length - 10)));
+          assert.equal((await ddi(download, { range: `bytes=${swu.length}-` })).statusCode, 416);
+        } finally {
+          t.services.blobs.open = open;
+        }
+        assert.equal(reads.length, 4);
+        const [first, second] = reads as ByteRange[];
+        assert.equal(first.end - first.start + 1, swu.length);
+        assert.deepEqual(second, { start: first.start + 1_000_000, end: first.start + 1_999_999 });
+        // One object for the artifact: no unpacked copy of the payload file.
+        const id = (await t.app.inject({ method: 'GET', url: `${A}?name=swu-s3`, headers: auth() })).json()[0].id;
+        assert.deepEqual(
+          (await objects()).map(([key]) => key),
+          [`${t.tenant.id}/artifacts/${id}`],
+        );
       });
     });
   }

@@ -1,6 +1,7 @@
 // The S3-compatible blob store for multi-node set-ups (AWS S3, Ceph radosgw, MinIO): one object per blob under a
 // key prefix. A blob is a multipart upload (lib-storage streams it in parts) that is completed only at commit, so
-// nothing is visible before; devices fetch blobs through presigned GET links, which the store itself honours Range on.
+// nothing is visible before; devices fetch blobs through presigned GET links, which the store itself honours Range on,
+// and direct uploads go to presigned PUT links.
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -10,6 +11,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -182,7 +184,6 @@ export class S3BlobStore implements BlobStore {
 
   /** A presigned GET: the device fetches from the object store, which answers Range itself (resumed downloads). */
   async downloadUrl(key: string, expiresAt: Date, filename?: string): Promise<string | undefined> {
-    const seconds = Math.ceil((expiresAt.getTime() - Date.now()) / 1000);
     const command = new GetObjectCommand({
       Bucket: this.bucket,
       Key: this.objectKey(key),
@@ -190,7 +191,16 @@ export class S3BlobStore implements BlobStore {
         ? `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`
         : undefined,
     });
-    return getSignedUrl(this.client, command, { expiresIn: Math.min(Math.max(1, seconds), MAX_PRESIGN_SECONDS) });
+    return getSignedUrl(this.client, command, { expiresIn: presignSeconds(expiresAt) });
+  }
+
+  /**
+   * A presigned PUT (Mender's direct upload): the operator's client sends the artifact to the object store, which
+   * checks the signature and expiry; one PUT, as Mender's API has no multipart variant (S3 takes up to 5 GiB so).
+   */
+  async uploadUrl(key: string, expiresAt: Date): Promise<string> {
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) });
+    return getSignedUrl(this.client, command, { expiresIn: presignSeconds(expiresAt) });
   }
 
   async close(): Promise<void> {
@@ -239,6 +249,11 @@ export class S3BlobStore implements BlobStore {
     );
     return (page.Uploads ?? []).map((u) => u.Key ?? '');
   }
+}
+
+function presignSeconds(expiresAt: Date): number {
+  const seconds = Math.ceil((expiresAt.getTime() - Date.now()) / 1000);
+  return Math.min(Math.max(1, seconds), MAX_PRESIGN_SECONDS);
 }
 
 function isNotFound(error: unknown): boolean {

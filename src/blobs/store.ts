@@ -40,6 +40,11 @@ export interface BlobStore {
   list(prefix?: string): AsyncIterable<StoredBlob>;
   /** A URL a device can fetch directly (presigned), or undefined when Flotilla serves the blob itself. */
   downloadUrl(key: string, expiresAt: Date, filename?: string): Promise<string | undefined>;
+  /**
+   * A URL that takes the blob's bytes in one PUT straight into the store (S3: presigned PutObject), visible at `key`
+   * as soon as the PUT ends; absent when Flotilla receives uploads itself.
+   */
+  uploadUrl?(key: string, expiresAt: Date): Promise<string>;
   /** Removes temporaries left by a crash; returns how many. Called at start. */
   cleanup(): Promise<number>;
   /** Throws when the store cannot take a blob now (readiness); a store without a cheap check leaves it out. */

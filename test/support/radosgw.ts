@@ -74,7 +74,9 @@ mon max pg per osd = 1000
 mon data avail warn = 1
 osd objectstore = bluestore
 bluestore block create = true
-bluestore block size = 3221225472
+# 16 GiB, sparse: radosgw's garbage collection frees deleted multipart objects only hours later, so the transfer
+# benchmark's 1 GiB uploads filled the 3 GiB of the research recipe ("full status failsafe engaged") and hung.
+bluestore block size = 17179869184
 run dir = ${dir}/run
 admin socket = ${dir}/run/$cluster-$name.asok
 log file = ${dir}/log/$cluster-$name.log

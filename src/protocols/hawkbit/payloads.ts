@@ -1,8 +1,7 @@
 // hawkBit DDI software modules and payload files: an action's artifact as chunks (one per update, its payload files
 // with md5/sha1/sha256, computed once by streaming and then stored), a module's files, and byte ranges of a file
-// streamed out of the stored artifact.
+// read out of the stored artifact.
 import { createHash } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
 import type { ArtifactView } from '../../artifacts/service.js';
 import { NotFound } from '../../errors.js';
 import type { Services } from '../../services.js';
@@ -104,28 +103,8 @@ export class DdiPayloads {
     };
   }
 
-  /** One payload file's bytes from `start` to `end` (inclusive), streamed out of the stored artifact. */
+  /** One payload file's bytes from `start` to `end` (inclusive), a ranged read of the stored artifact. */
   async openFile(target: Target, artifactId: string, index: number, fileName: string, start: number, end: number) {
-    const source = await this.services.artifacts.openPayloadFile(target.tenantId, artifactId, index, fileName);
-    return slice(source, start, end);
+    return this.services.artifacts.openPayloadFile(target.tenantId, artifactId, index, fileName, { start, end });
   }
-}
-
-/** Bytes start..end (inclusive) of a stream, reading no further than needed. */
-function slice(source: Readable, start: number, end: number): Readable {
-  const out = new PassThrough();
-  let offset = 0;
-  (async () => {
-    for await (const chunk of source) {
-      const buffer = chunk as Buffer;
-      const from = Math.max(start - offset, 0);
-      const to = Math.min(end + 1 - offset, buffer.length);
-      if (from < to && !out.write(buffer.subarray(from, to))) await new Promise((r) => out.once('drain', r));
-      offset += buffer.length;
-      if (offset > end) break;
-    }
-    source.destroy();
-    out.end();
-  })().catch((error) => out.destroy(error as Error));
-  return out;
 }

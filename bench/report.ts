@@ -167,6 +167,20 @@ trips per status report on PostgreSQL (one statement, a CTE, instead of \`begin\
 without four thread-pool hops (a cached file handle or one \`readFile\`); \`node:crypto.verify\` instead of jose's
 WebCrypto path for the first verification of each token (25 µs against 55–130 µs in the research note); and
 \`splitAttemptRow\` with the column lists known in advance.
+
+**Later the same day (2,000 devices, PostgreSQL, \`npm run bench:profile\`).** A device's admission to its phase and
+its assignment are one self-committing statement, and the "was that the last device?" check of a deployment to fixed
+devices runs right after the event's commit, so the deployment's row is no longer held across an event's round trips:
+the main thread went from 64 % to 88 % busy under the profiler (less time waiting on locks), and CPU per request from
+1.48 ms + 0.95 ms (Node + backends) to 1.17 ms + 0.78 ms. The flow is CPU-bound now. Shares of the main thread:
+socket writes 27 % (one \`writev\` per statement, about 19 statements per device), the pg driver 12 % (\`addFields\`
+3.8 %), Kysely 11 %, Node core 11 %, Flotilla's own code 9 %, Node http 7 %, the artifact file calls 6 %, GC 4.5 %,
+Fastify 4.4 %, JWT 4 %. At about 1.95 ms of CPU per device request on 2 cores shared with the load generator, the floor
+is near 9× the bare round trips; the 8× target needs fewer round trips per status report (success still reads,
+\`begin\`, updates, \`commit\`, then checks for the finish), hot queries compiled once, and less per-result work in
+the driver. Real-fleet polls run no SQL since check-ins are written behind the request (one statement per 1,000
+devices each second); a pass over 12,000 distinct devices is still slower than one over 500 repeating devices, for a
+reason not yet found (the load generator's own cost with 12,000 distinct requests is a suspect).
 `;
 
 export function render(r: Results): string {

@@ -490,7 +490,10 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     await log.locator('tr', { hasText: 'paused rollout' }).first().waitFor(WAIT);
     await page.getByLabel('Object type', { exact: true }).selectOption('release');
     // The release rows were on the unfiltered page too: the filter shows once the deployment's rows are gone.
-    await log.locator('tr', { hasText: 'paused rollout' }).first().waitFor({ ...WAIT, state: 'detached' });
+    await log
+      .locator('tr', { hasText: 'paused rollout' })
+      .first()
+      .waitFor({ ...WAIT, state: 'detached' });
     await log.locator('tr', { hasText: RELEASE }).first().waitFor(WAIT);
     // The export streams every entry with the same filter, downloaded by the browser itself.
     const [download] = await Promise.all([
@@ -499,7 +502,10 @@ describe('the operator web UI in chromium against flotilla serve and a real mend
     ]);
     const csv = readFileSync(String(await download.path()), 'utf8').split('\n');
     assert.match(csv[0], /^time,action,/, csv[0]);
-    assert.ok(csv.some((line) => line.includes(RELEASE)), 'the release changes are exported');
+    assert.ok(
+      csv.some((line) => line.includes(RELEASE)),
+      'the release changes are exported',
+    );
     assert.ok(!csv.some((line) => line.includes('paused rollout')), 'with the same filter');
     await shot('audit-log');
     await page.goto(`${server!.url}/ui/audit`);

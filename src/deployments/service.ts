@@ -30,7 +30,14 @@ import { handlingJson, handlingOf } from './rules/handling.js';
 import type { DeviceProvides } from './rules/matching.js';
 import { firstPhaseStart, phaseOfPosition, planPhases } from './rules/phases.js';
 import { type Statistics, statisticsOf } from './rules/statistics.js';
-import { type DeploymentFilter, DeploymentStore, type DeviceStatusFilter, type Page } from './store.js';
+import {
+  type DeploymentFilter,
+  DeploymentStore,
+  type DeviceStatusFilter,
+  fleetStatusCounts,
+  type Page,
+  type StatusCount,
+} from './store.js';
 import type { DeploymentTable, DeploymentTarget, DeviceDeploymentTable } from './tables.js';
 import { DeploymentTargets, groupTerm } from './targets.js';
 import { type DeploymentView, deploymentView, deviceWithImage, planOf } from './views.js';
@@ -330,6 +337,11 @@ export class DeploymentService implements ArtifactUsage {
       out.push(deploymentView(row, counts.get(row.id) ?? [], ids, at));
     }
     return out;
+  }
+
+  /** Deployments and device deployments by stored status across every tenant, in one look (the operator's metrics). */
+  fleetStatusCounts(): Promise<{ deployments: StatusCount[]; deviceDeployments: StatusCount[] }> {
+    return fleetStatusCounts(this.deps.store.db);
   }
 
   async statistics(tenantId: string, id: string): Promise<Statistics> {

@@ -18,6 +18,6 @@ export async function operations(
 ): Promise<void> {
   const { store, blobs, config } = services;
   installHealth(app, { store, blobs, config, broker });
-  installMetrics(app, { store, config, broker, reaper });
+  installMetrics(app, { store, deployments: services.deployments, config, broker, reaper });
   await app.register(swaggerUi, { routePrefix: API_BROWSER_PATH, uiConfig: { deepLinking: true } });
 }

@@ -7,12 +7,14 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BlobReaper } from '../artifacts/reaper.js';
 import type { Broker } from '../broker/broker.js';
 import type { Config } from '../config.js';
-import { fleetStatusCounts } from '../deployments/store.js';
+import type { DeploymentService } from '../deployments/service.js';
 import { Forbidden, Unauthorized } from '../errors.js';
 import type { Store } from '../store/db.js';
 
 export interface MetricsSources {
   store: Store;
+  /** The deployments domain, which alone reads its tables: the status counts come from it. */
+  deployments: Pick<DeploymentService, 'fleetStatusCounts'>;
   config: Config;
   /** The Kanto broker when one runs (read at scrape time: it starts after the routes are registered). */
   broker: () => Broker | undefined;
@@ -83,11 +85,11 @@ export function installMetrics(app: FastifyInstance, sources: MetricsSources): R
     help: 'Artifact uploads being received now',
     registers: [registry],
   });
-  const { store, broker } = sources;
-  // Both gauges from one look at the store per scrape (the deployments domain owns the tables).
-  let counts: ReturnType<typeof fleetStatusCounts> | undefined;
+  const { store, broker, deployments } = sources;
+  // Both gauges from one look per scrape, asked of the deployments domain (it owns the tables).
+  let counts: ReturnType<typeof deployments.fleetStatusCounts> | undefined;
   const fleetCounts = () => {
-    counts ??= fleetStatusCounts(store.db).finally(() => {
+    counts ??= deployments.fleetStatusCounts().finally(() => {
       counts = undefined;
     });
     return counts;

@@ -42,7 +42,11 @@ export class Standings {
     const row = await this.store.deviceWithStanding(tenantId, thingId);
     this.forget(tenantId, thingId);
     if (row && generation === this.feed.generation && standingOf(row) === 'ok' && row.last_seen_ts !== null) {
-      if (this.rows.size >= MAX) this.forget(tenantId, (this.rows.values().next().value as Standing).thing_id);
+      if (this.rows.size >= MAX) {
+        // The oldest entry, whichever tenant it belongs to (its own tenant id, or it would never go).
+        const oldest = this.rows.values().next().value as Standing;
+        this.forget(oldest.tenant_id, oldest.thing_id);
+      }
       this.rows.set(keyOf(tenantId, thingId), row);
       this.byDevice.set(keyOf(tenantId, row.device_id), keyOf(tenantId, thingId));
     }

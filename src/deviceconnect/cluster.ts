@@ -12,6 +12,9 @@ import { decodeProtoMsg, PROTO_CONTROL, type ProtoMsg } from './protomsg.js';
 
 /** Below PostgreSQL's 8000-byte NOTIFY payload limit, with room for the envelope. */
 const PART = 6000;
+/** Pauses before opening a lost listening connection again: from the first, doubling up to the last. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5000;
 
 type Message =
   | { k: 'to-device'; tenant: string; device: string; from: string; frame: string }
@@ -27,6 +30,9 @@ export class ClusterRelay {
   private readonly parts = new Map<string, string[]>();
 
   private log: FastifyBaseLogger | undefined;
+  private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+  private pause = RETRY_FIRST_MS;
 
   constructor(
     private readonly databaseUrl: string,
@@ -39,20 +45,66 @@ export class ClusterRelay {
 
   async start(log: FastifyBaseLogger): Promise<void> {
     this.log = log;
-    const client = new pg.Client({ connectionString: this.databaseUrl });
-    client.on('error', (error) => this.log?.error({ err: error }, 'deviceconnect relay: connection error'));
-    client.on('notification', (n) => {
-      if (n.channel === this.channelOf(this.nodeId) && n.payload) this.receive(n.payload);
-    });
-    await client.connect();
-    await client.query(`LISTEN ${this.channelOf(this.nodeId)}`);
-    this.client = client;
+    this.stopped = false;
+    await this.listen();
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
     const client = this.client;
     this.client = undefined;
     await client?.end();
+  }
+
+  /**
+   * Opens the listening connection. A connection that breaks (the database restarted, the backend was terminated, the
+   * network blipped) is opened again with a growing pause: without that, every cross-process session of this process
+   * would stay silent until a restart. Frames sent while it is down are lost, as on a dropped websocket.
+   */
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    client.on('error', (error) => {
+      this.log?.error({ err: error }, 'deviceconnect relay: connection error');
+      this.lost(client);
+    });
+    client.on('end', () => this.lost(client));
+    client.on('notification', (n) => {
+      if (n.channel === this.channelOf(this.nodeId) && n.payload) this.receive(n.payload);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${this.channelOf(this.nodeId)}`);
+    } catch (error) {
+      void client.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.stopped) {
+      await client.end();
+      return;
+    }
+    this.client = client;
+    this.pause = RETRY_FIRST_MS;
+  }
+
+  private lost(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    void client.end().catch(() => undefined);
+    if (this.stopped) return;
+    this.log?.warn({ retryInMs: this.pause }, 'deviceconnect relay: listening connection lost, opening it again');
+    const again = () => {
+      this.retry = setTimeout(() => {
+        if (this.stopped) return;
+        this.listen().catch((error: unknown) => {
+          this.log?.error({ err: error }, 'deviceconnect relay: could not listen again');
+          this.pause = Math.min(this.pause * 2, RETRY_MAX_MS);
+          again();
+        });
+      }, this.pause);
+      this.retry.unref();
+    };
+    again();
   }
 
   /** A way to the device held by process `ownerNode`, for a session of this process. */
@@ -78,7 +130,10 @@ export class ClusterRelay {
 
   private publish(nodeId: string, message: Message): void {
     const client = this.client;
-    if (!client) return;
+    if (!client) {
+      this.log?.warn({ kind: message.k }, 'deviceconnect relay: not listening at the moment, message dropped');
+      return;
+    }
     const payload = JSON.stringify(message);
     const send = (text: string) =>
       client.query('SELECT pg_notify($1, $2)', [this.channelOf(nodeId), text]).catch((error: unknown) => {

@@ -15,3 +15,18 @@ export function literals<const T extends string>(values: readonly T[]): TUnion<T
 export function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+const QueryValue = Type.Union([Type.String(), Type.Array(Type.String())]);
+
+/**
+ * A query string whose names are open (inventory filters by any attribute; audit log and monitor filters that the
+ * handler reads one by one with the API's own error texts): every value a string, or several when the name repeats.
+ * `known` names the parameters the route documents (listed in the OpenAPI document); any other name is let through.
+ */
+export function openQuery(known: readonly string[]) {
+  return Type.Object(Object.fromEntries(known.map((name) => [name, Type.Optional(QueryValue)])), {
+    additionalProperties: QueryValue,
+  });
+}
+/** What an openQuery() schema lets through, as the handler reads it. */
+export type OpenQuery = Record<string, string | string[] | undefined>;

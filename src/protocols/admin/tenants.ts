@@ -5,7 +5,7 @@
 //   GET  /api/admin/v1/tenants/{tenant}          by id or name
 //   PUT  /api/admin/v1/tenants/{tenant}/limits   {max_devices?, storage_limit?} (0: no limit)
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type Static, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../../services.js';
 import { TenantOperator } from '../../tenants/operator.js';
@@ -74,7 +74,7 @@ export async function operatorTenantRoutes(fastify: FastifyInstance, { services 
       },
     },
     async (request, reply) => {
-      const body = request.body as Static<typeof NewTenantBody>;
+      const body = request.body;
       const created = await operator.create({
         name: body.name,
         maxDevices: body.max_devices,
@@ -99,7 +99,7 @@ export async function operatorTenantRoutes(fastify: FastifyInstance, { services 
         response: { 200: TenantView, ...errors },
       },
     },
-    async (request) => operator.show((request.params as Static<typeof TenantParams>).tenant),
+    async (request) => operator.show(request.params.tenant),
   );
 
   app.put(
@@ -115,8 +115,8 @@ export async function operatorTenantRoutes(fastify: FastifyInstance, { services 
       },
     },
     async (request) => {
-      const body = request.body as Static<typeof LimitsBody>;
-      const tenant = await operator.setLimits((request.params as Static<typeof TenantParams>).tenant, {
+      const body = request.body;
+      const tenant = await operator.setLimits(request.params.tenant, {
         maxDevices: body.max_devices,
         storageLimit: body.storage_limit,
       });

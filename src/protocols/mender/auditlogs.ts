@@ -11,6 +11,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { setPageHeaders } from '../../api/paging.js';
+import { type OpenQuery, openQuery } from '../../api/schemas.js';
 import { csvLayout } from '../../audit/csv.js';
 import type { AuditFilter } from '../../audit/store.js';
 import { userOf } from '../../auth/guard.js';
@@ -20,37 +21,36 @@ import type { Services } from '../../services.js';
 const BASE = '/api/management/v1/auditlogs/logs';
 /** Object types the export filters on (Mender's list leaves out `tenant` there); the last three are Flotilla's. */
 const EXPORTABLE = ['user', 'deployment', 'artifact', 'device', 'personal_access_token', 'release', 'role'];
-type Query = Record<string, string | string[] | undefined>;
 
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
-function positive(query: Query, name: string): number | undefined {
+function positive(query: OpenQuery, name: string): number | undefined {
   const text = first(query[name]);
   if (text === undefined || text === '') return undefined;
   if (!/^\d{1,12}$/.test(text) || Number(text) < 1) throw new Invalid(`invalid ${name} query: "${text}"`);
   return Number(text);
 }
 
-function oneOf(query: Query, name: string, values: string[]): string | undefined {
+function oneOf(query: OpenQuery, name: string, values: string[]): string | undefined {
   const text = first(query[name]);
   if (text === undefined || text === '') return undefined;
   if (!values.includes(text)) throw new Invalid(`${name}: must be one of ${values.join(', ')}`);
   return text;
 }
 
-function unixSeconds(query: Query, name: string, endOfSecond: boolean): string | undefined {
+function unixSeconds(query: OpenQuery, name: string, endOfSecond: boolean): string | undefined {
   const text = first(query[name]);
   if (text === undefined || text === '') return undefined;
   if (!/^\d{1,11}$/.test(text)) throw new Invalid(`${name}: must be a Unix timestamp in seconds`);
   return new Date(Number(text) * 1000 + (endOfSecond ? 999 : 0)).toISOString();
 }
 
-function text(query: Query, name: string): string | undefined {
+function text(query: OpenQuery, name: string): string | undefined {
   const value = first(query[name]);
   return value === undefined || value === '' ? undefined : value;
 }
 
-function filterOf(query: Query, objectTypes: string[]): AuditFilter {
+function filterOf(query: OpenQuery, objectTypes: string[]): AuditFilter {
   return {
     createdAfter: unixSeconds(query, 'created_after', false),
     createdBefore: unixSeconds(query, 'created_before', true),
@@ -63,13 +63,26 @@ function filterOf(query: Query, objectTypes: string[]): AuditFilter {
   };
 }
 
-const ascendingOf = (query: Query) => oneOf(query, 'sort', ['asc', 'desc']) === 'asc';
+const ascendingOf = (query: OpenQuery) => oneOf(query, 'sort', ['asc', 'desc']) === 'asc';
+
+const FILTERS = [
+  'created_after',
+  'created_before',
+  'actor_id',
+  'actor_type',
+  'actor_email',
+  'object_id',
+  'object_type',
+  'object_deployment_name',
+];
+const ListQuery = openQuery(['page', 'per_page', 'sort', ...FILTERS]);
+const ExportQuery = openQuery(['limit', 'sort', 'format_separator', 'ignore', ...FILTERS]);
 
 export async function auditlogRoutes(app: FastifyInstance, { services }: { services: Services }) {
   const audit = services.audit;
 
-  app.get(BASE, async (request, reply) => {
-    const query = request.query as Query;
+  app.get<{ Querystring: OpenQuery }>(BASE, { schema: { querystring: ListQuery } }, async (request, reply) => {
+    const query = request.query;
     const paging = { page: positive(query, 'page') ?? 1, perPage: positive(query, 'per_page') ?? 20 };
     if (paging.perPage > 500) throw new Invalid('parameter "per_page" above limit (max: 500)');
     const filter = filterOf(query, ['tenant', ...EXPORTABLE]);
@@ -78,19 +91,23 @@ export async function auditlogRoutes(app: FastifyInstance, { services }: { servi
     return reply.send(logs);
   });
 
-  app.get(`${BASE}/export`, async (request, reply) => {
-    const query = request.query as Query;
-    const filter = filterOf(query, EXPORTABLE);
-    const ignored = [query.ignore ?? []].flat().flatMap((value) => value.split(',').filter(Boolean));
-    const layout = csvLayout(first(query.format_separator) || '.', ignored);
-    const rows = audit.entries(userOf(request).tenantId, filter, ascendingOf(query), positive(query, 'limit'));
-    async function* lines() {
-      yield layout.header;
-      for await (const row of rows) yield layout.line(row);
-    }
-    return reply
-      .type('text/csv; charset=utf-8')
-      .header('Content-Disposition', 'attachment; filename="auditlogs.csv"')
-      .send(Readable.from(lines()));
-  });
+  app.get<{ Querystring: OpenQuery }>(
+    `${BASE}/export`,
+    { schema: { querystring: ExportQuery } },
+    async (request, reply) => {
+      const query = request.query;
+      const filter = filterOf(query, EXPORTABLE);
+      const ignored = [query.ignore ?? []].flat().flatMap((value) => value.split(',').filter(Boolean));
+      const layout = csvLayout(first(query.format_separator) || '.', ignored);
+      const rows = audit.entries(userOf(request).tenantId, filter, ascendingOf(query), positive(query, 'limit'));
+      async function* lines() {
+        yield layout.header;
+        for await (const row of rows) yield layout.line(row);
+      }
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('Content-Disposition', 'attachment; filename="auditlogs.csv"')
+        .send(Readable.from(lines()));
+    },
+  );
 }

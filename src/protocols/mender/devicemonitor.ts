@@ -17,6 +17,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { setPageHeaders } from '../../api/paging.js';
+import { type OpenQuery, openQuery } from '../../api/schemas.js';
 import { deviceOf, userOf } from '../../auth/guard.js';
 import { Invalid } from '../../errors.js';
 import { type TimeRange, timeOf } from '../../monitor/rules.js';
@@ -28,11 +29,10 @@ const DEVICE = '/api/devices/v1/devicemonitor';
 const MGMT = '/api/management/v1/devicemonitor';
 
 const DeviceParams = Type.Object({ id: Type.String() });
-type Query = Record<string, string | string[] | undefined>;
 
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
-function pagingOf(query: Query): Paging {
+function pagingOf(query: OpenQuery): Paging {
   const parse = (name: string, fallback: number) => {
     const text = first(query[name]);
     if (text === undefined || text === '') return fallback;
@@ -44,7 +44,7 @@ function pagingOf(query: Query): Paging {
   return paging;
 }
 
-function rangeOf(query: Query): TimeRange {
+function rangeOf(query: OpenQuery): TimeRange {
   const range: TimeRange = {};
   const before = first(query.issued_before);
   const after = first(query.issued_after);
@@ -53,7 +53,7 @@ function rangeOf(query: Query): TimeRange {
   return range;
 }
 
-function levelOf(query: Query): AlertLevel {
+function levelOf(query: OpenQuery): AlertLevel {
   const level = first(query.level_from) ?? 'OK';
   if (level !== 'OK' && level !== 'CRITICAL') throw new Invalid('level_from: must be one of OK, CRITICAL');
   return level;
@@ -63,6 +63,10 @@ function paged(request: FastifyRequest, reply: FastifyReply, paging: Paging, tot
   setPageHeaders(request, reply, paging, total);
   return reply.send(items);
 }
+
+const AlertsQuery = openQuery(['page', 'per_page', 'sort_ascending', 'issued_after', 'issued_before']);
+const LatestAlertsQuery = openQuery(['page', 'per_page', 'level_from', 'issued_after', 'issued_before']);
+const DevicesQuery = openQuery(['page', 'per_page', 'id', 'level_from', 'issued_after', 'issued_before']);
 
 export async function devicemonitorRoutes(app: FastifyInstance, { services }: { services: Services }) {
   const monitor = services.monitor;
@@ -79,11 +83,11 @@ export async function devicemonitorRoutes(app: FastifyInstance, { services }: { 
     return reply.code(204).send();
   });
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: OpenQuery }>(
     `${MGMT}/devices/:id/alerts`,
-    { schema: { params: DeviceParams } },
+    { schema: { params: DeviceParams, querystring: AlertsQuery } },
     async (request, reply) => {
-      const query = request.query as Query;
+      const query = request.query;
       const paging = pagingOf(query);
       const sort = first(query.sort_ascending);
       if (sort !== undefined && sort !== 'true' && sort !== 'false') {
@@ -100,11 +104,11 @@ export async function devicemonitorRoutes(app: FastifyInstance, { services }: { 
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get<{ Params: { id: string }; Querystring: OpenQuery }>(
     `${MGMT}/devices/:id/alerts/latest`,
-    { schema: { params: DeviceParams } },
+    { schema: { params: DeviceParams, querystring: LatestAlertsQuery } },
     async (request, reply) => {
-      const query = request.query as Query;
+      const query = request.query;
       const paging = pagingOf(query);
       const { alerts, total } = await monitor.latestAlerts(
         userOf(request).tenantId,
@@ -121,15 +125,19 @@ export async function devicemonitorRoutes(app: FastifyInstance, { services }: { 
     monitor.checks(userOf(request).tenantId, request.params.id),
   );
 
-  app.get(`${MGMT}/devices`, async (request, reply) => {
-    const query = request.query as Query;
-    const paging = pagingOf(query);
-    const ids = query.id === undefined ? undefined : ([] as string[]).concat(query.id);
-    const { devices, total } = await monitor.devices(
-      userOf(request).tenantId,
-      { ...(ids ? { deviceIds: ids } : {}), levelFrom: levelOf(query), ...rangeOf(query) },
-      paging,
-    );
-    return paged(request, reply, paging, total, devices);
-  });
+  app.get<{ Querystring: OpenQuery }>(
+    `${MGMT}/devices`,
+    { schema: { querystring: DevicesQuery } },
+    async (request, reply) => {
+      const query = request.query;
+      const paging = pagingOf(query);
+      const ids = query.id === undefined ? undefined : ([] as string[]).concat(query.id);
+      const { devices, total } = await monitor.devices(
+        userOf(request).tenantId,
+        { ...(ids ? { deviceIds: ids } : {}), levelFrom: levelOf(query), ...rangeOf(query) },
+        paging,
+      );
+      return paged(request, reply, paging, total, devices);
+    },
+  );
 }

@@ -3,6 +3,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { setPageHeaders } from '../../api/paging.js';
+import { type OpenQuery, openQuery } from '../../api/schemas.js';
 import { deviceOf, userOf } from '../../auth/guard.js';
 import { Invalid } from '../../errors.js';
 import { sortParamOf } from '../../inventory/predicates.js';
@@ -15,10 +16,12 @@ const V2 = '/api/management/v2/inventory';
 const DeviceParams = Type.Object({ id: Type.String() });
 const GroupParams = Type.Object({ name: Type.String() });
 const DeviceGroupParams = Type.Object({ id: Type.String(), name: Type.String() });
-type Query = Record<string, string | string[] | undefined>;
 
-/** Query parameters of the v1 device list that are not attribute filters. */
-const LIST_PARAMS = new Set(['page', 'per_page', 'sort', 'has_group', 'group']);
+/** Query parameters of the v1 device list that are not attribute filters (any other name filters by attribute). */
+const LIST_PARAMS = ['page', 'per_page', 'sort', 'has_group', 'group'];
+const DevicesQuery = openQuery(LIST_PARAMS);
+const GroupsQuery = openQuery(['status']);
+const PageQuery = openQuery(['page', 'per_page']);
 
 export async function inventoryRoutes(app: FastifyInstance, opts: { services: Services }): Promise<void> {
   const inventory = opts.services.inventory;
@@ -42,23 +45,27 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
     });
   }
 
-  app.get(`${V1}/devices`, async (request, reply) => {
-    const query = request.query as Query;
-    const page = pageOf(query, 10);
-    const list: DeviceListQuery = { filters: [], sort: [] };
-    for (const [param, value] of Object.entries(query)) {
-      if (LIST_PARAMS.has(param)) continue;
-      list.filters.push({ param, value: first(value) ?? '' });
-    }
-    const sort = first(query.sort);
-    if (sort) list.sort = sortParamOf(sort);
-    const hasGroup = first(query.has_group);
-    if (hasGroup !== undefined && hasGroup !== '') list.hasGroup = boolOf('has_group', hasGroup);
-    list.group = first(query.group);
-    const { devices, total } = await inventory.listDevices(tenant(request), list, page, userOf(request).deviceGroups);
-    setPageHeaders(request, reply, page, total);
-    return reply.send(devices);
-  });
+  app.get<{ Querystring: OpenQuery }>(
+    `${V1}/devices`,
+    { schema: { querystring: DevicesQuery } },
+    async (request, reply) => {
+      const query = request.query;
+      const page = pageOf(query, 10);
+      const list: DeviceListQuery = { filters: [], sort: [] };
+      for (const [param, value] of Object.entries(query)) {
+        if (LIST_PARAMS.includes(param)) continue;
+        list.filters.push({ param, value: first(value) ?? '' });
+      }
+      const sort = first(query.sort);
+      if (sort) list.sort = sortParamOf(sort);
+      const hasGroup = first(query.has_group);
+      if (hasGroup !== undefined && hasGroup !== '') list.hasGroup = boolOf('has_group', hasGroup);
+      list.group = first(query.group);
+      const { devices, total } = await inventory.listDevices(tenant(request), list, page, userOf(request).deviceGroups);
+      setPageHeaders(request, reply, page, total);
+      return reply.send(devices);
+    },
+  );
 
   app.get<{ Params: Static<typeof DeviceParams> }>(
     `${V1}/devices/:id`,
@@ -122,10 +129,14 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
     },
   );
 
-  app.get(`${V1}/groups`, async (request, reply) => {
-    const status = first((request.query as Query).status);
-    return reply.send(await inventory.groups(tenant(request), status));
-  });
+  app.get<{ Querystring: OpenQuery }>(
+    `${V1}/groups`,
+    { schema: { querystring: GroupsQuery } },
+    async (request, reply) => {
+      const status = first(request.query.status);
+      return reply.send(await inventory.groups(tenant(request), status));
+    },
+  );
 
   app.delete<{ Params: Static<typeof GroupParams> }>(
     `${V1}/groups/:name`,
@@ -134,11 +145,11 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
       reply.send({ updated_count: await inventory.deleteGroup(tenant(request), request.params.name) }),
   );
 
-  app.get<{ Params: Static<typeof GroupParams> }>(
+  app.get<{ Params: Static<typeof GroupParams>; Querystring: OpenQuery }>(
     `${V1}/groups/:name/devices`,
-    { schema: { params: GroupParams } },
+    { schema: { params: GroupParams, querystring: PageQuery } },
     async (request, reply) => {
-      const page = pageOf(request.query as Query, 10);
+      const page = pageOf(request.query, 10);
       const { ids, total } = await inventory.groupDevices(tenant(request), request.params.name, page);
       setPageHeaders(request, reply, page, total);
       return reply.send(ids);
@@ -182,12 +193,16 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
     return reply.code(201).header('Location', `${V2}/filters/${filter.id}`).send();
   });
 
-  app.get(`${V2}/filters`, async (request, reply) => {
-    const page = pageOf(request.query as Query, 20);
-    const { filters, total } = await inventory.listFilters(tenant(request), page);
-    setPageHeaders(request, reply, page, total);
-    return reply.send(filters);
-  });
+  app.get<{ Querystring: OpenQuery }>(
+    `${V2}/filters`,
+    { schema: { querystring: PageQuery } },
+    async (request, reply) => {
+      const page = pageOf(request.query, 20);
+      const { filters, total } = await inventory.listFilters(tenant(request), page);
+      setPageHeaders(request, reply, page, total);
+      return reply.send(filters);
+    },
+  );
 
   app.get<{ Params: Static<typeof DeviceParams> }>(
     `${V2}/filters/:id`,
@@ -204,11 +219,11 @@ export async function inventoryRoutes(app: FastifyInstance, opts: { services: Se
     },
   );
 
-  app.get<{ Params: Static<typeof DeviceParams> }>(
+  app.get<{ Params: Static<typeof DeviceParams>; Querystring: OpenQuery }>(
     `${V2}/filters/:id/search`,
-    { schema: { params: DeviceParams } },
+    { schema: { params: DeviceParams, querystring: PageQuery } },
     async (request, reply) => {
-      const page = pageOf(request.query as Query, 20);
+      const page = pageOf(request.query, 20);
       const { devices, total } = await inventory.searchByFilter(tenant(request), request.params.id, page);
       setPageHeaders(request, reply, page, total);
       return reply.send(devices);
@@ -234,7 +249,7 @@ function boolOf(name: string, value: string): boolean {
 }
 
 /** `page` (default 1) and `per_page` (default as the spec says, at most 500) with Mender's messages. */
-function pageOf(query: Query, defaultPerPage: number): Page {
+function pageOf(query: OpenQuery, defaultPerPage: number): Page {
   const parse = (name: string, fallback: number) => {
     const text = first(query[name]);
     if (text === undefined || text === '') return fallback;

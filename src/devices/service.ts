@@ -7,6 +7,7 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import { isJsonObject } from '../api/schemas.js';
 import { type AuditActor, type AuditObject, recordAudit } from '../audit/service.js';
 import { LivenessCache } from '../auth/liveness.js';
 import type { Revoke } from '../auth/revocations.js';
@@ -630,8 +631,8 @@ export class DeviceService {
 
 /** Validates an auth request as Mender does, in its order: body, identity data, key, then the signature header. */
 function readAuthRequest(request: AuthRequest) {
-  const body = request.body as { id_data?: unknown; pubkey?: unknown; tenant_token?: unknown } | null;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  const body = request.body;
+  if (!isJsonObject(body)) {
     throw new Invalid('failed to decode auth request: the body must be a JSON object');
   }
   for (const field of ['id_data', 'pubkey', 'tenant_token'] as const) {
@@ -644,7 +645,7 @@ function readAuthRequest(request: AuthRequest) {
   const { identity, canonical } = parseIdentity(body.id_data, AUTH_REQUEST);
   if (!request.signature) throw new Invalid('missing request signature header');
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.authorization ?? '')?.[1];
-  const tenantToken = (body.tenant_token as string | undefined) || bearer || '';
+  const tenantToken = (typeof body.tenant_token === 'string' && body.tenant_token) || bearer || '';
   return { identity, canonical, key, tenantToken };
 }
 

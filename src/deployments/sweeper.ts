@@ -49,7 +49,8 @@ export class DeploymentSweeper {
 
   /** One run, if this process gets the lease; undefined when another process holds it. */
   async sweepOnce(): Promise<SweepResult | undefined> {
-    // Every process keeps its own connection's planner statistics fresh (a no-op on PostgreSQL).
+    // Planner statistics: every process its own SQLite connection's; on PostgreSQL the database's, one process at a
+    // time (src/store/pg-statistics.ts).
     await this.store.optimize();
     return this.job.run(async () => {
       const expired = await this.expireSilent();

@@ -49,8 +49,10 @@ export class DeploymentSweeper {
 
   /** One run, if this process gets the lease; undefined when another process holds it. */
   async sweepOnce(): Promise<SweepResult | undefined> {
-    // Every process keeps its own connection's planner statistics fresh (a no-op on PostgreSQL).
-    await this.store.optimize();
+    // Planner statistics: every process its own SQLite connection's; on PostgreSQL the database's, one process at a
+    // time (src/store/pg-statistics.ts). A failure there (an ANALYZE past the statement timeout) does not stop the
+    // sweep.
+    await this.store.optimize().catch((error) => this.log.warn({ err: error }, 'planner statistics not refreshed'));
     return this.job.run(async () => {
       const expired = await this.expireSilent();
       // A deployment whose last device's event committed but whose deferred finish did not run (a crash between

@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, type Transaction } from 'kysely';
 import pg from 'pg';
 import { regexMatches } from '../inventory/regex.js';
+import { analyzeStale } from './pg-statistics.js';
 import { postgresDialect } from './postgres.js';
 import type { Tables } from './schema.js';
 import { sqliteDialect } from './sqlite.js';
@@ -26,7 +27,7 @@ export interface Store {
   /**
    * Keeps the query planner's statistics fresh. SQLite has none until ANALYZE runs, and without them it answers
    * the inventory's group filter through the wrong index (once per device: minutes for a 100k-device fleet
-   * instead of a second); PostgreSQL's autovacuum does this on its own.
+   * instead of a second). PostgreSQL's autovacuum may be off or a minute late (./pg-statistics.ts).
    */
   optimize(): Promise<void>;
   /** Connections of the pool (metrics): SQLite has one, always open. */
@@ -105,7 +106,10 @@ async function openPostgres(url: string, schema: string | undefined, statementTi
   const pool = new pg.Pool({ connectionString: url, max: 10, options: settings.join(' ') });
   const log = new StatementLog();
   const db = new Kysely<Tables>({ dialect: postgresDialect(pool, log) });
-  return wrap(db, 'postgres', log, undefined, () => ({
+  const optimize = async () => {
+    await analyzeStale(db as unknown as Kysely<unknown>);
+  };
+  return wrap(db, 'postgres', log, optimize, () => ({
     total: pool.totalCount,
     idle: pool.idleCount,
     waiting: pool.waitingCount,

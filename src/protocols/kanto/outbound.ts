@@ -19,6 +19,12 @@ import type { KantoActivityTable, KantoDeviceTable } from './tables.js';
 const DYNAMIC_EVERY = 360;
 /** Attempts looked at per push cycle. */
 const DUE_BATCH = 1000;
+/**
+ * Devices pushed to at once in a cycle. A push is a dozen round trips to the database; one device at a time held a
+ * 1,000-device Kanto rollout to about 15 devices a second on a loaded machine. Each device's own queue still keeps
+ * its work in order, and a few at once leave most of the pool's connections to requests.
+ */
+const PUSH_CONCURRENCY = 4;
 
 export class Pushes {
   private cycles = 0;
@@ -167,14 +173,20 @@ export class Pushes {
     // Dynamic (saved filter) deployments have no row for a device until it asks: now and then, ask for every
     // device, as a Mender client polls (every 360 looks: 30 minutes at the default 5 s).
     if (++this.cycles % DYNAMIC_EVERY === 0) await this.pollAll();
+    const due = await ctx.services.deployments.attempts.dueForPush(KANTO_FACE, DUE_BATCH);
     let pushed = 0;
-    for (const due of await ctx.services.deployments.attempts.dueForPush(KANTO_FACE, DUE_BATCH)) {
-      if (await ctx.store.hasActivityFor(due)) continue;
-      const device = await ctx.store.deviceById(due.tenantId, due.deviceId);
-      if (!device || !this.reachable(device)) continue;
-      pushed++;
-      await ctx.enqueue({ tenantId: due.tenantId, deviceId: device.thing_id }, () => this.pushTo(device));
-    }
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length && !ctx.stopped()) {
+        const attempt = due[next++];
+        if (await ctx.store.hasActivityFor(attempt)) continue;
+        const device = await ctx.store.deviceById(attempt.tenantId, attempt.deviceId);
+        if (!device || !this.reachable(device)) continue;
+        pushed++;
+        await ctx.enqueue({ tenantId: attempt.tenantId, deviceId: device.thing_id }, () => this.pushTo(device));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUSH_CONCURRENCY, due.length) }, worker));
     return pushed;
   }
 

@@ -2,6 +2,7 @@
 // A blob is written under the key it will have, and becomes visible there only once it is complete
 // (`PendingBlob.commit`): a folder store renames a temporary, an S3 store completes a multipart upload.
 import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface ByteRange {
   /** First byte, inclusive. */
@@ -21,6 +22,17 @@ export interface PendingBlob {
   abort(): Promise<void>;
 }
 
+/**
+ * A blob's bytes opened for one HTTP answer. A Readable must hand out a fresh buffer per chunk (its consumer may keep
+ * it); a sender writes into the answer itself and reuses its buffers once the answer took them.
+ */
+export interface BlobSender {
+  /** Writes the bytes into `out` without ending it, and lets go of the blob. */
+  writeTo(out: Writable): Promise<void>;
+  /** Lets go of the blob without writing (an answer that ends early); harmless after `writeTo`. */
+  close(): Promise<void>;
+}
+
 /** A committed blob as a listing shows it (what the reaper reconciles with the database's rows). */
 export interface StoredBlob {
   key: string;
@@ -33,6 +45,8 @@ export interface BlobStore {
   /** Starts a blob that `commit` will make visible under `key` (S3 must know the key before the first byte). */
   begin(key: string): Promise<PendingBlob>;
   open(key: string, range?: ByteRange): Promise<Readable>;
+  /** The bytes for an HTTP answer, when the store can write them with less garbage than `open` (see BlobSender). */
+  sender?(key: string, range?: ByteRange): Promise<BlobSender>;
   /** Size in bytes, or undefined when there is no such blob. */
   size(key: string): Promise<number | undefined>;
   delete(key: string): Promise<void>;
@@ -51,6 +65,21 @@ export interface BlobStore {
   probe?(): Promise<void>;
   /** Lets go of connections (an S3 client's sockets); the store is not used afterwards. */
   close?(): Promise<void>;
+}
+
+/** A stream as a sender: piped into the answer, which stays open. */
+export function streamSender(stream: Readable): BlobSender {
+  return {
+    writeTo: (out) => pipeline(stream, out, { end: false }),
+    close: async () => {
+      stream.destroy();
+    },
+  };
+}
+
+/** The store's own sender for a blob when it has one, else its stream. */
+export async function blobSender(store: BlobStore, key: string, range?: ByteRange): Promise<BlobSender> {
+  return store.sender ? store.sender(key, range) : streamSender(await store.open(key, range));
 }
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;

@@ -12,6 +12,7 @@ import {
   type ByteRange,
   type PendingBlob,
   type StoredBlob,
+  written,
 } from './store.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -183,19 +184,6 @@ async function copyInto(handle: FileHandle, start: number, end: number, out: Wri
     position += bytesRead;
   }
   await writing;
-}
-
-/** Resolves once `out` is done with `chunk` (its write callback), fails when `out` closes first. */
-function written(out: Writable, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const closed = () => reject(new Error('the answer closed before its bytes were written'));
-    out.once('close', closed);
-    out.write(chunk, (error) => {
-      out.off('close', closed);
-      if (error) reject(error);
-      else resolve();
-    });
-  });
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -2,7 +2,6 @@
 // A blob is written under the key it will have, and becomes visible there only once it is complete
 // (`PendingBlob.commit`): a folder store renames a temporary, an S3 store completes a multipart upload.
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 export interface ByteRange {
   /** First byte, inclusive. */
@@ -67,14 +66,33 @@ export interface BlobStore {
   close?(): Promise<void>;
 }
 
-/** A stream as a sender: piped into the answer, which stays open. */
+/** A stream as a sender: each chunk written into the answer (which stays open) once it took the one before. */
 export function streamSender(stream: Readable): BlobSender {
   return {
-    writeTo: (out) => pipeline(stream, out, { end: false }),
+    async writeTo(out) {
+      try {
+        for await (const chunk of stream) await written(out, chunk as Buffer);
+      } finally {
+        stream.destroy();
+      }
+    },
     close: async () => {
       stream.destroy();
     },
   };
+}
+
+/** Resolves once `out` is done with `chunk` (its write callback), fails when `out` closes first. */
+export function written(out: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const closed = () => reject(new Error('the answer closed before its bytes were written'));
+    out.once('close', closed);
+    out.write(chunk, (error) => {
+      out.off('close', closed);
+      if (error) reject(error);
+      else resolve();
+    });
+  });
 }
 
 /** The store's own sender for a blob when it has one, else its stream. */

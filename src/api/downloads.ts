@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { downloadPath } from '../artifacts/service.js';
-import type { ByteRange } from '../blobs/store.js';
+import { type BlobSender, type ByteRange, blobSender } from '../blobs/store.js';
 import { Forbidden, NotFound } from '../errors.js';
 import type { Services } from '../services.js';
 import { attachment } from './content-disposition.js';
@@ -64,7 +64,30 @@ export async function sendBlob(
   reply.header('Last-Modified', new Date(blob.modified).toUTCString());
   const range = prepareDownload(request, reply, size, blob.filename, contentType);
   if (range === 'done' || request.method === 'HEAD') return reply.send();
-  return reply.send(await services.blobs.open(blob.key, range));
+  return sendBlobBody(request, reply, await blobSender(services.blobs, blob.key, range));
+}
+
+/**
+ * Sends a blob's bytes as the body of an answer whose status and headers are set. The sender writes into the raw
+ * response itself (Fastify would pipe a stream, and a stream needs a fresh buffer per chunk); the answer's hooks
+ * still run when it finishes. A failure after the headers can only cut the connection: the client sees its
+ * Content-Length unmet.
+ */
+export async function sendBlobBody(request: FastifyRequest, reply: FastifyReply, sender: BlobSender) {
+  reply.hijack();
+  const res = reply.raw;
+  for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
+  res.writeHead(reply.statusCode);
+  try {
+    if (request.method !== 'HEAD') await sender.writeTo(res);
+    res.end();
+  } catch (error) {
+    request.log.info({ err: error }, 'download ended early');
+    res.destroy();
+  } finally {
+    await sender.close();
+  }
+  return reply;
 }
 
 /**

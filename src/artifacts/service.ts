@@ -8,6 +8,7 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Transaction } from 'kysely';
 import { type AuditActor, type AuditObject, recordAudit } from '../audit/service.js';
+import { type BlobSender, type ByteRange, blobSender, streamSender } from '../blobs/store.js';
 import type { CoreDeps } from '../core.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import { crashAt } from '../ops/crash.js';
@@ -418,17 +419,41 @@ export class ArtifactService {
     fileName: string,
     range?: { start: number; end: number },
   ): Promise<Readable> {
+    const place = await this.payloadFilePlace(tenantId, id, updateIndex, fileName, range);
+    return 'blobKey' in place ? this.deps.blobs.open(place.blobKey, place.range) : place.stream;
+  }
+
+  /** The same bytes for an HTTP answer (see BlobSender). */
+  async payloadFileSender(
+    tenantId: string,
+    id: string,
+    updateIndex: number,
+    fileName: string,
+    range?: { start: number; end: number },
+  ): Promise<BlobSender> {
+    const place = await this.payloadFilePlace(tenantId, id, updateIndex, fileName, range);
+    return 'blobKey' in place ? blobSender(this.deps.blobs, place.blobKey, place.range) : streamSender(place.stream);
+  }
+
+  /** Where a payload file's bytes are: a byte range of the artifact's blob, or a stream cut out of it. */
+  private async payloadFilePlace(
+    tenantId: string,
+    id: string,
+    updateIndex: number,
+    fileName: string,
+    range?: { start: number; end: number },
+  ): Promise<{ blobKey: string; range: ByteRange } | { stream: Readable }> {
     const row = await this.row(tenantId, id);
     const update = (JSON.parse(row.updates_json) as WireUpdate[])[updateIndex];
     const file = update?.files.find((f) => f.name === fileName);
     if (!file) throw new NotFound(`payload file ${fileName} not found`);
     const wanted = range ?? { start: 0, end: file.size - 1 };
-    if (file.size === 0) return Readable.from([]);
+    if (file.size === 0) return { stream: Readable.from([]) };
     const places = JSON.parse(row.payloads_json) as PayloadLocation[] | null;
     const stored = payloadByteRange(places, updateIndex, fileName, wanted.start, wanted.end);
-    if (stored) return this.deps.blobs.open(row.blob_key, stored);
+    if (stored) return { blobKey: row.blob_key, range: stored };
     const whole = await extractPayloadFile(await this.deps.blobs.open(row.blob_key), updateIndex, fileName);
-    return range ? sliceStream(whole, range.start, range.end) : whole;
+    return { stream: range ? sliceStream(whole, range.start, range.end) : whole };
   }
 
   async storageUsage(tenantId: string): Promise<{ limit: number; usage: number }> {

@@ -59,7 +59,7 @@ describe('S3 blob store on radosgw', { skip: missing }, () => {
     await pending.commit();
   }
 
-  /** Waits for lib-storage to have started the multipart upload (it does so when the first part is full). */
+  /** Waits for the store to have started the multipart upload (it does so when the first part is full). */
   async function uploadSeen(objectKey: string) {
     for (let i = 0; i < 600; i++) {
       if ((await blobs.uploadsInFlight()).includes(objectKey)) return;
@@ -87,7 +87,7 @@ describe('S3 blob store on radosgw', { skip: missing }, () => {
 
   it('aborts an upload after parts went up: no object, no upload left', async () => {
     const pending = await blobs.begin('t1/half');
-    // Two full parts are handed over; lib-storage sends them while the stream stays open.
+    // Two full parts are handed over; the store sends them while the stream stays open.
     await new Promise<void>((resolve, reject) =>
       pending.stream.write(patterned(17 * 1024 * 1024), (error) => (error ? reject(error) : resolve())),
     );

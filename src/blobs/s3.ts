@@ -1,8 +1,8 @@
 // The S3-compatible blob store for multi-node set-ups (AWS S3, Ceph radosgw, MinIO): one object per blob under a
-// key prefix. A blob is a multipart upload (lib-storage streams it in parts) that is completed only at commit, so
-// nothing is visible before; devices fetch blobs through presigned GET links, which the store itself honours Range on,
+// key prefix. A blob is a multipart upload (s3-upload.ts) that is completed only at commit, so nothing is visible
+// before; devices fetch blobs through presigned GET links, which the store itself honours Range on,
 // and direct uploads go to presigned PUT links.
-import { PassThrough, type Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -15,15 +15,15 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { S3PendingBlob } from './s3-upload.js';
 import { assertBlobKey, type BlobStore, type ByteRange, type PendingBlob, type StoredBlob } from './store.js';
 
 /** SigV4 presigned URLs live at most 7 days. */
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 /** Multipart uploads older than this at start are leftovers of a crashed process, not another node's upload. */
 const STALE_UPLOAD_MS = 24 * 3600 * 1000;
-/** 8 MiB parts, 4 in flight: an upload holds at most ~40 MiB, and 10 GiB fits S3's 10,000-part limit. */
+/** 8 MiB parts, 4 in flight: an upload holds 40 MiB of part buffers, and 10 GiB fits S3's 10,000-part limit. */
 const PART_SIZE = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT = 4;
 
@@ -68,61 +68,16 @@ export class S3BlobStore implements BlobStore {
 
   async begin(key: string): Promise<PendingBlob> {
     const objectKey = this.objectKey(key);
-    // The SDK reads parts from `body`; `stream` forwards into it but does not end it, so that the last part and
-    // the completion (the moment the object appears) wait for commit.
-    const body = new PassThrough({ highWaterMark: PART_SIZE });
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: objectKey, Body: body },
-      partSize: PART_SIZE,
-      queueSize: PARTS_IN_FLIGHT,
-      leavePartsOnError: false,
-    });
-    let size = 0;
-    let state: 'open' | 'committed' | 'aborted' = 'open';
-    const done = upload.done();
-    // A failure surfaces at the next write or at commit (or is moot after abort), never as an unhandled rejection.
-    let uploadError: unknown;
-    done.catch((error) => {
-      uploadError = error;
-    });
-    const stream = new Writable({
-      highWaterMark: PART_SIZE,
-      write(chunk: Buffer, _encoding, callback) {
-        if (uploadError) return callback(uploadError as Error);
-        size += chunk.length;
-        if (body.write(chunk)) callback();
-        else body.once('drain', () => callback());
+    return new S3PendingBlob(
+      this.client,
+      this.bucket,
+      objectKey,
+      { partSize: PART_SIZE, inFlight: PARTS_IN_FLIGHT },
+      async () => {
+        // Keys are fresh UUIDs, so this guards against a caller's mistake.
+        if (await this.exists(objectKey)) throw new Error(`EEXIST: blob ${key} already exists`);
       },
-      final(callback) {
-        callback(uploadError as Error | undefined);
-      },
-    });
-    const exists = (k: string) => this.exists(k);
-    return {
-      stream,
-      get size() {
-        return size;
-      },
-      async commit() {
-        if (state !== 'open') throw new Error('blob already committed or aborted');
-        if (!stream.writableFinished) throw new Error('blob stream not finished');
-        // S3 would silently replace an object; keys are fresh UUIDs, so this guards against a caller's mistake.
-        if (await exists(objectKey)) throw new Error(`EEXIST: blob ${key} already exists`);
-        body.end();
-        await done;
-        state = 'committed';
-      },
-      async abort() {
-        if (state !== 'open') return;
-        state = 'aborted';
-        stream.destroy();
-        // Failing the body (not Upload.abort(), whose done() returns before the clean-up ran) makes lib-storage's
-        // part uploaders stop, and it settles only after it aborted the multipart upload: nothing is left behind.
-        body.destroy(new Error('blob aborted'));
-        await done.catch(() => undefined);
-      },
-    };
+    );
   }
 
   private async exists(objectKey: string): Promise<boolean> {

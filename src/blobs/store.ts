@@ -21,6 +21,17 @@ export interface PendingBlob {
   abort(): Promise<void>;
 }
 
+/**
+ * A blob's bytes opened for one HTTP answer. A Readable must hand out a fresh buffer per chunk (its consumer may keep
+ * it); a sender writes into the answer itself and reuses its buffers once the answer took them.
+ */
+export interface BlobSender {
+  /** Writes the bytes into `out` without ending it, and lets go of the blob. */
+  writeTo(out: Writable): Promise<void>;
+  /** Lets go of the blob without writing (an answer that ends early); harmless after `writeTo`. */
+  close(): Promise<void>;
+}
+
 /** A committed blob as a listing shows it (what the reaper reconciles with the database's rows). */
 export interface StoredBlob {
   key: string;
@@ -33,6 +44,8 @@ export interface BlobStore {
   /** Starts a blob that `commit` will make visible under `key` (S3 must know the key before the first byte). */
   begin(key: string): Promise<PendingBlob>;
   open(key: string, range?: ByteRange): Promise<Readable>;
+  /** The bytes for an HTTP answer, when the store can write them with less garbage than `open` (see BlobSender). */
+  sender?(key: string, range?: ByteRange): Promise<BlobSender>;
   /** Size in bytes, or undefined when there is no such blob. */
   size(key: string): Promise<number | undefined>;
   delete(key: string): Promise<void>;
@@ -51,6 +64,40 @@ export interface BlobStore {
   probe?(): Promise<void>;
   /** Lets go of connections (an S3 client's sockets); the store is not used afterwards. */
   close?(): Promise<void>;
+}
+
+/** A stream as a sender: each chunk written into the answer (which stays open) once it took the one before. */
+export function streamSender(stream: Readable): BlobSender {
+  return {
+    async writeTo(out) {
+      try {
+        for await (const chunk of stream) await written(out, chunk as Buffer);
+      } finally {
+        stream.destroy();
+      }
+    },
+    close: async () => {
+      stream.destroy();
+    },
+  };
+}
+
+/** Resolves once `out` is done with `chunk` (its write callback), fails when `out` closes first. */
+export function written(out: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const closed = () => reject(new Error('the answer closed before its bytes were written'));
+    out.once('close', closed);
+    out.write(chunk, (error) => {
+      out.off('close', closed);
+      if (error) reject(error);
+      else resolve();
+    });
+  });
+}
+
+/** The store's own sender for a blob when it has one, else its stream. */
+export async function blobSender(store: BlobStore, key: string, range?: ByteRange): Promise<BlobSender> {
+  return store.sender ? store.sender(key, range) : streamSender(await store.open(key, range));
 }
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;

@@ -2,10 +2,11 @@
 // key is refused; an aborted blob leaves nothing behind; deletes; keys that could escape are refused. Each store's
 // test file runs it with its own `leftovers` (what an abort or commit must not leave: temporaries, open uploads).
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { it } from 'node:test';
-import type { BlobStore } from '../../src/blobs/store.js';
+import { type BlobStore, type ByteRange, blobSender } from '../../src/blobs/store.js';
 
 export interface BlobStoreUnderTest {
   blobs: BlobStore;
@@ -59,6 +60,48 @@ export function blobStoreContract(store: () => BlobStoreUnderTest, prefix: strin
     assert.ok(
       (await bytesOf(await blobs.open(`${prefix}/big`, { start, end }))).equals(bytes.subarray(start, end + 1)),
     );
+  });
+
+  it('writes a blob into an answer, whole and by range, each chunk intact until the answer took it', async () => {
+    const { blobs } = store();
+    // Random bytes: a patterned blob repeats every MiB, so a buffer refilled too early would go unseen.
+    const bytes = randomBytes(3 * 1024 * 1024 + 5);
+    await put(blobs, `${prefix}/sent`, bytes);
+    const sent = async (range?: ByteRange) => {
+      const taken: Buffer[] = [];
+      // Takes each chunk a while later, as a slow client's socket does: longer than a read of the next chunk.
+      const out = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          setTimeout(() => {
+            taken.push(Buffer.from(chunk));
+            done();
+          }, 20);
+        },
+      });
+      const sender = await blobSender(blobs, `${prefix}/sent`, range);
+      await sender.writeTo(out);
+      await sender.close();
+      assert.equal(out.writableEnded, false, 'the answer stays open for its caller to end');
+      return Buffer.concat(taken);
+    };
+    assert.ok((await sent()).equals(bytes));
+    const start = (1 << 20) - 3;
+    const end = 2 * (1 << 20) + 10;
+    assert.ok((await sent({ start, end })).equals(bytes.subarray(start, end + 1)));
+    assert.ok((await sent({ start: 5, end: 5 })).equals(bytes.subarray(5, 6)));
+  });
+
+  it('stops writing into an answer that closed (a client that left)', async () => {
+    const { blobs } = store();
+    await put(blobs, `${prefix}/left`, randomBytes(3 * 1024 * 1024));
+    const out = new Writable({
+      write() {
+        setImmediate(() => out.destroy());
+      },
+    });
+    const sender = await blobSender(blobs, `${prefix}/left`);
+    await assert.rejects(sender.writeTo(out));
+    await sender.close();
   });
 
   it('refuses to replace a committed blob and leaves the first one intact', async () => {

@@ -6,8 +6,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { attachment } from '../../api/content-disposition.js';
+import { sendBlobBody } from '../../api/downloads.js';
 import { publicBaseOf } from '../../api/public-url.js';
 import { isJsonObject } from '../../api/schemas.js';
+import type { BlobSender } from '../../blobs/store.js';
 import { Invalid } from '../../errors.js';
 import { CBOR, ddiCbor } from './cbor.js';
 import { ddiError, ddiErrorHandler } from './errors.js';
@@ -332,7 +334,7 @@ export async function ddiRoutes(fastify: FastifyInstance, { ddi, publicUrl }: { 
         return reply.type('text/plain').send(`${file.md5}  ${name}\n`);
       }
       return sendFile(request, reply, file, (start, end) =>
-        ddi.payloads.openFile(target, module.artifact.id, module.index, name, start, end),
+        ddi.payloads.fileSender(target, module.artifact.id, module.index, name, start, end),
       );
     },
   );
@@ -343,7 +345,7 @@ async function sendFile(
   request: FastifyRequest,
   reply: FastifyReply,
   file: DdiFileTable,
-  open: (start: number, end: number) => Promise<NodeJS.ReadableStream>,
+  open: (start: number, end: number) => Promise<BlobSender>,
 ) {
   const size = Number(file.size);
   reply.header('accept-ranges', 'bytes');
@@ -372,9 +374,9 @@ async function sendFile(
       .code(206)
       .header('content-range', `bytes ${start}-${end}/${size}`)
       .header('content-length', end - start + 1);
-    return reply.send(await open(start, end));
+    return sendBlobBody(request, reply, await open(start, end));
   }
   reply.header('content-length', size);
   if (size === 0) return reply.send('');
-  return reply.send(await open(0, size - 1));
+  return sendBlobBody(request, reply, await open(0, size - 1));
 }

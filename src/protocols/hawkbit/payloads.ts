@@ -103,8 +103,8 @@ export class DdiPayloads {
     };
   }
 
-  /** One payload file's bytes from `start` to `end` (inclusive), a ranged read of the stored artifact. */
-  async openFile(target: Target, artifactId: string, index: number, fileName: string, start: number, end: number) {
-    return this.services.artifacts.openPayloadFile(target.tenantId, artifactId, index, fileName, { start, end });
+  /** One payload file's bytes from `start` to `end` (inclusive) for the answer, a ranged read of the stored artifact. */
+  async fileSender(target: Target, artifactId: string, index: number, fileName: string, start: number, end: number) {
+    return this.services.artifacts.payloadFileSender(target.tenantId, artifactId, index, fileName, { start, end });
   }
 }

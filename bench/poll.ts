@@ -6,7 +6,9 @@
 // - the real fleet: as fast as the connections go, but every request from another device whose last check-in is older
 //   than a minute, so each pays the check-in (written at most once a minute per device) that the sampled devices,
 //   polling several times a second, pay only once a minute. Twice: each device's first poll to this server process
-//   (first contact, cold caches), then, its stored check-in set back half an hour, its next (a known device).
+//   (first contact, cold caches), then, its stored check-in set back half an hour, its next (a known device). Each
+//   pass has its own baseline: the bare server given the very same pass (the same requests, once each, on as many
+//   connections) just before, so the load generator's cost of so many distinct requests is on both sides.
 // The sampled devices check in during the warm-up, and Flotilla's three steady-state runs all end within the
 // minute after, so none of their check-ins falls due inside those runs.
 import { call, login } from './api.js';
@@ -29,8 +31,9 @@ export interface PollSizes {
   offeredRate: number;
   connections: number;
   /**
-   * The real-fleet poll gets as many devices as this many seconds at the most requests/s need (it runs longer when
-   * the check-in writes slow it down), and at most realFleetMaxDevices (signing a token costs ~0.4 ms on 2 cores).
+   * The real-fleet poll gets as many devices as this many seconds of the bare server's most requests/s need, so that
+   * even the baseline's pass lasts long enough for start-up (connections, the first second's ramp) not to dominate
+   * it; Flotilla's pass lasts longer. At most realFleetMaxDevices (signing a token costs ~0.4 ms on 2 cores).
    */
   realFleetSeconds: number;
   realFleetMaxDevices: number;
@@ -38,6 +41,8 @@ export interface PollSizes {
 
 /** One pass of the real-fleet devices: each polls once, as fast as the connections go. */
 export interface RealFleetPass {
+  /** The bare server given the same pass just before (the same requests once each, the same connections). */
+  bare: LoadFigures;
   /** The polls (autocannon's own figures: latency, and the run's time). */
   polls: LoadFigures;
   /**
@@ -54,7 +59,7 @@ export interface RealFleetPass {
 export interface RealFleetResult {
   /** Devices that polled once in each pass. */
   devices: number;
-  /** How many a run of realFleetSeconds at the most requests/s measured just before needs. */
+  /** How many a run of realFleetSeconds at the bare server's most requests/s (measured just before) needs. */
   needed: number;
   /** Seconds spent minting their tokens (not part of any figure). */
   mintSeconds: number;
@@ -81,7 +86,7 @@ export interface PollResult {
  * Devices whose check-in time is `since` or later, once `expected` are there or 10 s have passed. Only the
  * real-fleet devices polled since then.
  */
-async function checkInsSince(fleet: Fleet, since: string, expected: number): Promise<number> {
+export async function checkInsSince(fleet: Fleet, since: string, expected: number): Promise<number> {
   const store = await fleet.open();
   try {
     const deadline = Date.now() + 10_000;
@@ -106,7 +111,7 @@ async function checkInsSince(fleet: Fleet, since: string, expected: number): Pro
  * connection while the server idles: as if that long had passed since their last poll. The server decides whether
  * a check-in is due against the store, so their next poll writes one again.
  */
-async function setCheckInsBack(fleet: Fleet, since: string, minutes: number): Promise<number> {
+export async function setCheckInsBack(fleet: Fleet, since: string, minutes: number): Promise<number> {
   const store = await fleet.open();
   try {
     const result = await store.db
@@ -163,24 +168,30 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
 
     // The real fleet: every request another device whose last check-in is older than a minute, so each pays its
     // check-in. First each device's first poll to this server process, then, with its check-in set back, its next.
-    const needed = Math.ceil(flotillaMax.requestsPerSecond * sizes.realFleetSeconds);
+    const needed = Math.ceil(baselineMax.requestsPerSecond * sizes.realFleetSeconds);
     const count = Math.max(sizes.connections, Math.min(needed, sizes.realFleetMaxDevices, fleet.untokened()));
     progress(`poll (${fleet.dialect}): real fleet, minting tokens for ${count} devices (${needed} wanted)`);
     const minting = process.hrtime.bigint();
     const minted = await fleet.mintTokens(count);
     const mintSeconds = secondsSince(minting);
-    let since = '';
-    const pass = async (): Promise<RealFleetPass> => {
-      since = new Date().toISOString();
-      const polls = await load({
-        url: server.url,
+    const fleetRequests = variants(minted.tokens);
+    const once = (url: string) =>
+      load({
+        url,
         method: 'POST',
         body,
-        requests: variants(minted.tokens),
+        requests: fleetRequests,
         connections: sizes.connections,
         durationSeconds: sizes.durationSeconds,
         once: true,
       });
+    let since = '';
+    const pass = async (): Promise<RealFleetPass> => {
+      // The baseline: the bare server given the very same pass, so that the client's work (a new 700-byte token in
+      // every request, connections opened, the run's ramp) weighs the same on both sides. It does no bookkeeping.
+      const bare = await once(constant.url);
+      since = new Date().toISOString();
+      const polls = await once(server.url);
       // A server may hold check-ins in memory and write them in batches every few seconds: the bookkeeping of the
       // last polls is then still to do when the last answer comes. Reading one of the devices through the
       // management API makes it write them all first, so the clock stops when every check-in is written (and not a
@@ -189,6 +200,7 @@ export async function benchPoll(server: Server, fleet: Fleet, sizes: PollSizes):
       await call(server.url, admin, 'GET', `/api/management/v2/devauth/devices/${minted.deviceIds[count - 1]}`, 200);
       const flushSeconds = secondsSince(flushing);
       return {
+        bare,
         polls,
         flushSeconds,
         requestsPerSecond: count / (polls.seconds + flushSeconds),

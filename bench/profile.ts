@@ -1,4 +1,4 @@
-// `npm run bench:profile -- [--dialect sqlite|postgres] [--what poll|deploy] [--devices N] [--seconds S] [--keep DIR]`:
+// `npm run bench:profile -- [--dialect sqlite|postgres] [--what poll|fleet|deploy] [--devices N] [--seconds S] [--keep DIR]`:
 // profiles `flotilla serve` (node --cpu-prof) under one device load and prints, as markdown, where its main thread's
 // time went (self time by category, the top 15 self frames) and the server's CPU per request.
 //
@@ -6,6 +6,11 @@
 //   the tokened devices poll `next` at full speed (autocannon, 10 connections): 3 s of warm-up (their check-ins),
 //   then S = 8 s measured. The same load runs first against a server without the profiler (its CPU per request and
 //   requests/s are the figures to compare; the profiler costs a little) and against a bare Node server answering 204.
+// - fleet: the real-fleet poll of the poll benchmark (bench/poll.ts): N = 20,000 further devices of a 40,000-device
+//   fleet get a token each and poll `next` once each, as fast as 10 connections go, with every poll's check-in due:
+//   a first pass (first contact, profiled as its own window), their check-ins set back 30 minutes, then the measured
+//   pass, timed to the write of the last check-in (a management read of one of them flushes them). The bare server
+//   gets the very same pass.
 // - deploy: the simulation benchmark's flow (bench/simulate.ts) for N = 2,000 seeded devices, 50 at a time: one
 //   deployment to all of them, each device doing next, downloading, the download, installing, rebooting, success.
 //
@@ -30,7 +35,7 @@ import {
   seedFleet,
 } from './fleet.js';
 import { load } from './load.js';
-import { POLL_INTERVAL_MINUTES, POLL_PATH } from './poll.js';
+import { checkInsSince, POLL_INTERVAL_MINUTES, POLL_PATH, setCheckInsBack } from './poll.js';
 import { drive } from './simulate.js';
 import { cpuSeconds, machine, progress, type Server, startConstantServer, startServer } from './support.js';
 
@@ -198,6 +203,100 @@ async function profilePoll(dialect: Dialect, work: string, devices: number, seco
 }
 
 /**
+ * The real-fleet poll: `count` devices polling once each, every check-in due. The measured window ends when the
+ * last check-in is written (a management read of the last device makes the server write what it holds).
+ */
+async function profileFleet(dialect: Dialect, work: string, count: number): Promise<string> {
+  const dataDir = join(work, `fleet-${dialect}`);
+  progress(`profile fleet (${dialect}): seeding ${2 * count} devices`);
+  const fleet = await seedFleet(dialect, dataDir, {
+    devices: 2 * count,
+    tokens: 10,
+    groupEvery: 10,
+    checkedInMinutesAgo: POLL_INTERVAL_MINUTES,
+  });
+  try {
+    const body = JSON.stringify({
+      device_provides: { device_type: BENCH_DEVICE_TYPE, artifact_name: BENCH_INSTALLED },
+      update_control_map: false,
+    });
+    progress(`profile fleet (${dialect}): minting ${count} device tokens`);
+    const minted = await fleet.mintTokens(count);
+    const requests = minted.tokens.map((token) => ({ path: POLL_PATH, authorization: `Bearer ${token}` }));
+    const once = async (url: string) =>
+      (await load({ url, method: 'POST', body, requests, connections: 10, durationSeconds: 0, once: true })).requests;
+    const last = `/api/management/v2/devauth/devices/${minted.deviceIds[count - 1]}`;
+    /** One pass, timed to the last check-in written; checks that every device's check-in is stored. */
+    const pass = async (server: Server, admin: string) => {
+      const since = new Date().toISOString();
+      const window = await measured(server, fleet, async () => {
+        const n = await once(server.url);
+        await call(server.url, admin, 'GET', last, 200);
+        return n;
+      });
+      const stored = await checkInsSince(fleet, since, count);
+      if (stored !== count) throw new Error(`profile fleet: ${stored} check-ins stored, ${count} expected`);
+      return window;
+    };
+    /** First contact, then the known devices 30 minutes later. */
+    const passes = async (server: Server) => {
+      const admin = await login(server.url, fleet.adminEmail, fleet.adminPassword);
+      const first = await pass(server, admin);
+      await setCheckInsBack(fleet, new Date(Date.now() - 3600_000).toISOString(), POLL_INTERVAL_MINUTES);
+      const steady = await pass(server, admin);
+      return { first, steady };
+    };
+
+    const lines = [...tableHead(dialect)];
+    const constant = await startConstantServer();
+    try {
+      await once(constant.url);
+      const bare = await measured(constant, { ...fleet, databaseUrl: '' }, () => once(constant.url));
+      lines.push(windowRow('bare Node `http` (204), the same pass', bare, dialect, '–'));
+    } finally {
+      await constant.stop();
+    }
+    const plain = await startServer(dataDir, fleetEnv(fleet));
+    try {
+      progress(`profile fleet (${dialect}): without the profiler, ${count} devices twice`);
+      const { first, steady } = await passes(plain);
+      lines.push(windowRow('Flotilla, first contact', first, dialect));
+      lines.push(windowRow('Flotilla, 30 minutes later', steady, dialect));
+    } finally {
+      await plain.stop();
+    }
+    await setCheckInsBack(fleet, new Date(Date.now() - 3600_000).toISOString(), POLL_INTERVAL_MINUTES);
+    const profileDir = join(work, `profile-fleet-${dialect}`);
+    const server = await startProfiled(dataDir, fleet, profileDir);
+    let windows: { first: Window; steady: Window };
+    let file: string;
+    try {
+      progress(`profile fleet (${dialect}): with --cpu-prof, ${count} devices twice`);
+      windows = await passes(server);
+      lines.push(windowRow('Flotilla under `--cpu-prof`, first contact', windows.first, dialect));
+      lines.push(windowRow('Flotilla under `--cpu-prof`, 30 minutes later', windows.steady, dialect));
+    } finally {
+      file = await stopForProfile(server, profileDir);
+    }
+    for (const [what, window] of [
+      ['30 minutes later (the real fleet)', windows.steady],
+      ['first contact', windows.first],
+    ] as const) {
+      const summary = summariseProfile(file, window.fromUs, window.toUs);
+      lines.push(
+        '',
+        `Profile (--cpu-prof), ${what}: main thread busy ${us(summary.busySeconds, window.requests)} per request.`,
+        '',
+        profileMarkdown(summary),
+      );
+    }
+    return lines.join('\n');
+  } finally {
+    await fleet.drop();
+  }
+}
+
+/**
  * One deployment of a fresh fleet of `devices`, driven as the simulation benchmark does; `profileDir`: the server
  * runs under --cpu-prof and the profile is returned too.
  */
@@ -282,8 +381,8 @@ async function main(): Promise<void> {
   const dialect = (flags.dialect ?? 'sqlite') as Dialect;
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new Error(`unknown dialect ${dialect}`);
   const what = flags.what ?? 'poll';
-  if (what !== 'poll' && what !== 'deploy') throw new Error(`unknown profile ${what}`);
-  const devices = Number(flags.devices ?? (what === 'poll' ? 20_000 : 2_000));
+  if (what !== 'poll' && what !== 'fleet' && what !== 'deploy') throw new Error(`unknown profile ${what}`);
+  const devices = Number(flags.devices ?? (what === 'deploy' ? 2_000 : 20_000));
   const seconds = Number(flags.seconds ?? 8);
   keepDir = flags.keep ? resolve(flags.keep) : undefined;
   const work = mkdtempSync(join(tmpdir(), 'flotilla-profile-'));
@@ -292,11 +391,13 @@ async function main(): Promise<void> {
     const body =
       what === 'poll'
         ? await profilePoll(dialect, work, devices, seconds)
-        : await profileDeploy(dialect, work, devices);
+        : what === 'fleet'
+          ? await profileFleet(dialect, work, devices)
+          : await profileDeploy(dialect, work, devices);
     const name = dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL';
     process.stdout.write(
       [
-        `### ${what === 'poll' ? 'Device poll' : 'Devices through a deployment'}, ${name} (${new Date().toISOString().slice(0, 10)})`,
+        `### ${{ poll: 'Device poll', fleet: 'Device poll as a real fleet polls', deploy: 'Devices through a deployment' }[what]}, ${name} (${new Date().toISOString().slice(0, 10)})`,
         '',
         `${machine()}; 1-minute load average ${load0.toFixed(2)} at the start, ${loadavg()[0].toFixed(2)} at the end.`,
         '',

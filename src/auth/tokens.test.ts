@@ -1,12 +1,12 @@
 // The verified-token cache: a token verified once answers from memory until its `exp`, and every token that fails
 // fails with the same error as without the cache.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, sign as cryptoSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { SignJWT } from 'jose';
+import { jwtVerify, SignJWT } from 'jose';
 import { openStore, type Store } from '../store/db.js';
 import { migrate } from '../store/migrate.js';
-import { TokenIssuer } from './tokens.js';
+import { type TokenClaims, TokenIssuer } from './tokens.js';
 
 const tenMinutes = () => new Date(Date.now() + 10 * 60_000);
 
@@ -72,5 +72,61 @@ describe('token verification', () => {
       .sign(privateKey);
     await assert.rejects(issuer.verify(foreign), { message: 'invalid token' });
     await assert.rejects(issuer.verify('not.a.jwt'), { message: 'invalid token' });
+  });
+
+  it("accepts on its fast path only what jose accepts, with jose's claims", async () => {
+    const row = await store.db.selectFrom('signing_keys').select('private_pem').executeTakeFirstOrThrow();
+    const key: KeyObject = createPrivateKey(row.private_pem);
+    const fast = (token: string) =>
+      (issuer as unknown as { verifyOwnShape(token: string): TokenClaims | undefined }).verifyOwnShape(token);
+    const base = { 'mender.tenant': 't', 'mender.device': true, iss: 'Flotilla', sub: 'd', jti: 'j' };
+    const inTen = Math.floor(Date.now() / 1000) + 600;
+    // Made by hand (jose would refuse to sign some of these headers).
+    const sign = async (payload: Record<string, unknown>, header: object = { alg: 'RS256', typ: 'JWT' }) => {
+      const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+      return `${input}.${cryptoSign('sha256', Buffer.from(input), key).toString('base64url')}`;
+    };
+    const ours = await issuer.sign('device', 't', 'd', tenMinutes(), '00000000-0000-4000-8000-000000000002');
+    const [h, p, sig] = ours.split('.');
+    const cases: [string, string][] = [
+      ['as signed', ours],
+      ['no typ', await sign({ ...base, exp: inTen }, { alg: 'RS256' })],
+      ['a crit header', await sign({ ...base, exp: inTen }, { alg: 'RS256', crit: ['exp'] })],
+      ['a kid header', await sign({ ...base, exp: inTen }, { alg: 'RS256', kid: 'x' })],
+      ['another issuer', await sign({ ...base, iss: 'other', exp: inTen })],
+      ['expired', await sign({ ...base, exp: inTen - 1200 })],
+      ['expiring this second', await sign({ ...base, exp: Math.floor(Date.now() / 1000) })],
+      ['not yet valid', await sign({ ...base, exp: inTen, nbf: inTen - 60 })],
+      ['valid from now', await sign({ ...base, exp: inTen, nbf: Math.floor(Date.now() / 1000) - 1 })],
+      ['iat a string', await sign({ ...base, exp: inTen, iat: 'now' })],
+      ['exp a string', await sign({ ...base, exp: String(inTen) })],
+      ['no exp', await sign({ ...base })],
+      ['no issuer', await sign({ ...base, iss: undefined, exp: inTen })],
+      ['padded signature', `${ours}=`],
+      ['a stray character', `${h}.${p}.${sig.slice(0, 10)}*${sig.slice(10)}`],
+      ['a short signature', `${h}.${p}.${sig.slice(0, -4)}`],
+      ['four parts', `${ours}.x`],
+    ];
+    let accepted = 0;
+    for (const [what, token] of cases) {
+      const byJose = await jwtVerify(token, issuer['publicKey' as keyof TokenIssuer] as unknown as KeyObject, {
+        issuer: 'Flotilla',
+        algorithms: ['RS256'],
+      }).then(
+        ({ payload }) => payload,
+        () => undefined,
+      );
+      const claims = fast(token);
+      if (!claims) continue;
+      accepted++;
+      assert.ok(byJose, `${what}: accepted on the fast path, so jose must accept it too`);
+      assert.deepEqual(
+        { id: claims.id, subject: claims.subject, tenantId: claims.tenantId, exp: claims.expiresAt.getTime() / 1000 },
+        { id: byJose.jti, subject: byJose.sub, tenantId: byJose['mender.tenant'], exp: byJose.exp },
+        what,
+      );
+    }
+    assert.ok(fast(ours), 'a token as the issuer signs it takes the fast path');
+    assert.equal(accepted, 3, 'as signed, without typ, and valid from now');
   });
 });

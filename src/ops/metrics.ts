@@ -3,13 +3,14 @@
 // counts by status, MQTT connections and database pool use. Protected by a bearer token, or loopback-only without one.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { BlobReaper } from '../artifacts/reaper.js';
 import type { Broker } from '../broker/broker.js';
 import type { Config } from '../config.js';
 import type { DeploymentService } from '../deployments/service.js';
 import { Forbidden, Unauthorized } from '../errors.js';
 import type { Store } from '../store/db.js';
+import { RequestMetrics } from './request-metrics.js';
 
 export interface MetricsSources {
   store: Store;
@@ -60,26 +61,12 @@ type TrackedRequest = FastifyRequest & { [inFlight]?: boolean };
 
 export function installMetrics(app: FastifyInstance, sources: MetricsSources): Registry {
   const registry = new Registry();
-  const requests = new Counter({
-    name: 'flotilla_http_requests_total',
-    help: 'HTTP requests answered, by route family, method and status class',
-    labelNames: ['family', 'method', 'status'],
-    registers: [registry],
+  const answers = new RequestMetrics({
+    familyOf: routeFamily,
+    pollProtocolOf: pollProtocol,
+    protocols: ['mender', 'ddi'],
   });
-  const latency = new Histogram({
-    name: 'flotilla_http_request_duration_seconds',
-    help: 'Time from request to response, by route family and method',
-    labelNames: ['family', 'method'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
-    registers: [registry],
-  });
-  const polls = new Counter({
-    name: 'flotilla_device_polls_total',
-    help: 'Device requests asking for an update, by protocol',
-    labelNames: ['protocol'],
-    registers: [registry],
-  });
-  for (const protocol of ['mender', 'ddi']) polls.inc({ protocol }, 0);
+  answers.register(registry);
   const uploads = new Gauge({
     name: 'flotilla_uploads_in_flight',
     help: 'Artifact uploads being received now',
@@ -150,12 +137,7 @@ export function installMetrics(app: FastifyInstance, sources: MetricsSources): R
   app.addHook('onRequestAbort', async (request: TrackedRequest) => leave(request));
   app.addHook('onResponse', async (request: TrackedRequest, reply) => {
     leave(request);
-    const route = request.routeOptions.url;
-    const family = routeFamily(route);
-    requests.inc({ family, method: request.method, status: `${Math.floor(reply.statusCode / 100)}xx` });
-    latency.observe({ family, method: request.method }, reply.elapsedTime / 1000);
-    const protocol = route && reply.statusCode < 400 ? pollProtocol(request.method, route) : undefined;
-    if (protocol) polls.inc({ protocol });
+    answers.record(request.routeOptions.url, request.method, reply.statusCode, reply.elapsedTime / 1000);
   });
 
   app.get(

@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, type Transaction } from 'kysely';
 import pg from 'pg';
 import { regexMatches } from '../inventory/regex.js';
+import { SAFETY_PAGES, startCheckpointer } from './checkpoints.js';
 import { analyzeStale } from './pg-statistics.js';
 import { postgresDialect } from './postgres.js';
 import type { Tables } from './schema.js';
@@ -77,6 +78,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   // by tenant, scope, name) that gave estimates that sent a group's device search to a plan that ran for minutes
   // on a 100k-device fleet; a full one takes about a second there, and optimize runs it only on tables that changed.
   sqlite.pragma('optimize = 0x10002');
+  // WAL checkpoints run on a worker thread (checkpoints.ts); this connection checkpoints only as a safety net.
+  let checkpointer: ReturnType<typeof startCheckpointer> | undefined;
+  if (file !== ':memory:') {
+    sqlite.pragma(`wal_autocheckpoint = ${SAFETY_PAGES}`);
+    checkpointer = startCheckpointer(file);
+  }
   const log = new StatementLog();
   const db = new Kysely<Tables>({ dialect: sqliteDialect(sqlite, log) });
   return wrap(
@@ -87,6 +94,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       sqlite.pragma('optimize');
     },
     () => ({ total: 1, idle: 1, waiting: 0 }),
+    () => checkpointer?.stop(),
   );
 }
 
@@ -132,12 +140,16 @@ function wrap(
   log: StatementLog,
   optimize: () => Promise<void> = async () => {},
   poolUse: Store['poolUse'] = () => ({ total: 1, idle: 1, waiting: 0 }),
+  beforeClose: () => Promise<void> | undefined = () => undefined,
 ): Store {
   return {
     db,
     dialect,
     transaction: (work) => db.transaction().execute(work),
-    close: () => db.destroy(),
+    close: async () => {
+      await beforeClose();
+      await db.destroy();
+    },
     optimize,
     poolUse,
     statements: () => log.count,

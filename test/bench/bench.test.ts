@@ -75,11 +75,15 @@ describe('npm run bench (tiny sizes)', () => {
       assert.equal(poll.flotilla.fixed.requests, 50);
       assert.equal(poll.halfRate, Math.max(1, Math.round(poll.flotilla.max.requestsPerSecond / 2)));
       assert.equal(poll.baseline.half.requests, poll.halfRate);
-      // The real fleet: as many fresh devices as the measured rate needs, at most 100 here, each polling once a pass.
+      // The real fleet: as many fresh devices as the bare server's rate needs, at most 100 here, each polling once a
+      // pass, and the bare server given the very same pass as its baseline.
       const real = poll.realFleet;
+      assert.equal(real.needed, Math.ceil(poll.baseline.max.requestsPerSecond));
       assert.equal(real.devices, Math.max(2, Math.min(real.needed, 100)));
       for (const pass of [real.firstContact, real.steady]) {
         assert.equal(pass.polls.requests, real.devices);
+        assert.equal(pass.bare.requests, real.devices, 'the baseline is the same pass');
+        positive(pass.bare.requestsPerSecond, `${d.dialect} real-fleet baseline requests/s`);
         assert.equal(pass.checkIns, real.devices, 'every real-fleet poll wrote its check-in');
         positive(pass.requestsPerSecond, `${d.dialect} real-fleet requests/s`);
         assert.ok(pass.requestsPerSecond <= pass.polls.requestsPerSecond, 'the last check-in writes count too');

@@ -187,13 +187,21 @@ export class DeviceAttempts {
       options.installed !== undefined &&
       to === 'success' &&
       handlingAt(storedHandling(deployment.handling_json), this.clock()).update !== 'skip';
-    if (log.length === 0 && !options.alongside && !installs && !this.settler.needed(deployment, dd.status, to)) {
-      // A step that changes nothing but the device's row: one statement is its own transaction.
+    const deferred = this.settler.defers(deployment, trx !== undefined);
+    if (
+      log.length === 0 &&
+      !options.alongside &&
+      !installs &&
+      !this.settler.needed(deployment, dd.status, to, deferred)
+    ) {
+      // A step that changes nothing but the device's row: one statement is its own transaction. A device that
+      // finishes a deployment whose finish is deferred asks right after it whether it was the last one.
       const updated = await this.sql(ref.tenantId, trx).updateDeviceDeployment(dd.id, dd.status, changes);
       if (!updated) return 'raced';
+      if (this.settler.finishesLater(deployment, dd.status, to, deferred))
+        await this.settler.finishIfDone(ref.tenantId, deployment);
       return outcome.kind === 'retry' ? 'retrying' : 'applied';
     }
-    const deferred = this.settler.defers(deployment, trx !== undefined);
     let finishLater = false;
     const applied = await within(async (t) => {
       const store = this.sql(ref.tenantId, t);

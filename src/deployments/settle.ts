@@ -19,12 +19,30 @@ export class DeploymentSettler {
     private readonly clock: () => Date,
   ) {}
 
-  /** Whether `settle` has anything to do for this move (else a report is its device's update alone). */
-  needed(deployment: DeploymentTable, from: DeviceDeploymentStatus, to: DeviceDeploymentStatus): boolean {
+  /**
+   * Whether `settle` has anything to do inside the event's transaction for this move (else a report is its
+   * device's update alone, one statement; a deferred finish is asked after it, `finishIfDone`).
+   */
+  needed(
+    deployment: DeploymentTable,
+    from: DeviceDeploymentStatus,
+    to: DeviceDeploymentStatus,
+    deferred = false,
+  ): boolean {
     if (deployment.finished_ts) return false;
     if (deployment.status === 'pending' && leavesPending(to)) return true;
-    if (isFinished(to) && !isFinished(from)) return true;
+    if (isFinished(to) && !isFinished(from) && !deferred) return true;
     return to === 'failure' && !deployment.paused;
+  }
+
+  /** Whether the move finishes the device in a deployment whose finish is asked after the event commits. */
+  finishesLater(
+    deployment: DeploymentTable,
+    from: DeviceDeploymentStatus,
+    to: DeviceDeploymentStatus,
+    deferred: boolean,
+  ): boolean {
+    return deferred && !deployment.finished_ts && isFinished(to) && !isFinished(from);
   }
 
   /**

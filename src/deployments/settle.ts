@@ -83,6 +83,7 @@ export class DeploymentSettler {
    * After one device moved from `from` to `to`: the deployment's stored status follows (pending → inprogress on
    * the first device that starts; finished when the last one is done), and the rollout pauses when a phase crossed
    * its failure threshold. Without recounting every device: an indexed probe, and only when a device finished.
+   * Answers whether the finish is to be asked after the commit (`finishIfDone`), and the deployment as it is now.
    */
   async settle(
     tenantId: string,
@@ -91,8 +92,8 @@ export class DeploymentSettler {
     to: DeviceDeploymentStatus,
     trx: Trx,
     deferred = false,
-  ): Promise<boolean> {
-    if (deployment.finished_ts) return false;
+  ): Promise<{ finishLater: boolean; deployment: DeploymentTable }> {
+    if (deployment.finished_ts) return { finishLater: false, deployment };
     const store = this.sql(tenantId, trx);
     const changes: Partial<DeploymentTable> = {};
     if (deployment.status === 'pending' && leavesPending(to)) changes.status = 'inprogress';
@@ -115,8 +116,9 @@ export class DeploymentSettler {
     if (to === 'failure' && !deployment.paused && changes.status !== 'finished') {
       if (await this.crossedThreshold(store, deployment)) changes.paused = 1;
     }
-    if (Object.keys(changes).length) await store.updateDeployment(deployment.id, changes);
-    return finishing && deferred;
+    if (Object.keys(changes).length === 0) return { finishLater: finishing && deferred, deployment };
+    await store.updateDeployment(deployment.id, changes);
+    return { finishLater: finishing && deferred, deployment: { ...deployment, ...changes } };
   }
 
   private async crossedThreshold(store: DeploymentStore, deployment: DeploymentTable): Promise<boolean> {

@@ -51,16 +51,47 @@ const DEPLOYMENT_COLUMNS = [
   'aborted',
 ] as const satisfies readonly (keyof DeploymentTable)[];
 
+const DEVICE_DEPLOYMENT_COLUMNS = [
+  'tenant_id',
+  'id',
+  'deployment_id',
+  'device_id',
+  'status',
+  'active',
+  'substate',
+  'attempts',
+  'artifact_id',
+  'device_type',
+  'position',
+  'request_json',
+  'has_log',
+  'deployment_created_ts',
+  'created_ts',
+  'started_ts',
+  'finished_ts',
+  'updated_ts',
+  'deleted_ts',
+] as const satisfies readonly (keyof DeviceDeploymentTable)[];
+
+// Both lists name every column of their table: a column added to a table and not here fails to compile.
+type Unlisted = [
+  Exclude<keyof DeploymentTable, (typeof DEPLOYMENT_COLUMNS)[number]>,
+  Exclude<keyof DeviceDeploymentTable, (typeof DEVICE_DEPLOYMENT_COLUMNS)[number]>,
+];
+export const attemptColumnsComplete: Unlisted extends [never, never] ? true : never = true;
+
+/** The joined row's names of the deployment's columns (`d.x as d_x`). */
+const DEPLOYMENT_ALIASES = DEPLOYMENT_COLUMNS.map((c) => `d_${c}` as const);
+
 /** SQL texts of the hot-path queries, per dialect (see DeploymentStore.prepared). */
 const PREPARED = new Map<string, { sql: string; parameters: ({ arg: number } | { value: unknown })[] }>();
 
+/** Takes a joined row apart by the column lists it was selected with (no per-key string work). */
 function splitAttemptRow(row: Record<string, unknown>): AttemptRow {
   const dd: Record<string, unknown> = {};
   const deployment: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) {
-    if (key.startsWith('d_')) deployment[key.slice(2)] = value;
-    else dd[key] = value;
-  }
+  for (const column of DEVICE_DEPLOYMENT_COLUMNS) dd[column] = row[column];
+  for (let i = 0; i < DEPLOYMENT_COLUMNS.length; i++) deployment[DEPLOYMENT_COLUMNS[i]] = row[DEPLOYMENT_ALIASES[i]];
   return { dd: dd as unknown as DeviceDeploymentTable, deployment: deployment as unknown as DeploymentTable };
 }
 
@@ -261,13 +292,18 @@ export class DeploymentStore {
    * polling at once never get the same position. Returns the position, or undefined when there is no room now.
    */
   async admit(deploymentId: string, limit: number | null): Promise<number | undefined> {
-    let query = this.db
-      .updateTable('deployments')
-      .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', deploymentId);
-    if (limit !== null) query = query.where('admitted', '<', limit);
-    const row = await query.returning('admitted').executeTakeFirst();
+    const [row] = await this.prepared(
+      `admit|${limit === null ? '' : 'limit'}`,
+      (tenant, deployment, max) =>
+        this.db
+          .updateTable('deployments')
+          .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
+          .where('tenant_id', '=', tenant)
+          .where('id', '=', deployment)
+          .$if(limit !== null, (q) => q.where('admitted', '<', max as unknown as number))
+          .returning('admitted'),
+      [this.tenantId, deploymentId, limit],
+    );
     return row ? Number(row.admitted) - 1 : undefined;
   }
 
@@ -657,7 +693,7 @@ export class DeploymentStore {
       .innerJoin('deployments as d', (join) =>
         join.onRef('d.id', '=', 'dd.deployment_id').onRef('d.tenant_id', '=', 'dd.tenant_id'),
       )
-      .selectAll('dd')
+      .select(DEVICE_DEPLOYMENT_COLUMNS.map((c) => `dd.${c}` as const))
       .select(DEPLOYMENT_COLUMNS.map((c) => `d.${c} as d_${c}` as const));
   }
 
@@ -754,15 +790,19 @@ export class DeploymentStore {
 
   /** Whether any device of the deployment is still active (the deployment is not done while one is). */
   async anyActive(deploymentId: string): Promise<boolean> {
-    const row = await this.db
-      .selectFrom('device_deployments')
-      .select('id')
-      .where('tenant_id', '=', this.tenantId)
-      .where('deployment_id', '=', deploymentId)
-      .where('status', 'in', [...activeStatuses])
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
+    const rows = await this.prepared(
+      'anyActive',
+      (tenant, deployment) =>
+        this.db
+          .selectFrom('device_deployments')
+          .select('id')
+          .where('tenant_id', '=', tenant)
+          .where('deployment_id', '=', deployment)
+          .where('status', 'in', [...activeStatuses])
+          .limit(1),
+      [this.tenantId, deploymentId],
+    );
+    return rows.length > 0;
   }
 
   /** Devices of the deployment that are done, whatever the outcome (dynamic deployments with max_devices). */

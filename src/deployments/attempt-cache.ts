@@ -1,6 +1,8 @@
 // Live attempts as this process last wrote or read them, so that a device's next report need not read its row
 // first: the report's update then names the row's status and `updated_ts` as remembered, and a row that anyone else
-// changed meanwhile (another process, an operator's abort, the sweeper) updates nothing and is read again.
+// changed meanwhile (another process, an operator's abort, the sweeper) updates nothing and is read again. (Every
+// write of a device deployment sets `updated_ts`, in milliseconds: only two writes elsewhere within the millisecond
+// of the one remembered that leave its status as it was could go unseen.)
 import { isActive } from './rules/status.js';
 import type { AttemptRow } from './store.js';
 

@@ -320,7 +320,8 @@ export class DeploymentStore {
     changes: Partial<Omit<DeviceDeploymentTable, 'tenant_id' | 'id' | 'position'>>,
   ): Promise<number | undefined> {
     const set: Record<string, unknown> = { updated_ts: now(), ...changes };
-    const columns = Object.keys(set);
+    // Kysely leaves out a column set to undefined; so does the compiled text.
+    const columns = Object.keys(set).filter((c) => set[c] !== undefined);
     const args = [this.tenantId, dd.id, dd.status, dd.deployment_id, limit, ...columns.map((c) => set[c])];
     const [row] = await this.prepared(
       `admitAndAssign|${columns.join(',')}|${limit === null ? '' : 'limit'}`,
@@ -406,7 +407,8 @@ export class DeploymentStore {
     readAt?: string,
   ): Promise<boolean> {
     const set: Record<string, unknown> = { updated_ts: now(), ...changes };
-    const columns = Object.keys(set);
+    // Kysely leaves out a column set to undefined; so does the compiled text.
+    const columns = Object.keys(set).filter((c) => set[c] !== undefined);
     const values = columns.map((c) => set[c]);
     const shape = `${columns.join(',')}|${lock ? 'lock' : ''}|${readAt === undefined ? '' : 'as-read'}`;
     const args = [this.tenantId, id, fromStatus, lock?.deploymentId, readAt, ...values];

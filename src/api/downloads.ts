@@ -59,11 +59,16 @@ export async function sendBlob(
   blob: { key: string; filename: string; modified: string },
   contentType = 'application/octet-stream',
 ) {
-  const size = await services.blobs.size(blob.key);
-  if (size === undefined) throw new NotFound('file not found');
+  // A small blob comes whole from the store's memory; a large one is streamed from where it is.
+  const peeked: { size: number; bytes?: Buffer } | undefined = services.blobs.peek
+    ? await services.blobs.peek(blob.key)
+    : await services.blobs.size(blob.key).then((size) => (size === undefined ? undefined : { size }));
+  if (peeked === undefined) throw new NotFound('file not found');
+  const { size, bytes } = peeked;
   reply.header('Last-Modified', new Date(blob.modified).toUTCString());
   const range = prepareDownload(request, reply, size, blob.filename, contentType);
   if (range === 'done' || request.method === 'HEAD') return reply.send();
+  if (bytes) return reply.send(range ? bytes.subarray(range.start, range.end + 1) : bytes);
   return sendBlobBody(request, reply, await blobSender(services.blobs, blob.key, range));
 }
 

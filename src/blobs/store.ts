@@ -48,6 +48,11 @@ export interface BlobStore {
   sender?(key: string, range?: ByteRange): Promise<BlobSender>;
   /** Size in bytes, or undefined when there is no such blob. */
   size(key: string): Promise<number | undefined>;
+  /**
+   * Optional: the blob's size and, when it is small, its bytes, which the store may keep in memory (a committed blob
+   * never changes under its key). Undefined when there is no such blob.
+   */
+  peek?(key: string): Promise<{ size: number; bytes?: Buffer } | undefined>;
   delete(key: string): Promise<void>;
   /** Every committed blob whose key starts with `prefix` (all when empty), in no particular order. */
   list(prefix?: string): AsyncIterable<StoredBlob>;

@@ -6,6 +6,7 @@ import { ArtifactStore } from '../artifacts/store.js';
 import { termOf } from '../inventory/predicates.js';
 import { now, type Store } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
+import type { AttemptCache } from './attempt-cache.js';
 import type { AssignedArtifact, AssignInput, Assignment } from './attempt-types.js';
 import { newDeviceDeployment } from './creation.js';
 import type { ControlMapWire } from './rules/controlmap.js';
@@ -52,6 +53,7 @@ export class Assignments {
     private readonly targets: DeploymentTargets,
     private readonly clock: () => Date,
     private readonly ends: ServerEnd,
+    private readonly cache: AttemptCache,
   ) {}
 
   private sql(tenantId: string, trx?: Trx): DeploymentStore {
@@ -104,7 +106,7 @@ export class Assignments {
       const deviceType = input.provides.device_type;
       if (dd.device_type !== deviceType) changes.device_type = deviceType;
       if (dd.request_json !== requestJson) changes.request_json = requestJson;
-      if (!(await this.writeAssignment(tenantId, dd, admitTo, changes))) return { kind: 'none' };
+      if (!(await this.writeAssignment(tenantId, row, admitTo, changes))) return { kind: 'none' };
       return {
         kind: 'configure',
         deploymentId: deployment.id,
@@ -139,7 +141,7 @@ export class Assignments {
     if (dd.artifact_id !== artifact.id) changes.artifact_id = artifact.id;
     if (dd.device_type !== input.provides.device_type) changes.device_type = input.provides.device_type;
     if (dd.request_json !== requestJson) changes.request_json = requestJson;
-    if (!(await this.writeAssignment(tenantId, dd, admitTo, changes))) return { kind: 'none' };
+    if (!(await this.writeAssignment(tenantId, row, admitTo, changes))) return { kind: 'none' };
     return {
       kind: 'install',
       deploymentId: deployment.id,
@@ -156,16 +158,24 @@ export class Assignments {
    */
   private async writeAssignment(
     tenantId: string,
-    dd: DeviceDeploymentTable,
+    row: AttemptRow,
     admitTo: number | null | undefined,
     changes: Partial<DeviceDeploymentTable>,
   ): Promise<boolean> {
-    if (admitTo === undefined && Object.keys(changes).length === 0) return true;
+    const { dd, deployment } = row;
+    if (admitTo === undefined && Object.keys(changes).length === 0) {
+      this.cache.remember(tenantId, row);
+      return true;
+    }
+    changes.updated_ts = now();
     if (admitTo !== undefined && this.store.dialect === 'postgres') {
       // One statement, no transaction held open across round trips on the deployment's hot row; when it wrote
       // nothing (the phase is full, or the row moved), the transaction below finds out which.
       const position = await this.sql(tenantId).admitAndAssign(dd, admitTo, changes);
-      if (position !== undefined) return true;
+      if (position !== undefined) {
+        this.cache.remember(tenantId, { dd: { ...dd, ...changes, position }, deployment });
+        return true;
+      }
     }
     return this.store.transaction(async (trx) => {
       const store = this.sql(tenantId, trx);
@@ -174,7 +184,9 @@ export class Assignments {
         if (position === undefined) return false;
         changes.position = position;
       }
-      await store.updateDeviceDeployment(dd.id, dd.status, changes);
+      if (await store.updateDeviceDeployment(dd.id, dd.status, changes))
+        this.cache.remember(tenantId, { dd: { ...dd, ...changes }, deployment });
+      else this.cache.forget(tenantId, dd.deployment_id, dd.device_id);
       return true;
     });
   }

@@ -6,6 +6,7 @@ import type { Transaction } from 'kysely';
 import { now, type Store } from '../store/db.js';
 import type { Tables } from '../store/schema.js';
 import { Assignments } from './assignment.js';
+import { AttemptCache } from './attempt-cache.js';
 import {
   type AssignInput,
   type Assignment,
@@ -44,14 +45,20 @@ export class DeviceAttempts {
     readonly targets: DeploymentTargets,
     readonly clock: () => Date = () => new Date(),
   ) {
-    this.assignments = new Assignments(store, targets, clock, (tenantId, row, to, extra) =>
-      this.serverEnds(tenantId, row, to, extra),
+    this.assignments = new Assignments(
+      store,
+      targets,
+      clock,
+      (tenantId, row, to, extra) => this.serverEnds(tenantId, row, to, extra),
+      this.cache,
     );
     this.settler = new DeploymentSettler(store, clock);
   }
 
   private readonly assignments: Assignments;
   private readonly settler: DeploymentSettler;
+  /** Attempts as this process last saw them: a report goes straight to its update (see attempt-cache.ts). */
+  private readonly cache = new AttemptCache();
 
   /** What the device should install now, if anything (see assignment.ts). */
   assign(tenantId: string, deviceId: string, input: AssignInput): Promise<Assignment> {
@@ -114,6 +121,13 @@ export class DeviceAttempts {
    * status report as "deployment aborted" and abandons its update.
    */
   async report(ref: AttemptRef, status: ReportableStatus, options: ReportOptions = {}): Promise<ReportResult> {
+    const known = this.cache.get(ref.tenantId, ref.deploymentId, ref.deviceId);
+    if (known) {
+      // The row as this process last saw it: the update applies only if it is still so (else it is read below).
+      const result = await this.apply(ref, known, status, options, undefined, true);
+      if (result !== 'raced') return result;
+      this.cache.forget(ref.tenantId, ref.deploymentId, ref.deviceId);
+    }
     const row = await this.sql(ref.tenantId).attemptOf(ref.deploymentId, ref.deviceId);
     const result = await this.apply(ref, row, status, options);
     if (result !== 'raced') return result;
@@ -133,16 +147,23 @@ export class DeviceAttempts {
     return stateOf(row?.dd, ref.attempt);
   }
 
-  /** Applies a report to the row read; `trx`: inside that transaction (which holds the row's lock). */
+  /**
+   * Applies a report to the row read; `trx`: inside that transaction (which holds the row's lock). `remembered`: the
+   * row is the cache's, not read now; the report then goes on only if it moves the row, with an update that
+   * applies only to the row as remembered (`raced` otherwise, and for what a stale row could answer wrongly: a
+   * refusal, an unchanged step, a failure whose retry and pause rules read the deployment as it is now).
+   */
   private async apply(
     ref: AttemptRef,
     row: AttemptRow | undefined,
     status: ReportableStatus,
     options: ReportOptions,
     trx?: Trx,
+    remembered = false,
   ): Promise<ReportResult | 'raced'> {
     const within = <T>(work: (t: Trx) => Promise<T>): Promise<T> => (trx ? work(trx) : this.store.transaction(work));
     const state = stateOf(row?.dd, ref.attempt);
+    if (remembered && (state.kind !== 'live' || status === 'failure')) return 'raced';
     if (!row || state.kind === 'gone') return 'gone';
     if (state.kind === 'aborted' || state.kind === 'decommissioned') return state.kind;
     if (ref.attempt !== undefined && state.kind === 'ended') return 'ended';
@@ -151,6 +172,7 @@ export class DeviceAttempts {
       options.onlyForward && isBehind(dd.status, status)
         ? ({ kind: 'unchanged' } as const)
         : applyStatusReport(dd, { status, substate: options.substate }, deployment.retries);
+    if (remembered && outcome.kind !== 'changed') return 'raced';
     if (outcome.kind === 'refused') return outcome.reason;
     const log = options.log ?? [];
     if (outcome.kind === 'unchanged') {
@@ -182,31 +204,43 @@ export class DeviceAttempts {
             finished_ts: outcome.finished ? ts : null,
           };
     if (log.length) changes.has_log = 1;
+    changes.updated_ts = ts;
+    const readAt = remembered ? (dd.updated_ts ?? undefined) : undefined;
     const to = changes.status as DeviceDeploymentStatus;
     const installs =
       options.installed !== undefined &&
       to === 'success' &&
       handlingAt(storedHandling(deployment.handling_json), this.clock()).update !== 'skip';
-    if (log.length === 0 && !options.alongside && !installs && !this.settler.needed(deployment, dd.status, to)) {
-      // A step that changes nothing but the device's row: one statement is its own transaction.
-      const updated = await this.sql(ref.tenantId, trx).updateDeviceDeployment(dd.id, dd.status, changes);
-      if (!updated) return 'raced';
+    const deferred = this.settler.defers(deployment, trx !== undefined);
+    if (
+      log.length === 0 &&
+      !options.alongside &&
+      !installs &&
+      !this.settler.needed(deployment, dd.status, to, deferred)
+    ) {
+      // A step that changes nothing but the device's row: one statement is its own transaction. A device that
+      // finishes a deployment whose finish is deferred asks right after it whether it was the last one.
+      const store = this.sql(ref.tenantId, trx);
+      if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes, undefined, readAt))) return 'raced';
+      this.cache.remember(ref.tenantId, { dd: { ...dd, ...changes }, deployment });
+      if (this.settler.finishesLater(deployment, dd.status, to, deferred))
+        await this.settler.finishIfDone(ref.tenantId, deployment);
       return outcome.kind === 'retry' ? 'retrying' : 'applied';
     }
-    const deferred = this.settler.defers(deployment, trx !== undefined);
-    let finishLater = false;
+    let settled: { finishLater: boolean; deployment: typeof deployment } | undefined;
     const applied = await within(async (t) => {
       const store = this.sql(ref.tenantId, t);
       const lock = this.settler.lockFor(deployment, dd.status, to, deferred);
-      if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes, lock))) return false;
+      if (!(await store.updateDeviceDeployment(dd.id, dd.status, changes, lock, readAt))) return false;
       await store.appendLog(ref.deploymentId, ref.deviceId, log);
       await options.alongside?.(t);
       if (installs) await options.installed?.(t);
-      finishLater = await this.settler.settle(ref.tenantId, deployment, dd.status, to, t, deferred);
+      settled = await this.settler.settle(ref.tenantId, deployment, dd.status, to, t, deferred);
       return true;
     });
-    if (!applied) return 'raced';
-    if (finishLater) await this.settler.finishIfDone(ref.tenantId, deployment);
+    if (!applied || !settled) return 'raced';
+    this.cache.remember(ref.tenantId, { dd: { ...dd, ...changes }, deployment: settled.deployment });
+    if (settled.finishLater) await this.settler.finishIfDone(ref.tenantId, deployment);
     return outcome.kind === 'retry' ? 'retrying' : 'applied';
   }
 
@@ -294,8 +328,11 @@ export class DeviceAttempts {
         { ...extra, status: to, active: isActive(to) ? 1 : 0, finished_ts: isFinished(to) ? ts : null },
         this.settler.lockFor(row.deployment, row.dd.status, to, deferred),
       );
-      return changed && (await this.settler.settle(tenantId, row.deployment, row.dd.status, to, trx, deferred));
+      return (
+        changed && (await this.settler.settle(tenantId, row.deployment, row.dd.status, to, trx, deferred)).finishLater
+      );
     });
+    this.cache.forget(tenantId, row.dd.deployment_id, row.dd.device_id);
     if (finishLater) await this.settler.finishIfDone(tenantId, row.deployment);
   }
 

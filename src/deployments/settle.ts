@@ -19,12 +19,30 @@ export class DeploymentSettler {
     private readonly clock: () => Date,
   ) {}
 
-  /** Whether `settle` has anything to do for this move (else a report is its device's update alone). */
-  needed(deployment: DeploymentTable, from: DeviceDeploymentStatus, to: DeviceDeploymentStatus): boolean {
+  /**
+   * Whether `settle` has anything to do inside the event's transaction for this move (else a report is its
+   * device's update alone, one statement; a deferred finish is asked after it, `finishIfDone`).
+   */
+  needed(
+    deployment: DeploymentTable,
+    from: DeviceDeploymentStatus,
+    to: DeviceDeploymentStatus,
+    deferred = false,
+  ): boolean {
     if (deployment.finished_ts) return false;
     if (deployment.status === 'pending' && leavesPending(to)) return true;
-    if (isFinished(to) && !isFinished(from)) return true;
+    if (isFinished(to) && !isFinished(from) && !deferred) return true;
     return to === 'failure' && !deployment.paused;
+  }
+
+  /** Whether the move finishes the device in a deployment whose finish is asked after the event commits. */
+  finishesLater(
+    deployment: DeploymentTable,
+    from: DeviceDeploymentStatus,
+    to: DeviceDeploymentStatus,
+    deferred: boolean,
+  ): boolean {
+    return deferred && !deployment.finished_ts && isFinished(to) && !isFinished(from);
   }
 
   /**
@@ -65,6 +83,7 @@ export class DeploymentSettler {
    * After one device moved from `from` to `to`: the deployment's stored status follows (pending → inprogress on
    * the first device that starts; finished when the last one is done), and the rollout pauses when a phase crossed
    * its failure threshold. Without recounting every device: an indexed probe, and only when a device finished.
+   * Answers whether the finish is to be asked after the commit (`finishIfDone`), and the deployment as it is now.
    */
   async settle(
     tenantId: string,
@@ -73,8 +92,8 @@ export class DeploymentSettler {
     to: DeviceDeploymentStatus,
     trx: Trx,
     deferred = false,
-  ): Promise<boolean> {
-    if (deployment.finished_ts) return false;
+  ): Promise<{ finishLater: boolean; deployment: DeploymentTable }> {
+    if (deployment.finished_ts) return { finishLater: false, deployment };
     const store = this.sql(tenantId, trx);
     const changes: Partial<DeploymentTable> = {};
     if (deployment.status === 'pending' && leavesPending(to)) changes.status = 'inprogress';
@@ -97,8 +116,9 @@ export class DeploymentSettler {
     if (to === 'failure' && !deployment.paused && changes.status !== 'finished') {
       if (await this.crossedThreshold(store, deployment)) changes.paused = 1;
     }
-    if (Object.keys(changes).length) await store.updateDeployment(deployment.id, changes);
-    return finishing && deferred;
+    if (Object.keys(changes).length === 0) return { finishLater: finishing && deferred, deployment };
+    await store.updateDeployment(deployment.id, changes);
+    return { finishLater: finishing && deferred, deployment: { ...deployment, ...changes } };
   }
 
   private async crossedThreshold(store: DeploymentStore, deployment: DeploymentTable): Promise<boolean> {

@@ -1,7 +1,7 @@
 // SQL for deployments, device deployments and their logs, bound to one tenant at construction. Every statement
 // filters on the tenant; the device poll uses the (tenant, device, active) index, statistics (tenant, deployment,
 // status).
-import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type QueryResult, sql, type Transaction } from 'kysely';
 import { inBatches } from '../store/batches.js';
 import { now } from '../store/db.js';
 import { dialectOf } from '../store/migration.js';
@@ -51,16 +51,47 @@ const DEPLOYMENT_COLUMNS = [
   'aborted',
 ] as const satisfies readonly (keyof DeploymentTable)[];
 
+const DEVICE_DEPLOYMENT_COLUMNS = [
+  'tenant_id',
+  'id',
+  'deployment_id',
+  'device_id',
+  'status',
+  'active',
+  'substate',
+  'attempts',
+  'artifact_id',
+  'device_type',
+  'position',
+  'request_json',
+  'has_log',
+  'deployment_created_ts',
+  'created_ts',
+  'started_ts',
+  'finished_ts',
+  'updated_ts',
+  'deleted_ts',
+] as const satisfies readonly (keyof DeviceDeploymentTable)[];
+
+// Both lists name every column of their table: a column added to a table and not here fails to compile.
+type Unlisted = [
+  Exclude<keyof DeploymentTable, (typeof DEPLOYMENT_COLUMNS)[number]>,
+  Exclude<keyof DeviceDeploymentTable, (typeof DEVICE_DEPLOYMENT_COLUMNS)[number]>,
+];
+export const attemptColumnsComplete: Unlisted extends [never, never] ? true : never = true;
+
+/** The joined row's names of the deployment's columns (`d.x as d_x`). */
+const DEPLOYMENT_ALIASES = DEPLOYMENT_COLUMNS.map((c) => `d_${c}` as const);
+
 /** SQL texts of the hot-path queries, per dialect (see DeploymentStore.prepared). */
 const PREPARED = new Map<string, { sql: string; parameters: ({ arg: number } | { value: unknown })[] }>();
 
+/** Takes a joined row apart by the column lists it was selected with (no per-key string work). */
 function splitAttemptRow(row: Record<string, unknown>): AttemptRow {
   const dd: Record<string, unknown> = {};
   const deployment: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) {
-    if (key.startsWith('d_')) deployment[key.slice(2)] = value;
-    else dd[key] = value;
-  }
+  for (const column of DEVICE_DEPLOYMENT_COLUMNS) dd[column] = row[column];
+  for (let i = 0; i < DEPLOYMENT_COLUMNS.length; i++) deployment[DEPLOYMENT_COLUMNS[i]] = row[DEPLOYMENT_ALIASES[i]];
   return { dd: dd as unknown as DeviceDeploymentTable, deployment: deployment as unknown as DeploymentTable };
 }
 
@@ -261,13 +292,18 @@ export class DeploymentStore {
    * polling at once never get the same position. Returns the position, or undefined when there is no room now.
    */
   async admit(deploymentId: string, limit: number | null): Promise<number | undefined> {
-    let query = this.db
-      .updateTable('deployments')
-      .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', deploymentId);
-    if (limit !== null) query = query.where('admitted', '<', limit);
-    const row = await query.returning('admitted').executeTakeFirst();
+    const [row] = await this.prepared(
+      `admit|${limit === null ? '' : 'limit'}`,
+      (tenant, deployment, max) =>
+        this.db
+          .updateTable('deployments')
+          .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
+          .where('tenant_id', '=', tenant)
+          .where('id', '=', deployment)
+          .$if(limit !== null, (q) => q.where('admitted', '<', max as unknown as number))
+          .returning('admitted'),
+      [this.tenantId, deploymentId, limit],
+    );
     return row ? Number(row.admitted) - 1 : undefined;
   }
 
@@ -283,33 +319,44 @@ export class DeploymentStore {
     limit: number | null,
     changes: Partial<Omit<DeviceDeploymentTable, 'tenant_id' | 'id' | 'position'>>,
   ): Promise<number | undefined> {
-    const row = await this.db
-      .with('mine', (db) =>
-        db
-          .selectFrom('device_deployments')
-          .select('id')
-          .where('tenant_id', '=', this.tenantId)
-          .where('id', '=', dd.id)
-          .where('status', '=', dd.status)
-          .forUpdate(),
-      )
-      .with('admission', (db) => {
-        let query = db
-          .updateTable('deployments')
-          .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
-          .where('tenant_id', '=', this.tenantId)
-          .where('id', '=', dd.deployment_id)
-          .where(({ exists, selectFrom }) => exists(selectFrom('mine').select('mine.id')));
-        if (limit !== null) query = query.where('admitted', '<', limit);
-        return query.returning('admitted');
-      })
-      .updateTable('device_deployments')
-      .set({ updated_ts: now(), ...changes, position: sql<number>`(select "admitted" - 1 from "admission")` })
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', dd.id)
-      .where(({ exists, selectFrom }) => exists(selectFrom('admission').select('admission.admitted')))
-      .returning('position')
-      .executeTakeFirst();
+    const set: Record<string, unknown> = { updated_ts: now(), ...changes };
+    // Kysely leaves out a column set to undefined; so does the compiled text.
+    const columns = Object.keys(set).filter((c) => set[c] !== undefined);
+    const args = [this.tenantId, dd.id, dd.status, dd.deployment_id, limit, ...columns.map((c) => set[c])];
+    const [row] = await this.prepared(
+      `admitAndAssign|${columns.join(',')}|${limit === null ? '' : 'limit'}`,
+      (tenant, id, status, deployment, max, ...markers) =>
+        this.db
+          .with('mine', (db) =>
+            db
+              .selectFrom('device_deployments')
+              .select('id')
+              .where('tenant_id', '=', tenant)
+              .where('id', '=', id)
+              .where('status', '=', status as DeviceDeploymentStatus)
+              .forUpdate(),
+          )
+          .with('admission', (db) =>
+            db
+              .updateTable('deployments')
+              .set((eb) => ({ admitted: eb('admitted', '+', 1) }))
+              .where('tenant_id', '=', tenant)
+              .where('id', '=', deployment)
+              .where(({ exists, selectFrom }) => exists(selectFrom('mine').select('mine.id')))
+              .$if(limit !== null, (q) => q.where('admitted', '<', max as unknown as number))
+              .returning('admitted'),
+          )
+          .updateTable('device_deployments')
+          .set({
+            ...(Object.fromEntries(columns.map((c, i) => [c, markers[i]])) as Partial<DeviceDeploymentTable>),
+            position: sql<number>`(select "admitted" - 1 from "admission")`,
+          })
+          .where('tenant_id', '=', tenant)
+          .where('id', '=', id)
+          .where(({ exists, selectFrom }) => exists(selectFrom('admission').select('admission.admitted')))
+          .returning('position'),
+      args,
+    );
     return row ? Number(row.position) : undefined;
   }
 
@@ -347,45 +394,59 @@ export class DeploymentStore {
     return row && { ...row, log_lines: Number(row.log_lines ?? 0) };
   }
 
-  /** Changes a device deployment if its status is still `fromStatus`; false when someone changed it first. */
+  /**
+   * Changes a device deployment if its status is still `fromStatus` (and, with `readAt`, its `updated_ts` is still
+   * the one read: the row is as read); false when someone changed it first. Its SQL text is built once per set of
+   * changed columns (`prepared`).
+   */
   async updateDeviceDeployment(
     id: string,
     fromStatus: DeviceDeploymentStatus,
     changes: Partial<Omit<DeviceDeploymentTable, 'tenant_id' | 'id'>>,
     lock?: { deploymentId: string },
+    readAt?: string,
   ): Promise<boolean> {
-    const set = { updated_ts: now(), ...changes };
-    if (lock) {
-      // PostgreSQL: the deployment row's lock is taken by the same statement (a CTE that the update refers to), so
-      // devices finishing at once queue up and the last one's next statement sees the others (see settle.ts).
-      const result = await this.db
-        .with('locked', (db) =>
-          db
-            .selectFrom('deployments')
-            .select('id')
-            .where('tenant_id', '=', this.tenantId)
-            .where('id', '=', lock.deploymentId)
-            // NO KEY UPDATE: it queues finishing devices and admissions (updates of the row), but not the foreign
-            // key checks (KEY SHARE) of log lines written by reports that hold their device's row.
-            .forNoKeyUpdate(),
-        )
-        .updateTable('device_deployments')
-        .set(set)
-        .where('tenant_id', '=', this.tenantId)
-        .where('id', '=', id)
-        .where('status', '=', fromStatus)
-        .where(({ exists, selectFrom }) => exists(selectFrom('locked').select('locked.id')))
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) === 1;
-    }
-    const result = await this.db
-      .updateTable('device_deployments')
-      .set(set)
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', id)
-      .where('status', '=', fromStatus)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const set: Record<string, unknown> = { updated_ts: now(), ...changes };
+    // Kysely leaves out a column set to undefined; so does the compiled text.
+    const columns = Object.keys(set).filter((c) => set[c] !== undefined);
+    const values = columns.map((c) => set[c]);
+    const shape = `${columns.join(',')}|${lock ? 'lock' : ''}|${readAt === undefined ? '' : 'as-read'}`;
+    const args = [this.tenantId, id, fromStatus, lock?.deploymentId, readAt, ...values];
+    const result = await this.preparedResult(
+      `updateDeviceDeployment|${shape}`,
+      (tenant, row, status, deployment, updated, ...markers) => {
+        const query = this.db
+          .updateTable('device_deployments')
+          .set(Object.fromEntries(columns.map((c, i) => [c, markers[i]])) as Partial<DeviceDeploymentTable>)
+          .where('tenant_id', '=', tenant)
+          .where('id', '=', row)
+          .where('status', '=', status as DeviceDeploymentStatus)
+          .$if(readAt !== undefined, (q) => q.where('updated_ts', '=', updated));
+        if (!lock) return query;
+        // PostgreSQL: the deployment row's lock is taken by the same statement (a CTE that the update refers to),
+        // so devices finishing at once queue up and the last one's next statement sees the others (see settle.ts).
+        return this.db
+          .with('locked', (db) =>
+            db
+              .selectFrom('deployments')
+              .select('id')
+              .where('tenant_id', '=', tenant)
+              .where('id', '=', deployment)
+              // NO KEY UPDATE: it queues finishing devices and admissions (updates of the row), but not the foreign
+              // key checks (KEY SHARE) of log lines written by reports that hold their device's row.
+              .forNoKeyUpdate(),
+          )
+          .updateTable('device_deployments')
+          .set(Object.fromEntries(columns.map((c, i) => [c, markers[i]])) as Partial<DeviceDeploymentTable>)
+          .where('tenant_id', '=', tenant)
+          .where('id', '=', row)
+          .where('status', '=', status as DeviceDeploymentStatus)
+          .$if(readAt !== undefined, (q) => q.where('updated_ts', '=', updated))
+          .where(({ exists, selectFrom }) => exists(selectFrom('locked').select('locked.id')));
+      },
+      args,
+    );
+    return Number(result.numAffectedRows ?? 0) === 1;
   }
 
   /** Ends every active device deployment of a deployment (abort); returns how many. */
@@ -601,6 +662,15 @@ export class DeploymentStore {
     build: (...markers: string[]) => { compile(): CompiledQuery },
     args: readonly unknown[],
   ): Promise<Record<string, unknown>[]> {
+    return (await this.preparedResult(name, build, args)).rows;
+  }
+
+  /** `prepared`, answering the whole result (the rows a write changed). */
+  private async preparedResult(
+    name: string,
+    build: (...markers: string[]) => { compile(): CompiledQuery },
+    args: readonly unknown[],
+  ): Promise<QueryResult<Record<string, unknown>>> {
     const key = `${this.db.getExecutor().adapter.constructor.name}|${name}`;
     let template = PREPARED.get(key);
     if (!template) {
@@ -616,8 +686,7 @@ export class DeploymentStore {
       PREPARED.set(key, template);
     }
     const parameters = template.parameters.map((p) => ('arg' in p ? args[p.arg] : p.value));
-    const result = await this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(template.sql, parameters));
-    return result.rows;
+    return this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(template.sql, parameters));
   }
 
   private withDeployment() {
@@ -626,7 +695,7 @@ export class DeploymentStore {
       .innerJoin('deployments as d', (join) =>
         join.onRef('d.id', '=', 'dd.deployment_id').onRef('d.tenant_id', '=', 'dd.tenant_id'),
       )
-      .selectAll('dd')
+      .select(DEVICE_DEPLOYMENT_COLUMNS.map((c) => `dd.${c}` as const))
       .select(DEPLOYMENT_COLUMNS.map((c) => `d.${c} as d_${c}` as const));
   }
 
@@ -666,30 +735,33 @@ export class DeploymentStore {
       .execute();
   }
 
-  /** Whether any device of the deployment is still active (the deployment is not done while one is). */
   /**
    * Finishes the deployment if it is open and none of its devices is active, in one statement (PostgreSQL re-checks
    * `finished_ts` under the row's lock, so two devices finishing at once finish it once).
    */
   async finishIfNoneActive(deploymentId: string, ts: string): Promise<void> {
-    await this.db
-      .updateTable('deployments')
-      .set({ status: 'finished', finished_ts: ts })
-      .where('tenant_id', '=', this.tenantId)
-      .where('id', '=', deploymentId)
-      .where('finished_ts', 'is', null)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('device_deployments')
-              .select('id')
-              .where('tenant_id', '=', this.tenantId)
-              .where('deployment_id', '=', deploymentId)
-              .where('status', 'in', [...activeStatuses]),
+    await this.prepared(
+      'finishIfNoneActive',
+      (tenant, deployment, at) =>
+        this.db
+          .updateTable('deployments')
+          .set({ status: 'finished', finished_ts: at })
+          .where('tenant_id', '=', tenant)
+          .where('id', '=', deployment)
+          .where('finished_ts', 'is', null)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('device_deployments')
+                  .select('id')
+                  .where('tenant_id', '=', tenant)
+                  .where('deployment_id', '=', deployment)
+                  .where('status', 'in', [...activeStatuses]),
+              ),
+            ),
           ),
-        ),
-      )
-      .execute();
+      [this.tenantId, deploymentId, ts],
+    );
   }
 
   /**
@@ -718,16 +790,21 @@ export class DeploymentStore {
     return Number(result.numUpdatedRows);
   }
 
+  /** Whether any device of the deployment is still active (the deployment is not done while one is). */
   async anyActive(deploymentId: string): Promise<boolean> {
-    const row = await this.db
-      .selectFrom('device_deployments')
-      .select('id')
-      .where('tenant_id', '=', this.tenantId)
-      .where('deployment_id', '=', deploymentId)
-      .where('status', 'in', [...activeStatuses])
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
+    const rows = await this.prepared(
+      'anyActive',
+      (tenant, deployment) =>
+        this.db
+          .selectFrom('device_deployments')
+          .select('id')
+          .where('tenant_id', '=', tenant)
+          .where('deployment_id', '=', deployment)
+          .where('status', 'in', [...activeStatuses])
+          .limit(1),
+      [this.tenantId, deploymentId],
+    );
+    return rows.length > 0;
   }
 
   /** Devices of the deployment that are done, whatever the outcome (dynamic deployments with max_devices). */

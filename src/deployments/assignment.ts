@@ -41,6 +41,11 @@ export const RELEASE_TTL_MS = 1000;
 export class Assignments {
   /** tenant → its deployments generation and when it was read. */
   private readonly generations = new Map<string, { value: number; readAt: number }>();
+  /**
+   * tenant → the generation read under way: polls arriving while it runs share it. Without this, every poll in flight
+   * when the cached value expired read it itself (10-100 reads at once each second under load, queueing on the pool).
+   */
+  private readonly reading = new Map<string, Promise<number>>();
   /** tenant|device → the generation at which the device had nothing to do. */
   private readonly idle = new Map<string, number>();
   /** Artifacts are immutable in what a device needs of them (name, device types, depends, size). */
@@ -271,14 +276,28 @@ export class Assignments {
     const at = Date.now();
     const cached = this.generations.get(tenantId);
     if (cached && at - cached.readAt < GENERATION_TTL_MS) return cached.value;
-    const value = await this.sql(tenantId).generation();
-    this.generations.set(tenantId, { value, readAt: at });
-    return value;
+    let reading = this.reading.get(tenantId);
+    if (!reading) {
+      const read: Promise<number> = this.sql(tenantId)
+        .generation()
+        .then((value) => {
+          // A bump committed meanwhile (generationChanged) dropped this read: its value may be older.
+          if (this.reading.get(tenantId) === read) this.generations.set(tenantId, { value, readAt: at });
+          return value;
+        })
+        .finally(() => {
+          if (this.reading.get(tenantId) === read) this.reading.delete(tenantId);
+        });
+      reading = read;
+      this.reading.set(tenantId, reading);
+    }
+    return reading;
   }
 
   /** After a transaction that bumped the generation committed: this process sees it at once. */
   generationChanged(tenantId: string): void {
     this.generations.delete(tenantId);
+    this.reading.delete(tenantId);
   }
 }
 

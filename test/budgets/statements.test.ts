@@ -73,6 +73,23 @@ for (const dialect of dialects) {
       assert.equal(texts.length, 0, show(texts));
     });
 
+    it('Mender: idle polls that find the deployments generation expired share one read of it', async () => {
+      const devices = await Promise.all([1, 2, 3, 4, 5].map(() => addDevice(t)));
+      const provides = { device_type: 'qemu', artifact_name: 'release-1' };
+      for (const device of devices) assert.equal((await nextV2(t, device, provides)).statusCode, 204);
+      const texts = await counted(t, async () => {
+        // As when the cached generation expires under load: every poll in flight needs it at once (on PostgreSQL they
+        // overlap on the pool; SQLite answers each read before the next poll asks).
+        t.services.deployments.attempts.generationChanged(t.tenant.id);
+        const answers = await Promise.all(devices.map((device) => nextV2(t, device, provides)));
+        assert.deepEqual(
+          answers.map((a) => a.statusCode),
+          devices.map(() => 204),
+        );
+      });
+      assert.equal(texts.filter((sql) => /deployment_generations/.test(sql)).length, 1, show(texts));
+    });
+
     it('Mender: a repeat poll with an assigned attempt runs at most 2 statements and writes nothing', async () => {
       const artifact = await addArtifact(t, { name: `budget-${++uniq}` });
       const device = await addDevice(t);

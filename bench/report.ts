@@ -193,6 +193,33 @@ main thread (1,000 random rows of a 100,000-row table per statement, 15-60 ms ea
 better-sqlite3), which is what keeps a real fleet below the repeating poll there. A token's first verification goes
 through node:crypto (its share of first contact fell from 22 % to 10 %); first contact is now Kysely building the token
 and assignment queries (22 %) and SQLite (16 %).
+**Devices through a deployment, after the attempt cache (\`npm run bench:profile -- --what deploy --devices 2000\`, load
+7-10, before and after back to back).** A status report goes straight to its update from the attempt this process
+last wrote or read (src/deployments/attempt-cache.ts; the update names the remembered status and \`updated_ts\`, so a row
+changed by anyone else updates nothing and is read again); hot statements are compiled by Kysely once per shape and
+reused; the attempt row is taken apart by known column lists; artifacts of 64 KiB or less are served from the folder
+store's memory (the four thread-pool file calls were 8-9 % of the flow). Statements per device (next and four
+reports): SQLite 17 to 13, PostgreSQL 14 to 8. CPU per request: PostgreSQL 926 + 646 µs (Node + backends) to 597 + 283
+µs, SQLite 786 to 488 µs. Shares now, PostgreSQL: socket writes 30 %, Node core 12.5 %, Flotilla's own code 11 %, pg
+driver 10 %, Kysely 7 %, JWT 7 %; SQLite: SQLite execution 26 %, socket writes 21 %, Flotilla 11 %, Kysely 7 %, JWT 7 %.
+On PostgreSQL the cluster test found the other half of the old figure: with autovacuum off (as on the CI machine) or
+slower than an enrollment burst, fresh tables had no planner statistics and each device's inventory delete walked an
+index over every device; the background sweep now ANALYZEs tables past autovacuum's own threshold
+(src/store/pg-statistics.ts).
+
+**Downloads and uploads (\`node --cpu-prof\` during the transfer benchmark).** The hawkBit payload file's 0.30 of a plain
+file stream (4.8 times its CPU per GiB) was garbage collection, not the ranged read: after about 30 s idle V8 keeps
+its heap limits tight, and a read stream's fresh 1 MiB buffer per chunk then set off a full collection every few MiB
+(58 % of the busy main thread; the signed link suffered the same when it ran after a pause). Downloads now write the
+folder store's bytes through two reused 1 MiB buffers (\`BlobStore.sender\`): 2.3-2.4 s/GiB after an idle pause became
+0.38-0.45 s/GiB. On S3 the upload's parts come from five reused 8 MiB buffers (src/blobs/s3-upload.ts, in place of
+lib-storage, which copied each part into a fresh buffer behind two 8 MiB stream buffers) and each part's SigV4 SHA-256
+runs on the thread pool: server CPU per GiB went from about twice the bare server's to the same. The folder store's
+upload is below its target on this machine (0.76; 1.19 in the previous full run on an Intel machine): its CPU per GiB
+is 2.8 s against the bare server's 1.7 s, where SHA-256 itself is cheap on this CPU, so the fixed per-chunk cost of the
+multipart parser, the artifact reader's tar and async iteration (about 70 µs per 64 KiB chunk) shows; not profiled
+further in this session.
+
 `;
 
 export function render(r: Results): string {

@@ -16,6 +16,11 @@ import {
 } from './store.js';
 
 const READ_CHUNK = 1024 * 1024;
+/**
+ * How much of an upload a blob write may hold before it asks for less: with the default 16 KiB every 64 KiB chunk from
+ * the socket paused the upload until it was written; 1 MiB lets the file writes run behind the parser.
+ */
+const WRITE_BUFFER = 1024 * 1024;
 /** Blobs up to this size are read whole once and then served from memory (`peek`). */
 export const SMALL_BLOB = 64 * 1024;
 /** Bytes of small blobs kept in memory at most; the oldest go first. */
@@ -42,7 +47,7 @@ export class FsBlobStore implements BlobStore {
     assertBlobKey(key);
     await mkdir(this.tmp, { recursive: true });
     const path = join(this.tmp, `${randomUUID()}.part`);
-    const stream = createWriteStream(path, { flags: 'wx' });
+    const stream = createWriteStream(path, { flags: 'wx', highWaterMark: WRITE_BUFFER });
     let done = false;
     const objects = this.objects;
     return {

@@ -215,10 +215,15 @@ folder store's bytes through two reused 1 MiB buffers (\`BlobStore.sender\`): 2.
 0.38-0.45 s/GiB. On S3 the upload's parts come from five reused 8 MiB buffers (src/blobs/s3-upload.ts, in place of
 lib-storage, which copied each part into a fresh buffer behind two 8 MiB stream buffers) and each part's SigV4 SHA-256
 runs on the thread pool: server CPU per GiB went from about twice the bare server's to the same. The folder store's
-upload is below its target on this machine (0.76; 1.19 in the previous full run on an Intel machine): its CPU per GiB
-is 2.8 s against the bare server's 1.7 s, where SHA-256 itself is cheap on this CPU, so the fixed per-chunk cost of the
-multipart parser, the artifact reader's tar and async iteration (about 70 µs per 64 KiB chunk) shows; not profiled
-further in this session.
+upload is below its target on this machine: 0.76 in two full runs (1.19 in the previous one on an Intel machine, where
+SHA-256 costs twice as much and hides fixed costs), its CPU per GiB 2.8 s against the bare server's 1.7 s. Its blob
+file was written through Node's default 16 KiB write buffer, so every 64 KiB chunk from the socket paused the upload's
+tee until it was written (the bare server writes with 1 MiB); with 1 MiB, transfer-only runs back to back at load 5
+went from 0.64 to 0.91 and 3.13 to 2.52 s/GiB, but the second full run (with it) still measured 0.76, so the gain is
+not reliable. Raising the tee's own stream buffers too brought runs with three times the CPU (garbage collection) and
+was left out. What remains above the bare server is the multipart parser's boundary search, the artifact reader's tar
+and async iteration, and garbage collection from the socket's chunks. The S3 upload measured 0.95 and 0.89 in the two
+full runs.
 
 `;
 

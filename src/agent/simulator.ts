@@ -6,6 +6,7 @@
 // kept. The summary counts requests, failures (429s apart), latency percentiles and the devices updated, and says
 // whether the run did what it was told (`ok`). `flotilla simulate` is its command line.
 import { randomBytes } from 'node:crypto';
+import { eachLimited } from '../each-limited.js';
 import { HttpCounter, type UpdateOutcome } from './common.js';
 import { DdiAgent } from './ddi.js';
 import { KantoDeviceSimulator } from './kanto/device.js';
@@ -146,15 +147,6 @@ async function makeArtifacts(
     });
     if (res.status !== 201) throw new Error(`could not make the desired state sim-${run}: ${res.status} ${res.text}`);
   }
-}
-
-/** Runs `work` over `items` with at most `limit` at once. */
-async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]);
-  });
-  await Promise.all(runners);
 }
 
 /** `count` phases of equal size (the last takes the rest), the first now, each next `intervalMs` later. */

@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { desiredStateOf } from '../../artifacts/desired-state.js';
 import { commandTopic, type DeviceRef } from '../../broker/topics.js';
 import { isUniqueViolation } from '../../devices/store.js';
+import { eachLimited } from '../../each-limited.js';
 import { Conflict } from '../../errors.js';
 import { now } from '../../store/db.js';
 import type { Activities } from './activities.js';
@@ -175,18 +176,13 @@ export class Pushes {
     if (++this.cycles % DYNAMIC_EVERY === 0) await this.pollAll();
     const due = await ctx.services.deployments.attempts.dueForPush(KANTO_FACE, DUE_BATCH);
     let pushed = 0;
-    let next = 0;
-    const worker = async () => {
-      while (next < due.length && !ctx.stopped()) {
-        const attempt = due[next++];
-        if (await ctx.store.hasActivityFor(attempt)) continue;
-        const device = await ctx.store.deviceById(attempt.tenantId, attempt.deviceId);
-        if (!device || !this.reachable(device)) continue;
-        pushed++;
-        await ctx.enqueue({ tenantId: attempt.tenantId, deviceId: device.thing_id }, () => this.pushTo(device));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PUSH_CONCURRENCY, due.length) }, worker));
+    await eachLimited(due, PUSH_CONCURRENCY, async (attempt) => {
+      if (ctx.stopped() || (await ctx.store.hasActivityFor(attempt))) return;
+      const device = await ctx.store.deviceById(attempt.tenantId, attempt.deviceId);
+      if (!device || !this.reachable(device)) return;
+      pushed++;
+      await ctx.enqueue({ tenantId: attempt.tenantId, deviceId: device.thing_id }, () => this.pushTo(device));
+    });
     return pushed;
   }
 

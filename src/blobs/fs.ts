@@ -2,7 +2,19 @@
 // flight. Commit is fsync + rename within one file system, so a blob is either whole or absent after a crash.
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, type Dirent } from 'node:fs';
-import { access, constants, type FileHandle, link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import {
+  access,
+  constants,
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  unlink,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import {
@@ -124,29 +136,18 @@ export class FsBlobStore implements BlobStore {
   async peek(key: string): Promise<{ size: number; bytes?: Buffer } | undefined> {
     const kept = this.small.get(key);
     if (kept !== undefined) return { size: kept.length, bytes: kept };
-    assertBlobKey(key);
-    let handle: FileHandle;
+    // The size first: a large blob is opened once, by whoever sends it, not here too.
+    const size = await this.size(key);
+    if (size === undefined || size > SMALL_BLOB) return size === undefined ? undefined : { size };
+    let bytes: Buffer;
     try {
-      handle = await open(join(this.objects, key), 'r');
+      bytes = await readFile(join(this.objects, key));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    try {
-      const { size } = await handle.stat();
-      if (size > SMALL_BLOB) return { size };
-      const bytes = Buffer.allocUnsafe(size);
-      let filled = 0;
-      while (filled < size) {
-        const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
-        if (bytesRead === 0) throw new Error(`blob ${key} ended early`);
-        filled += bytesRead;
-      }
-      this.keep(key, bytes);
-      return { size, bytes };
-    } finally {
-      await handle.close();
-    }
+    this.keep(key, bytes);
+    return { size: bytes.length, bytes };
   }
 
   private keep(key: string, bytes: Buffer): void {

@@ -7,23 +7,8 @@ import { downloadPath } from '../artifacts/service.js';
 import { type BlobSender, type ByteRange, blobSender } from '../blobs/store.js';
 import { Forbidden, NotFound } from '../errors.js';
 import type { Services } from '../services.js';
+import { readRange } from './byte-range.js';
 import { attachment } from './content-disposition.js';
-
-/** Parses a single-range `Range` header against a blob of `size` bytes; `undefined` means the whole blob. */
-export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
-  if (!header) return undefined;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === '' && match[2] === '')) return undefined; // not a form we serve: send it all
-  if (match[1] === '') {
-    const suffix = Number(match[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(match[1]);
-  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-  if (start >= size || end < start) return 'unsatisfiable';
-  return { start, end };
-}
 
 /** Headers and status for a download of `size` bytes; the range to send, `undefined` for all, or `'done'` (416). */
 function prepareDownload(
@@ -36,12 +21,14 @@ function prepareDownload(
   reply.header('Accept-Ranges', 'bytes');
   reply.header('Content-Disposition', attachment(filename));
   reply.type(contentType);
-  const range = parseRange(request.headers.range, size);
-  if (range === 'unsatisfiable') {
+  // A header that is not one range is ignored (RFC 9110 §14.2): the whole blob is sent.
+  const asked = readRange(request.headers.range, size);
+  if (asked === 'unsatisfiable') {
     reply.header('Content-Range', `bytes */${size}`);
     reply.status(416);
     return 'done';
   }
+  const range = typeof asked === 'object' ? asked : undefined;
   if (range) {
     reply.status(206);
     reply.header('Content-Range', `bytes ${range.start}-${range.end}/${size}`);

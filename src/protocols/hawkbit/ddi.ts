@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { readRange } from '../../api/byte-range.js';
 import { attachment } from '../../api/content-disposition.js';
 import { sendBlobBody } from '../../api/downloads.js';
 import { publicBaseOf } from '../../api/public-url.js';
@@ -352,29 +353,18 @@ async function sendFile(
   reply.header('etag', `"${file.sha1}"`);
   reply.header('content-disposition', attachment(file.file_name));
   reply.type('application/octet-stream');
-  const range = request.headers.range;
-  if (range) {
-    const match = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-    let start = NaN;
-    let end = NaN;
-    if (match && (match[1] || match[2])) {
-      if (match[1]) {
-        start = Number(match[1]);
-        end = match[2] ? Math.min(Number(match[2]), size - 1) : size - 1;
-      } else {
-        start = Math.max(size - Number(match[2]), 0);
-        end = size - 1;
-      }
-    }
-    if (!match || Number.isNaN(start) || start > end || start >= size) {
-      reply.header('content-range', `bytes */${size}`);
-      return ddiError(reply, 416, 'requested range not satisfiable');
-    }
+  // hawkBit answers a header that is not a byte range with 416 too (its FileStreamingUtil), where RFC 9110 ignores it.
+  const range = readRange(request.headers.range, size);
+  if (range === 'unsatisfiable' || range === 'malformed') {
+    reply.header('content-range', `bytes */${size}`);
+    return ddiError(reply, 416, 'requested range not satisfiable');
+  }
+  if (range !== 'whole') {
     reply
       .code(206)
-      .header('content-range', `bytes ${start}-${end}/${size}`)
-      .header('content-length', end - start + 1);
-    return sendBlobBody(request, reply, await open(start, end));
+      .header('content-range', `bytes ${range.start}-${range.end}/${size}`)
+      .header('content-length', range.end - range.start + 1);
+    return sendBlobBody(request, reply, await open(range.start, range.end));
   }
   reply.header('content-length', size);
   if (size === 0) return reply.send('');

@@ -1,10 +1,11 @@
 // SQL for deployments, device deployments and their logs, bound to one tenant at construction. Every statement
 // filters on the tenant; the device poll uses the (tenant, device, active) index, statistics (tenant, deployment,
 // status).
-import { CompiledQuery, type Kysely, type QueryResult, sql, type Transaction } from 'kysely';
+import { type CompiledQuery, type Kysely, sql, type Transaction } from 'kysely';
 import { inBatches } from '../store/batches.js';
 import { now } from '../store/db.js';
 import { dialectOf } from '../store/migration.js';
+import { runPrepared } from '../store/prepared.js';
 import type { Tables } from '../store/schema.js';
 import { activeStatuses, type DeviceDeploymentStatus, finishedStatuses, pauseStatuses } from './rules/status.js';
 import type { DeploymentTable, DeploymentType, DeviceDeploymentTable, StoredDeploymentStatus } from './tables.js';
@@ -82,9 +83,6 @@ export const attemptColumnsComplete: Unlisted extends [never, never] ? true : ne
 
 /** The joined row's names of the deployment's columns (`d.x as d_x`). */
 const DEPLOYMENT_ALIASES = DEPLOYMENT_COLUMNS.map((c) => `d_${c}` as const);
-
-/** SQL texts of the hot-path queries, per dialect (see DeploymentStore.prepared). */
-const PREPARED = new Map<string, { sql: string; parameters: ({ arg: number } | { value: unknown })[] }>();
 
 /** Takes a joined row apart by the column lists it was selected with (no per-key string work). */
 function splitAttemptRow(row: Record<string, unknown>): AttemptRow {
@@ -412,7 +410,8 @@ export class DeploymentStore {
     const values = columns.map((c) => set[c]);
     const shape = `${columns.join(',')}|${lock ? 'lock' : ''}|${readAt === undefined ? '' : 'as-read'}`;
     const args = [this.tenantId, id, fromStatus, lock?.deploymentId, readAt, ...values];
-    const result = await this.preparedResult(
+    const result = await runPrepared(
+      this.db,
       `updateDeviceDeployment|${shape}`,
       (tenant, row, status, deployment, updated, ...markers) => {
         const query = this.db
@@ -652,41 +651,13 @@ export class DeploymentStore {
     return row && splitAttemptRow(row);
   }
 
-  /**
-   * Runs a hot-path query whose SQL text is built once per dialect: `build` gets a marker for each argument, and
-   * the compiled text is reused with the arguments put where the markers were (Kysely rebuilding the same
-   * statement on every device event cost a fifth of a deployment's CPU).
-   */
+  /** A hot-path query through `runPrepared` (its SQL text built once per dialect), answering its rows. */
   private async prepared(
     name: string,
     build: (...markers: string[]) => { compile(): CompiledQuery },
     args: readonly unknown[],
   ): Promise<Record<string, unknown>[]> {
-    return (await this.preparedResult(name, build, args)).rows;
-  }
-
-  /** `prepared`, answering the whole result (the rows a write changed). */
-  private async preparedResult(
-    name: string,
-    build: (...markers: string[]) => { compile(): CompiledQuery },
-    args: readonly unknown[],
-  ): Promise<QueryResult<Record<string, unknown>>> {
-    const key = `${this.db.getExecutor().adapter.constructor.name}|${name}`;
-    let template = PREPARED.get(key);
-    if (!template) {
-      const markers = args.map((_, index) => `\u0000arg${index}`);
-      const compiled = build(...markers).compile();
-      template = {
-        sql: compiled.sql,
-        parameters: compiled.parameters.map((value) => {
-          const index = markers.indexOf(value as string);
-          return index >= 0 ? { arg: index } : { value };
-        }),
-      };
-      PREPARED.set(key, template);
-    }
-    const parameters = template.parameters.map((p) => ('arg' in p ? args[p.arg] : p.value));
-    return this.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(template.sql, parameters));
+    return (await runPrepared(this.db, name, build, args)).rows;
   }
 
   private withDeployment() {

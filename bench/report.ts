@@ -41,6 +41,11 @@ export interface Results {
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => (n < 10 ? `${n.toFixed(2)} ms` : `${n.toFixed(1)} ms`);
+/** The half-load windows of a poll result, every one's p99 shown (Flotilla's, then the baseline's). */
+const halfWindows = (p: PollResult) =>
+  p.halfP99Ms.flotilla.length === 1
+    ? 'one window'
+    : `${p.halfP99Ms.flotilla.length} windows each side; Flotilla ${p.halfP99Ms.flotilla.map(ms).join(', ')}, baseline ${p.halfP99Ms.baseline.map(ms).join(', ')}`;
 const sec = (n: number) => (n < 10 ? `${n.toFixed(2)} s` : `${n.toFixed(1)} s`);
 const mibps = (n: number) => `${n.toFixed(0)} MiB/s`;
 /** Flotilla ÷ baseline, with the sense spelled out (rates: fraction of the baseline; times: multiple of it). */
@@ -270,7 +275,7 @@ export function render(r: Results): string {
       time(p.flotilla.max.p99Ms, p.baseline.max.p99Ms),
     );
     row(
-      `Device poll, ${n}: p99 latency at half of Flotilla's most (${int(p.halfRate)} req/s offered)`,
+      `Device poll, ${n}: p99 latency at half of Flotilla's most (${int(p.halfRate)} req/s offered; median of ${halfWindows(p)})`,
       ms(p.baseline.half.p99Ms),
       ms(p.flotilla.half.p99Ms),
       time(p.flotilla.half.p99Ms, p.baseline.half.p99Ms),
@@ -490,7 +495,10 @@ export function render(r: Results): string {
       `${poll.sizes.durationSeconds} s at half the requests/s Flotilla reached that way (${r.dialects
         .filter((d) => d.poll)
         .map((d) => `${NAME[d.dialect]}: ${int(d.poll?.halfRate ?? 0)}`)
-        .join(', ')} requests/s), on both sides.`,
+        .join(
+          ', ',
+        )} requests/s), on both sides, ${poll.sizes.halfWindows} times taking turns: the figure is the median window's p99`,
+      '(one window of a shared 2-core machine can be decided by a single stall: 2 to 58 ms back to back, same server).',
       "The fixed rates are paced evenly by the benchmark's own client (request *i* is sent at *i*/rate over up to",
       `${PACED_CONNECTIONS} keep-alive connections; its latency counts from when it was written, or from when it was due if`,
       "it had to wait for a free connection): autocannon's `overallRate` sends each second's quota in a burst at the start of the",

@@ -18,6 +18,7 @@ const TINY: Sizes = {
     warmupSeconds: 1,
     offeredRate: 50,
     connections: 2,
+    halfWindows: 2,
     realFleetSeconds: 1,
     realFleetMaxDevices: 100,
   },
@@ -75,6 +76,11 @@ describe('npm run bench (tiny sizes)', () => {
       assert.equal(poll.flotilla.fixed.requests, 50);
       assert.equal(poll.halfRate, Math.max(1, Math.round(poll.flotilla.max.requestsPerSecond / 2)));
       assert.equal(poll.baseline.half.requests, poll.halfRate);
+      // Two half-load windows each side, taking turns; the figure is the lower middle one's.
+      for (const side of ['flotilla', 'baseline'] as const) {
+        assert.equal(poll.halfP99Ms[side].length, 2);
+        assert.equal(poll[side].half.p99Ms, Math.min(...poll.halfP99Ms[side]));
+      }
       // The real fleet: as many fresh devices as the bare server's rate needs, at most 100 here, each polling once a
       // pass, and the bare server given the very same pass as its baseline.
       const real = poll.realFleet;

@@ -176,7 +176,9 @@ describe('npm run bench (tiny sizes)', () => {
       assert.match(report, new RegExp(`\\| 20 devices through a deployment: time to all-success, ${name} \\|`));
       assert.match(
         report,
-        new RegExp(`\\| Device poll, ${name}: p99 latency at half of Flotilla's most \\([\\d,]+ req/s offered\\) \\|`),
+        new RegExp(
+          `\\| Device poll, ${name}: p99 latency at half of Flotilla's most \\([\\d,]+ req/s offered; median of 2 windows each side; Flotilla [\\d.]+ ms, [\\d.]+ ms, baseline [\\d.]+ ms, [\\d.]+ ms\\) \\|`,
+        ),
       );
       assert.match(
         report,

@@ -264,25 +264,31 @@ export class DeploymentStore {
 
   /** Unfinished dynamic deployments the device has no device deployment in yet, oldest first. */
   async openDynamicDeployments(deviceId: string): Promise<DeploymentTable[]> {
-    return this.db
-      .selectFrom('deployments as d')
-      .selectAll('d')
-      .where('d.tenant_id', '=', this.tenantId)
-      .where('d.target', '=', 'filter')
-      .where('d.finished_ts', 'is', null)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('device_deployments as dd')
-              .select('dd.id')
-              .whereRef('dd.deployment_id', '=', 'd.id')
-              .where('dd.tenant_id', '=', this.tenantId)
-              .where('dd.device_id', '=', deviceId),
-          ),
-        ),
-      )
-      .orderBy('d.created_ts')
-      .execute();
+    // Asked on every device's first poll to a process: compiled once (runPrepared).
+    const rows = await this.prepared(
+      'openDynamicDeployments',
+      (tenant, device) =>
+        this.db
+          .selectFrom('deployments as d')
+          .selectAll('d')
+          .where('d.tenant_id', '=', tenant)
+          .where('d.target', '=', 'filter')
+          .where('d.finished_ts', 'is', null)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('device_deployments as dd')
+                  .select('dd.id')
+                  .whereRef('dd.deployment_id', '=', 'd.id')
+                  .where('dd.tenant_id', '=', tenant)
+                  .where('dd.device_id', '=', device),
+              ),
+            ),
+          )
+          .orderBy('d.created_ts'),
+      [this.tenantId, deviceId],
+    );
+    return rows as unknown as DeploymentTable[];
   }
 
   /**

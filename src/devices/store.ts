@@ -4,6 +4,7 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Revoke } from '../auth/revocations.js';
 import { NotFound } from '../errors.js';
 import { dialectOf } from '../store/migration.js';
+import { runPrepared } from '../store/prepared.js';
 import type { Tables } from '../store/schema.js';
 import type { AuthSetStatus, AuthSetTable, DeviceStatus, DeviceTable } from './tables.js';
 
@@ -194,17 +195,23 @@ export class DeviceStore {
       .execute();
   }
 
-  /** A token of a device that still exists, for the auth guard. */
-  tokenWithDevice(id: string) {
-    return this.db
-      .selectFrom('device_tokens as t')
-      .innerJoin('devices as d', (join) =>
-        join.onRef('d.id', '=', 't.device_id').onRef('d.tenant_id', '=', 't.tenant_id'),
-      )
-      .select(['t.device_id', 't.expires_ts'])
-      .where('t.tenant_id', '=', this.tenantId)
-      .where('t.id', '=', id)
-      .executeTakeFirst();
+  /** A token of a device that still exists, for the auth guard (a device's first request to a process). */
+  async tokenWithDevice(id: string): Promise<{ device_id: string; expires_ts: string } | undefined> {
+    const { rows } = await runPrepared(
+      this.db,
+      'tokenWithDevice',
+      (tenant, token) =>
+        this.db
+          .selectFrom('device_tokens as t')
+          .innerJoin('devices as d', (join) =>
+            join.onRef('d.id', '=', 't.device_id').onRef('d.tenant_id', '=', 't.tenant_id'),
+          )
+          .select(['t.device_id', 't.expires_ts'])
+          .where('t.tenant_id', '=', tenant)
+          .where('t.id', '=', token),
+      [this.tenantId, id],
+    );
+    return rows[0] as { device_id: string; expires_ts: string } | undefined;
   }
 
   /** The stored check-in times of these devices (those that still exist). */

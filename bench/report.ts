@@ -231,8 +231,8 @@ upload measured 0.76 in two full runs on the machine of that session (an AMD EPY
 showed: 2.8 s of CPU per GiB against the bare server's 1.7; the 1.19 before was an Intel machine). It was then found
 written through Node's default 16 KiB write buffer, so every 64 KiB chunk from the socket paused the upload's tee
 until it was written (the bare server writes with 1 MiB); it now writes with 1 MiB. On the next machine (AMD EPYC
-again, whose SHA-256 costs more: the bare server's CPU is 3.4-4.2 s/GiB) the upload measured 1.11-1.45 of the bare
-server in five runs, at 0.9 of its CPU per GiB, and the S3 upload 1.01-1.07. Profiled there, what Flotilla does beyond
+again, whose SHA-256 costs more: the bare server's CPU is 3.3-4.2 s/GiB) the upload measured 1.09-1.45 of the bare
+server in six runs, at 0.9 of its CPU per GiB, and the S3 upload 1.01-1.07. Profiled there, what Flotilla does beyond
 the bare server is the multipart parser's boundary search (native \`indexOf\`, 0.28 s/GiB) and the stream hops of the
 upload's tee (0.14 s/GiB for 1 GiB in 64 KiB chunks, measured alone): fixed costs that a fast hash leaves visible, so
 the figure depends on the machine's SHA-256 speed more than on anything in the upload.

@@ -1,12 +1,14 @@
 // Prometheus metrics at /metrics (prom-client, a registry per app: nothing global). Request rate and latency per
-// route family, device polls per protocol, uploads in flight, and at scrape time the deployment and device-deployment
-// counts by status, MQTT connections and database pool use. Protected by a bearer token, or loopback-only without one.
+// route family, device polls per protocol, uploads in flight, and at scrape time the deployments domain's gauges
+// (src/deployments/gauges.ts), MQTT connections and database pool use. Protected by a bearer token, or loopback-only
+// without one.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import type { BlobReaper } from '../artifacts/reaper.js';
 import type { Broker } from '../broker/broker.js';
 import type { Config } from '../config.js';
+import { registerDeploymentGauges } from '../deployments/gauges.js';
 import type { DeploymentService } from '../deployments/service.js';
 import { Forbidden, Unauthorized } from '../errors.js';
 import type { Store } from '../store/db.js';
@@ -73,34 +75,7 @@ export function installMetrics(app: FastifyInstance, sources: MetricsSources): R
     registers: [registry],
   });
   const { store, broker, deployments } = sources;
-  // Both gauges from one look per scrape, asked of the deployments domain (it owns the tables).
-  let counts: ReturnType<typeof deployments.fleetStatusCounts> | undefined;
-  const fleetCounts = () => {
-    counts ??= deployments.fleetStatusCounts().finally(() => {
-      counts = undefined;
-    });
-    return counts;
-  };
-  new Gauge({
-    name: 'flotilla_deployments',
-    help: 'Deployments by stored status',
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const { status, count } of (await fleetCounts()).deployments) this.set({ status }, count);
-    },
-  });
-  new Gauge({
-    name: 'flotilla_device_deployments',
-    help: "Devices' deployments by status",
-    labelNames: ['status'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      for (const { status, count } of (await fleetCounts()).deviceDeployments) this.set({ status }, count);
-    },
-  });
+  registerDeploymentGauges(registry, deployments);
   new Gauge({
     name: 'flotilla_mqtt_connections',
     help: 'MQTT connections: device clients of the embedded broker, or Flotilla’s own to an external one',
